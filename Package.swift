@@ -1,0 +1,103 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "privatelink-consumer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "privatelink-consumer", targets: ["privatelink-consumer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    ],
+    targets: [
+        // SigV4, credential providers, transport, retry, and the RAM / EC2 / Lattice / STS clients.
+        .target(
+            name: "AWSClient",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The SQLite state file: schema, migrations, invariant-preserving writes.
+        .target(
+            name: "ConsumerStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // DNS → TCP → PostgreSQL protocol (→ login) with per-stage timing.
+        .target(
+            name: "PostgresProbe",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Configuration, matcher, reconciler, probe scheduler, health log, daemon services, CLI actions.
+        .target(
+            name: "Consumer",
+            dependencies: [
+                "AWSClient",
+                "ConsumerStore",
+                "PostgresProbe",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // An AWS stand-in (RAM + EC2 + Lattice + STS subset) over real loopback HTTP, verifying SigV4.
+        .target(
+            name: "LatticeSimulator",
+            dependencies: [
+                "AWSClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The thin executable: argument parsing only.
+        .executableTarget(
+            name: "privatelink-consumer",
+            dependencies: [
+                "Consumer",
+                "LatticeSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Helpers shared by the test targets: temporary directories, process runner, log capture.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "AWSClientTests", dependencies: ["AWSClient", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConsumerStoreTests", dependencies: ["ConsumerStore", "TestSupport"]),
+        .testTarget(name: "PostgresProbeTests", dependencies: ["PostgresProbe", "TestSupport"]),
+        .testTarget(name: "ConsumerTests", dependencies: ["Consumer", "TestSupport"]),
+        .testTarget(name: "LatticeSimulatorTests", dependencies: ["LatticeSimulator", "AWSClient", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Consumer", "ConsumerStore", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,58 @@
+import Foundation
+
+/// The daemon's configuration file (DESIGN.md "Configuration"), validated as a whole at load.
+public struct ConsumerConfig: Sendable, Equatable {
+    /// Where the file was read from.
+    public var source: String
+    public var stateDatabase: String
+    public var healthLog: String
+    public var pollIntervalSeconds: Double
+    public var probeIntervalSeconds: Double
+    /// Per-region endpoint placement, keyed by region name.
+    public var regions: [String: RegionConfig]
+    public var probe: ProbeConfig
+    public var unmatchedInvitations: UnmatchedInvitationPolicy
+    public var metrics: MetricsConfig?
+
+    /// Region names in a stable order.
+    public var regionNames: [String] { regions.keys.sorted() }
+
+    public static let defaultPath = "/etc/privatelink-consumer/config.json"
+    public static let environmentVariable = "PRIVATELINK_CONSUMER_CONFIG"
+}
+
+/// Where a Resource endpoint is placed in one region.
+public struct RegionConfig: Sendable, Equatable {
+    public var vpcId: String
+    public var subnetIds: [String]
+    public var securityGroupIds: [String]
+    public var ipAddressType: IPAddressType
+    public var privateDnsEnabled: Bool
+}
+
+/// `IpAddressType` of CreateVpcEndpoint.
+public enum IPAddressType: String, Sendable, Equatable, CaseIterable {
+    case ipv4
+    case dualstack
+    case ipv6
+}
+
+/// What the daemon does with an invitation that does not match a registration.
+public enum UnmatchedInvitationPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Record and report it; leave it pending (the SE may still register the ARN).
+    case ignore
+    /// Record and report it, and reject it in RAM.
+    case reject
+}
+
+/// Probe timing and parallelism.
+public struct ProbeConfig: Sendable, Equatable {
+    public var timeoutSeconds: Double
+    public var concurrency: Int
+}
+
+/// The Prometheus endpoint's listening address.
+public struct MetricsConfig: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+}

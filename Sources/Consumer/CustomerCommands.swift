@@ -1,0 +1,195 @@
+import ConsumerStore
+import Foundation
+
+/// The SE's `customer …` commands. Each returns what to print on stdout or throws a `CommandFailure`.
+public enum CustomerCommands {
+    /// `customer add NAME --arn ARN [--port 5432] [--note TEXT]`.
+    public static func add(_ app: ConsumerApp, name: String, arn text: String, port: Int, note: String?) async throws -> String {
+        if let problem = CustomerName.problem(with: name) {
+            throw CommandFailure.usage("NAME \(problem)")
+        }
+        let arn: ResourceConfigurationARN
+        switch ResourceConfigurationARN.parse(text) {
+        case .success(let parsed): arn = parsed
+        case .failure(let error):
+            throw CommandFailure.usage("--arn \(JSONValue.quote(text)) \(error.reason)")
+        }
+        guard app.config.regions[arn.region] != nil else {
+            throw CommandFailure.usage("--arn is in region \(arn.region), which is not configured; add regions.\(arn.region) to \(app.config.source) (configured: \(app.config.regionNames.joined(separator: ", ")))")
+        }
+        guard (1...65535).contains(port) else {
+            throw CommandFailure.usage("--port \(port) is out of range; use 1-65535 (PostgreSQL's default is 5432)")
+        }
+        if let note {
+            if note.count > 500 { throw CommandFailure.usage("--note is \(note.count) characters; keep it under 500") }
+            if note.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw CommandFailure.usage("--note contains control characters; use plain text on one line")
+            }
+        }
+        let store = try app.openStore()
+        let customer = try await store.addCustomer(NewCustomer(name: name, arn: arn, port: port, note: note))
+        return "registered \(customer.name): \(customer.resourceConfigurationArn) (account \(customer.accountId), \(customer.region), port \(customer.port)); the daemon accepts the customer's RAM share when it arrives"
+    }
+
+    /// `customer list [--json]`.
+    public static func list(_ app: ConsumerApp, json: Bool) async throws -> String {
+        let store = try app.openStore()
+        let customers = try await store.customers()
+        var views: [CustomerView] = []
+        for customer in customers {
+            views.append(CustomerView(customer, endpoint: try await store.liveEndpoint(customerId: customer.id!)))
+        }
+        if json { return JSONOutput.encode(["customers": views]) }
+        if views.isEmpty { return "no customers registered; add one with `customer add NAME --arn ARN`" }
+        var table = TextTable("NAME", "STATE", "REGION", "ACCOUNT", "PORT", "RESOURCE CONFIGURATION", "ENDPOINT", "REGISTERED")
+        for view in views {
+            table.add(view.name, view.state.rawValue, view.region, view.accountId, String(view.port),
+                      view.resourceConfigurationArn.components(separatedBy: "/").last ?? "",
+                      view.vpcEndpointId ?? "-", Timestamp.string(view.createdAt).prefix(16).replacingOccurrences(of: "T", with: " "))
+        }
+        return table.render()
+    }
+
+    /// `customer show NAME [--json]`.
+    public static func show(_ app: ConsumerApp, name: String, json: Bool) async throws -> String {
+        let store = try app.openStore()
+        let customer = try await store.requireCustomer(named: name)
+        let view = CustomerView(customer, endpoint: try await store.liveEndpoint(customerId: customer.id!))
+        let events = try await store.events(customerId: customer.id!)
+        if json {
+            return JSONOutput.encode(CustomerDetailView(customer: view, events: events.map(EventView.init)))
+        }
+        var lines: [String] = []
+        func field(_ label: String, _ value: String?) {
+            guard let value else { return }
+            lines.append(label.padding(toLength: 26, withPad: " ", startingAt: 0) + value)
+        }
+        field("name", view.name)
+        field("state", view.state.rawValue)
+        field("detail", view.stateDetail)
+        field("hint", view.hint)
+        field("resource configuration", view.resourceConfigurationArn)
+        field("account / region", "\(view.accountId) / \(view.region)")
+        field("port", String(view.port))
+        field("note", view.note)
+        field("resource share", view.resourceShareArn)
+        field("endpoint", view.vpcEndpointId)
+        field("dns name", view.dnsName)
+        field("registered", Timestamp.string(view.createdAt))
+        field("state since", Timestamp.string(view.stateChangedAt))
+        if !events.isEmpty {
+            lines.append("")
+            lines.append("events (newest last):")
+            var table = TextTable("TIME", "EVENT", "FROM", "TO", "DETAIL")
+            for event in events {
+                table.add(Timestamp.string(event.time), event.event, event.fromState?.rawValue ?? "-",
+                          event.toState?.rawValue ?? "-", event.detail ?? "")
+            }
+            lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `customer remove NAME [--keep-endpoint]`.
+    public static func remove(_ app: ConsumerApp, name: String, keepEndpoint: Bool) async throws -> String {
+        let store = try app.openStore()
+        let customer = try await store.requestRemoval(named: name, keepEndpoint: keepEndpoint)
+        switch customer.state {
+        case .removed:
+            return "removed \(customer.name)" + (keepEndpoint ? " (its endpoint, if any, is left in place)" : "")
+        default:
+            return "removing \(customer.name): the daemon deletes its endpoint on its next pass"
+        }
+    }
+}
+
+/// A customer as `customer list --json` and `customer show --json` print it.
+struct CustomerView: Encodable {
+    var name: String
+    var resourceConfigurationArn: String
+    var region: String
+    var accountId: String
+    var port: Int
+    var note: String?
+    var state: CustomerState
+    var stateDetail: String?
+    var hint: String?
+    var resourceShareArn: String?
+    var vpcEndpointId: String?
+    var dnsName: String?
+    var createdAt: Date
+    var stateChangedAt: Date
+
+    init(_ customer: Customer, endpoint: EndpointRecord?) {
+        name = customer.name
+        resourceConfigurationArn = customer.resourceConfigurationArn
+        region = customer.region
+        accountId = customer.accountId
+        port = customer.port
+        note = customer.note
+        state = customer.state
+        stateDetail = customer.stateDetail
+        hint = customer.hint
+        resourceShareArn = customer.resourceShareArn
+        vpcEndpointId = endpoint?.vpcEndpointId
+        dnsName = endpoint?.dnsName
+        createdAt = customer.createdAt
+        stateChangedAt = customer.stateChangedAt
+    }
+
+    // Optional fields are written as null rather than left out: readers see one stable shape.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(resourceConfigurationArn, forKey: .resourceConfigurationArn)
+        try container.encode(region, forKey: .region)
+        try container.encode(accountId, forKey: .accountId)
+        try container.encode(port, forKey: .port)
+        try container.encode(note, forKey: .note)
+        try container.encode(state, forKey: .state)
+        try container.encode(stateDetail, forKey: .stateDetail)
+        try container.encode(hint, forKey: .hint)
+        try container.encode(resourceShareArn, forKey: .resourceShareArn)
+        try container.encode(vpcEndpointId, forKey: .vpcEndpointId)
+        try container.encode(dnsName, forKey: .dnsName)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(stateChangedAt, forKey: .stateChangedAt)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, resourceConfigurationArn, region, accountId, port, note, state, stateDetail, hint
+        case resourceShareArn, vpcEndpointId, dnsName, createdAt, stateChangedAt
+    }
+}
+
+struct CustomerDetailView: Encodable {
+    var customer: CustomerView
+    var events: [EventView]
+}
+
+struct EventView: Encodable {
+    var time: Date
+    var event: String
+    var fromState: String?
+    var toState: String?
+    var detail: String?
+
+    init(_ event: LifecycleEvent) {
+        time = event.time
+        self.event = event.event
+        fromState = event.fromState?.rawValue
+        toState = event.toState?.rawValue
+        detail = event.detail
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(time, forKey: .time)
+        try container.encode(event, forKey: .event)
+        try container.encode(fromState, forKey: .fromState)
+        try container.encode(toState, forKey: .toState)
+        try container.encode(detail, forKey: .detail)
+    }
+
+    enum CodingKeys: String, CodingKey { case time, event, fromState, toState, detail }
+}

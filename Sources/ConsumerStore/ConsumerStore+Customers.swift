@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+
+extension ConsumerStore {
+    /// Registers a customer (`customer add`), refusing a name or ARN that is already registered.
+    public func addCustomer(_ new: NewCustomer) async throws -> Customer {
+        if let problem = CustomerName.problem(with: new.name) {
+            throw StoreError(.invalid, "name \(problem)")
+        }
+        guard (1...65535).contains(new.port) else {
+            throw StoreError(.invalid, "port \(new.port) is out of range; use 1-65535 (PostgreSQL's default is 5432)")
+        }
+        let time = now()
+        return try await write { db in
+            let live = CustomerState.removed.rawValue
+            if let existing = try Customer.fetchOne(db, sql: "SELECT * FROM customer WHERE name = ? AND state <> ?",
+                                                    arguments: [new.name, live]) {
+                throw StoreError(.duplicateName, "a customer named \(new.name) is already registered (\(existing.resourceConfigurationArn)); choose another name, or `customer remove \(new.name)` first")
+            }
+            let arn = new.arn.description
+            if let existing = try Customer.fetchOne(db, sql: "SELECT * FROM customer WHERE resourceConfigurationArn = ? AND state <> ?",
+                                                    arguments: [arn, live]) {
+                throw StoreError(.duplicateArn, "\(arn) is already registered as customer \(existing.name); use `customer show \(existing.name)`")
+            }
+            var customer = Customer(
+                id: nil, name: new.name, resourceConfigurationArn: arn, partition: new.arn.partition,
+                region: new.arn.region, accountId: new.arn.accountId, port: new.port, note: new.note,
+                state: .awaitingShare, stateDetail: "waiting for the customer's RAM share", hint: nil,
+                keepEndpoint: false, resourceShareArn: nil, invitationArn: nil,
+                createdAt: time, updatedAt: time, stateChangedAt: time, removedAt: nil)
+            try customer.insert(db)
+            var event = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
+                                       event: "registered", fromState: nil, toState: .awaitingShare,
+                                       detail: "\(arn) port \(new.port)")
+            try event.insert(db)
+            // Re-read: stored times have millisecond precision, and callers should see what is stored.
+            return try Customer.fetchOne(db, key: customer.id) ?? customer
+        }
+    }
+
+    /// Registered customers by name; removed ones only when asked for.
+    public func customers(includeRemoved: Bool = false) async throws -> [Customer] {
+        try await read { db in
+            if includeRemoved {
+                return try Customer.order(Column("name"), Column("id")).fetchAll(db)
+            }
+            return try Customer.filter(Column("state") != CustomerState.removed.rawValue)
+                .order(Column("name")).fetchAll(db)
+        }
+    }
+
+    /// The live customer named `name`, if any.
+    public func customer(named name: String) async throws -> Customer? {
+        try await read { db in
+            try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db)
+        }
+    }
+
+    /// The live customer named `name`, or a not-found error that says how to list them.
+    public func requireCustomer(named name: String) async throws -> Customer {
+        guard let customer = try await customer(named: name) else {
+            throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
+        }
+        return customer
+    }
+
+    /// Deregisters a customer (`customer remove`). With no endpoint to clean up it is removed at once;
+    /// otherwise it goes to `removing` and the daemon deletes the endpoint (unless `keepEndpoint`).
+    public func requestRemoval(named name: String, keepEndpoint: Bool) async throws -> Customer {
+        let time = now()
+        return try await write { db in
+            guard var customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db),
+                  let id = customer.id else {
+                throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
+            }
+            let hasEndpoint = try EndpointRecord.filter(Column("customerId") == id && Column("state") != EndpointRecord.State.deleted.rawValue)
+                .fetchCount(db) > 0
+            customer.keepEndpoint = keepEndpoint
+            let target: CustomerState = hasEndpoint && !keepEndpoint ? .removing : .removed
+            let detail = switch (hasEndpoint, keepEndpoint) {
+            case (false, _): "removed by the CLI; no endpoint to delete"
+            case (true, true): "removed by the CLI; endpoint kept (--keep-endpoint)"
+            case (true, false): "removal requested; the daemon deletes the endpoint"
+            }
+            try Self.transition(&customer, to: target, event: "removal_requested", detail: detail, hint: nil, at: time, in: db)
+            return customer
+        }
+    }
+
+    /// Moves `customer` to `state` and records the transition as an event, in the caller's transaction.
+    static func transition(_ customer: inout Customer, to state: CustomerState, event: String? = nil,
+                           detail: String?, hint: String?, at time: Date, in db: Database) throws {
+        let from = customer.state
+        customer.state = state
+        customer.stateDetail = detail
+        customer.hint = hint
+        customer.updatedAt = time
+        if from != state { customer.stateChangedAt = time }
+        customer.removedAt = state == .removed ? time : nil
+        try customer.update(db)
+        var record = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
+                                    event: event ?? state.rawValue, fromState: from, toState: state, detail: detail)
+        try record.insert(db)
+    }
+
+    /// The newest `limit` events of a customer, oldest first.
+    public func events(customerId: Int64, limit: Int = 20) async throws -> [LifecycleEvent] {
+        try await read { db in
+            try LifecycleEvent.filter(Column("customerId") == customerId)
+                .order(Column("id").desc).limit(limit).fetchAll(db).reversed()
+        }
+    }
+
+    /// The customer's current (not deleted) endpoint, if it has one.
+    public func liveEndpoint(customerId: Int64) async throws -> EndpointRecord? {
+        try await read { db in
+            try EndpointRecord.filter(Column("customerId") == customerId && Column("state") != EndpointRecord.State.deleted.rawValue)
+                .order(Column("generation").desc).fetchOne(db)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GRDB
+
+/// The daemon's only state: one SQLite file (WAL) shared by the daemon and the CLI.
+///
+/// Every write is a short IMMEDIATE transaction that keeps the schema's invariants, so several
+/// processes can use the file at once: they queue on SQLite's lock (busy timeout) instead of failing.
+public struct ConsumerStore: Sendable {
+    /// The path of the state file.
+    public let path: String
+    let database: DatabasePool
+    let now: @Sendable () -> Date
+
+    /// How long a writer waits for another process's transaction before giving up.
+    public static let busyTimeout: TimeInterval = 15
+
+    /// Opens (creating it and its directory if needed) and migrates the state file at `path`.
+    ///
+    /// A file written by a newer schema is refused before anything in it is changed.
+    public init(path: String, now: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.path = path
+        self.now = now
+        let existed = try Self.prepareFile(at: path)
+        if existed {
+            try Self.refuseNewerSchema(at: path)
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "state"
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try database.writeWithoutTransaction { db in try Schema.migrate(db) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.cannotOpen, "state database \(path): \(Self.describe(error))")
+        }
+    }
+
+    /// The schema version of the open file.
+    public func schemaVersion() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    }
+
+    // MARK: - Opening
+
+    /// Creates the parent directory (0750) and an empty file readable by its owner only (0600).
+    /// Returns whether the file already existed.
+    private static func prepareFile(at path: String) throws -> Bool {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fileManager.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw StoreError(.cannotOpen, "state database \(path): \(directory) is not a directory; set stateDatabase to a path in a directory")
+            }
+        } else {
+            do {
+                try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o750])
+            } catch {
+                throw StoreError(.cannotOpen, "state database \(path): cannot create directory \(directory): \(describe(error))")
+            }
+        }
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            close(fd)
+            return false
+        }
+        let code = errno
+        guard code == EEXIST else {
+            throw StoreError(.cannotOpen, "state database \(path): cannot create: \(String(cString: strerror(code)))")
+        }
+        if fileManager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw StoreError(.cannotOpen, "state database \(path) is a directory; set stateDatabase to a file path")
+        }
+        // root would create -wal/-shm files the daemon's own user cannot open, breaking the daemon later.
+        var info = stat()
+        if geteuid() == 0, stat(path, &info) == 0, info.st_uid != 0 {
+            let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? String(info.st_uid)
+            throw StoreError(.cannotOpen, "state database \(path) belongs to \(owner); run this command as that user (sudo -u \(owner) privatelink-consumer …), not as root")
+        }
+        return true
+    }
+
+    /// Reads the schema version through a read-only connection, so that a newer file is never touched.
+    private static func refuseNewerSchema(at path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout)
+        let version: Int
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+            try queue.close()
+        } catch {
+            throw StoreError(.cannotOpen, "state database \(path): \(describe(error))")
+        }
+        if version > Schema.currentVersion {
+            throw StoreError.newerSchema(found: version, known: Schema.currentVersion)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_NOTADB {
+                return "not an SQLite database (is stateDatabase pointing at the wrong file?)"
+            }
+            if error.resultCode == .SQLITE_BUSY {
+                return "database is locked by another process for longer than \(Int(busyTimeout)) s"
+            }
+            return error.message ?? "\(error.resultCode)"
+        }
+        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError {
+            return underlying.localizedDescription
+        }
+        return (error as NSError).localizedDescription
+    }
+
+    /// Runs `body` as one IMMEDIATE write transaction, translating SQLite failures into `StoreError`.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw StoreError(.busy, "state database \(path): \(Self.describe(error))")
+        }
+    }
+
+    /// Runs `body` on a read-only snapshot.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await database.read(body)
+    }
+}

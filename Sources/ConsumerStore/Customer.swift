@@ -1,0 +1,48 @@
+import Foundation
+import GRDB
+
+/// A registered customer: the resource configuration an SE told us to expect, and where it stands.
+public struct Customer: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "customer"
+
+    public var id: Int64?
+    public var name: String
+    public var resourceConfigurationArn: String
+    public var partition: String
+    public var region: String
+    public var accountId: String
+    public var port: Int
+    public var note: String?
+    public var state: CustomerState
+    /// Why the customer is in its state, in words for on-call (AWS's reason, a refusal, …).
+    public var stateDetail: String?
+    /// What to do about it, when there is something to do.
+    public var hint: String?
+    /// `customer remove --keep-endpoint`: the daemon forgets the customer but leaves its endpoint.
+    public var keepEndpoint: Bool
+    public var resourceShareArn: String?
+    public var invitationArn: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var stateChangedAt: Date
+    public var removedAt: Date?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// What `customer add` supplies; the rest of a `Customer` is derived or defaulted.
+public struct NewCustomer: Sendable, Equatable {
+    public var name: String
+    public var arn: ResourceConfigurationARN
+    public var port: Int
+    public var note: String?
+
+    public init(name: String, arn: ResourceConfigurationARN, port: Int = 5432, note: String? = nil) {
+        self.name = name
+        self.arn = arn
+        self.port = port
+        self.note = note
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+
+/// The Resource VPC endpoint we created (or adopted) for a customer, one generation at a time.
+public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "endpoint"
+
+    public enum State: String, Codable, Sendable, CaseIterable {
+        /// The ClientToken is stored; CreateVpcEndpoint may or may not have reached AWS.
+        case creating
+        case pending
+        case available
+        case failed
+        case deleting
+        case deleted
+    }
+
+    public var id: Int64?
+    public var customerId: Int64
+    public var region: String
+    /// Persisted before CreateVpcEndpoint so that a retry after a crash cannot make a second endpoint.
+    public var clientToken: String
+    public var generation: Int
+    public var vpcEndpointId: String?
+    public var state: State
+    /// The state exactly as EC2 reported it (`Pending`, `available`, …).
+    public var awsState: String?
+    public var dnsName: String?
+    public var lastError: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// A resource share invitation we have seen, and what the daemon decided about it.
+public struct InvitationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "invitation"
+
+    public enum Decision: String, Codable, Sendable, CaseIterable {
+        case pending
+        case accepted
+        case ignored
+        case rejected
+    }
+
+    public enum Reason: String, Codable, Sendable, CaseIterable {
+        case unregisteredResource = "unregistered_resource"
+        case senderMismatch = "sender_mismatch"
+        case unexpectedResourceType = "unexpected_resource_type"
+        case emptyShare = "empty_share"
+    }
+
+    /// One resource listed by the invitation.
+    public struct Resource: Codable, Sendable, Equatable {
+        public var arn: String
+        public var type: String
+        public init(arn: String, type: String) {
+            self.arn = arn
+            self.type = type
+        }
+    }
+
+    public var invitationArn: String
+    public var region: String
+    public var resourceShareArn: String
+    public var resourceShareName: String?
+    public var senderAccountId: String
+    /// RAM's status, verbatim.
+    public var status: String
+    public var resources: [Resource]
+    public var decision: Decision
+    public var reason: Reason?
+    /// The clientToken of our AcceptResourceShareInvitation, stored before the call.
+    public var acceptClientToken: String?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var decidedAt: Date?
+}
+
+/// One lifecycle transition or notable happening for a customer.
+public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "event"
+
+    public var id: Int64?
+    public var time: Date
+    public var customerId: Int64?
+    public var customerName: String?
+    public var event: String
+    public var fromState: CustomerState?
+    public var toState: CustomerState?
+    public var detail: String?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// The outcome of one probe of a customer's database through its endpoint.
+public struct ProbeResultRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "probeResult"
+
+    public enum Stage: String, Codable, Sendable, CaseIterable {
+        case dns
+        case connect
+        case postgres
+        case login
+    }
+
+    public var id: Int64?
+    public var customerId: Int64
+    public var time: Date
+    public var ok: Bool
+    /// The last stage attempted: where it failed, or the last one that passed.
+    public var stage: Stage
+    public var errorKind: String?
+    public var error: String?
+    public var hint: String?
+    /// Milliseconds per stage, keyed by `Stage.rawValue`.
+    public var latencyMs: [String: Double]
+    public var vpcEndpointId: String?
+    public var dnsName: String?
+    public var port: Int
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+extension CustomerState: DatabaseValueConvertible {}
+extension EndpointRecord.State: DatabaseValueConvertible {}
+extension InvitationRecord.Decision: DatabaseValueConvertible {}
+extension InvitationRecord.Reason: DatabaseValueConvertible {}
+extension ProbeResultRecord.Stage: DatabaseValueConvertible {}

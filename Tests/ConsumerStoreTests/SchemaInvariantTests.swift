@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+import Testing
+import TestSupport
+@testable import ConsumerStore
+
+/// The schema itself refuses bad rows, whatever code writes them.
+@Suite struct SchemaInvariantTests {
+    let dir = TemporaryDirectory()
+
+    func store() throws -> ConsumerStore { try ConsumerStore(path: dir.file("state.sqlite3")) }
+
+    static func insertCustomer(_ db: Database, name: String = "acme", arn: String = testARN(1), state: String = "awaiting_share",
+                        port: Int = 5432, removedAt: String? = nil) throws {
+        try db.execute(sql: """
+            INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state,
+                                  keepEndpoint, createdAt, updatedAt, stateChangedAt, removedAt)
+            VALUES (?, ?, 'aws', 'us-east-1', '111122223333', ?, ?, 0, '2026-01-01', '2026-01-01', '2026-01-01', ?)
+            """, arguments: [name, arn, port, state, removedAt])
+    }
+
+    /// Writes the schema must refuse, whatever code attempts them.
+    enum BadWrite: String, CaseIterable, Sendable {
+        case badState, portZero, portTooHigh, upperCaseName, nameWithSpace, notAnArn, removedWithoutTime
+        case duplicateLiveName, duplicateLiveArn, endpointWithoutCustomer, twoLiveEndpoints
+        case ignoredInvitationWithoutReason, unknownRefusalReason, unknownProbeStage
+
+        func apply(_ db: Database) throws {
+            let endpoint = "INSERT INTO endpoint (customerId, region, clientToken, generation, state, createdAt, updatedAt) VALUES (?, 'us-east-1', ?, ?, ?, '2026', '2026')"
+            let invitation = "INSERT INTO invitation (invitationArn, region, resourceShareArn, senderAccountId, status, decision, reason, firstSeen, lastSeen) VALUES ('arn:aws:ram:us-east-1:1:resource-share-invitation/x', 'us-east-1', 's', '1', 'PENDING', 'ignored', ?, '2026', '2026')"
+            switch self {
+            case .badState: try insertCustomer(db, state: "happy")
+            case .portZero: try insertCustomer(db, port: 0)
+            case .portTooHigh: try insertCustomer(db, port: 70000)
+            case .upperCaseName: try insertCustomer(db, name: "Acme")
+            case .nameWithSpace: try insertCustomer(db, name: "ac me")
+            case .notAnArn: try insertCustomer(db, arn: "rcfg-1")
+            case .removedWithoutTime: try insertCustomer(db, state: "removed")
+            case .duplicateLiveName:
+                try insertCustomer(db)
+                try insertCustomer(db, arn: testARN(2))
+            case .duplicateLiveArn:
+                try insertCustomer(db)
+                try insertCustomer(db, name: "other")
+            case .endpointWithoutCustomer:
+                try db.execute(sql: endpoint, arguments: [99, "t", 1, "creating"])
+            case .twoLiveEndpoints:
+                try insertCustomer(db)
+                try db.execute(sql: endpoint, arguments: [1, "t1", 1, "pending"])
+                try db.execute(sql: endpoint, arguments: [1, "t2", 2, "creating"])
+            case .ignoredInvitationWithoutReason:
+                try db.execute(sql: invitation, arguments: [nil as String?])
+            case .unknownRefusalReason:
+                try db.execute(sql: invitation, arguments: ["because"])
+            case .unknownProbeStage:
+                try insertCustomer(db)
+                try db.execute(sql: "INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026', 1, 'ping', 5432)")
+            }
+        }
+    }
+
+    @Test(arguments: BadWrite.allCases)
+    func schemaRefuses(_ write: BadWrite) throws {
+        let store = try store()
+        #expect(throws: DatabaseError.self, "\(write)") {
+            try store.database.write { db in try write.apply(db) }
+        }
+    }
+
+    @Test func aRemovedCustomersNameAndArnCanBeRegisteredAgain() throws {
+        let store = try store()
+        try store.database.write { db in
+            try Self.insertCustomer(db, state: "removed", removedAt: "2026-01-02")
+            try Self.insertCustomer(db)
+        }
+        let count = try store.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM customer WHERE name = 'acme'") }
+        #expect(count == 2)
+    }
+}

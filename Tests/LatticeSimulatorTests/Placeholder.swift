@@ -1,0 +1,3 @@
+import Testing
+
+// The simulator suites arrive with the clients issue (#4).

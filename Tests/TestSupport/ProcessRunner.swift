@@ -1,0 +1,54 @@
+import Foundation
+
+/// What a finished child process left behind.
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs the built executables as real processes, the way SEs and systemd run them.
+public enum ProcessRunner {
+    /// The directory holding the products of this build (the test bundle sits beside the executables).
+    public static var productsDirectory: String {
+        if let override = ProcessInfo.processInfo.environment["PLC_PRODUCTS_DIR"] { return override }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // On Linux the test runner is `<products>/<package>PackageTests.xctest`; elsewhere a bundle.
+        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("privatelink-consumer").path) {
+            url = url.deletingLastPathComponent()
+        }
+        return url.path
+    }
+
+    /// The path of the built `name` executable.
+    public static func executable(_ name: String) -> String {
+        productsDirectory + "/" + name
+    }
+
+    /// Starts `executable` and waits for it, with `environment` replacing (not adding to) the child's.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                           stdin: String? = nil) async throws -> ProcessOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes concurrently so that a chatty child cannot block on a full pipe.
+        async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        let (o, e) = await (stdoutData, stderrData)
+        await Task.detached { process.waitUntilExit() }.value
+        return ProcessOutput(status: process.terminationStatus,
+                             stdout: String(decoding: o, as: UTF8.self),
+                             stderr: String(decoding: e, as: UTF8.self))
+    }
+}
