@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "privatelink-consumer",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "privatelink-consumer", targets: ["privatelink-consumer"]),
     ],
@@ -82,22 +82,25 @@ let package = Package(
                 "Consumer",
                 "LatticeSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Helpers shared by the test targets: temporary directories, process runner, log capture.
         .target(
             name: "TestSupport",
             dependencies: [
+                "AWSClient",
+                "LatticeSimulator",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "AWSClientTests", dependencies: ["AWSClient", "TestSupport"],
+        .testTarget(name: "AWSClientTests", dependencies: ["AWSClient", "LatticeSimulator", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ConsumerStoreTests", dependencies: ["ConsumerStore", "TestSupport"]),
         .testTarget(name: "PostgresProbeTests", dependencies: ["PostgresProbe", "TestSupport"]),
         .testTarget(name: "ConsumerTests", dependencies: ["Consumer", "TestSupport"]),
         .testTarget(name: "LatticeSimulatorTests", dependencies: ["LatticeSimulator", "AWSClient", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Consumer", "ConsumerStore", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Consumer", "ConsumerStore", "LatticeSimulator", "TestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Consumer
 import Foundation
+import Logging
 
 /// `privatelink-consumer`: argument parsing only; the work is in the Consumer library.
 @main
@@ -19,15 +20,38 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (default: $PRIVATELINK_CONSUMER_CONFIG, else /etc/privatelink-consumer/config.json).", valueName: "path"))
     var config: String?
 
+    @Option(name: .long, help: ArgumentHelp("Log level on stderr: trace, debug, info, notice, warning, error, critical (default: $LOG_LEVEL, else warning; the daemon: info).", valueName: "level"))
+    var logLevel: String?
+
     func app() throws -> ConsumerApp {
         try ConsumerApp(configPath: config)
+    }
+
+    /// Sends swift-log output to stderr (journald reads it) at the chosen level. Call once, first.
+    func bootstrapLogging(default fallback: Logger.Level = .warning) throws -> Logger {
+        let text = logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"]
+        var level = fallback
+        if let text, !text.isEmpty {
+            guard let parsed = Logger.Level(rawValue: text.lowercased()) else {
+                throw CommandFailure.usage("--log-level \(text) is not a level; use trace, debug, info, notice, warning, error or critical")
+            }
+            level = parsed
+        }
+        let chosen = level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = chosen
+            return handler
+        }
+        return Logger(label: "privatelink-consumer")
     }
 }
 
 /// Runs a command body, printing its output, or its failure on one stderr line with the right exit status.
-func perform(_ body: () async throws -> String) async throws {
+func perform(_ options: GlobalOptions, _ body: (Logger) async throws -> String) async throws {
     do {
-        let output = try await body()
+        let logger = try options.bootstrapLogging()
+        let output = try await body(logger)
         if !output.isEmpty { print(output) }
     } catch {
         let failure = CommandFailure(error)
@@ -43,10 +67,16 @@ struct CheckConfig: AsyncParsableCommand {
     )
 
     @OptionGroup var options: GlobalOptions
+    @Flag(help: "Also resolve AWS credentials and call STS GetCallerIdentity.") var aws = false
 
     func run() async throws {
-        try await perform {
-            CheckConfigCommand.summary(of: try options.app().config)
+        try await perform(options) { logger in
+            let app = try options.app()
+            var output = CheckConfigCommand.summary(of: app.config)
+            if aws {
+                output += "\n" + (try await CheckConfigCommand.checkAWS(app, logger: logger))
+            }
+            return output
         }
     }
 }
@@ -73,7 +103,7 @@ struct CustomerCommand: AsyncParsableCommand {
         var note: String?
 
         func run() async throws {
-            try await perform {
+            try await perform(options) { _ in
                 try await CustomerCommands.add(try options.app(), name: name, arn: arn, port: port, note: note)
             }
         }
@@ -85,7 +115,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await perform { try await CustomerCommands.list(try options.app(), json: json) }
+            try await perform(options) { _ in try await CustomerCommands.list(try options.app(), json: json) }
         }
     }
 
@@ -96,7 +126,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await perform { try await CustomerCommands.show(try options.app(), name: name, json: json) }
+            try await perform(options) { _ in try await CustomerCommands.show(try options.app(), name: name, json: json) }
         }
     }
 
@@ -109,7 +139,7 @@ struct CustomerCommand: AsyncParsableCommand {
         @Flag(help: "Leave the customer's VPC endpoint in place.") var keepEndpoint = false
 
         func run() async throws {
-            try await perform {
+            try await perform(options) { _ in
                 try await CustomerCommands.remove(try options.app(), name: name, keepEndpoint: keepEndpoint)
             }
         }
