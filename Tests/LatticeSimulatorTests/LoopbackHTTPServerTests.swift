@@ -173,6 +173,15 @@ struct LoopbackHTTPServerTests {
             #expect(chunked.status == 413)
             #expect(chunkedRest.isEmpty)
 
+            // The 413 goes out while the client is still uploading; it must arrive, not be lost to a reset.
+            let large = String(repeating: "y", count: 4 << 20)
+            let (streaming, streamingRest) = try await RawConnection.with(port: server.port) { connection in
+                try await connection.send("PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: \(large.utf8.count)\r\n\r\n\(large)")
+                return (try await connection.readResponse(), try await connection.readUntilEOF())
+            }
+            #expect(streaming.status == 413)
+            #expect(streamingRest.isEmpty)
+
             let small = try await RawConnection.with(port: server.port) { connection in
                 try await connection.send("PUT /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n\(upload.prefix(1024))")
                 return try await connection.readResponse()

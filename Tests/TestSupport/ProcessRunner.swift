@@ -7,6 +7,14 @@ public struct ProcessOutput: Sendable {
     public var stderr: String
 }
 
+/// Runs blocking `body` on a new thread, outside Swift's cooperative pool.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.start()
+    }
+}
+
 /// Runs the built executables as real processes, the way SEs and systemd run them.
 public enum ProcessRunner {
     /// The directory holding the products of this build (the test bundle sits beside the executables).
@@ -42,11 +50,13 @@ public enum ProcessRunner {
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
-        // Read both pipes concurrently so that a chatty child cannot block on a full pipe.
-        async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        // Read both pipes concurrently so that a chatty child cannot block on a full pipe, on threads of
+        // their own: blocking the few threads of Swift's cooperative pool would starve servers (the
+        // simulator) that run in this test process and that the child is talking to.
+        async let stdoutData = onThread { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderrData = onThread { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdoutData, stderrData)
-        await Task.detached { process.waitUntilExit() }.value
+        await onThread { process.waitUntilExit() }
         return ProcessOutput(status: process.terminationStatus,
                              stdout: String(decoding: o, as: UTF8.self),
                              stderr: String(decoding: e, as: UTF8.self))

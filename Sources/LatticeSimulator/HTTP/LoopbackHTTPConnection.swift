@@ -47,9 +47,9 @@ struct LoopbackHTTPConnection: Sendable {
                 head = requestHead
                 body = []
             case .body(let buffer):
-                guard head != nil else { continue }
+                guard let requestHead = head else { continue }
                 guard body.count + buffer.readableBytes <= self.maxBodyBytes else {
-                    try await self.refuseOversizedBody(version: head!.version, on: channel, draining: &parts)
+                    try await self.refuseOversizedBody(version: requestHead.version, on: channel, draining: &parts)
                     return
                 }
                 body.append(contentsOf: buffer.readableBytesView)
