@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "privatelink-consumer", targets: ["privatelink-consumer"]),
+        .executable(name: "lattice-simulator", targets: ["lattice-simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -84,6 +85,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The simulator as a process, driven by a JSON scenario (demo, manual testing).
+        .executableTarget(
+            name: "lattice-simulator",
+            dependencies: [
+                "LatticeSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["README.md"]
         ),
         // Helpers shared by the test targets: temporary directories, process runner, log capture.
         .target(

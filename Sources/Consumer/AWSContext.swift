@@ -65,3 +65,9 @@ extension CheckConfigCommand {
         ].joined(separator: "\n")
     }
 }
+
+extension AWSContext {
+    public func ram(_ region: String) -> RAMClient { RAMClient(executor: executor, credentials: credentials, region: region) }
+    public func ec2(_ region: String) -> EC2Client { EC2Client(executor: executor, credentials: credentials, region: region) }
+    public func lattice(_ region: String) -> LatticeClient { LatticeClient(executor: executor, credentials: credentials, region: region) }
+}

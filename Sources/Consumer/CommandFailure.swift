@@ -1,3 +1,4 @@
+import AWSClient
 import ConsumerStore
 
 /// A command's failure as the CLI reports it: one line on stderr and an exit status.
@@ -18,6 +19,8 @@ public struct CommandFailure: Error, Sendable, Equatable, CustomStringConvertibl
             self = failure
         case let error as ConfigError:
             self = .usage(error.description)
+        case let error as AWSClientError:
+            self = .runtime("aws: \(error)")
         case let error as StoreError:
             self = error.isUsageError ? .usage(error.message) : .runtime(error.message)
         default:

@@ -27,8 +27,10 @@ extension ConsumerStore {
                 region: new.arn.region, accountId: new.arn.accountId, port: new.port, note: new.note,
                 state: .awaitingShare, stateDetail: "waiting for the customer's RAM share", hint: nil,
                 keepEndpoint: false, resourceShareArn: nil, invitationArn: nil,
-                createdAt: time, updatedAt: time, stateChangedAt: time, removedAt: nil)
+                createdAt: time, updatedAt: time, stateChangedAt: time, removedAt: nil,
+                endpointFailures: 0, nextEndpointAttemptAt: nil)
             try customer.insert(db)
+            try Self.bumpRegistryVersion(db)
             var event = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
                                        event: "registered", fromState: nil, toState: .awaitingShare,
                                        detail: "\(arn) port \(new.port)")
@@ -83,13 +85,25 @@ extension ConsumerStore {
             case (true, false): "removal requested; the daemon deletes the endpoint"
             }
             try Self.transition(&customer, to: target, event: "removal_requested", detail: detail, hint: nil, at: time, in: db)
+            try Self.bumpRegistryVersion(db)
             return customer
         }
     }
 
+    /// Tells a sleeping daemon that the registry changed (it polls this cheaply every few seconds).
+    static func bumpRegistryVersion(_ db: Database) throws {
+        try db.execute(sql: "UPDATE meta SET value = value + 1 WHERE key = 'registryVersion'")
+    }
+
+    /// A number that changes whenever the CLI changes the registry.
+    public func registryVersion() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'registryVersion'") ?? 0 }
+    }
+
     /// Moves `customer` to `state` and records the transition as an event, in the caller's transaction.
+    @discardableResult
     static func transition(_ customer: inout Customer, to state: CustomerState, event: String? = nil,
-                           detail: String?, hint: String?, at time: Date, in db: Database) throws {
+                           detail: String?, hint: String?, at time: Date, in db: Database) throws -> LifecycleEvent {
         let from = customer.state
         customer.state = state
         customer.stateDetail = detail
@@ -101,6 +115,7 @@ extension ConsumerStore {
         var record = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
                                     event: event ?? state.rawValue, fromState: from, toState: state, detail: detail)
         try record.insert(db)
+        return record
     }
 
     /// The newest `limit` events of a customer, oldest first.

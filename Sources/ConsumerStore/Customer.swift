@@ -26,6 +26,36 @@ public struct Customer: Codable, Sendable, Equatable, FetchableRecord, MutablePe
     public var updatedAt: Date
     public var stateChangedAt: Date
     public var removedAt: Date?
+    /// Consecutive endpoints that ended Failed/Rejected/Expired; reset when one becomes Available.
+    public var endpointFailures: Int
+    /// When the next endpoint generation may be created after a failure (exponential backoff).
+    public var nextEndpointAttemptAt: Date?
+
+    public init(id: Int64?, name: String, resourceConfigurationArn: String, partition: String, region: String, accountId: String,
+                port: Int, note: String?, state: CustomerState, stateDetail: String?, hint: String?, keepEndpoint: Bool,
+                resourceShareArn: String?, invitationArn: String?, createdAt: Date, updatedAt: Date, stateChangedAt: Date,
+                removedAt: Date?, endpointFailures: Int, nextEndpointAttemptAt: Date?) {
+        self.id = id
+        self.name = name
+        self.resourceConfigurationArn = resourceConfigurationArn
+        self.partition = partition
+        self.region = region
+        self.accountId = accountId
+        self.port = port
+        self.note = note
+        self.state = state
+        self.stateDetail = stateDetail
+        self.hint = hint
+        self.keepEndpoint = keepEndpoint
+        self.resourceShareArn = resourceShareArn
+        self.invitationArn = invitationArn
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.stateChangedAt = stateChangedAt
+        self.removedAt = removedAt
+        self.endpointFailures = endpointFailures
+        self.nextEndpointAttemptAt = nextEndpointAttemptAt
+    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID

@@ -30,6 +30,22 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var createdAt: Date
     public var updatedAt: Date
 
+    public init(id: Int64?, customerId: Int64, region: String, clientToken: String, generation: Int, vpcEndpointId: String?,
+                state: State, awsState: String?, dnsName: String?, lastError: String?, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.customerId = customerId
+        self.region = region
+        self.clientToken = clientToken
+        self.generation = generation
+        self.vpcEndpointId = vpcEndpointId
+        self.state = state
+        self.awsState = awsState
+        self.dnsName = dnsName
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
@@ -78,6 +94,24 @@ public struct InvitationRecord: Codable, Sendable, Equatable, FetchableRecord, P
     public var firstSeen: Date
     public var lastSeen: Date
     public var decidedAt: Date?
+
+    public init(invitationArn: String, region: String, resourceShareArn: String, resourceShareName: String?,
+                senderAccountId: String, status: String, resources: [Resource], decision: Decision, reason: Reason?,
+                acceptClientToken: String?, firstSeen: Date, lastSeen: Date, decidedAt: Date?) {
+        self.invitationArn = invitationArn
+        self.region = region
+        self.resourceShareArn = resourceShareArn
+        self.resourceShareName = resourceShareName
+        self.senderAccountId = senderAccountId
+        self.status = status
+        self.resources = resources
+        self.decision = decision
+        self.reason = reason
+        self.acceptClientToken = acceptClientToken
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.decidedAt = decidedAt
+    }
 }
 
 /// One lifecycle transition or notable happening for a customer.

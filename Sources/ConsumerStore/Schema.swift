@@ -11,6 +11,7 @@ enum Schema {
     /// Every migration this build knows, oldest first. Append only: a released one is never edited.
     static let migrations: [Migration] = [
         Migration(name: "v1-registry", apply: createV1),
+        Migration(name: "v2-reconciler", apply: addReconcilerState),
     ]
 
     /// The version a database has once all known migrations ran.
@@ -31,6 +32,17 @@ enum Schema {
             }
             return .commit
         }
+    }
+
+    /// The daemon's bookkeeping: endpoint failure count and retry time per customer, and a registry version the CLI bumps so the
+    /// sleeping daemon notices registrations within seconds.
+    private static func addReconcilerState(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE customer ADD COLUMN endpointFailures INTEGER NOT NULL DEFAULT 0 CHECK (endpointFailures >= 0);
+            ALTER TABLE customer ADD COLUMN nextEndpointAttemptAt DATETIME;
+            CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+            INSERT INTO meta (key, value) VALUES ('registryVersion', 0);
+            """)
     }
 
     private static func createV1(_ db: Database) throws {

@@ -2,9 +2,12 @@ import AWSClient
 import Foundation
 import Synchronization
 
-/// An AWS stand-in (STS now; RAM, EC2 and VPC Lattice with the clients issue) over real loopback HTTP.
+/// An AWS stand-in (RAM, EC2, VPC Lattice and STS subsets) over real loopback HTTP.
+///
 /// Every request's SigV4 signature is verified against the configured credentials and refused with
-/// AWS's error codes when it does not match.
+/// the service's own error codes when it does not match. Tests arrange state through the methods in
+/// `LatticeSimulator+TestAPI.swift`, inject faults with `inject(_:)`, and assert on snapshots
+/// (`invitations`, `shares`, `endpoints`) and `callCounts`.
 public final class LatticeSimulator: Sendable {
     public let configuration: SimulatorConfiguration
     let server: LoopbackHTTPServer
@@ -13,13 +16,14 @@ public final class LatticeSimulator: Sendable {
     private init(configuration: SimulatorConfiguration, server: LoopbackHTTPServer) {
         self.configuration = configuration
         self.server = server
-        self.state = Mutex(SimulatorState(credentials: configuration.credentials))
+        self.state = Mutex(SimulatorState(configuration: configuration))
     }
 
-    /// Starts a simulator on an ephemeral loopback port.
-    public static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration()) async throws -> LatticeSimulator {
+    /// Starts a simulator on a loopback address (`port` 0: an ephemeral port).
+    public static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(),
+                             host: String = "127.0.0.1", port: Int = 0) async throws -> LatticeSimulator {
         let box = HandlerBox()
-        let server = try await LoopbackHTTPServer.start { request in await box.handle(request) }
+        let server = try await LoopbackHTTPServer.start(host: host, port: port) { request in await box.handle(request) }
         let simulator = LatticeSimulator(configuration: configuration, server: server)
         box.simulator.withLock { $0 = simulator }
         return simulator
@@ -40,7 +44,10 @@ public final class LatticeSimulator: Sendable {
         try await server.shutdown()
     }
 
-    /// How many requests each operation received (`sts:GetCallerIdentity` → 3).
+    /// The TCP port the simulator listens on.
+    public var port: Int { server.port }
+
+    /// How many requests each operation received (`sts:GetCallerIdentity` → 3, `ec2:CreateVpcEndpoint` → 1).
     public var callCounts: [String: Int] { state.withLock { $0.callCounts } }
 
     /// Credentials the simulator also accepts from now on (e.g. what AssumeRoleWithWebIdentity issued).
@@ -65,13 +72,92 @@ public final class LatticeSimulator: Sendable {
                 self.state.withLock { $0.credentials[key] }
             }
             if case .invalid(let code, let message) = verifier.verify(signable, now: configuration.now()) {
-                return errorResponse(route, status: 403, code: code, message: message, requestId: requestId)
+                let failure = Self.authenticationFailure(code: code, message: message, protocol: route.service.wireProtocol)
+                return errorResponse(route, status: failure.status, code: failure.code, message: failure.message, requestId: requestId)
             }
         }
-        switch route.service {
-        case .sts: return handleSTS(route, requestId: requestId)
+        let fault = state.withLock { $0.nextFault(service: route.service, operation: route.operation) }
+        switch fault {
+        case .throttle:
+            let error = Self.throttling(route.service)
+            return errorResponse(route, status: error.status, code: error.code, message: error.message, requestId: requestId)
+        case .serverError, .unavailable:
+            let error = Self.serverFailure(route.service, unavailable: fault == .unavailable)
+            return errorResponse(route, status: error.status, code: error.code, message: error.message, requestId: requestId)
+        case .malformedBody(.htmlPage(let status)):
+            return .text(status, "<html><head><title>\(status) Bad Gateway</title></head><body><center><h1>\(status) Bad Gateway</h1></center></body></html>",
+                         contentType: "text/html")
+        case .dropConnection:
+            return .dropConnection
+        case .delay, .truncatedBody, .malformedBody(.cutDocument), .lostResponse, nil:
+            break
+        }
+        let response = dispatch(route, request, requestId: requestId)
+        switch fault {
+        case .delay(let duration):
+            return .delayed(duration, then: response)
+        case .lostResponse:
+            return .dropConnection
+        case .truncatedBody:
+            guard case .respond(let status, let headers, let body) = response else { return response }
+            return .truncated(status: status, headers: headers, body: body, sentBytes: body.count / 2)
+        case .malformedBody(.cutDocument):
+            guard case .respond(let status, let headers, let body) = response else { return response }
+            return .respond(status: status, headers: headers, body: Array(body.prefix(body.count / 2)))
         default:
-            return errorResponse(route, status: 400, code: "InvalidAction", message: "\(route.operation) is not simulated", requestId: requestId)
+            return response
+        }
+    }
+
+    private func dispatch(_ route: Route, _ request: ServerRequest, requestId: String) -> ServerResponse {
+        switch route.service {
+        case .sts: handleSTS(route, requestId: requestId)
+        case .ram: handleRAM(route, request, requestId: requestId)
+        case .ec2: handleEC2(route, requestId: requestId)
+        case .vpcLattice: handleLattice(route, requestId: requestId)
+        default:
+            errorResponse(route, status: 400, code: "InvalidAction", message: "\(route.operation) is not simulated", requestId: requestId)
+        }
+    }
+
+    /// The verifier's verdict as the service reports it: EC2 calls an unknown key `AuthFailure` (401) and
+    /// expired credentials `RequestExpired`; the rest-json services suffix `ExpiredToken` with `Exception`.
+    static func authenticationFailure(code: String, message: String, protocol wireProtocol: AWSProtocol) -> SimulatorAPIError {
+        switch (wireProtocol, code) {
+        case (.ec2, "InvalidClientTokenId"), (.ec2, "MissingAuthenticationToken"):
+            return SimulatorAPIError(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+        case (.ec2, "ExpiredToken"), (.ec2, "RequestExpired"):
+            return SimulatorAPIError(400, "RequestExpired", "Request has expired. \(message)")
+        case (.ec2, "IncompleteSignature"):
+            return SimulatorAPIError(400, code, message)
+        case (.ec2, "SignatureDoesNotMatch"):
+            return SimulatorAPIError(403, code, message + " Consult the service documentation for details.")
+        case (.restJSON, "ExpiredToken"):
+            return SimulatorAPIError(403, "ExpiredTokenException", message)
+        default:
+            return SimulatorAPIError(403, code, message)
+        }
+    }
+
+    /// The service's throttling answer.
+    static func throttling(_ service: AWSService) -> SimulatorAPIError {
+        switch service.wireProtocol {
+        case .ec2: SimulatorAPIError(503, "RequestLimitExceeded", "Request limit exceeded.")
+        case .query: SimulatorAPIError(400, "Throttling", "Rate exceeded")
+        case .restJSON: SimulatorAPIError(429, "ThrottlingException", "Rate exceeded")
+        }
+    }
+
+    /// The service's 500 or 503 answer.
+    static func serverFailure(_ service: AWSService, unavailable: Bool) -> SimulatorAPIError {
+        switch (service, unavailable) {
+        case (.ec2, false): SimulatorAPIError(500, "InternalError", "An internal error has occurred")
+        case (.ec2, true): SimulatorAPIError(503, "Unavailable", "The service is unavailable. Please try again shortly.")
+        case (.ram, false): SimulatorAPIError(500, "ServerInternalException", "The operation failed because the service could not respond to the request due to an internal problem.")
+        case (.vpcLattice, false): SimulatorAPIError(500, "InternalServerException", "An unexpected error occurred while processing the request.")
+        case (.sts, false): SimulatorAPIError(500, "InternalFailure", "An internal error occurred.")
+        case (.sts, true): SimulatorAPIError(503, "ServiceUnavailable", "Service is unavailable.")
+        default: SimulatorAPIError(503, "ServiceUnavailableException", "The service is unavailable. Try again later.")
         }
     }
 
@@ -80,8 +166,10 @@ public final class LatticeSimulator: Sendable {
         switch route.service.wireProtocol {
         case .restJSON:
             let body = "{\"message\":\(jsonString(message))}"
+            // RAM's front end (Coral) appends a namespace to the code, which clients must cut at the `:`.
+            let errorType = route.service == .ram ? "\(code):http://internal.amazon.com/coral/com.amazonaws.ram/" : code
             return .respond(status: status, headers: [ServerHeader("Content-Type", "application/json"),
-                                                     ServerHeader("x-amzn-ErrorType", code),
+                                                     ServerHeader("x-amzn-ErrorType", errorType),
                                                      ServerHeader("x-amzn-RequestId", requestId)],
                             body: Array(body.utf8))
         case .ec2:

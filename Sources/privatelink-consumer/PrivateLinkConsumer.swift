@@ -11,7 +11,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
         version: ConsumerVersion.string,
-        subcommands: [CustomerCommand.self, CheckConfig.self]
+        subcommands: [CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
     )
 }
 
@@ -143,5 +143,44 @@ struct CustomerCommand: AsyncParsableCommand {
                 try await CustomerCommands.remove(try options.app(), name: name, keepEndpoint: keepEndpoint)
             }
         }
+    }
+}
+
+struct Invitations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every resource share invitation addressed to this account, with its resources (all regions)."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await perform(options) { logger in
+            let app = try options.app()
+            return try await AWSCommands.invitations(app, context: try await awsContext(app, logger: logger), json: json)
+        }
+    }
+}
+
+struct Endpoints: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the Resource VPC endpoints in the configured VPCs with state, DNS name and last error."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await perform(options) { logger in
+            let app = try options.app()
+            return try await AWSCommands.endpoints(app, context: try await awsContext(app, logger: logger), json: json)
+        }
+    }
+}
+
+/// The AWS context for a command, its configuration errors reported as runtime failures.
+func awsContext(_ app: ConsumerApp, logger: Logger) async throws -> AWSContext {
+    do {
+        return try await AWSContext.make(config: app.config, logger: logger)
+    } catch {
+        throw CommandFailure.runtime("aws: \(error)")
     }
 }

@@ -39,11 +39,12 @@ import TestSupport
     @Test func imdsV2ProvidesRoleCredentialsAndRegion() async throws {
         let server = try await Self.imds()
         let environment = ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL]
-        let credentials = try #require(try await IMDSCredentialSource(environment: environment, transport: transport).load())
+        // A generous timeout: the suite runs many servers at once on two cores.
+        let credentials = try #require(try await IMDSCredentialSource(environment: environment, transport: transport, timeout: .seconds(10)).load())
         #expect(credentials.accessKeyId == "ASIAIMDS")
         #expect(credentials.sessionToken == "imds-token")
         #expect(credentials.expiration == ISO8601DateFormatter().date(from: "2099-01-01T00:00:00Z"))
-        #expect(await RegionResolver.defaultRegion(environment: environment, transport: transport) == "eu-central-1")
+        #expect(await RegionResolver.defaultRegion(environment: environment, transport: transport, imdsTimeout: .seconds(10)) == "eu-central-1")
         #expect(await RegionResolver.defaultRegion(environment: environment.merging(["AWS_REGION": "us-west-2"]) { $1 }, transport: transport) == "us-west-2")
         let methods = server.requests.map { "\($0.method) \($0.path)" }
         #expect(methods.prefix(3) == ["PUT /latest/api/token", "GET /latest/meta-data/iam/security-credentials/",
@@ -79,7 +80,8 @@ import TestSupport
     func imdsFailuresAreClearErrors(_ response: ServerResponse, _ expected: String) async throws {
         let server = try await Self.imds(credentials: response)
         let error = await #expect(throws: AWSClientError.self) {
-            try await IMDSCredentialSource(environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL], transport: transport).load()
+            try await IMDSCredentialSource(environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL], transport: transport,
+                                           timeout: .seconds(10)).load()
         }
         #expect(error?.message.contains(expected) == true, "\(String(describing: error))")
         #expect(error?.message.contains("imds/secret") == false)

@@ -47,6 +47,13 @@ public enum ProcessRunner {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
+        // Foundation's waitUntilExit spins a core on Linux; the termination handler does not.
+        let exited = AsyncStream<Void> { continuation in
+            process.terminationHandler = { _ in
+                continuation.yield()
+                continuation.finish()
+            }
+        }
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
@@ -56,7 +63,7 @@ public enum ProcessRunner {
         async let stdoutData = onThread { out.fileHandleForReading.readDataToEndOfFile() }
         async let stderrData = onThread { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdoutData, stderrData)
-        await onThread { process.waitUntilExit() }
+        for await _ in exited {}
         return ProcessOutput(status: process.terminationStatus,
                              stdout: String(decoding: o, as: UTF8.self),
                              stderr: String(decoding: e, as: UTF8.self))

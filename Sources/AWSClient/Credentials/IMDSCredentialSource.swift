@@ -6,8 +6,9 @@ public struct IMDSCredentialSource: CredentialSource {
     public let name = "imds"
     let client: IMDSClient
 
-    public init(environment: [String: String], transport: any HTTPTransport) {
-        client = IMDSClient(environment: environment, transport: transport)
+    /// `timeout` per IMDS request: 1 s, as the SDKs use, so that off EC2 the chain moves on quickly.
+    public init(environment: [String: String], transport: any HTTPTransport, timeout: Duration = .seconds(1)) {
+        client = IMDSClient(environment: environment, transport: transport, timeout: timeout)
     }
 
     /// nil when IMDS is disabled or does not answer (not on EC2); throws when it answers wrongly.

@@ -1,0 +1,101 @@
+/// Amazon EC2 (query protocol, XML answers) in one region: Resource VPC endpoints and their associations.
+public struct EC2Client: Sendable {
+    public static let apiVersion = "2016-11-15"
+    let executor: AWSRequestExecutor
+    let credentials: any CredentialProvider
+    public let region: String
+
+    public init(executor: AWSRequestExecutor, credentials: any CredentialProvider, region: String) {
+        self.executor = executor
+        self.credentials = credentials
+        self.region = region
+    }
+
+    /// Creates a Resource-type endpoint (never `ServiceName`, route tables or a service network).
+    public func createResourceEndpoint(_ input: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint {
+        let operation = "CreateVpcEndpoint"
+        var parameters = QueryParameters(action: operation, version: Self.apiVersion)
+        parameters.add("VpcEndpointType", "Resource")
+        parameters.add("ResourceConfigurationArn", input.resourceConfigurationArn)
+        parameters.add("VpcId", input.vpcId)
+        parameters.addList("SubnetId", input.subnetIds)
+        parameters.addList("SecurityGroupId", input.securityGroupIds)
+        parameters.add("IpAddressType", input.ipAddressType)
+        parameters.add("PrivateDnsEnabled", input.privateDnsEnabled)
+        parameters.add("ClientToken", input.clientToken)
+        if !input.tags.isEmpty {
+            parameters.add("TagSpecification.1.ResourceType", "vpc-endpoint")
+            for (index, tag) in input.tags.enumerated() {
+                parameters.add("TagSpecification.1.Tag.\(index + 1).Key", tag.key)
+                parameters.add("TagSpecification.1.Tag.\(index + 1).Value", tag.value)
+            }
+        }
+        let root = try await call(operation, parameters)
+        guard let item = root.child("vpcEndpoint") else { throw EC2XML.missing("vpcEndpoint element", operation: operation) }
+        return try VpcEndpoint(xml: item, operation: operation)
+    }
+
+    /// Endpoints by id and/or filters. EC2 allows `MaxResults` only without explicit ids.
+    public func vpcEndpoints(ids: [String] = [], filters: [EC2Filter] = [], pageSize: Int = 1000) -> Paginated<VpcEndpoint> {
+        let operation = "DescribeVpcEndpoints"
+        return Paginated(service: AWSService.ec2.name, operation: operation) { token throws(AWSClientError) in
+            var parameters = QueryParameters(action: operation, version: Self.apiVersion)
+            parameters.addList("VpcEndpointId", ids)
+            Self.add(filters, to: &parameters)
+            if ids.isEmpty { parameters.add("MaxResults", pageSize) }
+            if let token { parameters.add("NextToken", token) }
+            let root = try await call(operation, parameters)
+            var items: [VpcEndpoint] = []
+            for item in root.child("vpcEndpointSet")?.children(named: "item") ?? [] {
+                items.append(try VpcEndpoint(xml: item, operation: operation))
+            }
+            return (items, root.childText("nextToken"))
+        }
+    }
+
+    /// Associations (DNS names) of Resource endpoints; at most 100 per page.
+    public func vpcEndpointAssociations(ids: [String] = [], filters: [EC2Filter] = [], pageSize: Int = 100) -> Paginated<VpcEndpointAssociation> {
+        let operation = "DescribeVpcEndpointAssociations"
+        return Paginated(service: AWSService.ec2.name, operation: operation) { token throws(AWSClientError) in
+            var parameters = QueryParameters(action: operation, version: Self.apiVersion)
+            parameters.addList("VpcEndpointId", ids)
+            Self.add(filters, to: &parameters)
+            parameters.add("MaxResults", min(pageSize, 100))
+            if let token { parameters.add("NextToken", token) }
+            let root = try await call(operation, parameters)
+            var items: [VpcEndpointAssociation] = []
+            for item in root.child("vpcEndpointAssociationSet")?.children(named: "item") ?? [] {
+                items.append(try VpcEndpointAssociation(xml: item, operation: operation))
+            }
+            return (items, root.childText("nextToken"))
+        }
+    }
+
+    /// Deletes endpoints; returns the ones EC2 could not delete (it answers 200 with per-item failures).
+    public func deleteVpcEndpoints(ids: [String]) async throws(AWSClientError) -> [DeleteFailure] {
+        let operation = "DeleteVpcEndpoints"
+        var parameters = QueryParameters(action: operation, version: Self.apiVersion)
+        parameters.addList("VpcEndpointId", ids)
+        let root = try await call(operation, parameters)
+        return (root.child("unsuccessful")?.children(named: "item") ?? []).map { item in
+            let error = item.child("error")
+            return DeleteFailure(vpcEndpointId: item.childText("resourceId") ?? "",
+                                 error: VpcEndpoint.EC2Error(code: error?.childText("code"), message: error?.childText("message")))
+        }
+    }
+
+    static func add(_ filters: [EC2Filter], to parameters: inout QueryParameters) {
+        for (index, filter) in filters.enumerated() {
+            parameters.add("Filter.\(index + 1).Name", filter.name)
+            parameters.addList("Filter.\(index + 1).Value", filter.values)
+        }
+    }
+
+    private func call(_ operation: String, _ parameters: QueryParameters) async throws(AWSClientError) -> XMLElement {
+        let request = AWSRequest(service: .ec2, operation: operation, region: region, method: "POST", path: "/",
+                                 headers: [HTTPHeader(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")],
+                                 body: Array(parameters.body.utf8))
+        let response = try await executor.send(request, credentials: credentials)
+        return try EC2XML.parse(response.body, operation: operation)
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+
+/// The state of a VPC endpoint, compared case-insensitively (EC2 answers `Pending`, `available`, …);
+/// a state this build does not know is kept verbatim rather than crashed on.
+public enum VpcEndpointState: Sendable, Hashable, CustomStringConvertible {
+    case pendingAcceptance, pending, available, deleting, deleted, rejected, failed, expired, partial
+    case unknown(String)
+
+    public init(_ raw: String) {
+        switch raw.lowercased() {
+        case "pendingacceptance": self = .pendingAcceptance
+        case "pending": self = .pending
+        case "available": self = .available
+        case "deleting": self = .deleting
+        case "deleted": self = .deleted
+        case "rejected": self = .rejected
+        case "failed": self = .failed
+        case "expired": self = .expired
+        case "partial": self = .partial
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .pendingAcceptance: "PendingAcceptance"
+        case .pending: "Pending"
+        case .available: "Available"
+        case .deleting: "Deleting"
+        case .deleted: "Deleted"
+        case .rejected: "Rejected"
+        case .failed: "Failed"
+        case .expired: "Expired"
+        case .partial: "Partial"
+        case .unknown(let raw): raw
+        }
+    }
+
+    /// Failed, Rejected or Expired: the endpoint will not become usable.
+    public var isTerminalFailure: Bool { [.failed, .rejected, .expired].contains(self) }
+}
+
+/// A VPC endpoint as DescribeVpcEndpoints / CreateVpcEndpoint return it.
+public struct VpcEndpoint: Sendable, Equatable {
+    public var vpcEndpointId: String
+    public var vpcEndpointType: String?
+    public var vpcId: String?
+    public var state: VpcEndpointState
+    public var subnetIds: [String]
+    public var securityGroupIds: [String]
+    public var ipAddressType: String?
+    public var privateDnsEnabled: Bool?
+    public var resourceConfigurationArn: String?
+    public var tags: [String: String]
+    public var lastError: EC2Error?
+    public var failureReason: String?
+    public var creationTimestamp: String?
+
+    /// An error EC2 attaches to an item (`lastError`, DeleteVpcEndpoints' `unsuccessful`).
+    public struct EC2Error: Sendable, Equatable, CustomStringConvertible {
+        public var code: String?
+        public var message: String?
+        public var description: String { [code, message].compactMap { $0 }.joined(separator: ": ") }
+    }
+
+    init(xml item: XMLElement, operation: String) throws(AWSClientError) {
+        guard let id = item.childText("vpcEndpointId"), !id.isEmpty else {
+            throw EC2XML.missing("vpcEndpointId in a vpcEndpoint item", operation: operation)
+        }
+        vpcEndpointId = id
+        vpcEndpointType = item.childText("vpcEndpointType")
+        vpcId = item.childText("vpcId")
+        state = VpcEndpointState(item.childText("state") ?? "")
+        subnetIds = item.child("subnetIdSet")?.children(named: "item").map(\.text) ?? []
+        securityGroupIds = item.child("groupSet")?.children(named: "item").compactMap { $0.childText("groupId") } ?? []
+        ipAddressType = item.childText("ipAddressType")
+        privateDnsEnabled = item.childText("privateDnsEnabled").map { $0.lowercased() == "true" }
+        resourceConfigurationArn = item.childText("resourceConfigurationArn")
+        var tags: [String: String] = [:]
+        for tag in item.child("tagSet")?.children(named: "item") ?? [] {
+            if let key = tag.childText("key") { tags[key] = tag.childText("value") ?? "" }
+        }
+        self.tags = tags
+        lastError = item.child("lastError").map { EC2Error(code: $0.childText("code"), message: $0.childText("message")) }
+        failureReason = item.childText("failureReason")
+        creationTimestamp = item.childText("creationTimestamp")
+    }
+}
+
+/// A Resource endpoint's association with the resource: where its DNS names are.
+public struct VpcEndpointAssociation: Sendable, Equatable {
+    public var id: String?
+    public var vpcEndpointId: String
+    public var associatedResourceArn: String?
+    public var accessibility: String?
+    public var dnsName: String?
+    public var privateDnsName: String?
+    public var failureCode: String?
+    public var failureReason: String?
+
+    /// The name to connect to: the private DNS name when there is one, else the endpoint's own.
+    public var preferredDnsName: String? { privateDnsName ?? dnsName }
+
+    init(xml item: XMLElement, operation: String) throws(AWSClientError) {
+        guard let endpoint = item.childText("vpcEndpointId"), !endpoint.isEmpty else {
+            throw EC2XML.missing("vpcEndpointId in a vpcEndpointAssociation item", operation: operation)
+        }
+        id = item.childText("id")
+        vpcEndpointId = endpoint
+        associatedResourceArn = item.childText("associatedResourceArn")
+        accessibility = item.childText("associatedResourceAccessibility")
+        dnsName = item.child("dnsEntry")?.childText("dnsName").flatMap { $0.isEmpty ? nil : $0 }
+        privateDnsName = item.child("privateDnsEntry")?.childText("dnsName").flatMap { $0.isEmpty ? nil : $0 }
+        failureCode = item.childText("failureCode")
+        failureReason = item.childText("failureReason")
+    }
+}
+
+/// A DescribeVpcEndpoints / DescribeVpcEndpointAssociations filter.
+public struct EC2Filter: Sendable, Equatable {
+    public var name: String
+    public var values: [String]
+
+    public init(_ name: String, _ values: [String]) {
+        self.name = name
+        self.values = values
+    }
+}
+
+/// One endpoint that DeleteVpcEndpoints could not delete (EC2 still answers 200).
+public struct DeleteFailure: Sendable, Equatable {
+    public var vpcEndpointId: String
+    public var error: VpcEndpoint.EC2Error
+}
+
+/// What CreateVpcEndpoint needs for a Resource endpoint.
+public struct ResourceEndpointRequest: Sendable, Equatable {
+    public var resourceConfigurationArn: String
+    public var vpcId: String
+    public var subnetIds: [String]
+    public var securityGroupIds: [String]
+    /// `ipv4`, `dualstack` or `ipv6`.
+    public var ipAddressType: String
+    public var privateDnsEnabled: Bool
+    /// Persisted by the caller before the call: the same token makes a retry return the same endpoint.
+    public var clientToken: String
+    public var tags: [(key: String, value: String)]
+
+    public init(resourceConfigurationArn: String, vpcId: String, subnetIds: [String], securityGroupIds: [String],
+                ipAddressType: String, privateDnsEnabled: Bool, clientToken: String, tags: [(key: String, value: String)]) {
+        self.resourceConfigurationArn = resourceConfigurationArn
+        self.vpcId = vpcId
+        self.subnetIds = subnetIds
+        self.securityGroupIds = securityGroupIds
+        self.ipAddressType = ipAddressType
+        self.privateDnsEnabled = privateDnsEnabled
+        self.clientToken = clientToken
+        self.tags = tags
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.resourceConfigurationArn == rhs.resourceConfigurationArn && lhs.vpcId == rhs.vpcId
+            && lhs.subnetIds == rhs.subnetIds && lhs.securityGroupIds == rhs.securityGroupIds
+            && lhs.ipAddressType == rhs.ipAddressType && lhs.privateDnsEnabled == rhs.privateDnsEnabled
+            && lhs.clientToken == rhs.clientToken && lhs.tags.elementsEqual(rhs.tags) { $0 == $1 }
+    }
+}

@@ -1,0 +1,9 @@
+/// The tags that mark an endpoint as ours and name its customer.
+public enum EndpointTags {
+    /// The key whose value is the customer's name; the way we find our endpoints again.
+    public static let customerKey = "privatelink-consumer:customer"
+
+    public static func tags(customer: String) -> [(key: String, value: String)] {
+        [("Name", "privatelink-consumer/\(customer)"), (customerKey, customer)]
+    }
+}

@@ -1,0 +1,26 @@
+import AWSClient
+
+/// What one pass saw of AWS in one region.
+public struct RegionObservation: Sendable, Equatable {
+    public var region: String
+    /// Every invitation addressed to us (all statuses).
+    public var invitations: [ResourceShareInvitation]
+    /// The resources of pending invitations, by invitation ARN (from this pass or the store's memory).
+    public var pendingResources: [String: [RAMResource]]
+    /// Resource configurations shared with us (accepted and same-organization shares), by ARN.
+    public var sharedResources: [String: RAMResource]
+    /// Resource endpoints in our VPC (ours by tag, or for a registered ARN), excluding deleted ones.
+    public var endpoints: [VpcEndpoint]
+    /// DNS names read from DescribeVpcEndpointAssociations this pass, by endpoint id.
+    public var dnsNames: [String: String]
+
+    public init(region: String, invitations: [ResourceShareInvitation] = [], pendingResources: [String: [RAMResource]] = [:],
+                sharedResources: [String: RAMResource] = [:], endpoints: [VpcEndpoint] = [], dnsNames: [String: String] = [:]) {
+        self.region = region
+        self.invitations = invitations
+        self.pendingResources = pendingResources
+        self.sharedResources = sharedResources
+        self.endpoints = endpoints
+        self.dnsNames = dnsNames
+    }
+}

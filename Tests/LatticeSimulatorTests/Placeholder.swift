@@ -1,3 +1,0 @@
-import Testing
-
-// The simulator suites arrive with the clients issue (#4).
