@@ -9,6 +9,12 @@ public struct RegistrySnapshot: Sendable, Equatable {
     public var endpoints: [Int64: EndpointRecord]
     /// Every invitation seen, by invitation ARN.
     public var invitations: [String: InvitationRecord]
+
+    public init(customers: [Customer], endpoints: [Int64: EndpointRecord], invitations: [String: InvitationRecord]) {
+        self.customers = customers
+        self.endpoints = endpoints
+        self.invitations = invitations
+    }
 }
 
 /// A lifecycle change the store made, to be mirrored in the health log and the daemon's log.
@@ -157,12 +163,13 @@ extension ConsumerStore {
         }
     }
 
-    /// Counts an endpoint failure and sets when the next generation may be tried.
-    public func recordEndpointFailure(customer name: String, nextAttemptAt: Date) async throws -> Int {
+    /// Counts an endpoint failure and sets when the next generation may be tried (`nextAttempt` maps
+    /// the new failure count to that time). Returns the new count.
+    public func recordEndpointFailure(customer name: String, nextAttempt: @escaping @Sendable (Int) -> Date) async throws -> Int {
         try await write { db in
             guard var customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db) else { return 0 }
             customer.endpointFailures += 1
-            customer.nextEndpointAttemptAt = nextAttemptAt
+            customer.nextEndpointAttemptAt = nextAttempt(customer.endpointFailures)
             try customer.update(db)
             return customer.endpointFailures
         }
@@ -193,6 +200,35 @@ extension ConsumerStore {
     public func refusedInvitations() async throws -> [InvitationRecord] {
         try await read { db in
             try InvitationRecord.filter(["ignored", "rejected"].contains(Column("decision"))).order(Column("firstSeen")).fetchAll(db)
+        }
+    }
+}
+
+/// Everything `status` shows, read in one snapshot.
+public struct StatusSnapshot: Sendable {
+    public var customers: [Customer]
+    public var endpoints: [Int64: EndpointRecord]
+    public var latestProbes: [Int64: ProbeResultRecord]
+    public var refusedInvitations: [InvitationRecord]
+}
+
+extension ConsumerStore {
+    public func statusSnapshot() async throws -> StatusSnapshot {
+        try await read { db in
+            let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name")).fetchAll(db)
+            let endpoints = try EndpointRecord
+                .filter(sql: "state <> 'deleted' AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
+                .order(Column("generation")).fetchAll(db)
+            let probes = try ProbeResultRecord.fetchAll(db, sql: """
+                SELECT * FROM probeResult WHERE id IN (SELECT max(id) FROM probeResult GROUP BY customerId)
+                """)
+            let refused = try InvitationRecord.filter(["ignored", "rejected"].contains(Column("decision")))
+                .order(Column("firstSeen")).fetchAll(db)
+            return StatusSnapshot(
+                customers: customers,
+                endpoints: Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
+                latestProbes: Dictionary(probes.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
+                refusedInvitations: refused)
         }
     }
 }

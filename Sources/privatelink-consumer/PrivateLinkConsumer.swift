@@ -11,7 +11,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
         version: ConsumerVersion.string,
-        subcommands: [CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
+        subcommands: [Run.self, Status.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
     )
 }
 
@@ -48,9 +48,10 @@ struct GlobalOptions: ParsableArguments {
 }
 
 /// Runs a command body, printing its output, or its failure on one stderr line with the right exit status.
-func perform(_ options: GlobalOptions, _ body: (Logger) async throws -> String) async throws {
+func perform(_ options: GlobalOptions, defaultLevel: Logger.Level = .warning,
+             _ body: (Logger) async throws -> String) async throws {
     do {
-        let logger = try options.bootstrapLogging()
+        let logger = try options.bootstrapLogging(default: defaultLevel)
         let output = try await body(logger)
         if !output.isEmpty { print(output) }
     } catch {
@@ -182,5 +183,32 @@ func awsContext(_ app: ConsumerApp, logger: Logger) async throws -> AWSContext {
         return try await AWSContext.make(config: app.config, logger: logger)
     } catch {
         throw CommandFailure.runtime("aws: \(error)")
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The daemon: accept matching shares, create endpoints, keep them reconciled (systemd: Type=notify).",
+        discussion: "SIGTERM or SIGINT stop it gracefully. One daemon per state file."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Do one full pass and exit 0 (whatever the customers' health).") var once = false
+
+    func run() async throws {
+        try await perform(options, defaultLevel: .info) { logger in
+            try await Daemon.run(try options.app(), options: Daemon.Options(once: once), logger: logger)
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One row per customer (state, endpoint, DNS name, health, hint) and the invitations not accepted."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print JSON (the documented contract).") var json = false
+
+    func run() async throws {
+        try await perform(options) { _ in try await StatusCommand.render(try options.app(), json: json) }
     }
 }

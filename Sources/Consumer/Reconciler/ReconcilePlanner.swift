@@ -33,18 +33,26 @@ public enum ReconcilePlanner {
     public static func plan(_ observation: RegionObservation, snapshot: RegistrySnapshot, policy: ReconcilePolicy,
                             accountId: String?, now: Date) -> [ReconcileAction] {
         let customers = snapshot.customers.filter { $0.region == observation.region }
-        var actions = planInvitations(observation, snapshot: snapshot, customers: customers, policy: policy, now: now)
-        let accepting = Set(actions.flatMap { action -> [String] in
+        let invitationActions = planInvitations(observation, snapshot: snapshot, customers: customers, policy: policy, now: now)
+        let accepting = Set(invitationActions.flatMap { action -> [String] in
             if case .accept(_, let names) = action { return names }
             return []
         })
         let match = EndpointMatcher.match(observation.endpoints, customers: customers, records: snapshot.endpoints)
+        var customerActions: [ReconcileAction] = []
         for customer in customers {
-            actions += planCustomer(customer, record: customer.id.flatMap { snapshot.endpoints[$0] }, observation: observation,
-                                    snapshot: snapshot, match: match, accepting: accepting.contains(customer.name),
-                                    policy: policy, accountId: accountId, now: now)
+            customerActions += planCustomer(customer, record: customer.id.flatMap { snapshot.endpoints[$0] }, observation: observation,
+                                            snapshot: snapshot, match: match, accepting: accepting.contains(customer.name),
+                                            policy: policy, accountId: accountId, now: now)
         }
-        return actions
+        // Records first, then the customers' moves (`accepting` before the accept call), then the calls.
+        let isCall: (ReconcileAction) -> Bool = { action in
+            switch action {
+            case .accept, .reject: true
+            default: false
+            }
+        }
+        return invitationActions.filter { !isCall($0) } + customerActions + invitationActions.filter(isCall)
     }
 
     // MARK: Invitations

@@ -1,0 +1,76 @@
+import AWSClient
+import ConsumerStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `run [--once]`: the daemon process.
+public enum Daemon {
+    /// Test and benchmark knobs; production uses the defaults.
+    public struct Options: Sendable {
+        public var once: Bool
+        public var environment: [String: String]
+        public var pacer: MutationPacer
+        public var policy: ReconcilePolicy?
+        public var registryCheckInterval: Duration
+
+        public init(once: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment,
+                    pacer: MutationPacer = MutationPacer(), policy: ReconcilePolicy? = nil,
+                    registryCheckInterval: Duration = .seconds(2)) {
+            self.once = once
+            self.environment = environment
+            self.pacer = pacer
+            self.policy = policy
+            self.registryCheckInterval = registryCheckInterval
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT (or one pass with `once`). Returns what to print; throws `CommandFailure`.
+    public static func run(_ app: ConsumerApp, options: Options, logger: Logger) async throws -> String {
+        let config = app.config
+        let lock: StateLock
+        do {
+            lock = try StateLock.acquire(statePath: config.stateDatabase)
+        } catch {
+            throw CommandFailure.runtime(error.message)
+        }
+        defer { lock.release() }
+        let store = try app.openStore()
+        let healthLog: HealthLogWriter
+        do {
+            healthLog = try HealthLogWriter(path: config.healthLog)
+        } catch {
+            throw CommandFailure.runtime("health log \(config.healthLog): \(error)")
+        }
+        let aws: AWSContext
+        do {
+            aws = try await AWSContext.make(config: config, environment: options.environment, logger: logger)
+        } catch {
+            throw CommandFailure.runtime("aws: \(error)")
+        }
+        let policy = options.policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations)
+        let reconciler = Reconciler(config: config, store: store, aws: aws, events: EventSink(writer: healthLog),
+                                    policy: policy, pacer: options.pacer, logger: logger)
+        if options.once {
+            let summary = await reconciler.pass()
+            return summary.line
+        }
+        let notifier = SystemdNotifier(environment: options.environment)
+        let service = ReconcilerService(reconciler: reconciler, store: store, notifier: notifier,
+                                        pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000)),
+                                        registryCheckInterval: options.registryCheckInterval, probe: nil, logger: logger)
+        var services: [any Service] = [service]
+        if notifier.watchdogInterval != nil { services.append(WatchdogService(notifier: notifier)) }
+        logger.notice("daemon starting", metadata: [
+            "state": "\(config.stateDatabase)", "regions": "\(config.regionNames.joined(separator: ","))",
+            "poll_interval_s": "\(config.pollIntervalSeconds)", "pid": "\(getpid())",
+        ])
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            throw CommandFailure.runtime("daemon: \(error)")
+        }
+        return ""
+    }
+}

@@ -1,0 +1,72 @@
+import ConsumerStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The daemon's main loop as a `Service`: a pass, then sleep until the poll interval elapses or the
+/// registry changes (checked every couple of seconds, so registrations land within seconds).
+struct ReconcilerService: Service {
+    let reconciler: Reconciler
+    let store: ConsumerStore
+    let notifier: SystemdNotifier
+    let pollInterval: Duration
+    let registryCheckInterval: Duration
+    let probe: (@Sendable () async -> Void)?
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await loop()
+            }
+        } catch is CancellationError {
+            // Graceful shutdown: the pass in flight was cancelled between store transactions.
+        }
+        notifier.stopping()
+        logger.notice("daemon stopped")
+    }
+
+    private func loop() async throws {
+        var first = true
+        while !Task.isCancelled {
+            let version = try? await store.registryVersion()
+            if first {
+                notifier.ready()
+                first = false
+            }
+            let summary = await reconciler.pass()
+            if Task.isCancelled { break }
+            await probe?()
+            notifier.status(summary.line)
+            logger.info("pass finished", metadata: [
+                "customers": "\(summary.customers)", "ready": "\(summary.ready)", "actions": "\(summary.actions)",
+                "errors": "\(summary.errors)", "duration_ms": "\(Int(summary.duration / .milliseconds(1)))",
+            ])
+            try await waitForNextPass(after: version, soon: summary.deferred)
+        }
+    }
+
+    /// Sleeps until the next pass is due; returns early when the CLI changed the registry.
+    private func waitForNextPass(after version: Int?, soon: Bool) async throws {
+        let interval = soon ? min(pollInterval, .seconds(5)) : pollInterval
+        let deadline = ContinuousClock.now + interval
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: min(registryCheckInterval, deadline - ContinuousClock.now))
+            if let version, let current = try? await store.registryVersion(), current != version {
+                logger.debug("registry changed; starting a pass early")
+                return
+            }
+        }
+    }
+}
+
+/// Pings systemd's watchdog at half of WATCHDOG_USEC while the daemon runs.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await notifier.runWatchdog()
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import ConsumerStore
+import Foundation
+
+/// `status [--json]`: one row per customer and the invitations that were not accepted, with why.
+public enum StatusCommand {
+    struct CustomerRow: Encodable {
+        var name: String
+        var resourceConfigurationArn: String
+        var region: String
+        var accountId: String
+        var port: Int
+        var state: String
+        var stateDetail: String?
+        var hint: String?
+        var resourceShareArn: String?
+        var vpcEndpointId: String?
+        var dnsName: String?
+        var health: String
+        var lastProbe: ProbeView?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(resourceConfigurationArn, forKey: .resourceConfigurationArn)
+            try container.encode(region, forKey: .region)
+            try container.encode(accountId, forKey: .accountId)
+            try container.encode(port, forKey: .port)
+            try container.encode(state, forKey: .state)
+            try container.encode(stateDetail, forKey: .stateDetail)
+            try container.encode(hint, forKey: .hint)
+            try container.encode(resourceShareArn, forKey: .resourceShareArn)
+            try container.encode(vpcEndpointId, forKey: .vpcEndpointId)
+            try container.encode(dnsName, forKey: .dnsName)
+            try container.encode(health, forKey: .health)
+            try container.encode(lastProbe, forKey: .lastProbe)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, resourceConfigurationArn, region, accountId, port, state, stateDetail, hint, resourceShareArn
+            case vpcEndpointId, dnsName, health, lastProbe
+        }
+    }
+
+    struct ProbeView: Encodable {
+        var time: Date
+        var ok: Bool
+        var stage: String
+        var latencyMs: Double
+        var error: String?
+        var hint: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(time, forKey: .time)
+            try container.encode(ok, forKey: .ok)
+            try container.encode(stage, forKey: .stage)
+            try container.encode(latencyMs, forKey: .latencyMs)
+            try container.encode(error, forKey: .error)
+            try container.encode(hint, forKey: .hint)
+        }
+
+        enum CodingKeys: String, CodingKey { case time, ok, stage, latencyMs, error, hint }
+    }
+
+    struct InvitationRow: Encodable {
+        var invitationArn: String
+        var resourceShareArn: String
+        var senderAccountId: String
+        var resources: [String]
+        var decision: String
+        var reason: String?
+        var firstSeen: Date
+    }
+
+    public static func render(_ app: ConsumerApp, json: Bool) async throws -> String {
+        let snapshot = try await app.openStore().statusSnapshot()
+        let customers: [CustomerRow] = snapshot.customers.map { customer in
+            let endpoint = customer.id.flatMap { snapshot.endpoints[$0] }
+            let probe = customer.id.flatMap { snapshot.latestProbes[$0] }
+            return CustomerRow(
+                name: customer.name, resourceConfigurationArn: customer.resourceConfigurationArn, region: customer.region,
+                accountId: customer.accountId, port: customer.port, state: customer.state.rawValue, stateDetail: customer.stateDetail,
+                hint: probe.flatMap { $0.ok ? nil : $0.hint } ?? customer.hint, resourceShareArn: customer.resourceShareArn,
+                vpcEndpointId: endpoint?.vpcEndpointId, dnsName: endpoint?.dnsName,
+                health: probe.map { $0.ok ? "healthy" : "unhealthy" } ?? "unknown",
+                lastProbe: probe.map { probe in
+                    ProbeView(time: probe.time, ok: probe.ok, stage: probe.stage.rawValue,
+                              latencyMs: probe.latencyMs.values.reduce(0, +), error: probe.error, hint: probe.hint)
+                })
+        }
+        let invitations = snapshot.refusedInvitations.map { record in
+            InvitationRow(invitationArn: record.invitationArn, resourceShareArn: record.resourceShareArn,
+                          senderAccountId: record.senderAccountId, resources: record.resources.map(\.arn),
+                          decision: record.decision.rawValue, reason: record.reason?.rawValue, firstSeen: record.firstSeen)
+        }
+        if json {
+            struct Document: Encodable {
+                var customers: [CustomerRow]
+                var invitations: [InvitationRow]
+            }
+            return JSONOutput.encode(Document(customers: customers, invitations: invitations))
+        }
+        var lines: [String] = []
+        if customers.isEmpty {
+            lines.append("no customers registered")
+        } else {
+            var table = TextTable("CUSTOMER", "STATE", "HEALTH", "ENDPOINT", "DNS NAME", "LAST PROBE", "HINT")
+            for row in customers {
+                let probe = row.lastProbe.map { "\($0.ok ? "ok" : "failed at \($0.stage)") \(Timestamp.string($0.time).prefix(19))" } ?? "-"
+                table.add(row.name, row.state, row.health, row.vpcEndpointId ?? "-", row.dnsName ?? "-", probe,
+                          row.hint ?? row.stateDetail ?? "")
+            }
+            lines.append(table.render())
+        }
+        if !invitations.isEmpty {
+            lines.append("")
+            lines.append("invitations not accepted:")
+            var table = TextTable("INVITATION", "SENDER", "DECISION", "REASON", "RESOURCES", "FIRST SEEN")
+            for row in invitations {
+                table.add(row.invitationArn.components(separatedBy: "/").last ?? row.invitationArn, row.senderAccountId,
+                          row.decision, row.reason ?? "-", row.resources.joined(separator: ", "),
+                          String(Timestamp.string(row.firstSeen).prefix(19)))
+            }
+            lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
