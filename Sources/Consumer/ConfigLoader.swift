@@ -72,7 +72,7 @@ struct ConfigValidator {
     mutating func config(_ document: JSONValue, source: String) -> ConsumerConfig? {
         guard let object = object(document, at: "", allowed: ["stateDatabase", "healthLog", "pollIntervalSeconds",
                                                               "probeIntervalSeconds", "regions", "probe",
-                                                              "unmatchedInvitations", "metrics"]) else { return nil }
+                                                              "unmatchedInvitations", "metrics", "ec2Pacing"]) else { return nil }
         let stateDatabase = path(object["stateDatabase"], at: "stateDatabase", default: "/var/lib/privatelink-consumer/state.sqlite3")
         let healthLog = path(object["healthLog"], at: "healthLog", default: "/var/log/privatelink-consumer/health.jsonl")
         let poll = seconds(object["pollIntervalSeconds"], at: "pollIntervalSeconds", default: 60, max: 86_400)
@@ -82,11 +82,13 @@ struct ConfigValidator {
         let policy = enumeration(object["unmatchedInvitations"], at: "unmatchedInvitations",
                                  default: UnmatchedInvitationPolicy.ignore)
         let metrics = metrics(object["metrics"])
+        let pacing = ec2Pacing(object["ec2Pacing"])
         guard let stateDatabase, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
               problems.isEmpty else { return nil }
         return ConsumerConfig(source: source, stateDatabase: stateDatabase, healthLog: healthLog,
                               pollIntervalSeconds: poll, probeIntervalSeconds: probeInterval, regions: regions,
-                              probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil)
+                              probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil,
+                              ec2Pacing: pacing ?? EC2Pacing())
     }
 
     // MARK: Sections
@@ -138,6 +140,15 @@ struct ConfigValidator {
         let concurrency = integer(object["concurrency"], at: "probe.concurrency", default: defaults.concurrency, range: 1...1024)
         guard let timeout, let concurrency else { return nil }
         return ProbeConfig(timeoutSeconds: timeout, concurrency: concurrency)
+    }
+
+    mutating func ec2Pacing(_ value: JSONValue?) -> EC2Pacing? {
+        guard let value else { return EC2Pacing() }
+        guard let object = object(value, at: "ec2Pacing", allowed: ["burst", "refillPerSecond"]) else { return nil }
+        let burst = seconds(object["burst"], at: "ec2Pacing.burst", default: 4, max: 10_000)
+        let rate = seconds(object["refillPerSecond"], at: "ec2Pacing.refillPerSecond", default: 0.3, max: 10_000)
+        guard let burst, let rate else { return nil }
+        return EC2Pacing(burst: burst, refillPerSecond: rate)
     }
 
     /// nil: invalid; .some(nil): absent (metrics off).

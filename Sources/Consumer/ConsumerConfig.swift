@@ -13,6 +13,8 @@ public struct ConsumerConfig: Sendable, Equatable {
     public var probe: ProbeConfig
     public var unmatchedInvitations: UnmatchedInvitationPolicy
     public var metrics: MetricsConfig?
+    /// How fast CreateVpcEndpoint/DeleteVpcEndpoints may be called (EC2's own bucket: 4, refill 0.3/s).
+    public var ec2Pacing: EC2Pacing = EC2Pacing()
 
     /// Region names in a stable order.
     public var regionNames: [String] { regions.keys.sorted() }
@@ -55,4 +57,11 @@ public struct ProbeConfig: Sendable, Equatable {
 public struct MetricsConfig: Sendable, Equatable {
     public var host: String
     public var port: Int
+}
+
+/// The token bucket the daemon paces EC2 endpoint mutations with. The defaults are EC2's own limits
+/// for these calls; raise them only when AWS raised the account's limits.
+public struct EC2Pacing: Sendable, Equatable {
+    public var burst: Double = 4
+    public var refillPerSecond: Double = 0.3
 }

@@ -10,12 +10,13 @@ public enum Daemon {
     public struct Options: Sendable {
         public var once: Bool
         public var environment: [String: String]
-        public var pacer: MutationPacer
+        /// Overrides the config's `ec2Pacing` (the benchmark switches pacing off).
+        public var pacer: MutationPacer?
         public var policy: ReconcilePolicy?
         public var registryCheckInterval: Duration
 
         public init(once: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment,
-                    pacer: MutationPacer = MutationPacer(), policy: ReconcilePolicy? = nil,
+                    pacer: MutationPacer? = nil, policy: ReconcilePolicy? = nil,
                     registryCheckInterval: Duration = .seconds(2)) {
             self.once = once
             self.environment = environment
@@ -50,7 +51,10 @@ public enum Daemon {
         }
         let policy = options.policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations)
         let reconciler = Reconciler(config: config, store: store, aws: aws, events: EventSink(writer: healthLog),
-                                    policy: policy, pacer: options.pacer, logger: logger)
+                                    policy: policy,
+                                    pacer: options.pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
+                                                                          refillPerSecond: config.ec2Pacing.refillPerSecond),
+                                    logger: logger)
         if options.once {
             let summary = await reconciler.pass()
             return summary.line

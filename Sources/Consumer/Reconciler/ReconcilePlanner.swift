@@ -74,7 +74,20 @@ public enum ReconcilePlanner {
                 }
                 continue
             }
-            guard let resources = observation.pendingResources[invitation.resourceShareInvitationArn] else { continue }
+            guard let resources = observation.pendingResources[invitation.resourceShareInvitationArn] else {
+                // RAM will not list an expired invitation's resources, though it may still read PENDING:
+                // remember it (by sender) so that the sender's customers are told to share again.
+                if let code = observation.unlistable[invitation.resourceShareInvitationArn], code.contains("Expired"),
+                   existing?.status != "EXPIRED" {
+                    actions.append(.recordInvitation(InvitationRecord(
+                        invitationArn: invitation.resourceShareInvitationArn, region: observation.region,
+                        resourceShareArn: invitation.resourceShareArn, resourceShareName: invitation.resourceShareName,
+                        senderAccountId: invitation.senderAccountId, status: "EXPIRED", resources: existing?.resources ?? [],
+                        decision: existing?.decision ?? .pending, reason: existing?.reason, acceptClientToken: existing?.acceptClientToken,
+                        firstSeen: existing?.firstSeen ?? now, lastSeen: now, decidedAt: existing?.decidedAt)))
+                }
+                continue
+            }
             var record = existing ?? InvitationRecord(
                 invitationArn: invitation.resourceShareInvitationArn, region: observation.region,
                 resourceShareArn: invitation.resourceShareArn, resourceShareName: invitation.resourceShareName,
@@ -244,12 +257,18 @@ public enum ReconcilePlanner {
             move(.shareRevoked, "\(arn) is no longer shared with this account", Hints.shareRevoked, nil)
             return actions
         }
-        // The latest invitation we know for this ARN tells why no share is visible.
+        // The latest invitation we know for this ARN tells why no share is visible; failing that, an
+        // expired invitation from the customer's account whose resources RAM would no longer list.
         let known = snapshot.invitations.values
             .filter { $0.resources.contains { $0.arn == arn } && $0.senderAccountId == customer.accountId }
             .max { $0.lastSeen < $1.lastSeen }
+            ?? snapshot.invitations.values
+            .filter { $0.resources.isEmpty && $0.status == "EXPIRED" && $0.senderAccountId == customer.accountId }
+            .max { $0.lastSeen < $1.lastSeen }
+        // What we learned (EXPIRED from a refused call) wins over RAM's listing, which may still read PENDING.
         let status = known.flatMap { record in
-            observation.invitations.first { $0.resourceShareInvitationArn == record.invitationArn }?.status ?? record.status
+            ["EXPIRED", "REJECTED"].contains(record.status.uppercased()) ? record.status
+                : observation.invitations.first { $0.resourceShareInvitationArn == record.invitationArn }?.status ?? record.status
         }?.uppercased()
         switch status {
         case "EXPIRED":

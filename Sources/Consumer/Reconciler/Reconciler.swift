@@ -104,7 +104,10 @@ public final class Reconciler: Sendable {
                 }
                 continue
             }
-            observation.pendingResources[arn] = try await pendingResources(arn, ram: ram)
+            switch try await pendingResources(arn, ram: ram) {
+            case .success(let resources): observation.pendingResources[arn] = resources
+            case .failure(let error): observation.unlistable[arn] = error.code ?? error.message
+            }
         }
         let shared = try await ram.resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).collectAll()
         for resource in shared {
@@ -134,13 +137,13 @@ public final class Reconciler: Sendable {
 
     /// A pending invitation's resources; nil when RAM will not list them (expired while still reading
     /// PENDING, or answered meanwhile): there is nothing to decide about it then.
-    func pendingResources(_ arn: String, ram: RAMClient) async throws -> [RAMResource]? {
+    func pendingResources(_ arn: String, ram: RAMClient) async throws -> Result<[RAMResource], AWSClientError> {
         do {
-            return try await ram.pendingInvitationResources(invitationArn: arn).collectAll()
+            return .success(try await ram.pendingInvitationResources(invitationArn: arn).collectAll())
         } catch {
             guard error.kind == .service, (error.httpStatus ?? 500) < 500 else { throw error }
             logger.debug("invitation resources unavailable", metadata: ["ram.invitation": "\(arn)", "aws.error": "\(error.code ?? error.message)"])
-            return nil
+            return .failure(error)
         }
     }
 

@@ -13,6 +13,9 @@ public struct RegionObservation: Sendable, Equatable {
     public var endpoints: [VpcEndpoint]
     /// DNS names read from DescribeVpcEndpointAssociations this pass, by endpoint id.
     public var dnsNames: [String: String]
+    /// Pending invitations whose resources RAM would not list because they expired (they may still
+    /// read PENDING), by invitation ARN → the error code.
+    public var unlistable: [String: String] = [:]
 
     public init(region: String, invitations: [ResourceShareInvitation] = [], pendingResources: [String: [RAMResource]] = [:],
                 sharedResources: [String: RAMResource] = [:], endpoints: [VpcEndpoint] = [], dnsNames: [String: String] = [:]) {

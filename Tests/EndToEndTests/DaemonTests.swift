@@ -1,0 +1,242 @@
+import Foundation
+import LatticeSimulator
+import Testing
+import TestSupport
+
+/// The daemon end to end: the built binary against the simulator, as systemd and SEs run it.
+@Suite struct ReconcileEndToEndTests {
+    static let ours = "111122223333"
+
+    @Test func onboardingAcceptsOnlyMatchingSharesAndMakesOneEndpointEach() async throws {
+        let harness = try await DaemonHarness(simulator: SimulatorConfiguration(pageSize: 1))
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        let acme = testARN(1), globex = testARN(2, account: "444455556666"), stranger = testARN(3, account: "555566667777")
+        let spoofed = testARN(4)
+        let acmeInvite = sim.addInvitation(sender: Self.ours, shareName: "acme", resources: [SharedResource(arn: acme)])
+        sim.addOrganizationShare(owner: "444455556666", shareName: "globex", resources: [SharedResource(arn: globex)])
+        let strangerInvite = sim.addInvitation(sender: "555566667777", shareName: "stranger", resources: [SharedResource(arn: stranger)])
+        // Registered ARN, but shared by an account that does not own it.
+        let spoofInvite = sim.addInvitation(sender: "666677778888", shareName: "spoof", resources: [SharedResource(arn: spoofed)])
+        sim.setAssociationDNSName("localhost", forResource: acme)
+        try await harness.register("acme", arn: acme)
+        try await harness.register("globex", arn: globex)
+        try await harness.register("spoofed", arn: spoofed)
+
+        try await harness.passUntil { try await harness.states().filter { $0.key != "spoofed" }.values.allSatisfy { $0 == "ready" } }
+
+        let endpoints = harness.liveEndpoints()
+        #expect(endpoints["acme"]?.count == 1)
+        #expect(endpoints["globex"]?.count == 1)
+        #expect(endpoints["spoofed"] == nil)
+        #expect(endpoints["acme"]?.first?.resourceConfigurationArn == acme)
+        #expect(endpoints["acme"]?.first?.tags["Name"] == "privatelink-consumer/acme")
+        #expect(endpoints["acme"]?.first?.subnetIds == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"])
+        let invitations = Dictionary(uniqueKeysWithValues: sim.invitations.map { ($0.arn, $0.status) })
+        #expect(invitations[acmeInvite.arn] == .accepted)
+        #expect(invitations[strangerInvite.arn] == .pending)
+        #expect(invitations[spoofInvite.arn] == .pending)
+
+        let status = try await harness.status()
+        let customers = try #require(status["customers"] as? [[String: Any]])
+        let acmeRow = try #require(customers.first { $0["name"] as? String == "acme" })
+        #expect(acmeRow["dnsName"] as? String == "localhost")
+        #expect(acmeRow["vpcEndpointId"] as? String == endpoints["acme"]?.first?.id)
+        #expect(acmeRow["health"] as? String == "unknown")
+        #expect(acmeRow["accountId"] as? String == Self.ours)
+        #expect(customers.first { $0["name"] as? String == "spoofed" }?["state"] as? String == "awaiting_share")
+        let refused = try #require(status["invitations"] as? [[String: Any]])
+        let reasons = Dictionary(uniqueKeysWithValues: refused.compactMap { row in
+            (row["invitationArn"] as? String).map { ($0, row["reason"] as? String ?? "") }
+        })
+        #expect(reasons == [strangerInvite.arn: "unregistered_resource", spoofInvite.arn: "sender_mismatch"])
+
+        // Every transition is an event in the store and a line in the health log.
+        let show = try await harness.cli(["customer", "show", "acme", "--json"])
+        let detail = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        let events = (detail["events"] as? [[String: Any]] ?? []).compactMap { $0["toState"] as? String }
+        #expect(events == ["awaiting_share", "accepting", "share_accepted", "endpoint_pending", "ready"])
+        let log = try String(contentsOfFile: harness.config.healthLog, encoding: .utf8)
+        let acmeEvents = log.split(separator: "\n").filter { $0.contains("\"customer\":\"acme\"") && $0.contains("\"kind\":\"event\"") }
+        for state in ["accepting", "share_accepted", "endpoint_pending", "ready"] {
+            #expect(acmeEvents.contains { $0.contains("\"event\":\"\(state)\"") }, "no health-log event \(state)")
+        }
+    }
+
+    @Test func aShareThatArrivedBeforeTheRegistrationIsAcceptedOnTheNextPass() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.shutdown() } }
+        let arn = testARN(11)
+        let invite = harness.simulator.addInvitation(sender: Self.ours, shareName: "early", resources: [SharedResource(arn: arn)])
+        try await harness.pass()
+        #expect(harness.simulator.invitations.first?.status == .pending)
+        #expect((try await harness.status()["invitations"] as? [[String: Any]])?.first?["reason"] as? String == "unregistered_resource")
+        try await harness.register("early", arn: arn)
+        try await harness.pass()
+        #expect(harness.simulator.invitations.first { $0.arn == invite.arn }?.status == .accepted)
+        #expect((try await harness.status()["invitations"] as? [[String: Any]])?.isEmpty == true)
+    }
+
+    @Test func anExpiredInvitationTellsOnCallThatTheCustomerMustShareAgain() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.shutdown() } }
+        let arn = testARN(12)
+        let invite = harness.simulator.addInvitation(sender: Self.ours, shareName: "late", resources: [SharedResource(arn: arn)])
+        _ = harness.simulator.expireInvitation(invite.arn, stillReadsPending: true)
+        try await harness.register("late", arn: arn)
+        try await harness.passUntil(maxPasses: 3) { try await harness.states()["late"] == "share_expired" }
+        let row = (try await harness.status()["customers"] as? [[String: Any]])?.first
+        #expect((row?["hint"] as? String)?.contains("share the resource configuration again") == true)
+        #expect(harness.liveEndpoints().isEmpty)
+    }
+
+    @Test func driftIsRepairedAndRemovalDeletesTheEndpoint() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        let acme = testARN(21), globex = testARN(22)
+        sim.addInvitation(sender: Self.ours, shareName: "acme", resources: [SharedResource(arn: acme)])
+        let globexInvite = sim.addInvitation(sender: Self.ours, shareName: "globex", resources: [SharedResource(arn: globex)])
+        try await harness.register("acme", arn: acme)
+        try await harness.register("globex", arn: globex)
+        try await harness.passUntil { try await harness.states().values.allSatisfy { $0 == "ready" } }
+        let first = try #require(harness.liveEndpoints()["acme"]?.first?.id)
+
+        // Deleted outside the daemon: recreated.
+        #expect(sim.deleteEndpoint(first))
+        try await harness.pass()
+        #expect(try await harness.states()["acme"] == "endpoint_missing")
+        try await harness.passUntil { try await harness.states()["acme"] == "ready" }
+        let second = try #require(harness.liveEndpoints()["acme"])
+        #expect(second.count == 1)
+        #expect(second.first?.id != first)
+        let show = try await harness.cli(["customer", "show", "acme", "--json"])
+        #expect(show.stdout.contains("endpoint_missing"))
+
+        // The customer withdrew the share: reported, endpoint deleted.
+        #expect(sim.withdrawShare(globexInvite.resourceShareArn))
+        try await harness.passUntil(maxPasses: 3) { try await harness.states()["globex"] == "share_revoked" }
+        #expect(harness.liveEndpoints()["globex"] == nil)
+
+        // Deregistered: the daemon deletes the endpoint and the customer leaves status.
+        let removal = try await harness.cli(["customer", "remove", "acme"])
+        #expect(removal.stdout.contains("the daemon deletes its endpoint"))
+        try await harness.passUntil(maxPasses: 3) { try await harness.states()["acme"] == nil }
+        #expect(harness.liveEndpoints()["acme"] == nil)
+    }
+
+    @Test func steadyStatePassesCostPagesNotCustomers() async throws {
+        let harness = try await DaemonHarness(simulator: SimulatorConfiguration(provisioning: .instant))
+        defer { Task { await harness.shutdown() } }
+        for n in 0..<12 {
+            let arn = testARN(100 + n)
+            harness.simulator.addInvitation(sender: Self.ours, shareName: "c\(n)", resources: [SharedResource(arn: arn)])
+            try await harness.register("c\(n)", arn: arn)
+        }
+        try await harness.passUntil { try await harness.states().values.allSatisfy { $0 == "ready" } }
+        let before = harness.simulator.callCounts
+        try await harness.pass()
+        let after = harness.simulator.callCounts
+        let calls = after.merging(before) { $0 - $1 }.filter { $0.value > 0 }
+        // One page each of invitations, shared resources and endpoints (plus STS once per process).
+        #expect(calls == ["ram:GetResourceShareInvitations": 1, "ram:ListResources": 1, "ec2:DescribeVpcEndpoints": 1,
+                          "sts:GetCallerIdentity": 1], "\(calls)")
+    }
+
+    @Test func throttlingAndServerErrorsStillConverge() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        for n in 0..<4 {
+            let arn = testARN(200 + n)
+            sim.addInvitation(sender: Self.ours, shareName: "t\(n)", resources: [SharedResource(arn: arn)])
+            try await harness.register("t\(n)", arn: arn)
+        }
+        sim.inject(.throttle(every: 3))
+        sim.inject(.serverError(every: 7))
+        try await harness.passUntil(maxPasses: 15) { try await harness.states().values.allSatisfy { $0 == "ready" } }
+        #expect(harness.liveEndpoints().mapValues(\.count) == ["t0": 1, "t1": 1, "t2": 1, "t3": 1])
+        #expect(sim.faultFirings.allSatisfy { $0 > 0 })
+    }
+}
+
+@Suite struct DaemonProcessTests {
+    @Test func systemdNotifyPromptRegistrationsSingleInstanceAndGracefulStop() async throws {
+        let harness = try await DaemonHarness(pollIntervalSeconds: 3600)
+        defer { Task { await harness.shutdown() } }
+        let socket = try NotifySocket(path: harness.dir.file("notify.sock"))
+        let daemon = try harness.startDaemon(["NOTIFY_SOCKET": socket.path])
+        var messages: [String] = []
+        try await harness.waitUntil("READY=1 and a STATUS line") {
+            messages += socket.drain()
+            return messages.contains("READY=1") && messages.contains { $0.hasPrefix("STATUS=") }
+        }
+
+        // A second daemon on the same state file refuses to start.
+        let second = try await harness.cli(["run"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another privatelink-consumer daemon (pid \(daemon.processIdentifier)) is already running"), "\(second.stderr)")
+
+        // A registration made while the daemon sleeps (poll interval 1 h) is picked up within seconds.
+        let arn = testARN(31)
+        harness.simulator.addInvitation(sender: "111122223333", shareName: "live", resources: [SharedResource(arn: arn)])
+        try await harness.register("live", arn: arn)
+        try await harness.waitUntil(timeout: .seconds(15), "the new customer's invitation accepted") {
+            harness.simulator.invitations.contains { $0.status == .accepted }
+        }
+
+        kill(daemon.processIdentifier, SIGTERM)
+        let status = await waitForExit(daemon, timeout: .seconds(10))
+        #expect(status == 0, "daemon did not stop cleanly within 10 s")
+        messages += socket.drain()
+        #expect(messages.contains("STOPPING=1"), "\(messages)")
+        // The lock went with it: a new daemon may start.
+        let nextSocket = try NotifySocket(path: harness.dir.file("notify2.sock"))
+        let after = try harness.startDaemon(["NOTIFY_SOCKET": nextSocket.path])
+        try await harness.waitUntil("the next daemon ready") { nextSocket.drain().contains("READY=1") }
+        kill(after.processIdentifier, SIGTERM)
+        #expect(await waitForExit(after, timeout: .seconds(10)) == 0)
+    }
+
+    @Test func sigkillAtRandomInstantsNeverMakesASecondEndpointNorAcceptsAStranger() async throws {
+        let slow = ProvisioningSettings(endpoints: .afterDescribes(4))
+        let harness = try await DaemonHarness(simulator: SimulatorConfiguration(pageSize: 2, provisioning: slow), pollIntervalSeconds: 0.2)
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        sim.inject(.lostResponse(on: .operation(.ec2, "CreateVpcEndpoint"), every: 2, times: 3))
+        let stranger = sim.addInvitation(sender: "555566667777", shareName: "stranger",
+                                         resources: [SharedResource(arn: testARN(99, account: "555566667777"))])
+        var registered: [String] = []
+        for n in 0..<5 {
+            let arn = testARN(300 + n)
+            sim.addInvitation(sender: "111122223333", shareName: "k\(n)", resources: [SharedResource(arn: arn)])
+            try await harness.register("k\(n)", arn: arn)
+            registered.append("k\(n)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<12 {
+            let daemon = try harness.startDaemon()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 50...700, using: &generator)))
+            kill(daemon.processIdentifier, SIGKILL)
+            _ = await waitForExit(daemon, timeout: .seconds(5))
+            if round == 5 {
+                // Registrations keep arriving between crashes.
+                let arn = testARN(400)
+                sim.addInvitation(sender: "111122223333", shareName: "late", resources: [SharedResource(arn: arn)])
+                try await harness.register("late", arn: arn)
+                registered.append("late")
+            }
+        }
+        let finalDaemon = try harness.startDaemon()
+        try await harness.waitUntil(timeout: .seconds(60), "every customer ready after the crashes") {
+            let states = try await harness.states()
+            return Set(states.keys) == Set(registered) && states.values.allSatisfy { $0 == "ready" }
+        }
+        kill(finalDaemon.processIdentifier, SIGTERM)
+        _ = await waitForExit(finalDaemon, timeout: .seconds(10))
+        let live = harness.liveEndpoints()
+        #expect(live.mapValues(\.count) == Dictionary(uniqueKeysWithValues: registered.map { ($0, 1) }), "\(live.mapValues { $0.map(\.id) })")
+        #expect(sim.endpoints.filter { $0.state != .deleted }.count == registered.count)
+        #expect(sim.invitations.first { $0.arn == stranger.arn }?.status == .pending)
+    }
+}
