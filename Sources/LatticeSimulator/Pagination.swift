@@ -12,23 +12,27 @@ struct PageToken: Sendable, Equatable {
     var operation: String
     var offset: Int
     var nonce: String
+    /// Makes every issued token distinct, even two for the same offset (an empty page's and the next):
+    /// AWS never hands back a token it already issued, and clients refuse one that repeats.
+    var serial: Int
 
     var encoded: String {
-        Data("v1|\(operation)|\(offset)|\(nonce)".utf8).base64EncodedString()
+        Data("v1|\(operation)|\(offset)|\(nonce)|\(serial)".utf8).base64EncodedString()
     }
 
-    init(operation: String, offset: Int, nonce: String) {
+    init(operation: String, offset: Int, nonce: String, serial: Int = 0) {
         self.operation = operation
         self.offset = offset
         self.nonce = nonce
+        self.serial = serial
     }
 
     /// Decodes `text`, or nil when it is garbled.
     init?(decoding text: String) {
         guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else { return nil }
         let parts = decoded.split(separator: "|", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "v1", let offset = Int(parts[2]), offset >= 0 else { return nil }
-        self.init(operation: String(parts[1]), offset: offset, nonce: String(parts[3]))
+        guard parts.count == 5, parts[0] == "v1", let offset = Int(parts[2]), offset >= 0, let serial = Int(parts[4]) else { return nil }
+        self.init(operation: String(parts[1]), offset: offset, nonce: String(parts[3]), serial: serial)
     }
 }
 
@@ -55,11 +59,11 @@ extension SimulatorState {
         let limit = min(pageSize, maxResults ?? pageSize)
         pagedCalls += 1
         if provisioning.emptyPageEvery > 0, pagedCalls % provisioning.emptyPageEvery == 0, offset < items.count {
-            return Page(items: [], nextToken: PageToken(operation: operation, offset: offset, nonce: pageNonce).encoded)
+            return Page(items: [], nextToken: PageToken(operation: operation, offset: offset, nonce: pageNonce, serial: pagedCalls).encoded)
         }
         let start = min(offset, items.count)
         let end = min(start + limit, items.count)
-        let next = end < items.count ? PageToken(operation: operation, offset: end, nonce: pageNonce).encoded : nil
+        let next = end < items.count ? PageToken(operation: operation, offset: end, nonce: pageNonce, serial: pagedCalls).encoded : nil
         return Page(items: Array(items[start..<end]), nextToken: next)
     }
 }

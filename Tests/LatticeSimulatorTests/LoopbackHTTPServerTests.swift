@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -259,8 +260,10 @@ struct LoopbackHTTPServerTests {
     }
 
     @Test func repeatedStartAndShutdownLeaksNoDescriptors() async throws {
+        var ports: Set<Int> = []
         func cycle() async throws {
             let server = try await LoopbackHTTPServer.start { _ in .text("ok") }
+            ports.insert(server.port)
             // The client still holds its keep-alive connection while the server shuts down.
             let rest = try await RawConnection.with(port: server.port) { connection in
                 try await connection.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -270,21 +273,42 @@ struct LoopbackHTTPServerTests {
             }
             #expect(rest.isEmpty)
         }
-
-        try await cycle()  // The shared event loop threads open their descriptors on first use.
-        // Suites in other test targets share this process and may open or close descriptors meanwhile; a
-        // leak fails every attempt, that noise rarely hits three in a row.
-        var counts: [(before: Int, after: Int)] = []
-        for _ in 0..<3 {
-            let before = try openDescriptorCount()
-            for _ in 0..<50 {
-                try await cycle()
-            }
-            counts.append((before, try openDescriptorCount()))
-            if counts.last!.before == counts.last!.after { break }
+        // The detector sees a live server's sockets (so an empty answer below means something).
+        let live = try await LoopbackHTTPServer.start { _ in .text("ok") }
+        #expect(try !socketsOfThisProcess(onLocalPorts: [live.port]).isEmpty)
+        try await live.shutdown()
+        for _ in 0..<50 {
+            try await cycle()
         }
-        #expect(counts.last!.before == counts.last!.after, "descriptor counts (before, after): \(counts)")
+        // Other suites in this process open and close descriptors meanwhile, so count only sockets still
+        // open in this process whose local port was one of these servers' (listening or accepted).
+        let leaked = try socketsOfThisProcess(onLocalPorts: ports)
+        #expect(leaked.isEmpty, "sockets left open on the servers' ports: \(leaked)")
     }
+}
+
+/// Local ports of the TCP sockets this process holds open whose local port is in `ports`.
+private func socketsOfThisProcess(onLocalPorts ports: Set<Int>) throws -> [Int] {
+    var inodes: Set<String> = []
+    guard let directory = opendir("/proc/self/fd") else { throw RawConnection.Failure(message: "cannot open /proc/self/fd") }
+    defer { closedir(directory) }
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)"),
+              target.hasPrefix("socket:[") else { continue }
+        inodes.insert(String(target.dropFirst(8).dropLast()))
+    }
+    var leaked: [Int] = []
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, let port = Int(fields[1].split(separator: ":").last ?? "", radix: 16),
+                  ports.contains(port), inodes.contains(String(fields[9])) else { continue }
+            leaked.append(port)
+        }
+    }
+    return leaked
 }
 
 /// Starts a server, runs `body`, and shuts the server down even when `body` throws.
@@ -304,17 +328,6 @@ private func withServer<Result>(
     }
 }
 
-private func openDescriptorCount() throws -> Int {
-    guard let directory = opendir("/proc/self/fd") else {
-        throw RawConnection.Failure(message: "cannot open /proc/self/fd")
-    }
-    defer { closedir(directory) }
-    var count = 0
-    while readdir(directory) != nil {
-        count += 1
-    }
-    return count
-}
 
 /// One response as read off the wire by `RawConnection`.
 private struct RawResponse {

@@ -96,6 +96,13 @@ public struct EC2Client: Sendable {
                                  headers: [HTTPHeader(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")],
                                  body: Array(parameters.body.utf8))
         let response = try await executor.send(request, credentials: credentials)
-        return try EC2XML.parse(response.body, operation: operation)
+        let root = try EC2XML.parse(response.body, operation: operation)
+        // A 200 answer that is some other document (a proxy's page that happens to be well-formed XML)
+        // would otherwise read as an empty listing or a deletion without failures.
+        guard root.name == operation + "Response" else {
+            throw AWSClientError(.malformedResponse, service: AWSService.ec2.name, operation: operation,
+                                 message: "the response is a <\(root.name)> document, not <\(operation)Response>; \(response.body.count) bytes")
+        }
+        return root
     }
 }
