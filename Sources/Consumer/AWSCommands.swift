@@ -5,7 +5,7 @@ import Logging
 /// The read-only AWS views for SEs and on-call: `invitations` and `endpoints`.
 public enum AWSCommands {
     /// One invitation and what it shares.
-    struct InvitationView: Encodable {
+    struct InvitationView: JSONRecord {
         var invitationArn: String
         var resourceShareArn: String
         var resourceShareName: String?
@@ -15,26 +15,14 @@ public enum AWSCommands {
         var resources: [ResourceView]
         /// Why the resources could not be listed, when they could not.
         var resourcesError: String?
+        /// What the daemon decided (`pending`, `accepted`, `ignored`, `rejected`), once it has seen it.
+        var decision: String?
+        /// Why it was not accepted: `unregistered_resource`, `sender_mismatch`, `unexpected_resource_type`, `empty_share`.
+        var reason: String?
 
-        struct ResourceView: Encodable {
+        struct ResourceView: JSONRecord {
             var arn: String
             var type: String
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(invitationArn, forKey: .invitationArn)
-            try container.encode(resourceShareArn, forKey: .resourceShareArn)
-            try container.encode(resourceShareName, forKey: .resourceShareName)
-            try container.encode(senderAccountId, forKey: .senderAccountId)
-            try container.encode(status, forKey: .status)
-            try container.encode(region, forKey: .region)
-            try container.encode(resources, forKey: .resources)
-            try container.encode(resourcesError, forKey: .resourcesError)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case invitationArn, resourceShareArn, resourceShareName, senderAccountId, status, region, resources, resourcesError
         }
     }
 
@@ -44,13 +32,23 @@ public enum AWSCommands {
         for region in app.config.regionNames {
             views += try await invitations(in: region, context: context)
         }
+        // The daemon's decisions, when it has run (a read-only command does not create the state file).
+        if FileManager.default.fileExists(atPath: app.config.stateDatabase) {
+            let records = try await app.openStore().snapshot().invitations
+            for index in views.indices {
+                guard let record = records[views[index].invitationArn] else { continue }
+                views[index].decision = record.decision.rawValue
+                views[index].reason = record.reason?.rawValue
+            }
+        }
         if json { return JSONOutput.encode(["invitations": views]) }
         if views.isEmpty { return "no resource share invitations addressed to this account in \(app.config.regionNames.joined(separator: ", "))" }
-        var table = TextTable("REGION", "STATUS", "SENDER", "SHARE", "INVITATION", "RESOURCES")
+        var table = TextTable("REGION", "STATUS", "DECISION", "SENDER", "SHARE", "INVITATION", "RESOURCES")
         for view in views {
             let resources = view.resourcesError.map { "(\($0))" }
                 ?? (view.resources.isEmpty ? "-" : view.resources.map { "\($0.arn) [\($0.type)]" }.joined(separator: ", "))
-            table.add(view.region, view.status, view.senderAccountId, view.resourceShareName ?? "-",
+            let decision = view.decision.map { decision in view.reason.map { "\(decision) (\($0))" } ?? decision } ?? "-"
+            table.add(view.region, view.status, decision, view.senderAccountId, view.resourceShareName ?? "-",
                       view.invitationArn.components(separatedBy: "/").last ?? view.invitationArn, resources)
         }
         return table.render()
@@ -86,13 +84,13 @@ public enum AWSCommands {
                                         resourceShareName: invitation.resourceShareName,
                                         senderAccountId: invitation.senderAccountId, status: invitation.status, region: region,
                                         resources: resources.map { .init(arn: $0.arn, type: $0.type) },
-                                        resourcesError: resourcesError))
+                                        resourcesError: resourcesError, decision: nil, reason: nil))
         }
         return views
     }
 
     /// One of our Resource endpoints.
-    struct EndpointView: Encodable {
+    struct EndpointView: JSONRecord {
         var vpcEndpointId: String
         var region: String
         var state: String
@@ -101,22 +99,6 @@ public enum AWSCommands {
         var customer: String?
         var lastError: String?
         var tags: [String: String]
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(vpcEndpointId, forKey: .vpcEndpointId)
-            try container.encode(region, forKey: .region)
-            try container.encode(state, forKey: .state)
-            try container.encode(resourceConfigurationArn, forKey: .resourceConfigurationArn)
-            try container.encode(dnsName, forKey: .dnsName)
-            try container.encode(customer, forKey: .customer)
-            try container.encode(lastError, forKey: .lastError)
-            try container.encode(tags, forKey: .tags)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case vpcEndpointId, region, state, resourceConfigurationArn, dnsName, customer, lastError, tags
-        }
     }
 
     /// `endpoints [--json]`: the Resource endpoints in the configured VPCs, with their DNS names.

@@ -104,7 +104,7 @@ public enum CustomerCommands {
 }
 
 /// A customer as `customer list --json` and `customer show --json` print it.
-struct CustomerView: Encodable {
+struct CustomerView: JSONRecord {
     var name: String
     var resourceConfigurationArn: String
     var region: String
@@ -136,38 +136,14 @@ struct CustomerView: Encodable {
         createdAt = customer.createdAt
         stateChangedAt = customer.stateChangedAt
     }
-
-    // Optional fields are written as null rather than left out: readers see one stable shape.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(resourceConfigurationArn, forKey: .resourceConfigurationArn)
-        try container.encode(region, forKey: .region)
-        try container.encode(accountId, forKey: .accountId)
-        try container.encode(port, forKey: .port)
-        try container.encode(note, forKey: .note)
-        try container.encode(state, forKey: .state)
-        try container.encode(stateDetail, forKey: .stateDetail)
-        try container.encode(hint, forKey: .hint)
-        try container.encode(resourceShareArn, forKey: .resourceShareArn)
-        try container.encode(vpcEndpointId, forKey: .vpcEndpointId)
-        try container.encode(dnsName, forKey: .dnsName)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(stateChangedAt, forKey: .stateChangedAt)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case name, resourceConfigurationArn, region, accountId, port, note, state, stateDetail, hint
-        case resourceShareArn, vpcEndpointId, dnsName, createdAt, stateChangedAt
-    }
 }
 
-struct CustomerDetailView: Encodable {
+struct CustomerDetailView: JSONRecord {
     var customer: CustomerView
     var events: [EventView]
 }
 
-struct EventView: Encodable {
+struct EventView: JSONRecord {
     var time: Date
     var event: String
     var fromState: String?
@@ -181,15 +157,4 @@ struct EventView: Encodable {
         toState = event.toState?.rawValue
         detail = event.detail
     }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(time, forKey: .time)
-        try container.encode(event, forKey: .event)
-        try container.encode(fromState, forKey: .fromState)
-        try container.encode(toState, forKey: .toState)
-        try container.encode(detail, forKey: .detail)
-    }
-
-    enum CodingKeys: String, CodingKey { case time, event, fromState, toState, detail }
 }

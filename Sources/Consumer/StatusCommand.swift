@@ -3,7 +3,7 @@ import Foundation
 
 /// `status [--json]`: one row per customer and the invitations that were not accepted, with why.
 public enum StatusCommand {
-    struct CustomerRow: Encodable {
+    struct CustomerRow: JSONRecord {
         var name: String
         var resourceConfigurationArn: String
         var region: String
@@ -17,52 +17,18 @@ public enum StatusCommand {
         var dnsName: String?
         var health: String
         var lastProbe: ProbeView?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(name, forKey: .name)
-            try container.encode(resourceConfigurationArn, forKey: .resourceConfigurationArn)
-            try container.encode(region, forKey: .region)
-            try container.encode(accountId, forKey: .accountId)
-            try container.encode(port, forKey: .port)
-            try container.encode(state, forKey: .state)
-            try container.encode(stateDetail, forKey: .stateDetail)
-            try container.encode(hint, forKey: .hint)
-            try container.encode(resourceShareArn, forKey: .resourceShareArn)
-            try container.encode(vpcEndpointId, forKey: .vpcEndpointId)
-            try container.encode(dnsName, forKey: .dnsName)
-            try container.encode(health, forKey: .health)
-            try container.encode(lastProbe, forKey: .lastProbe)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case name, resourceConfigurationArn, region, accountId, port, state, stateDetail, hint, resourceShareArn
-            case vpcEndpointId, dnsName, health, lastProbe
-        }
     }
 
-    struct ProbeView: Encodable {
+    struct ProbeView: JSONRecord {
         var time: Date
         var ok: Bool
         var stage: String
         var latencyMs: Double
         var error: String?
         var hint: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(time, forKey: .time)
-            try container.encode(ok, forKey: .ok)
-            try container.encode(stage, forKey: .stage)
-            try container.encode(latencyMs, forKey: .latencyMs)
-            try container.encode(error, forKey: .error)
-            try container.encode(hint, forKey: .hint)
-        }
-
-        enum CodingKeys: String, CodingKey { case time, ok, stage, latencyMs, error, hint }
     }
 
-    struct InvitationRow: Encodable {
+    struct InvitationRow: JSONRecord {
         var invitationArn: String
         var resourceShareArn: String
         var senderAccountId: String

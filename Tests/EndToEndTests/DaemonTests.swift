@@ -51,6 +51,15 @@ import TestSupport
         })
         #expect(reasons == [strangerInvite.arn: "unregistered_resource", spoofInvite.arn: "sender_mismatch"])
 
+        // `invitations` shows every invitation with the daemon's decision and reason.
+        let listed = try await harness.cli(["invitations", "--json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])
+        let decisions = Dictionary(uniqueKeysWithValues: (document["invitations"] as? [[String: Any]] ?? []).compactMap { row in
+            (row["invitationArn"] as? String).map { ($0, "\(row["decision"] as? String ?? "-")/\(row["reason"] as? String ?? "-")") }
+        })
+        #expect(decisions == [acmeInvite.arn: "accepted/-", strangerInvite.arn: "ignored/unregistered_resource",
+                              spoofInvite.arn: "ignored/sender_mismatch"])
+
         // Every transition is an event in the store and a line in the health log.
         let show = try await harness.cli(["customer", "show", "acme", "--json"])
         let detail = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
