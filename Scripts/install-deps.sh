@@ -15,3 +15,9 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# moto's AWS emulator: the EC2 client's contract test runs against it (an emulator we did not write).
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing: moto[server] (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]' >/dev/null
+fi
