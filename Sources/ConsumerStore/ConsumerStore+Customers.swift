@@ -54,7 +54,7 @@ extension ConsumerStore {
     /// The live customer named `name`, if any.
     public func customer(named name: String) async throws -> Customer? {
         try await read { db in
-            try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db)
+            try Self.liveCustomer(name, db)
         }
     }
 
@@ -71,7 +71,7 @@ extension ConsumerStore {
     public func requestRemoval(named name: String, keepEndpoint: Bool) async throws -> Customer {
         let time = now()
         return try await write { db in
-            guard var customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db),
+            guard var customer = try Self.liveCustomer(name, db),
                   let id = customer.id else {
                 throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
             }
@@ -88,6 +88,19 @@ extension ConsumerStore {
             try Self.bumpRegistryVersion(db)
             return customer
         }
+    }
+
+    /// The live (not removed) customer named `name`, inside a transaction or read.
+    static func liveCustomer(_ name: String, _ db: Database) throws -> Customer? {
+        try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db)
+    }
+
+    /// Each customer's current endpoint row (the newest generation not deleted), live customers only.
+    static func liveEndpoints(_ db: Database) throws -> [Int64: EndpointRecord] {
+        let endpoints = try EndpointRecord
+            .filter(sql: "state <> 'deleted' AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
+            .order(Column("generation")).fetchAll(db)
+        return Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer })
     }
 
     /// Tells a sleeping daemon that the registry changed (it polls this cheaply every few seconds).

@@ -28,13 +28,11 @@ extension ConsumerStore {
     public func snapshot() async throws -> RegistrySnapshot {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name")).fetchAll(db)
-            let endpoints = try EndpointRecord
-                .filter(sql: "state <> 'deleted' AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
-                .order(Column("generation")).fetchAll(db)
+            let endpoints = try Self.liveEndpoints(db)
             let invitations = try InvitationRecord.fetchAll(db)
             return RegistrySnapshot(
                 customers: customers,
-                endpoints: Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
+                endpoints: endpoints,
                 invitations: Dictionary(invitations.map { ($0.invitationArn, $0) }, uniquingKeysWith: { _, last in last }))
         }
     }
@@ -80,7 +78,7 @@ extension ConsumerStore {
                            resourceShareArn: String? = nil, invitationArn: String? = nil) async throws -> Transition? {
         let time = now()
         return try await write { db in
-            guard var customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db) else {
+            guard var customer = try Self.liveCustomer(name, db) else {
                 return nil
             }
             if let resourceShareArn { customer.resourceShareArn = resourceShareArn }
@@ -103,7 +101,7 @@ extension ConsumerStore {
     public func beginEndpoint(customer name: String, region: String, clientToken: String) async throws -> EndpointRecord {
         let time = now()
         return try await write { db in
-            guard let customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db),
+            guard let customer = try Self.liveCustomer(name, db),
                   let customerId = customer.id else {
                 throw StoreError(.notFound, "no customer named \(name)")
             }
@@ -140,7 +138,7 @@ extension ConsumerStore {
                               awsState: String) async throws {
         let time = now()
         try await write { db in
-            guard let customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db),
+            guard let customer = try Self.liveCustomer(name, db),
                   let customerId = customer.id else { return }
             // The id may sit on an older row of this customer (a generation that was marked gone too early).
             try db.execute(sql: "UPDATE endpoint SET state = 'deleted', vpcEndpointId = NULL, updatedAt = ? WHERE vpcEndpointId = ?",
@@ -167,7 +165,7 @@ extension ConsumerStore {
     /// the new failure count to that time). Returns the new count.
     public func recordEndpointFailure(customer name: String, nextAttempt: @escaping @Sendable (Int) -> Date) async throws -> Int {
         try await write { db in
-            guard var customer = try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db) else { return 0 }
+            guard var customer = try Self.liveCustomer(name, db) else { return 0 }
             customer.endpointFailures += 1
             customer.nextEndpointAttemptAt = nextAttempt(customer.endpointFailures)
             try customer.update(db)
@@ -196,11 +194,9 @@ extension ConsumerStore {
         }
     }
 
-    /// Invitations the daemon did not accept, for `status`.
-    public func refusedInvitations() async throws -> [InvitationRecord] {
-        try await read { db in
-            try InvitationRecord.filter(["ignored", "rejected"].contains(Column("decision"))).order(Column("firstSeen")).fetchAll(db)
-        }
+    /// One invitation record.
+    public func invitation(_ arn: String) async throws -> InvitationRecord? {
+        try await read { db in try InvitationRecord.fetchOne(db, key: arn) }
     }
 }
 
@@ -216,9 +212,7 @@ extension ConsumerStore {
     public func statusSnapshot() async throws -> StatusSnapshot {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name")).fetchAll(db)
-            let endpoints = try EndpointRecord
-                .filter(sql: "state <> 'deleted' AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
-                .order(Column("generation")).fetchAll(db)
+            let endpoints = try Self.liveEndpoints(db)
             let probes = try ProbeResultRecord.fetchAll(db, sql: """
                 SELECT * FROM probeResult WHERE id IN (SELECT max(id) FROM probeResult GROUP BY customerId)
                 """)
@@ -226,7 +220,7 @@ extension ConsumerStore {
                 .order(Column("firstSeen")).fetchAll(db)
             return StatusSnapshot(
                 customers: customers,
-                endpoints: Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
+                endpoints: endpoints,
                 latestProbes: Dictionary(probes.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
                 refusedInvitations: refused)
         }

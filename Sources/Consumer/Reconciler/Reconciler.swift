@@ -267,7 +267,7 @@ public final class Reconciler: Sendable {
     }
 
     func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws {
-        guard var record = try await store.snapshot().invitations[arn] else { return }
+        guard var record = try await store.invitation(arn) else { return }
         record.status = status
         record.decision = decision
         record.reason = nil
