@@ -133,6 +133,16 @@ import TestSupport
         #expect(!resumed.contains { if case .createEndpoint = $0 { true } else { false } })
     }
 
+    @Test func noEndpointUntilTheSharedResourceIsAvailable() {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .shareAccepted)
+        var shared = InvitationMatcherTests.resource(1)
+        shared.status = "PENDING"
+        let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared])
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        #expect(!actions.contains { if case .createEndpoint = $0 { true } else { false } })
+        #expect(actions.contains { if case .transition("acme", .shareAccepted, let detail?, _, _) = $0 { detail.contains("AVAILABLE") } else { false } })
+    }
+
     @Test func anEndpointFoundInEC2IsAdoptedInsteadOfCreatingASecond() {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .shareAccepted)
         let shared = InvitationMatcherTests.resource(1)
@@ -180,5 +190,26 @@ enum EC2Fixture {
         xml += "</item>"
         guard let element = try? XMLDocumentParser.parse(Array(xml.utf8)) else { return nil }
         return try? VpcEndpoint(xml: element, operation: "test")
+    }
+}
+
+@Suite struct MutationPacerTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 0)
+    }
+
+    @Test func burstOfFourThenThreeTenthsPerSecond() {
+        let clock = Clock()
+        let pacer = MutationPacer(capacity: 4, refillPerSecond: 0.3, now: { clock.now })
+        for _ in 0..<4 { #expect(pacer.tryAcquire() == nil) }
+        let wait = pacer.tryAcquire()
+        #expect(wait == .milliseconds(3334))
+        clock.now = clock.now.addingTimeInterval(3.34)
+        #expect(pacer.tryAcquire() == nil)
+        #expect(pacer.tryAcquire() != nil)
+        clock.now = clock.now.addingTimeInterval(1000)
+        for _ in 0..<4 { #expect(pacer.tryAcquire() == nil) }
+        #expect(pacer.tryAcquire() != nil)
+        #expect(MutationPacer.unpaced.tryAcquire() == nil)
     }
 }

@@ -174,12 +174,14 @@ import TestSupport
         let harness = try await DaemonHarness(pollIntervalSeconds: 3600)
         defer { Task { await harness.shutdown() } }
         let socket = try NotifySocket(path: harness.dir.file("notify.sock"))
-        let daemon = try harness.startDaemon(["NOTIFY_SOCKET": socket.path])
+        let daemon = try harness.startDaemon(["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
         var messages: [String] = []
-        try await harness.waitUntil("READY=1 and a STATUS line") {
+        try await harness.waitUntil("READY=1, a STATUS line and watchdog pings") {
             messages += socket.drain()
             return messages.contains("READY=1") && messages.contains { $0.hasPrefix("STATUS=") }
+                && messages.filter { $0 == "WATCHDOG=1" }.count >= 2
         }
+        #expect(messages.first { $0.hasPrefix("STATUS=") }?.contains("customers ready") == true)
 
         // A second daemon on the same state file refuses to start.
         let second = try await harness.cli(["run"])
@@ -205,6 +207,22 @@ import TestSupport
         try await harness.waitUntil("the next daemon ready") { nextSocket.drain().contains("READY=1") }
         kill(after.processIdentifier, SIGTERM)
         #expect(await waitForExit(after, timeout: .seconds(10)) == 0)
+    }
+
+    @Test func sigtermStopsTheDaemonMidRequestWithinTenSeconds() async throws {
+        let harness = try await DaemonHarness(pollIntervalSeconds: 3600)
+        defer { Task { await harness.shutdown() } }
+        // Every RAM call now hangs for a minute: the daemon is stuck mid-request when SIGTERM comes.
+        harness.simulator.inject(SimulatorFault(.delay(.seconds(60)), on: .service(.ram)))
+        let daemon = try harness.startDaemon()
+        try await harness.waitUntil("a RAM call in flight") { (harness.simulator.callCounts["ram:GetResourceShareInvitations"] ?? 0) > 0 }
+        let start = ContinuousClock.now
+        kill(daemon.processIdentifier, SIGTERM)
+        let status = await waitForExit(daemon, timeout: .seconds(10))
+        #expect(status == 0, "exit \(String(describing: status))")
+        #expect(ContinuousClock.now - start < .seconds(10))
+        // The store is consistent: the CLI reads it at once.
+        #expect(try await harness.cli(["status", "--json"]).status == 0)
     }
 
     @Test func sigkillAtRandomInstantsNeverMakesASecondEndpointNorAcceptsAStranger() async throws {
