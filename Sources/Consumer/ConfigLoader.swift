@@ -72,7 +72,8 @@ struct ConfigValidator {
     mutating func config(_ document: JSONValue, source: String) -> ConsumerConfig? {
         guard let object = object(document, at: "", allowed: ["stateDatabase", "healthLog", "pollIntervalSeconds",
                                                               "probeIntervalSeconds", "regions", "probe",
-                                                              "unmatchedInvitations", "metrics", "ec2Pacing"]) else { return nil }
+                                                              "unmatchedInvitations", "metrics", "ec2Pacing",
+                                                              "healthLogRotation"]) else { return nil }
         let stateDatabase = path(object["stateDatabase"], at: "stateDatabase", default: "/var/lib/privatelink-consumer/state.sqlite3")
         let healthLog = path(object["healthLog"], at: "healthLog", default: "/var/log/privatelink-consumer/health.jsonl")
         let poll = seconds(object["pollIntervalSeconds"], at: "pollIntervalSeconds", default: 60, max: 86_400)
@@ -83,12 +84,13 @@ struct ConfigValidator {
                                  default: UnmatchedInvitationPolicy.ignore)
         let metrics = metrics(object["metrics"])
         let pacing = ec2Pacing(object["ec2Pacing"])
+        let rotation = healthLogRotation(object["healthLogRotation"])
         guard let stateDatabase, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
               problems.isEmpty else { return nil }
         return ConsumerConfig(source: source, stateDatabase: stateDatabase, healthLog: healthLog,
                               pollIntervalSeconds: poll, probeIntervalSeconds: probeInterval, regions: regions,
                               probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil,
-                              ec2Pacing: pacing ?? EC2Pacing())
+                              ec2Pacing: pacing ?? EC2Pacing(), healthLogRotation: rotation ?? HealthLogRotation())
     }
 
     // MARK: Sections
@@ -135,11 +137,28 @@ struct ConfigValidator {
     mutating func probe(_ value: JSONValue?) -> ProbeConfig? {
         let defaults = ProbeConfig(timeoutSeconds: 5, concurrency: 32)
         guard let value else { return defaults }
-        guard let object = object(value, at: "probe", allowed: ["timeoutSeconds", "concurrency"]) else { return nil }
+        let stages = ["dns", "connect", "postgres", "login"]
+        guard let object = object(value, at: "probe", allowed: Set(["timeoutSeconds", "concurrency"] + stages.map { "\($0)TimeoutSeconds" }))
+        else { return nil }
         let timeout = seconds(object["timeoutSeconds"], at: "probe.timeoutSeconds", default: defaults.timeoutSeconds, max: 300)
         let concurrency = integer(object["concurrency"], at: "probe.concurrency", default: defaults.concurrency, range: 1...1024)
+        var perStage: [Double?] = []
+        for stage in stages {
+            let key = "\(stage)TimeoutSeconds"
+            perStage.append(object[key] == nil ? nil : seconds(object[key], at: "probe.\(key)", default: 0, max: 300))
+        }
         guard let timeout, let concurrency else { return nil }
-        return ProbeConfig(timeoutSeconds: timeout, concurrency: concurrency)
+        return ProbeConfig(timeoutSeconds: timeout, concurrency: concurrency, dnsTimeoutSeconds: perStage[0],
+                           connectTimeoutSeconds: perStage[1], postgresTimeoutSeconds: perStage[2], loginTimeoutSeconds: perStage[3])
+    }
+
+    mutating func healthLogRotation(_ value: JSONValue?) -> HealthLogRotation? {
+        guard let value else { return HealthLogRotation() }
+        guard let object = object(value, at: "healthLogRotation", allowed: ["maxBytes", "files"]) else { return nil }
+        let maxBytes = integer(object["maxBytes"], at: "healthLogRotation.maxBytes", default: 10 << 20, range: 4096...(1 << 34))
+        let files = integer(object["files"], at: "healthLogRotation.files", default: 5, range: 1...100)
+        guard let maxBytes, let files else { return nil }
+        return HealthLogRotation(maxBytes: maxBytes, files: files)
     }
 
     mutating func ec2Pacing(_ value: JSONValue?) -> EC2Pacing? {

@@ -15,6 +15,8 @@ public struct ConsumerConfig: Sendable, Equatable {
     public var metrics: MetricsConfig?
     /// How fast CreateVpcEndpoint/DeleteVpcEndpoints may be called (EC2's own bucket: 4, refill 0.3/s).
     public var ec2Pacing: EC2Pacing = EC2Pacing()
+    /// When the health log rotates, and how many files are kept.
+    public var healthLogRotation: HealthLogRotation = HealthLogRotation()
 
     /// Region names in a stable order.
     public var regionNames: [String] { regions.keys.sorted() }
@@ -47,10 +49,30 @@ public enum UnmatchedInvitationPolicy: String, Sendable, Equatable, CaseIterable
     case reject
 }
 
-/// Probe timing and parallelism.
+/// Probe timing and parallelism. Each stage has its own budget; unset ones use `timeoutSeconds`.
 public struct ProbeConfig: Sendable, Equatable {
     public var timeoutSeconds: Double
     public var concurrency: Int
+    public var dnsTimeoutSeconds: Double? = nil
+    public var connectTimeoutSeconds: Double? = nil
+    public var postgresTimeoutSeconds: Double? = nil
+    public var loginTimeoutSeconds: Double? = nil
+
+    public init(timeoutSeconds: Double, concurrency: Int, dnsTimeoutSeconds: Double? = nil, connectTimeoutSeconds: Double? = nil,
+                postgresTimeoutSeconds: Double? = nil, loginTimeoutSeconds: Double? = nil) {
+        self.timeoutSeconds = timeoutSeconds
+        self.concurrency = concurrency
+        self.dnsTimeoutSeconds = dnsTimeoutSeconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.postgresTimeoutSeconds = postgresTimeoutSeconds
+        self.loginTimeoutSeconds = loginTimeoutSeconds
+    }
+}
+
+/// Size-based rotation of the health log.
+public struct HealthLogRotation: Sendable, Equatable {
+    public var maxBytes: Int = 10 << 20
+    public var files: Int = 5
 }
 
 /// The Prometheus endpoint's listening address.

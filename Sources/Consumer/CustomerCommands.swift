@@ -158,3 +158,39 @@ struct EventView: JSONRecord {
         detail = event.detail
     }
 }
+
+extension CustomerCommands {
+    /// `customer set NAME --probe-user USER --probe-password-file PATH [--probe-database DB]` or `--no-probe-login`.
+    public static func setProbeLogin(_ app: ConsumerApp, name: String, user: String?, passwordFile: String?,
+                                     database: String?, clear: Bool) async throws -> String {
+        if clear {
+            guard user == nil, passwordFile == nil, database == nil else {
+                throw CommandFailure.usage("--no-probe-login cannot be combined with --probe-user, --probe-password-file or --probe-database")
+            }
+            let customer = try await app.openStore().setProbeLogin(named: name, user: nil, passwordFile: nil, database: nil)
+            return "\(customer.name): probe login cleared; the probe stops after the PostgreSQL handshake"
+        }
+        guard let user, let passwordFile else {
+            throw CommandFailure.usage("give both --probe-user and --probe-password-file (or --no-probe-login to clear them)")
+        }
+        guard !user.isEmpty, user.count <= 63, !user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw CommandFailure.usage("--probe-user must be a PostgreSQL role name of 1 to 63 characters")
+        }
+        // The password stays in its file: only the absolute path is stored, and the file is read at probe time.
+        let path = URL(fileURLWithPath: passwordFile).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw CommandFailure.usage("--probe-password-file \(path) does not exist; write the password to a file readable by the daemon's user (mode 0600)")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw CommandFailure.usage("--probe-password-file \(path) is not readable by this user; run as the daemon's user, or fix its owner and mode (0600)")
+        }
+        let customer = try await app.openStore().setProbeLogin(named: name, user: user, passwordFile: path, database: database)
+        var note = ""
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+           let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+            note = " (warning: \(path) is readable by others; chmod 600 it)"
+        }
+        return "\(customer.name): the probe logs in as \(user) with the password in \(path) and runs SELECT 1\(note)"
+    }
+}

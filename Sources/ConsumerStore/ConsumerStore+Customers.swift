@@ -147,3 +147,49 @@ extension ConsumerStore {
         }
     }
 }
+
+extension ConsumerStore {
+    /// Sets or clears (`user: nil`) the probe's login stage for a customer.
+    public func setProbeLogin(named name: String, user: String?, passwordFile: String?, database: String?) async throws -> Customer {
+        let time = now()
+        return try await write { db in
+            guard var customer = try Self.liveCustomer(name, db) else {
+                throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
+            }
+            customer.probeUser = user
+            customer.probePasswordFile = user == nil ? nil : passwordFile
+            customer.probeDatabase = user == nil ? nil : database
+            customer.updatedAt = time
+            try customer.update(db)
+            var event = LifecycleEvent(time: time, customerId: customer.id, customerName: name,
+                                       event: user == nil ? "probe_login_cleared" : "probe_login_set", fromState: nil, toState: nil,
+                                       detail: user.map { "user \($0), password file \(passwordFile ?? "-")" })
+            try event.insert(db)
+            try Self.bumpRegistryVersion(db)
+            return customer
+        }
+    }
+
+    /// Records probe results, keeping the newest `history` per customer (latest + bounded history).
+    public func recordProbes(_ results: [ProbeResultRecord], history: Int = 100) async throws {
+        guard !results.isEmpty else { return }
+        try await write { db in
+            for var result in results {
+                try result.insert(db)
+            }
+            for customerId in Set(results.map(\.customerId)) {
+                try db.execute(sql: """
+                    DELETE FROM probeResult WHERE customerId = ? AND id <= (
+                        SELECT id FROM probeResult WHERE customerId = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
+                    """, arguments: [customerId, customerId, history])
+            }
+        }
+    }
+
+    /// The newest probe results of a customer, newest first.
+    public func probeHistory(customerId: Int64, limit: Int = 20) async throws -> [ProbeResultRecord] {
+        try await read { db in
+            try ProbeResultRecord.filter(Column("customerId") == customerId).order(Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+}

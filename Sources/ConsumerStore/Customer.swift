@@ -30,6 +30,10 @@ public struct Customer: Codable, Sendable, Equatable, FetchableRecord, MutablePe
     public var endpointFailures: Int
     /// When the next endpoint generation may be created after a failure (exponential backoff).
     public var nextEndpointAttemptAt: Date?
+    /// The probe's optional login: user name, and the path of a file holding the password.
+    public var probeUser: String? = nil
+    public var probePasswordFile: String? = nil
+    public var probeDatabase: String? = nil
 
     public init(id: Int64?, name: String, resourceConfigurationArn: String, partition: String, region: String, accountId: String,
                 port: Int, note: String?, state: CustomerState, stateDetail: String?, hint: String?, keepEndpoint: Bool,

@@ -158,6 +158,22 @@ public struct ProbeResultRecord: Codable, Sendable, Equatable, FetchableRecord, 
     public var dnsName: String?
     public var port: Int
 
+    public init(id: Int64?, customerId: Int64, time: Date, ok: Bool, stage: Stage, errorKind: String?, error: String?,
+                hint: String?, latencyMs: [String: Double], vpcEndpointId: String?, dnsName: String?, port: Int) {
+        self.id = id
+        self.customerId = customerId
+        self.time = time
+        self.ok = ok
+        self.stage = stage
+        self.errorKind = errorKind
+        self.error = error
+        self.hint = hint
+        self.latencyMs = latencyMs
+        self.vpcEndpointId = vpcEndpointId
+        self.dnsName = dnsName
+        self.port = port
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }

@@ -12,6 +12,7 @@ enum Schema {
     static let migrations: [Migration] = [
         Migration(name: "v1-registry", apply: createV1),
         Migration(name: "v2-reconciler", apply: addReconcilerState),
+        Migration(name: "v3-probe-login", apply: addProbeLogin),
     ]
 
     /// The version a database has once all known migrations ran.
@@ -42,6 +43,16 @@ enum Schema {
             ALTER TABLE customer ADD COLUMN nextEndpointAttemptAt DATETIME;
             CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
             INSERT INTO meta (key, value) VALUES ('registryVersion', 0);
+            """)
+    }
+
+    /// Optional login stage of the probe: a user name and the PATH of a password file. The password
+    /// itself never enters the database.
+    private static func addProbeLogin(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE customer ADD COLUMN probeUser TEXT CHECK (probeUser IS NULL OR length(probeUser) BETWEEN 1 AND 63);
+            ALTER TABLE customer ADD COLUMN probePasswordFile TEXT CHECK (probePasswordFile IS NULL OR probePasswordFile GLOB '/*');
+            ALTER TABLE customer ADD COLUMN probeDatabase TEXT;
             """)
     }
 

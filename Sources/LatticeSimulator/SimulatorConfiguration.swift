@@ -21,6 +21,11 @@ public struct SimulatorConfiguration: Sendable {
     /// Clock used for signatures, timestamps and delay-based provisioning.
     public var now: @Sendable () -> Date
 
+    /// Endpoint associations answer `localhost` unless a test sets a name per resource: a probe of an
+    /// AWS-style name (`vpce-….on.aws`) would send a DNS query off this machine. True gives AWS-style
+    /// names, for output that looks like production where nothing resolves them.
+    public var awsStyleDNSNames: Bool
+
     public init(accountId: String = "999999999999",
                 region: String = "us-east-1",
                 credentials: [AWSCredentials] = [SimulatorConfiguration.defaultCredentials],
@@ -29,7 +34,9 @@ public struct SimulatorConfiguration: Sendable {
                 issuedCredentialLifetime: TimeInterval = 3600,
                 pageSize: Int = 100,
                 provisioning: ProvisioningSettings = ProvisioningSettings(),
+                awsStyleDNSNames: Bool = false,
                 now: @escaping @Sendable () -> Date = { Date() }) {
+        self.awsStyleDNSNames = awsStyleDNSNames
         self.accountId = accountId
         self.region = region
         self.credentials = credentials

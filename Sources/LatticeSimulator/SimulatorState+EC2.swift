@@ -194,7 +194,7 @@ extension SimulatorState {
             failureCode: endpoint.isAssociationAccessible ? nil : "ResourceConfigurationNotShared",
             failureReason: endpoint.isAssociationAccessible
                 ? nil : "The resource configuration is no longer shared with this account",
-            dnsName: configured?.dnsName ?? endpoint.defaultDNSName, hostedZoneId: Self.hostedZoneId,
+            dnsName: configured?.dnsName ?? (awsStyleDNSNames ? endpoint.defaultDNSName : "localhost"), hostedZoneId: Self.hostedZoneId,
             privateDNSName: endpoint.privateDnsEnabled ? privateName : nil)
     }
 

@@ -37,6 +37,8 @@ struct SimulatorState: Sendable {
     var resourceConfigurations: [String: SimulatedResourceConfiguration] = [:]
 
     var faults: [ActiveFault] = []
+    /// See `SimulatorConfiguration.awsStyleDNSNames`.
+    var awsStyleDNSNames: Bool
 
     init(configuration: SimulatorConfiguration) {
         self.credentials = Dictionary(configuration.credentials.map { ($0.accessKeyId, $0) },
@@ -45,6 +47,7 @@ struct SimulatorState: Sendable {
         self.region = configuration.region
         self.pageSize = configuration.pageSize
         self.provisioning = configuration.provisioning
+        self.awsStyleDNSNames = configuration.awsStyleDNSNames
     }
 
     /// The fault to apply to this call, counting it against every fault that matches.

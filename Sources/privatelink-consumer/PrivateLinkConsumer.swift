@@ -11,7 +11,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
         version: ConsumerVersion.string,
-        subcommands: [Run.self, Status.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
+        subcommands: [Run.self, Status.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
     )
 }
 
@@ -86,7 +86,7 @@ struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer",
         abstract: "Register, list, show and remove customers (for SEs).",
-        subcommands: [Add.self, List.self, Show.self, Remove.self]
+        subcommands: [Add.self, List.self, Show.self, Set.self, Remove.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -128,6 +128,27 @@ struct CustomerCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await perform(options) { _ in try await CustomerCommands.show(try options.app(), name: name, json: json) }
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Configure the probe's optional login stage (the password stays in its file)."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Argument var name: String
+        @Option(help: "PostgreSQL role the probe logs in as.") var probeUser: String?
+        @Option(help: ArgumentHelp("File holding that role's password (read at probe time, never stored).", valueName: "path"))
+        var probePasswordFile: String?
+        @Option(help: "Database to connect to (default: postgres).") var probeDatabase: String?
+        @Flag(help: "Remove the login stage.") var noProbeLogin = false
+
+        func run() async throws {
+            try await perform(options) { _ in
+                try await CustomerCommands.setProbeLogin(try options.app(), name: name, user: probeUser,
+                                                         passwordFile: probePasswordFile, database: probeDatabase,
+                                                         clear: noProbeLogin)
+            }
         }
     }
 
@@ -210,5 +231,48 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await perform(options) { _ in try await StatusCommand.render(try options.app(), json: json) }
+    }
+}
+
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read the health log (probe results and lifecycle events), across rotated files, newest last."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "Only this customer.") var customer: String?
+    @Option(help: ArgumentHelp("Only entries newer than this (90s, 15m, 1h, 2d, 1h30m).", valueName: "duration")) var since: String?
+    @Flag(help: "Keep printing new entries as they are written.") var follow = false
+    @Flag(help: "Print the JSON lines as written.") var json = false
+
+    func run() async throws {
+        try await perform(options) { _ in
+            let app = try options.app()
+            guard follow else {
+                return try HealthCommand.read(app, customer: customer, since: since, json: json)
+            }
+            try await HealthCommand.follow(app, customer: customer, since: since, json: json) { line in
+                // Unbuffered, so that `health --follow | grep …` sees each line as it is written.
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            return ""
+        }
+    }
+}
+
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Probe one customer's database now (DNS, TCP, PostgreSQL, login) and print each stage; exit 0 only when all pass."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Argument var name: String
+
+    func run() async throws {
+        var passed = true
+        try await perform(options) { logger in
+            let (output, ok) = try await ProbeCommand.run(try options.app(), name: name, logger: logger)
+            passed = ok
+            return output
+        }
+        if !passed { throw ExitCode(1) }
     }
 }

@@ -147,7 +147,7 @@ struct EC2ClientTests {
 
     @Test(arguments: [1, 2])
     func associationsGiveTheDNSNamePreferringThePrivateOne(pageSize: Int) async throws {
-        let configuration = SimulatorConfiguration(pageSize: pageSize, provisioning: .instant)
+        let configuration = SimulatorConfiguration(pageSize: pageSize, provisioning: .instant, awsStyleDNSNames: true)
         try await withSimulator(configuration) { simulator, clients in
             let arns = Self.share(simulator, 3)
             simulator.setAssociationDNSName(nil, privateDNSName: "db.acme.internal", forResource: arns[0])

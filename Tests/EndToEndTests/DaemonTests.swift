@@ -3,7 +3,12 @@ import LatticeSimulator
 import Testing
 import TestSupport
 
-/// The daemon end to end: the built binary against the simulator, as systemd and SEs run it.
+/// The daemon end to end: the built binary against the simulator, as systemd and SEs run it. The
+/// suites below spawn many processes each; they run one test at a time so that timing checks (a 10 s
+/// stop budget) are not at the mercy of a dozen other daemons on two cores.
+@Suite(.serialized) enum DaemonEndToEnd {}
+
+extension DaemonEndToEnd {
 @Suite struct ReconcileEndToEndTests {
     static let ours = "111122223333"
 
@@ -19,7 +24,10 @@ import TestSupport
         // Registered ARN, but shared by an account that does not own it.
         let spoofInvite = sim.addInvitation(sender: "666677778888", shareName: "spoof", resources: [SharedResource(arn: spoofed)])
         sim.setAssociationDNSName("localhost", forResource: acme)
-        try await harness.register("acme", arn: acme)
+        // acme's database port has nothing listening: the probe that follows each pass says so.
+        let closedPort = try freeLoopbackPort()
+        let added = try await harness.cli(["customer", "add", "acme", "--arn", acme, "--port", String(closedPort)])
+        #expect(added.status == 0, "\(added.stderr)")
         try await harness.register("globex", arn: globex)
         try await harness.register("spoofed", arn: spoofed)
 
@@ -42,7 +50,11 @@ import TestSupport
         let acmeRow = try #require(customers.first { $0["name"] as? String == "acme" })
         #expect(acmeRow["dnsName"] as? String == "localhost")
         #expect(acmeRow["vpcEndpointId"] as? String == endpoints["acme"]?.first?.id)
-        #expect(acmeRow["health"] as? String == "unknown")
+        #expect(acmeRow["health"] as? String == "unhealthy")
+        let probe = try #require(acmeRow["lastProbe"] as? [String: Any])
+        #expect(probe["ok"] as? Bool == false)
+        #expect(probe["stage"] as? String == "connect")
+        #expect((acmeRow["hint"] as? String)?.isEmpty == false)
         #expect(acmeRow["accountId"] as? String == Self.ours)
         #expect(customers.first { $0["name"] as? String == "spoofed" }?["state"] as? String == "awaiting_share")
         let refused = try #require(status["invitations"] as? [[String: Any]])
@@ -198,7 +210,7 @@ import TestSupport
 
         kill(daemon.processIdentifier, SIGTERM)
         let status = await waitForExit(daemon, timeout: .seconds(10))
-        #expect(status == 0, "daemon did not stop cleanly within 10 s")
+        #expect(status == 0, "daemon did not stop cleanly within 10 s; its log: \(harness.daemonLog(0).suffix(3000))")
         messages += socket.drain()
         #expect(messages.contains("STOPPING=1"), "\(messages)")
         // The lock went with it: a new daemon may start.
@@ -266,4 +278,5 @@ import TestSupport
         #expect(sim.endpoints.filter { $0.state != .deleted }.count == registered.count)
         #expect(sim.invitations.first { $0.arn == stranger.arn }?.status == .pending)
     }
+}
 }

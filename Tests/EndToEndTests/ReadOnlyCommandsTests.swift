@@ -141,7 +141,7 @@ struct ReadOnlyCommandsTests {
     // MARK: endpoints
 
     @Test func endpointsListsStateDNSNameCustomerAndLastErrorAcrossAllPages() async throws {
-        try await withSimulator(SimulatorConfiguration(pageSize: 1, provisioning: .instant)) { simulator, clients in
+        try await withSimulator(SimulatorConfiguration(pageSize: 1, provisioning: .instant, awsStyleDNSNames: true)) { simulator, clients in
             let arns = (1...4).map { testARN($0) }
             simulator.addOrganizationShare(owner: Self.acme, shareName: "org", resources: arns.map { SharedResource(arn: $0) })
             simulator.setAssociationDNSName(nil, privateDNSName: "db.acme.internal", forResource: arns[0])
@@ -191,8 +191,8 @@ struct ReadOnlyCommandsTests {
     // MARK: Two regions
 
     @Test func everyConfiguredRegionIsListed() async throws {
-        let east = try await LatticeSimulator.start(SimulatorConfiguration(region: "us-east-1", pageSize: 1, provisioning: .instant))
-        let west = try await LatticeSimulator.start(SimulatorConfiguration(region: "eu-west-1", pageSize: 1, provisioning: .instant))
+        let east = try await LatticeSimulator.start(SimulatorConfiguration(region: "us-east-1", pageSize: 1, provisioning: .instant, awsStyleDNSNames: true))
+        let west = try await LatticeSimulator.start(SimulatorConfiguration(region: "eu-west-1", pageSize: 1, provisioning: .instant, awsStyleDNSNames: true))
         let router = try await RegionRouter.start(["us-east-1": east, "eu-west-1": west])
         do {
             let eastInvitation = east.addInvitation(sender: Self.acme, shareName: "acme-db", resources: [SharedResource(arn: testARN(1))])

@@ -232,7 +232,7 @@ struct EC2SimulatorTests {
     }
 
     @Test func associationsCarryTheConfiguredDNSNames() async throws {
-        try await withShare { simulator, client, arn in
+        try await withShare(SimulatorConfiguration(awsStyleDNSNames: true)) { simulator, client, arn in
             let created = try await client.ec2("CreateVpcEndpoint", Fixture.createParameters(arn, privateDns: true))
             let id = try #require(try created.xml().path("vpcEndpoint", "vpcEndpointId")?.text)
 

@@ -101,6 +101,11 @@ public final class DaemonHarness: @unchecked Sendable {
         return process
     }
 
+    /// The stderr of the `index`-th daemon started.
+    public func daemonLog(_ index: Int) -> String {
+        (try? String(contentsOfFile: dir.file("daemon-\(index).log"), encoding: .utf8)) ?? ""
+    }
+
     /// Waits (polling) until `condition` holds.
     public func waitUntil(timeout: Duration = .seconds(20), _ what: String, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

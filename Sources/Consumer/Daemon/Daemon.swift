@@ -1,5 +1,6 @@
 import AWSClient
 import ConsumerStore
+import PostgresProbe
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -39,7 +40,8 @@ public enum Daemon {
         let store = try app.openStore()
         let healthLog: HealthLogWriter
         do {
-            healthLog = try HealthLogWriter(path: config.healthLog)
+            healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
+                                            files: config.healthLogRotation.files)
         } catch {
             throw CommandFailure.runtime("health log \(config.healthLog): \(error)")
         }
@@ -50,20 +52,36 @@ public enum Daemon {
             throw CommandFailure.runtime("aws: \(error)")
         }
         let policy = options.policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations)
+        var metrics: DaemonMetrics?
+        if config.metrics != nil, !options.once {
+            DaemonMetrics.bootstrapMetricsSystem()
+            metrics = DaemonMetrics()
+        }
+        let prober = PostgresProber(timeouts: config.probe.timeouts, logger: logger)
+        let scheduler = ProbeScheduler(store: store, prober: prober, concurrency: config.probe.concurrency,
+                                       healthLog: healthLog, metrics: metrics, logger: logger)
         let reconciler = Reconciler(config: config, store: store, aws: aws, events: EventSink(writer: healthLog),
+                                    metrics: metrics,
                                     policy: policy,
                                     pacer: options.pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
                                                                           refillPerSecond: config.ec2Pacing.refillPerSecond),
                                     logger: logger)
         if options.once {
             let summary = await reconciler.pass()
-            return summary.line
+            let probes = (try? await scheduler.sweep()) ?? []
+            return summary.line + (probes.isEmpty ? "" : "; \(probes.filter(\.ok).count)/\(probes.count) probes healthy")
         }
         let notifier = SystemdNotifier(environment: options.environment)
         let service = ReconcilerService(reconciler: reconciler, store: store, notifier: notifier,
                                         pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000)),
-                                        registryCheckInterval: options.registryCheckInterval, probe: nil, logger: logger)
-        var services: [any Service] = [service]
+                                        registryCheckInterval: options.registryCheckInterval, metrics: metrics, logger: logger)
+        let probing = ProbeService(scheduler: scheduler, interval: .milliseconds(Int64(config.probeIntervalSeconds * 1000)), logger: logger)
+        var services: [any Service] = [service, probing]
+        if let listen = config.metrics, let metrics {
+            services.append(MetricsServer(config: listen, metrics: metrics,
+                                          staleAfter: MetricsServer.staleAfter(pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000))),
+                                          logger: logger))
+        }
         if notifier.watchdogInterval != nil { services.append(WatchdogService(notifier: notifier)) }
         logger.notice("daemon starting", metadata: [
             "state": "\(config.stateDatabase)", "regions": "\(config.regionNames.joined(separator: ","))",

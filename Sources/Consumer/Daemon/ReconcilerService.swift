@@ -11,7 +11,7 @@ struct ReconcilerService: Service {
     let notifier: SystemdNotifier
     let pollInterval: Duration
     let registryCheckInterval: Duration
-    let probe: (@Sendable () async -> Void)?
+    let metrics: DaemonMetrics?
     let logger: Logger
 
     func run() async throws {
@@ -36,13 +36,24 @@ struct ReconcilerService: Service {
             }
             let summary = await reconciler.pass()
             if Task.isCancelled { break }
-            await probe?()
+            await record(summary)
             notifier.status(summary.line)
             logger.info("pass finished", metadata: [
                 "customers": "\(summary.customers)", "ready": "\(summary.ready)", "actions": "\(summary.actions)",
                 "errors": "\(summary.errors)", "duration_ms": "\(Int(summary.duration / .milliseconds(1)))",
             ])
             try await waitForNextPass(after: version, soon: summary.deferred)
+        }
+    }
+
+    /// Feeds the metrics endpoint: pass time, and every customer's state and health.
+    private func record(_ summary: PassSummary) async {
+        guard let metrics else { return }
+        metrics.recordPass(duration: summary.duration, at: Date())
+        guard let snapshot = try? await store.statusSnapshot() else { return }
+        for customer in snapshot.customers {
+            let probe = customer.id.flatMap { snapshot.latestProbes[$0] }
+            metrics.recordCustomer(name: customer.name, state: customer.state, healthy: probe?.ok)
         }
     }
 
@@ -68,5 +79,35 @@ struct WatchdogService: Service {
         await cancelWhenGracefulShutdown {
             await notifier.runWatchdog()
         }
+    }
+}
+
+/// Probes every ready customer every `interval`, on its own schedule: a slow probe sweep never delays
+/// reconciliation, and the other way round.
+struct ProbeService: Service {
+    let scheduler: ProbeScheduler
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    let start = ContinuousClock.now
+                    do {
+                        let results = try await scheduler.sweep()
+                        logger.debug("probe sweep finished", metadata: [
+                            "probed": "\(results.count)", "healthy": "\(results.filter(\.ok).count)",
+                            "duration_ms": "\(Int((ContinuousClock.now - start) / .milliseconds(1)))",
+                        ])
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.warning("probe sweep failed", metadata: ["error": "\(error)"])
+                    }
+                    try await Task.sleep(until: start + interval)
+                }
+            }
+        } catch is CancellationError {}
     }
 }

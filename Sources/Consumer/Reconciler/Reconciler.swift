@@ -26,6 +26,7 @@ public final class Reconciler: Sendable {
     let store: ConsumerStore
     let aws: AWSContext
     let events: EventSink
+    let metrics: DaemonMetrics?
     public let policy: ReconcilePolicy
     let pacer: MutationPacer
     let now: @Sendable () -> Date
@@ -34,13 +35,14 @@ public final class Reconciler: Sendable {
     private let lastErrors = Mutex<[String: String]>([:])
     private let accountId = Mutex<String?>(nil)
 
-    public init(config: ConsumerConfig, store: ConsumerStore, aws: AWSContext, events: EventSink,
+    public init(config: ConsumerConfig, store: ConsumerStore, aws: AWSContext, events: EventSink, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.config = config
         self.store = store
         self.aws = aws
         self.events = events
+        self.metrics = metrics
         self.policy = policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations)
         self.pacer = pacer
         self.now = now
@@ -164,6 +166,7 @@ public final class Reconciler: Sendable {
             switch action {
             case .recordInvitation(let record):
                 if try await store.recordInvitation(record), let reason = record.reason {
+                    metrics?.recordRefusal(reason: reason)
                     logger.notice("invitation not accepted", metadata: [
                         "ram.invitation": "\(record.invitationArn)", "ram.sender": "\(record.senderAccountId)",
                         "reason": "\(reason.rawValue)", "decision": "\(record.decision.rawValue)",

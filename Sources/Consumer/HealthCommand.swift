@@ -1,0 +1,44 @@
+import Foundation
+
+/// `health [--customer NAME] [--since DURATION] [--follow] [--json]`: the health log for on-call,
+/// across rotated files, newest last.
+public enum HealthCommand {
+    public static func parseSince(_ text: String?) throws -> Date? {
+        guard let text else { return nil }
+        guard let seconds = HealthLogReader.parseDuration(text) else {
+            throw CommandFailure.usage("--since \(text) is not a duration; use e.g. 90s, 15m, 1h, 2d or 1h30m")
+        }
+        return Date().addingTimeInterval(-seconds)
+    }
+
+    /// One entry as printed: the JSON line itself, or an aligned line for people.
+    public static func format(_ entry: HealthLogEntry, json: Bool) -> String {
+        if json { return entry.jsonLine() }
+        let time = String(Timestamp.string(entry.time).prefix(23))
+        switch entry {
+        case .event(_, let customer, let event, let detail):
+            return "\(time)  \(customer.padding(toLength: 16, withPad: " ", startingAt: 0))  event  \(event)\(detail.map { ": \($0)" } ?? "")"
+        case .probe(let probe):
+            let stages = probe.latencyMs.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) ms" }
+                .joined(separator: ", ")
+            let outcome = probe.ok ? "ok" : "FAILED at \(probe.stage): \(probe.error ?? "")"
+            let hint = probe.ok ? "" : probe.hint.map { " — \($0)" } ?? ""
+            return "\(time)  \(probe.customer.padding(toLength: 16, withPad: " ", startingAt: 0))  probe  \(outcome) (\(stages))\(hint)"
+        }
+    }
+
+    public static func read(_ app: ConsumerApp, customer: String?, since: String?, json: Bool) throws -> String {
+        let entries = try HealthLogReader(path: app.config.healthLog).entries(customer: customer, since: try parseSince(since))
+        if entries.isEmpty && !json { return "no health-log entries\(customer.map { " for \($0)" } ?? "")" }
+        return entries.map { format($0, json: json) }.joined(separator: "\n")
+    }
+
+    /// Prints existing entries, then new ones as they are written, until interrupted.
+    public static func follow(_ app: ConsumerApp, customer: String?, since: String?, json: Bool,
+                              print: (String) -> Void) async throws {
+        let reader = HealthLogReader(path: app.config.healthLog)
+        for try await entry in reader.follow(customer: customer, since: try parseSince(since)) {
+            print(format(entry, json: json))
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import ConsumerStore
+import Foundation
+import Prometheus
+import Synchronization
+
+/// The daemon's Prometheus metrics, and the time of the last finished pass that `/healthz` reads.
+///
+/// Series (label values are bounded: customer names are validated short identifiers, states,
+/// stages and reasons are fixed sets):
+/// - `privatelink_consumer_customer_healthy{customer}`: 1 healthy, 0 unhealthy. A customer whose
+///   health is unknown (never probed) has no series, so `min`/`avg` and `== 0` alerts see only
+///   probed customers; `privatelink_consumer_customer_state` still lists it.
+/// - `privatelink_consumer_customer_state{customer,state}`: 1 for the current state only; the old
+///   state's series is removed when the state changes.
+/// - `privatelink_consumer_probe_latency_seconds{stage}`: histogram, 1 ms – 10 s.
+/// - `privatelink_consumer_pass_duration_seconds`: histogram, 10 ms – 5 min.
+/// - `privatelink_consumer_last_pass_timestamp_seconds`: Unix time the last pass finished.
+/// - `privatelink_consumer_invitations_refused_total{reason}`: every known reason starts at 0.
+/// - `privatelink_consumer_aws_calls_total{service,operation,outcome}`: written by the AWS layer
+///   through swift-metrics once ``bootstrapMetricsSystem()`` has run.
+public final class DaemonMetrics: Sendable {
+    /// Where every series lives; `/metrics` renders it.
+    public let registry: PrometheusCollectorRegistry
+
+    private let passDuration: DurationHistogram
+    private let lastPassTimestamp: Gauge
+    private let state = Mutex(State())
+
+    private struct State {
+        var lastPassFinished: Date?
+        var customers: [String: CustomerSeries] = [:]
+    }
+
+    private struct CustomerSeries {
+        var state: String
+        var stateGauge: Gauge
+        var healthGauge: Gauge?
+    }
+
+    /// Upper bounds for probe stage latency: DNS answers from cache take about a millisecond, a stage
+    /// timeout is a few seconds.
+    public static let probeLatencyBuckets: [Double] = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]
+
+    /// Upper bounds for a whole reconcile pass, which pages through three AWS services per region.
+    public static let passDurationBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        .seconds(120), .seconds(300),
+    ]
+
+    /// Registers the daemon's series in `registry`. The default is the registry swift-metrics reports
+    /// into after ``bootstrapMetricsSystem()``, so the AWS call counters appear on the same page.
+    public init(registry: PrometheusCollectorRegistry = DaemonMetrics.processRegistry) {
+        self.registry = registry
+        passDuration = registry.makeDurationHistogram(descriptor: Names.passDuration, buckets: Self.passDurationBuckets)
+        lastPassTimestamp = registry.makeGauge(descriptor: Names.lastPassTimestamp)
+        // Present from the start at 0, so `rate()`/`increase()` see the first refusal.
+        for reason in InvitationRecord.Reason.allCases {
+            _ = registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason.rawValue)])
+        }
+    }
+
+    /// When the last reconcile pass finished; nil before the first.
+    public var lastPassFinished: Date? { state.withLock { $0.lastPassFinished } }
+
+    /// A reconcile pass finished at `at` after `duration`.
+    public func recordPass(duration: Duration, at: Date) {
+        passDuration.record(duration)
+        lastPassTimestamp.set(to: at.timeIntervalSince1970)
+        state.withLock { $0.lastPassFinished = at }
+    }
+
+    /// Seconds since the last pass finished (never negative, should the wall clock step back);
+    /// nil before the first pass.
+    public func lastPassAge(now: Date) -> TimeInterval? {
+        lastPassFinished.map { max(0, now.timeIntervalSince($0)) }
+    }
+
+    /// A customer's current lifecycle state and health (`nil`: unknown, no probe yet).
+    public func recordCustomer(name: String, state customerState: CustomerState, healthy: Bool?) {
+        recordCustomer(name: name, state: customerState.rawValue, healthy: healthy)
+    }
+
+    /// A customer's current lifecycle state (a `CustomerState` raw value) and health (`nil`: unknown).
+    public func recordCustomer(name: String, state customerState: String, healthy: Bool?) {
+        state.withLock { state in
+            var series: CustomerSeries
+            if var existing = state.customers[name] {
+                if existing.state != customerState {
+                    registry.unregisterGauge(existing.stateGauge)
+                    existing.state = customerState
+                    existing.stateGauge = makeStateGauge(customer: name, state: customerState)
+                }
+                series = existing
+            } else {
+                series = CustomerSeries(state: customerState,
+                                        stateGauge: makeStateGauge(customer: name, state: customerState))
+            }
+            switch healthy {
+            case nil:
+                if let gauge = series.healthGauge { registry.unregisterGauge(gauge) }
+                series.healthGauge = nil
+            case let healthy?:
+                let gauge = series.healthGauge
+                    ?? registry.makeGauge(descriptor: Names.customerHealthy, labels: [("customer", name)])
+                gauge.set(to: healthy ? 1 : 0)
+                series.healthGauge = gauge
+            }
+            state.customers[name] = series
+        }
+    }
+
+    /// Removes every series of a customer that is no longer registered.
+    public func forgetCustomer(name: String) {
+        state.withLock { state in
+            guard let series = state.customers.removeValue(forKey: name) else { return }
+            registry.unregisterGauge(series.stateGauge)
+            if let gauge = series.healthGauge { registry.unregisterGauge(gauge) }
+        }
+    }
+
+    /// How long one probe stage (`dns`, `connect`, `postgres`, `login`) took.
+    public func recordProbe(stage: String, seconds: Double) {
+        registry.makeValueHistogram(descriptor: Names.probeLatency, labels: [("stage", stage)],
+                                    buckets: Self.probeLatencyBuckets)
+            .record(seconds)
+    }
+
+    /// An invitation was left pending or rejected for `reason`.
+    public func recordRefusal(reason: InvitationRecord.Reason) {
+        recordRefusal(reason: reason.rawValue)
+    }
+
+    /// An invitation was left pending or rejected for `reason` (an `InvitationRecord.Reason` raw value).
+    public func recordRefusal(reason: String) {
+        registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason)]).increment()
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of every series.
+    public func render() -> String {
+        String(decoding: renderBytes(), as: UTF8.self)
+    }
+
+    /// ``render()`` as UTF-8 bytes, for the HTTP response.
+    func renderBytes() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(4096)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+
+    private func makeStateGauge(customer: String, state: String) -> Gauge {
+        let gauge = registry.makeGauge(descriptor: Names.customerState, labels: [("customer", customer), ("state", state)])
+        gauge.set(to: 1)
+        return gauge
+    }
+
+    /// Full metric names (greppable) with their help text.
+    private enum Names {
+        static var customerHealthy: MetricNameDescriptor {
+            named("privatelink_consumer_customer_healthy",
+                  "1 when the customer's latest probe succeeded, 0 when it failed; absent until probed.")
+        }
+        static var customerState: MetricNameDescriptor {
+            named("privatelink_consumer_customer_state", "1 for the customer's current lifecycle state.")
+        }
+        static var probeLatency: MetricNameDescriptor {
+            named("privatelink_consumer_probe_latency_seconds", "Time taken by each probe stage.")
+        }
+        static var passDuration: MetricNameDescriptor {
+            named("privatelink_consumer_pass_duration_seconds", "Time taken by a reconcile pass.")
+        }
+        static var lastPassTimestamp: MetricNameDescriptor {
+            named("privatelink_consumer_last_pass_timestamp_seconds", "Unix time at which the last reconcile pass finished.")
+        }
+        static var invitationsRefused: MetricNameDescriptor {
+            named("privatelink_consumer_invitations_refused_total", "Resource share invitations not accepted, by reason.")
+        }
+
+        private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+    }
+}

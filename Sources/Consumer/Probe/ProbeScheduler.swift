@@ -1,0 +1,126 @@
+import ConsumerStore
+import Foundation
+import Logging
+import PostgresProbe
+import Synchronization
+
+/// Probes every ready customer's database through its endpoint, with bounded concurrency: a hung
+/// target costs one slot for at most its timeouts and never delays the others. Results go to the store
+/// (latest + bounded history) and the health log, where repeated identical results are written when
+/// they change and then once an hour, not every minute.
+public final class ProbeScheduler: Sendable {
+    let store: ConsumerStore
+    let prober: PostgresProber
+    let concurrency: Int
+    let healthLog: HealthLogWriter?
+    let metrics: DaemonMetrics?
+    let now: @Sendable () -> Date
+    let logger: Logger
+    /// How often an unchanged result is written to the health log again.
+    public let repeatInterval: TimeInterval
+    private let lastLogged = Mutex<[String: (signature: String, time: Date)]>([:])
+
+    public init(store: ConsumerStore, prober: PostgresProber, concurrency: Int, healthLog: HealthLogWriter?,
+                metrics: DaemonMetrics? = nil, repeatInterval: TimeInterval = 3600,
+                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+        self.store = store
+        self.prober = prober
+        self.concurrency = max(1, concurrency)
+        self.healthLog = healthLog
+        self.metrics = metrics
+        self.repeatInterval = repeatInterval
+        self.now = now
+        self.logger = logger
+    }
+
+    /// A customer the probe can reach: ready, with a DNS name that came from our own endpoint.
+    public struct Target: Sendable {
+        public var customer: Customer
+        public var endpoint: EndpointRecord
+        public var dnsName: String
+    }
+
+    /// The probe targets: only names recorded from our endpoints' associations are ever probed.
+    public func targets() async throws -> [Target] {
+        let snapshot = try await store.statusSnapshot()
+        return snapshot.customers.compactMap { customer in
+            guard customer.state == .ready, let id = customer.id, let endpoint = snapshot.endpoints[id],
+                  let dns = endpoint.dnsName else { return nil }
+            return Target(customer: customer, endpoint: endpoint, dnsName: dns)
+        }
+    }
+
+    /// One sweep over every target. Returns the results in target order.
+    @discardableResult
+    public func sweep() async throws -> [ProbeResultRecord] {
+        let targets = try await targets()
+        let records = await probeAll(targets)
+        try await store.recordProbes(records)
+        for (target, record) in zip(targets, records) { log(record, customer: target.customer.name) }
+        return records
+    }
+
+    /// Probes `targets` with at most `concurrency` in flight.
+    func probeAll(_ targets: [Target]) async -> [ProbeResultRecord] {
+        await withTaskGroup(of: (Int, ProbeResultRecord).self) { group in
+            var results = [ProbeResultRecord?](repeating: nil, count: targets.count)
+            var next = 0
+            func launch() {
+                guard next < targets.count else { return }
+                let index = next
+                let target = targets[index]
+                next += 1
+                group.addTask { (index, await self.probe(target)) }
+            }
+            for _ in 0..<min(concurrency, targets.count) { launch() }
+            while let (index, record) = await group.next() {
+                results[index] = record
+                launch()
+            }
+            return results.compactMap { $0 }
+        }
+    }
+
+    /// Probes one target now.
+    public func probe(_ target: Target) async -> ProbeResultRecord {
+        let customer = target.customer
+        let credentials = customer.probeUser.flatMap { user in
+            customer.probePasswordFile.map { ProbeCredentials(user: user, passwordFile: $0, database: customer.probeDatabase ?? "postgres") }
+        }
+        let started = now()
+        let result = await prober.probe(ProbeTarget(host: target.dnsName, port: customer.port, credentials: credentials))
+        for (stage, milliseconds) in result.latencyMs { metrics?.recordProbe(stage: stage.rawValue, seconds: milliseconds / 1000) }
+        return ProbeResultRecord(
+            id: nil, customerId: customer.id ?? 0, time: started, ok: result.ok,
+            stage: ProbeResultRecord.Stage(rawValue: result.stage.rawValue) ?? .dns,
+            errorKind: result.failure?.kind.name, error: result.failure?.message, hint: result.failure?.hint,
+            latencyMs: result.latencyMsByStageName, vpcEndpointId: target.endpoint.vpcEndpointId, dnsName: target.dnsName,
+            port: customer.port)
+    }
+
+    /// Writes the result to the health log when it differs from the last one written, or an hour passed.
+    func log(_ record: ProbeResultRecord, customer: String) {
+        let signature = record.ok ? "ok" : "\(record.stage.rawValue)/\(record.errorKind ?? "")"
+        let time = record.time
+        let due = lastLogged.withLock { memory -> Bool in
+            if let last = memory[customer], last.signature == signature, time.timeIntervalSince(last.time) < repeatInterval {
+                return false
+            }
+            memory[customer] = (signature, time)
+            return true
+        }
+        guard due else { return }
+        let entry = HealthLogProbe(time: record.time, customer: customer, vpcEndpointId: record.vpcEndpointId, dnsName: record.dnsName,
+                                   port: record.port, ok: record.ok, stage: record.stage.rawValue, error: record.error,
+                                   hint: record.hint, latencyMs: record.latencyMs)
+        do {
+            try healthLog?.append(.probe(entry))
+        } catch {
+            logger.warning("cannot write the health log", metadata: ["error": "\(error)"])
+        }
+        if !record.ok {
+            logger.warning("probe failed", metadata: ["customer": "\(customer)", "probe.stage": "\(record.stage.rawValue)",
+                                                      "probe.error": "\(record.error ?? "")"])
+        }
+    }
+}

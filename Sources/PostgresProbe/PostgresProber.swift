@@ -1,0 +1,133 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// Probes a customer's PostgreSQL through one of our endpoints: DNS → TCP → SSLRequest (→ login and
+/// `SELECT 1`), timing each stage and mapping each failure to the customer-side cause.
+///
+/// Every stage runs under its own budget from ``ProbeTimeouts`` and is abandoned, not awaited, when the
+/// budget runs out, so a probe never takes longer than ``ProbeTimeouts/total`` and a hung target holds up
+/// nothing but its own probe. Cancelling the calling task ends the probe at once with
+/// ``ProbeFailure/Kind/cancelled``. Nothing blocks a cooperative thread: DNS runs on a thread of its own
+/// (``SystemResolver``), sockets on SwiftNIO's event loops. Concurrency limits are the caller's.
+public struct PostgresProber: Sendable {
+    /// The per-stage budgets.
+    public let timeouts: ProbeTimeouts
+    let resolver: any HostResolver
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+    /// TLS for the login stage.
+    ///
+    /// `.prefer` with certificate verification off: TLS whenever the server offers it (RDS with
+    /// `rds.force_ssl` requires it), without checking the certificate chain or name. That is acceptable
+    /// only because the host is always our own endpoint's DNS name and the path (our VPC endpoint → VPC
+    /// Lattice → the customer's Resource Gateway → RDS) is AWS-internal; RDS's certificate names the RDS
+    /// hostname, never our endpoint's, so verification would reject every healthy database anyway.
+    let loginTLS: PostgresConnection.Configuration.TLS
+
+    /// - Parameters:
+    ///   - timeouts: the budget of each stage.
+    ///   - resolver: DNS resolution; the production default is getaddrinfo on a thread of its own.
+    ///   - eventLoopGroup: where connections run.
+    ///   - logger: receives one event per probe, and PostgresNIO's events during login.
+    public init(timeouts: ProbeTimeouts, resolver: any HostResolver = SystemResolver(),
+                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.timeouts = timeouts
+        self.resolver = resolver
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        if let context = try? NIOSSLContext(configuration: tls) {
+            loginTLS = .prefer(context)
+        } else {
+            logger.warning("TLS unavailable; logins will not use TLS", metadata: ["probe.tls": "disabled"])
+            loginTLS = .disable
+        }
+    }
+
+    /// Runs the stages in order until one fails; the result names the last stage attempted.
+    public func probe(_ target: ProbeTarget) async -> ProbeResult {
+        var logger = self.logger
+        logger[metadataKey: "probe.host"] = "\(target.host)"
+        logger[metadataKey: "probe.port"] = "\(target.port)"
+        let loop = eventLoopGroup.next()
+        var result = ProbeResult(ok: false, stage: .dns)
+
+        var started = NIODeadline.now()
+        let resolved = await resolve(target, on: loop)
+        result.latencyMs[.dns] = Self.milliseconds(from: started)
+        guard case .success(let addresses) = resolved else { return finish(result, resolved.failure, logger) }
+        result.addresses = addresses.map { $0.ipAddress ?? "\($0)" }
+
+        result.stage = .connect
+        started = .now()
+        let connected = await connect(to: addresses, target: target, on: loop)
+        result.latencyMs[.connect] = Self.milliseconds(from: started)
+        guard case .success(let (channel, address)) = connected else { return finish(result, connected.failure, logger) }
+
+        result.stage = .postgres
+        started = .now()
+        let (answer, answeredAt) = await exchangeSSLRequest(on: channel, target: target, started: started)
+        channel.close(promise: nil)
+        result.latencyMs[.postgres] = Self.milliseconds(from: started, to: answeredAt ?? .now())
+        guard case .success(let offersTLS) = answer else { return finish(result, answer.failure, logger) }
+        result.sslOffered = offersTLS
+
+        if let credentials = target.credentials {
+            result.stage = .login
+            started = .now()
+            let loggedIn = await login(at: address, credentials: credentials, target: target, on: loop, logger: logger)
+            result.latencyMs[.login] = Self.milliseconds(from: started)
+            guard case .success(let version) = loggedIn else { return finish(result, loggedIn.failure, logger) }
+            result.serverVersion = version
+        }
+        result.ok = true
+        return finish(result, nil, logger)
+    }
+
+    private func finish(_ result: ProbeResult, _ failure: ProbeFailure?, _ logger: Logger) -> ProbeResult {
+        var result = result
+        result.failure = failure
+        let latency = ProbeStage.allCases.compactMap { stage in
+            result.latencyMs[stage].map { "\(stage.rawValue)=\(($0 * 10).rounded() / 10)" }
+        }.joined(separator: " ")
+        var metadata: Logger.Metadata = [
+            "probe.ok": "\(result.ok)",
+            "probe.stage": "\(result.stage.rawValue)",
+            "probe.latencyMs": "\(latency)",
+        ]
+        if let failure {
+            metadata["probe.failure"] = "\(failure.kind)"
+            metadata["probe.error"] = "\(failure.message)"
+            if let sqlState = failure.sqlState { metadata["probe.sqlState"] = "\(sqlState)" }
+        }
+        logger.debug("probe finished", metadata: metadata)
+        return result
+    }
+
+    static func milliseconds(from start: NIODeadline, to end: NIODeadline = .now()) -> Double {
+        Double((end - start).nanoseconds) / 1_000_000
+    }
+}
+
+/// A stage's outcome: what the next stage needs, or why the probe stops.
+enum StageOutcome<Value: Sendable>: Sendable {
+    case success(Value)
+    case failure(ProbeFailure)
+
+    var failure: ProbeFailure? {
+        if case .failure(let failure) = self { return failure }
+        return nil
+    }
+}
+
+extension SocketAddress {
+    /// "10.0.1.7:5432" or "[fd00::7]:5432".
+    var probeText: String {
+        guard let ip = ipAddress else { return "\(self)" }
+        let port = self.port.map(String.init) ?? "?"
+        return self.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
