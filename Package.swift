@@ -76,12 +76,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `demo`: the whole flow against the simulator and a throwaway PostgreSQL (also the tests' PostgreSQL).
+        .target(
+            name: "ConsumerDemo",
+            dependencies: [
+                "Consumer",
+                "ConsumerStore",
+                "AWSClient",
+                "LatticeSimulator",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The thin executable: argument parsing only.
         .executableTarget(
             name: "privatelink-consumer",
             dependencies: [
                 "Consumer",
-                "LatticeSimulator",
+                "ConsumerDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,6 +112,7 @@ let package = Package(
             dependencies: [
                 "AWSClient",
                 "LatticeSimulator",
+                "ConsumerDemo",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport"

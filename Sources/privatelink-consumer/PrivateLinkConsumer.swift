@@ -1,5 +1,6 @@
 import ArgumentParser
 import Consumer
+import ConsumerDemo
 import Foundation
 import Logging
 
@@ -11,7 +12,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
         version: ConsumerVersion.string,
-        subcommands: [Run.self, Status.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
+        subcommands: [Demo.self, Run.self, Status.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
     )
 }
 
@@ -274,5 +275,19 @@ struct Probe: AsyncParsableCommand {
             return output
         }
         if !passed { throw ExitCode(1) }
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the whole flow on this machine: simulated AWS, a throwaway PostgreSQL, registration, passes, status."
+    )
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await perform(options) { logger in
+            try await ConsumerDemo.Demo.run(logger: logger) { Swift.print($0) }
+            return ""
+        }
     }
 }

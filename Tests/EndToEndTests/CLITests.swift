@@ -130,7 +130,7 @@ import TestSupport
         // Each "SE" is a shell running five `customer add` one after another; four run at once.
         try await withThrowingTaskGroup(of: ProcessOutput.self) { group in
             for worker in 0..<4 {
-                let script = (0..<5).map { n in
+                let script: String = (0..<5).map { n -> String in
                     let index = worker * 5 + n
                     return "'\(binary)' customer add c\(index) --arn \(testARN(index + 1)) --config '\(config)' || exit 1"
                 }.joined(separator: "\n")

@@ -1,19 +1,5 @@
+@_exported import ConsumerDemo
 import Foundation
-
-/// What a finished child process left behind.
-public struct ProcessOutput: Sendable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-}
-
-/// Runs blocking `body` on a new thread, outside Swift's cooperative pool.
-public func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: body()) }
-        thread.start()
-    }
-}
 
 /// Runs the built executables as real processes, the way SEs and systemd run them.
 public enum ProcessRunner {

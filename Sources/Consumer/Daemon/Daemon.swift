@@ -37,35 +37,9 @@ public enum Daemon {
             throw CommandFailure.runtime(error.message)
         }
         defer { lock.release() }
-        let store = try app.openStore()
-        let healthLog: HealthLogWriter
-        do {
-            healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
-                                            files: config.healthLogRotation.files)
-        } catch {
-            throw CommandFailure.runtime("health log \(config.healthLog): \(error)")
-        }
-        let aws: AWSContext
-        do {
-            aws = try await AWSContext.make(config: config, environment: options.environment, logger: logger)
-        } catch {
-            throw CommandFailure.runtime("aws: \(error)")
-        }
-        let policy = options.policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations)
-        var metrics: DaemonMetrics?
-        if config.metrics != nil, !options.once {
-            DaemonMetrics.bootstrapMetricsSystem()
-            metrics = DaemonMetrics()
-        }
-        let prober = PostgresProber(timeouts: config.probe.timeouts, logger: logger)
-        let scheduler = ProbeScheduler(store: store, prober: prober, concurrency: config.probe.concurrency,
-                                       healthLog: healthLog, metrics: metrics, logger: logger)
-        let reconciler = Reconciler(config: config, store: store, aws: aws, events: EventSink(writer: healthLog),
-                                    metrics: metrics,
-                                    policy: policy,
-                                    pacer: options.pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
-                                                                          refillPerSecond: config.ec2Pacing.refillPerSecond),
-                                    logger: logger)
+        let parts = try await DaemonParts.make(app, environment: options.environment, pacer: options.pacer, policy: options.policy,
+                                               metrics: config.metrics != nil && !options.once, logger: logger)
+        let (store, reconciler, scheduler, metrics) = (parts.store, parts.reconciler, parts.scheduler, parts.metrics)
         if options.once {
             let summary = await reconciler.pass()
             let probes = (try? await scheduler.sweep()) ?? []
@@ -94,5 +68,47 @@ public enum Daemon {
             throw CommandFailure.runtime("daemon: \(error)")
         }
         return ""
+    }
+}
+
+/// The daemon's parts, wired from the configuration: `run`, `run --once` and `demo` share them.
+public struct DaemonParts: Sendable {
+    public let store: ConsumerStore
+    public let aws: AWSContext
+    public let reconciler: Reconciler
+    public let scheduler: ProbeScheduler
+    public let metrics: DaemonMetrics?
+
+    public static func make(_ app: ConsumerApp, environment: [String: String], pacer: MutationPacer? = nil,
+                            policy: ReconcilePolicy? = nil, metrics withMetrics: Bool = false, logger: Logger) async throws -> DaemonParts {
+        let config = app.config
+        let store = try app.openStore()
+        let healthLog: HealthLogWriter
+        do {
+            healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
+                                            files: config.healthLogRotation.files)
+        } catch {
+            throw CommandFailure.runtime("health log \(config.healthLog): \(error)")
+        }
+        let aws: AWSContext
+        do {
+            aws = try await AWSContext.make(config: config, environment: environment, logger: logger)
+        } catch {
+            throw CommandFailure.runtime("aws: \(error)")
+        }
+        var metrics: DaemonMetrics?
+        if withMetrics {
+            DaemonMetrics.bootstrapMetricsSystem()
+            metrics = DaemonMetrics()
+        }
+        let prober = PostgresProber(timeouts: config.probe.timeouts, logger: logger)
+        let scheduler = ProbeScheduler(store: store, prober: prober, concurrency: config.probe.concurrency,
+                                       healthLog: healthLog, metrics: metrics, logger: logger)
+        let reconciler = Reconciler(config: config, store: store, aws: aws, events: EventSink(writer: healthLog), metrics: metrics,
+                                    policy: policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations),
+                                    pacer: pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
+                                                                  refillPerSecond: config.ec2Pacing.refillPerSecond),
+                                    logger: logger)
+        return DaemonParts(store: store, aws: aws, reconciler: reconciler, scheduler: scheduler, metrics: metrics)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// A real PostgreSQL on 127.0.0.1 for tests: one cluster per test process, created on first use in a
+/// A real PostgreSQL on 127.0.0.1 for tests and `demo`: one cluster per test process, created on first use in a
 /// temporary directory, with SCRAM password logins over TCP and, when `openssl` exists, TLS with a
 /// self-signed certificate. It is shut down (immediate mode) and deleted when the process exits.
 ///
@@ -235,7 +235,7 @@ public struct ThrowawayPostgres: Sendable {
 /// Why the throwaway PostgreSQL could not start.
 public struct ThrowawayPostgresError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// Keeps the postmasters' Process objects alive as long as the test process.

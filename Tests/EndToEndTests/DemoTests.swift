@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+import TestSupport
+
+extension DaemonEndToEnd {
+    /// `demo`, the README's first command, as a newcomer runs it.
+    @Suite struct DemoTests {
+        @Test func demoShowsTheWholeFlowAndCleansUp() async throws {
+            let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+                .filter { $0.hasPrefix("privatelink-consumer-demo-") }
+            let output = try await ProcessRunner.run(ProcessRunner.executable("privatelink-consumer"), ["demo"],
+                                                     environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()])
+            #expect(output.status == 0, "\(output.stderr)")
+            let lines = output.stdout.split(separator: "\n")
+            #expect(lines.contains { $0.hasPrefix("acme ") && $0.contains(" ready ") && $0.contains(" healthy ") }, "\(output.stdout)")
+            #expect(lines.contains { $0.hasPrefix("globex ") && $0.contains(" unhealthy ") && $0.contains("Nothing is listening") })
+            #expect(lines.contains { $0.contains("555566667777") && $0.contains("unregistered_resource") })
+            #expect(output.stdout.contains("probe  ok"))
+            let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+                .filter { $0.hasPrefix("privatelink-consumer-demo-") }
+            #expect(after == before, "the demo left its directory behind")
+        }
+    }
+}
