@@ -221,6 +221,28 @@ extension DaemonEndToEnd {
         #expect(await waitForExit(after, timeout: .seconds(10)) == 0)
     }
 
+    @Test func theMetricsEndpointServesPrometheusTextAndLiveness() async throws {
+        let port = try freeLoopbackPort()
+        let harness = try await DaemonHarness(pollIntervalSeconds: 3600, extra: ["metrics": "{\"listen\": \"127.0.0.1:\(port)\"}"])
+        defer { Task { await harness.shutdown() } }
+        let arn = testARN(41)
+        harness.simulator.addInvitation(sender: "111122223333", shareName: "m", resources: [SharedResource(arn: arn)])
+        try await harness.register("metered", arn: arn)
+        let daemon = try harness.startDaemon()
+        var page = ""
+        try await harness.waitUntil("the metrics page with the customer's state") {
+            page = (try? await httpGet(port: port, path: "/metrics").body) ?? ""
+            return page.contains("privatelink_consumer_customer_state{") && page.contains("privatelink_consumer_aws_calls_total{")
+        }
+        #expect(page.contains("customer=\"metered\""))
+        #expect(page.contains("privatelink_consumer_pass_duration_seconds"))
+        let health = try await httpGet(port: port, path: "/healthz")
+        #expect(health.status == 200, "\(health.body)")
+        #expect(health.body.contains("\"status\":\"ok\""))
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(await waitForExit(daemon, timeout: .seconds(10)) == 0)
+    }
+
     @Test func sigtermStopsTheDaemonMidRequestWithinTenSeconds() async throws {
         let harness = try await DaemonHarness(pollIntervalSeconds: 3600)
         defer { Task { await harness.shutdown() } }
@@ -279,4 +301,33 @@ extension DaemonEndToEnd {
         #expect(sim.invitations.first { $0.arn == stranger.arn }?.status == .pending)
     }
 }
+}
+
+/// A plain HTTP/1.0 GET over a loopback socket: status and body.
+func httpGet(port: Int, path: String) async throws -> (status: Int, body: String) {
+    try await onThread { () -> Result<(Int, String), HarnessError> in
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return .failure(HarnessError("cannot connect to 127.0.0.1:\(port)")) }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        return .success((status, body))
+    }.get()
 }
