@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "privatelink-consumer", targets: ["privatelink-consumer"]),
         .executable(name: "lattice-simulator", targets: ["lattice-simulator"]),
+        .executable(name: "privatelink-consumer-bench", targets: ["privatelink-consumer-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -105,6 +106,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]
+        ),
+        // The benchmark: figures for the steady pass, onboarding, probe sweeps, idle footprint, status.
+        .executableTarget(
+            name: "privatelink-consumer-bench",
+            dependencies: [
+                "Consumer",
+                "ConsumerDemo",
+                "ConsumerStore",
+                "AWSClient",
+                "LatticeSimulator",
+                "PostgresProbe",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Helpers shared by the test targets: temporary directories, process runner, log capture.
         .target(
