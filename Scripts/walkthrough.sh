@@ -2,7 +2,7 @@
 # The product end to end on this machine, no AWS account involved: the LatticeSimulator plays AWS
 # (RAM, EC2, VPC Lattice, STS over loopback, verifying SigV4), a throwaway config and state file play
 # the server. An SE registers two customers, a stranger's share arrives too, and the daemon's passes
-# accept what matches, create the endpoints and report the rest. Becomes `privatelink-consumer demo`.
+# accept what matches, create the endpoints and report the rest: `demo`, one CLI command at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --product privatelink-consumer >/dev/null
