@@ -62,9 +62,11 @@ import TestSupport
     @Test(arguments: BadWrite.allCases)
     func schemaRefuses(_ write: BadWrite) throws {
         let store = try store()
-        #expect(throws: DatabaseError.self, "\(write)") {
+        // A constraint must refuse it: any other error (a typo in the test's SQL) would prove nothing.
+        let error = #expect(throws: DatabaseError.self, "\(write)") {
             try store.database.write { db in try write.apply(db) }
         }
+        #expect(error?.resultCode == .SQLITE_CONSTRAINT, "\(write): \(String(describing: error))")
     }
 
     @Test func aRemovedCustomersNameAndArnCanBeRegisteredAgain() throws {

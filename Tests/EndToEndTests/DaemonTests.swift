@@ -239,6 +239,12 @@ extension DaemonEndToEnd {
         let health = try await httpGet(port: port, path: "/healthz")
         #expect(health.status == 200, "\(health.body)")
         #expect(health.body.contains("\"status\":\"ok\""))
+        // A removed customer leaves the metrics as it leaves `status`.
+        #expect(try await harness.cli(["customer", "remove", "metered"]).status == 0)
+        try await harness.waitUntil("the removed customer's series gone") {
+            let current = (try? await httpGet(port: port, path: "/metrics").body) ?? "customer=\"metered\""
+            return !current.contains("customer=\"metered\"")
+        }
         kill(daemon.processIdentifier, SIGTERM)
         #expect(await waitForExit(daemon, timeout: .seconds(10)) == 0)
     }

@@ -28,6 +28,7 @@ struct ReconcilerService: Service {
 
     private func loop() async throws {
         var first = true
+        var known: Set<String> = []
         while !Task.isCancelled {
             let version = try? await store.registryVersion()
             if first {
@@ -36,7 +37,7 @@ struct ReconcilerService: Service {
             }
             let summary = await reconciler.pass()
             if Task.isCancelled { break }
-            await record(summary)
+            known = await record(summary, known: known)
             notifier.status(summary.line)
             logger.info("pass finished", metadata: [
                 "customers": "\(summary.customers)", "ready": "\(summary.ready)", "actions": "\(summary.actions)",
@@ -47,14 +48,19 @@ struct ReconcilerService: Service {
     }
 
     /// Feeds the metrics endpoint: pass time, and every customer's state and health.
-    private func record(_ summary: PassSummary) async {
-        guard let metrics else { return }
+    /// Returns the customers now in the metrics, so that removed ones can be dropped next time.
+    private func record(_ summary: PassSummary, known: Set<String>) async -> Set<String> {
+        guard let metrics else { return known }
         metrics.recordPass(duration: summary.duration, at: Date())
-        guard let snapshot = try? await store.statusSnapshot() else { return }
+        guard let snapshot = try? await store.statusSnapshot() else { return known }
         for customer in snapshot.customers {
             let probe = customer.id.flatMap { snapshot.latestProbes[$0] }
             metrics.recordCustomer(name: customer.name, state: customer.state, healthy: probe?.ok)
         }
+        let current = Set(snapshot.customers.map(\.name))
+        // A removed customer leaves the metrics as it leaves `status`.
+        for name in known.subtracting(current) { metrics.forgetCustomer(name: name) }
+        return current
     }
 
     /// Sleeps until the next pass is due; returns early when the CLI changed the registry.

@@ -278,8 +278,8 @@ public enum ReconcilePlanner {
         case "ACCEPTED":
             move(.shareAccepted, "invitation accepted; waiting for the shared resource to appear in RAM", nil, known?.resourceShareArn)
         default:
-            if [.accepting, .awaitingShare].contains(customer.state) || customer.state == .shareExpired || customer.state == .shareRejected {
-                if customer.state == .shareExpired || customer.state == .shareRejected { return [] }
+            // share_expired / share_rejected stay until a new share arrives (it is then accepted above).
+            if [.accepting, .awaitingShare].contains(customer.state) {
                 move(.awaitingShare, "waiting for the customer's RAM share", Hints.awaitingShare(arn: arn, accountId: accountId), nil)
             }
         }
