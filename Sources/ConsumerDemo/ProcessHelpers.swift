@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs blocking `body` on a new thread, outside Swift's cooperative pool.
 public func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
@@ -36,5 +37,57 @@ public struct ProcessOutput: Sendable {
         self.status = status
         self.stdout = stdout
         self.stderr = stderr
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that accepts connections and never answers: a hung database. Accepted
+/// connections stay open, unread, until `close()`.
+public final class SilentListener: Sendable {
+    public let port: Int
+    private let socketFD: Int32
+    private let accepted = Accepted()
+
+    private final class Accepted: Sendable {
+        let sockets = Mutex<[Int32]>([])
+    }
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ThrowawayPostgresError("silent listener: socket() failed, errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 1024) == 0 else {
+            Glibc.close(fd)
+            throw ThrowawayPostgresError("silent listener: bind/listen failed, errno \(errno)")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        socketFD = fd
+        let accepted = self.accepted
+        Thread.detachNewThread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client >= 0 {
+                    accepted.sockets.withLock { $0.append(client) }
+                } else if errno != EINTR && errno != ECONNABORTED {
+                    break
+                }
+            }
+        }
+    }
+
+    /// Stops listening and closes every accepted connection.
+    public func close() {
+        shutdown(socketFD, Int32(SHUT_RDWR))
+        Glibc.close(socketFD)
+        for client in accepted.sockets.withLock({ clients in defer { clients = [] }; return clients }) { Glibc.close(client) }
     }
 }

@@ -34,6 +34,17 @@ extension LatticeSimulator {
         state.withLock { $0.invitations.removeAll { $0.arn == invitationArn } }
     }
 
+    /// Drops every answered invitation (accepted, rejected or expired) at once, as if about 7 days had
+    /// passed since the last answer. Returns how many were dropped.
+    @discardableResult
+    public func ageAnsweredInvitations() -> Int {
+        state.withLock { state in
+            let before = state.invitations.count
+            state.invitations.removeAll { $0.status != .pending }
+            return before - state.invitations.count
+        }
+    }
+
     /// The owner deletes the share (or removes this account from it): its resources vanish from
     /// ListResources and GetResourceShares, pending invitations to it disappear, and endpoints on its
     /// resources react as `effect` says. Returns false for an unknown share.

@@ -15,7 +15,7 @@ public struct PostgresProber: Sendable {
     /// The per-stage budgets.
     public let timeouts: ProbeTimeouts
     let resolver: any HostResolver
-    let eventLoopGroup: any EventLoopGroup
+    public let eventLoopGroup: any EventLoopGroup
     let logger: Logger
     /// TLS for the login stage.
     ///

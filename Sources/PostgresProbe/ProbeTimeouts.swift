@@ -14,7 +14,7 @@ public struct ProbeTimeouts: Sendable, Hashable {
 
     /// Budgets per stage.
     public init(dns: Duration, connect: Duration, postgres: Duration, login: Duration,
-                answerSettle: Duration = .milliseconds(50)) {
+                answerSettle: Duration = .milliseconds(10)) {
         self.dns = dns
         self.connect = connect
         self.postgres = postgres

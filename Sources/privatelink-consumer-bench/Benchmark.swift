@@ -25,15 +25,35 @@ struct Benchmark: AsyncParsableCommand {
     @Option(help: "Customers in the probe sweeps.")
     var probeCustomers = 1_000
 
+    @Option(help: "Sweeps per probe figure; the median is reported.")
+    var sweeps = 3
+
     @Option(help: "Probe concurrency (default: the daemon's configuration default).")
     var probeConcurrency: Int?
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Option(help: "Run only these measurements, comma-separated: \(Measurement.allCases.map(\.rawValue).joined(separator: ",")).")
+    var only: String?
+
+    enum Measurement: String, CaseIterable {
+        case steady, store, onboard, probeSweep, probeSweepWithSilent, idle
+    }
+
+    var selected: Set<Measurement> {
+        guard let only else { return Set(Measurement.allCases) }
+        return Set(only.split(separator: ",").compactMap { Measurement(rawValue: $0.trimmingCharacters(in: .whitespaces)) })
+    }
+
     func validate() throws {
-        guard customers >= 1, onboard >= 1, probeCustomers >= 1 else {
-            throw ValidationError("--customers, --onboard and --probe-customers must be at least 1")
+        guard customers >= 1, onboard >= 1, probeCustomers >= 1, sweeps >= 1 else {
+            throw ValidationError("--customers, --onboard, --probe-customers and --sweeps must be at least 1")
+        }
+        if let only {
+            for name in only.split(separator: ",") where Measurement(rawValue: name.trimmingCharacters(in: .whitespaces)) == nil {
+                throw ValidationError("--only: unknown measurement '\(name)'; use \(Measurement.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
         }
     }
 
@@ -43,134 +63,190 @@ struct Benchmark: AsyncParsableCommand {
         let root = NSTemporaryDirectory() + "privatelink-consumer-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
+        let wanted = selected
+        var report = Report()
 
-        var results: [String: Any] = [:]
-        var notes: [String: String] = [:]
-        var rows: [[String]] = []
-
-        // Steady state: N ready customers, one more pass.
-        progress("steady: building \(customers) ready customers")
-        let steady = try await World.make(root: root, label: "steady", count: customers, concurrency: probeConcurrency,
-                                          port: { _ in 5432 }, logger: logger)
-        let steadyPasses = try await steady.onboardAll()
-        progress("steady: \(customers) ready after \(steadyPasses.passes) passes (\(format(steadyPasses.seconds)) s); measuring one pass")
-        let steadyRun = await steady.measuredPass()
-        guard steadyRun.summary.ready == customers else {
-            throw CommandFailure.runtime("steady pass: only \(steadyRun.summary.ready)/\(customers) ready")
+        // A local PostgreSQL: the probe targets, and what the idle daemon's customers point at.
+        var pgPort = 0
+        if !wanted.isDisjoint(with: [.probeSweep, .probeSweepWithSilent, .idle]) {
+            do {
+                progress("starting a throwaway PostgreSQL")
+                pgPort = try await ThrowawayPostgres.shared().port
+            } catch {
+                pgPort = try freeLoopbackPort()
+                report.notes["postgres"] = "no local PostgreSQL (\(error)); probes hit a closed port"
+                progress("no local PostgreSQL (\(error)); probes hit closed port \(pgPort)")
+            }
         }
-        let steadyCallLimit = ceilDiv(customers, 1000) + ceilDiv(customers, 500) + 5
-        results["steady"] = [
-            "customers": customers, "seconds": steadyRun.seconds, "awsCalls": steadyRun.calls,
-            "awsCallsTotal": steadyRun.totalCalls, "cpuSeconds": steadyRun.cpuSeconds,
-            "targets": ["seconds": 2.0, "awsCalls": steadyCallLimit],
-            "met": steadyRun.seconds <= 2 && steadyRun.totalCalls <= steadyCallLimit,
-        ] as [String: Any]
-        rows.append(["steady pass", "\(customers) customers", "\(format(steadyRun.seconds)) s",
-                     "\(steadyRun.totalCalls) calls, \(format(steadyRun.cpuSeconds)) s CPU",
-                     "≤ 2 s, ≤ \(steadyCallLimit) calls", verdict(steadyRun.seconds <= 2 && steadyRun.totalCalls <= steadyCallLimit)])
+        let targetPort = pgPort
 
-        // Status rendering over the same N customers.
-        progress("store: rendering status --json for \(customers) customers")
-        let renderStart = ContinuousClock.now
-        let rendered = try await StatusCommand.render(steady.app, json: true)
-        let renderSeconds = seconds(ContinuousClock.now - renderStart)
-        results["store"] = ["customers": customers, "seconds": renderSeconds, "bytes": rendered.utf8.count,
-                            "target": 1.0, "met": renderSeconds <= 1] as [String: Any]
-        rows.append(["status --json", "\(customers) customers", "\(format(renderSeconds)) s", "\(rendered.utf8.count) bytes",
-                     "≤ 1 s", verdict(renderSeconds <= 1)])
-        await steady.shutdown()
-
-        // A local PostgreSQL for the probe sweeps.
-        var postgresPort: Int
-        do {
-            progress("probe: starting a throwaway PostgreSQL")
-            postgresPort = try await ThrowawayPostgres.shared().port
-        } catch {
-            postgresPort = try freeLoopbackPort()
-            notes["probeSweep"] = "no local PostgreSQL (\(error)); probes hit a closed port"
-            progress("probe: no local PostgreSQL (\(error)); using closed port \(postgresPort)")
+        if !wanted.isDisjoint(with: [.steady, .store, .idle]) {
+            progress("steady: building \(customers) ready customers")
+            let world = try await World.make(root: root, label: "steady", count: customers, concurrency: probeConcurrency,
+                                             port: { _ in targetPort }, logger: logger)
+            let built = try await world.onboardAll()
+            progress("steady: \(customers) ready after \(built.passes) passes (\(format(built.seconds)) s)")
+            // RAM drops answered invitations after about 7 days: a long-running steady state has none.
+            let aged = world.simulator.ageAnsweredInvitations()
+            progress("steady: \(aged) answered invitations aged out, as RAM does after about 7 days")
+            if wanted.contains(.steady) { try await measureSteady(world, into: &report) }
+            if wanted.contains(.store) { try await measureStore(world, into: &report) }
+            if wanted.contains(.idle) { try await measureIdle(world, root: root, into: &report) }
+            await world.shutdown()
         }
-        let pgPort = postgresPort
 
-        // Onboarding: M customers with M pending invitations.
-        progress("onboard: registering \(onboard) customers with pending invitations")
-        let onboarding = try await World.make(root: root, label: "onboard", count: onboard, concurrency: probeConcurrency,
-                                              port: { _ in pgPort }, logger: logger)
-        let before = onboarding.simulator.callCounts
-        let onboarded = try await onboarding.onboardAll()
-        let onboardCalls = diff(onboarding.simulator.callCounts, before)
-        let onboardTotal = onboardCalls.values.reduce(0, +)
-        let perCustomer = Double(onboardTotal) / Double(onboard)
-        results["onboard"] = [
-            "customers": onboard, "seconds": onboarded.seconds, "passes": onboarded.passes, "awsCalls": onboardCalls,
-            "awsCallsTotal": onboardTotal, "awsCallsPerCustomer": perCustomer,
-            "targets": ["seconds": 60.0, "awsCallsPerCustomer": 6.0],
-            "met": onboarded.seconds <= 60 && perCustomer <= 6,
-        ] as [String: Any]
-        rows.append(["onboard", "\(onboard) customers", "\(format(onboarded.seconds)) s",
-                     "\(onboarded.passes) passes, \(onboardTotal) calls (\(format(perCustomer))/customer)",
-                     "≤ 60 s, ~≤ 6 calls/customer", verdict(onboarded.seconds <= 60 && perCustomer <= 6)])
-
-        // Probe sweep over ready customers whose DNS name is localhost.
-        let probeWorld: World
-        if probeCustomers == onboard {
-            probeWorld = onboarding
-        } else {
-            await onboarding.shutdown()
-            progress("probe: building \(probeCustomers) ready customers")
-            probeWorld = try await World.make(root: root, label: "probe", count: probeCustomers, concurrency: probeConcurrency,
-                                              port: { _ in pgPort }, logger: logger)
-            _ = try await probeWorld.onboardAll()
+        if wanted.contains(.onboard) {
+            progress("onboard: registering \(onboard) customers with pending invitations")
+            let world = try await World.make(root: root, label: "onboard", count: onboard, concurrency: probeConcurrency,
+                                             port: { _ in targetPort }, logger: logger)
+            try await measureOnboard(world, into: &report)
+            await world.shutdown()
         }
-        progress("probeSweep: sweeping \(probeCustomers) endpoints")
-        let sweep = try await probeWorld.measuredSweep()
-        await probeWorld.shutdown()
-        let concurrency = probeWorld.app.config.probe.concurrency
-        results["probeSweep"] = [
-            "endpoints": sweep.count, "ok": sweep.ok, "seconds": sweep.seconds, "concurrency": concurrency,
-            "target": 0.5, "met": sweep.seconds <= 0.5 && sweep.ok == sweep.count,
-        ] as [String: Any]
-        rows.append(["probe sweep", "\(sweep.count) endpoints", "\(format(sweep.seconds)) s",
-                     "\(sweep.ok) ok, concurrency \(concurrency)", "≤ 0.5 s", verdict(sweep.seconds <= 0.5 && sweep.ok == sweep.count)])
 
-        // The same with 10 % of targets accepting and never answering.
-        let silentListener = try SilentListener()
-        let silentCount = max(1, probeCustomers / 10)
-        let every = probeCustomers / silentCount
-        let isSilent: @Sendable (Int) -> Bool = { $0 % every == 0 && $0 / every < silentCount }
-        progress("probeSweepWithSilent: building \(probeCustomers) ready customers, \(silentCount) on a silent listener")
-        let silentWorld = try await World.make(root: root, label: "silent", count: probeCustomers, concurrency: probeConcurrency,
-                                               port: { isSilent($0) ? silentListener.port : pgPort }, logger: logger)
-        _ = try await silentWorld.onboardAll()
-        progress("probeSweepWithSilent: sweeping")
-        let silentSweep = try await silentWorld.measuredSweep()
-        await silentWorld.shutdown()
-        let silentMet = silentSweep.seconds <= 3 && silentSweep.ok == silentSweep.count - silentCount
-        results["probeSweepWithSilent"] = [
-            "endpoints": silentSweep.count, "silent": silentCount, "ok": silentSweep.ok, "seconds": silentSweep.seconds,
-            "concurrency": concurrency, "probeTimeoutSeconds": 2, "target": 3.0, "met": silentMet,
-        ] as [String: Any]
-        rows.append(["probe sweep + silent", "\(silentSweep.count) endpoints, \(silentCount) silent",
-                     "\(format(silentSweep.seconds)) s", "\(silentSweep.ok) ok, concurrency \(concurrency), timeout 2 s",
-                     "≤ 3 s", verdict(silentMet)])
+        if wanted.contains(.probeSweep) {
+            progress("probeSweep: building \(probeCustomers) ready customers")
+            let world = try await World.make(root: root, label: "probe", count: probeCustomers, concurrency: probeConcurrency,
+                                             port: { _ in targetPort }, logger: logger)
+            _ = try await world.onboardAll()
+            progress("probeSweep: sweeping \(probeCustomers) endpoints")
+            let sweep = try await world.measuredSweeps(sweeps)
+            await world.shutdown()
+            let concurrency = world.app.config.probe.concurrency
+            let met = sweep.seconds <= 0.5 && sweep.ok == sweep.count
+            report.results["probeSweep"] = [
+                "endpoints": sweep.count, "ok": sweep.ok, "seconds": sweep.seconds, "concurrency": concurrency,
+                "sweeps": sweep.all, "target": 0.5, "met": met,
+            ] as [String: Any]
+            report.rows.append(["probe sweep", "\(sweep.count) endpoints", "\(format(sweep.seconds)) s",
+                                "\(sweep.ok) ok, concurrency \(concurrency)", "≤ 0.5 s", verdict(met)])
+        }
 
-        results["idle"] = NSNull()
-        notes["idle"] = "not measured: skipped for time (would spawn `privatelink-consumer run` against a bench-owned simulator)"
-        rows.append(["idle daemon", "-", "-", "skipped", "-", "n/a"])
-        results["notes"] = notes
-        results["build"] = isDebugBuild ? "debug" : "release"
+        if wanted.contains(.probeSweepWithSilent) {
+            // 10 % of the targets accept connections and never answer.
+            let silentListener = try SilentListener()
+            let silentCount = max(1, probeCustomers / 10)
+            let every = probeCustomers / silentCount
+            let isSilent: @Sendable (Int) -> Bool = { $0 % every == 0 && $0 / every < silentCount }
+            progress("probeSweepWithSilent: building \(probeCustomers) ready customers, \(silentCount) on a silent listener")
+            let world = try await World.make(root: root, label: "silent", count: probeCustomers, concurrency: probeConcurrency,
+                                             port: { isSilent($0) ? silentListener.port : targetPort }, logger: logger)
+            _ = try await world.onboardAll()
+            progress("probeSweepWithSilent: sweeping")
+            let sweep = try await world.measuredSweeps(sweeps)
+            await world.shutdown()
+            let concurrency = world.app.config.probe.concurrency
+            let met = sweep.seconds <= 3 && sweep.ok == sweep.count - silentCount
+            report.results["probeSweepWithSilent"] = [
+                "endpoints": sweep.count, "silent": silentCount, "ok": sweep.ok, "seconds": sweep.seconds, "sweeps": sweep.all,
+                "concurrency": concurrency, "probeTimeoutSeconds": 2, "target": 3.0, "met": met,
+            ] as [String: Any]
+            report.rows.append(["probe sweep + silent", "\(sweep.count) endpoints, \(silentCount) silent",
+                                "\(format(sweep.seconds)) s", "\(sweep.ok) ok, concurrency \(concurrency), timeout 2 s",
+                                "≤ 3 s", verdict(met)])
+        }
 
+        report.results["notes"] = report.notes
+        report.results["build"] = isDebugBuild ? "debug" : "release"
         if json {
-            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: report.results, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(table(["measurement", "size", "time", "detail", "target", "met"], rows))
-            if !steadyRun.calls.isEmpty {
-                print("\nsteady pass AWS calls: " + steadyRun.calls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-            }
-            print("onboard AWS calls: " + onboardCalls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-            for (key, note) in notes.sorted(by: { $0.key < $1.key }) { print("note (\(key)): \(note)") }
+            print(table(["measurement", "size", "time", "detail", "target", "met"], report.rows))
+            for line in report.details { print(line) }
+            for (key, note) in report.notes.sorted(by: { $0.key < $1.key }) { print("note (\(key)): \(note)") }
         }
+    }
+
+    /// What the measurements found: the JSON object, the table's rows, extra lines and notes.
+    struct Report {
+        var results: [String: Any] = [:]
+        var rows: [[String]] = []
+        var details: [String] = []
+        var notes: [String: String] = [:]
+    }
+
+    /// One more pass over N ready customers.
+    func measureSteady(_ world: World, into report: inout Report) async throws {
+        progress("steady: measuring one pass")
+        let run = await world.measuredPass()
+        guard run.summary.ready == customers, run.summary.errors == 0 else {
+            throw CommandFailure.runtime("steady pass: \(run.summary.line)")
+        }
+        let callLimit = ceilDiv(customers, 1000) + ceilDiv(customers, 500) + 5
+        let met = run.seconds <= 2 && run.totalCalls <= callLimit
+        report.results["steady"] = [
+            "customers": customers, "seconds": run.seconds, "awsCalls": run.calls, "awsCallsTotal": run.totalCalls,
+            "cpuSeconds": run.cpuSeconds, "targets": ["seconds": 2.0, "awsCalls": callLimit], "met": met,
+        ] as [String: Any]
+        report.rows.append(["steady pass", "\(customers) customers", "\(format(run.seconds)) s",
+                            "\(run.totalCalls) calls, \(format(run.cpuSeconds)) s CPU (with the simulator's)",
+                            "≤ 2 s, ≤ \(callLimit) calls", verdict(met)])
+        report.details.append("steady pass AWS calls: " + callsText(run.calls))
+    }
+
+    /// `status --json` over N customers.
+    func measureStore(_ world: World, into report: inout Report) async throws {
+        progress("store: rendering status --json for \(customers) customers")
+        let start = ContinuousClock.now
+        let rendered = try await StatusCommand.render(world.app, json: true)
+        let elapsed = seconds(ContinuousClock.now - start)
+        report.results["store"] = ["customers": customers, "seconds": elapsed, "bytes": rendered.utf8.count,
+                                   "target": 1.0, "met": elapsed <= 1] as [String: Any]
+        report.rows.append(["status --json", "\(customers) customers", "\(format(elapsed)) s", "\(rendered.utf8.count) bytes",
+                            "≤ 1 s", verdict(elapsed <= 1)])
+    }
+
+    /// M registered customers with M pending invitations, passes until all are ready.
+    func measureOnboard(_ world: World, into report: inout Report) async throws {
+        let before = world.simulator.callCounts
+        let onboarded = try await world.onboardAll()
+        let calls = diff(world.simulator.callCounts, before)
+        let total = calls.values.reduce(0, +)
+        let perCustomer = Double(total) / Double(onboard)
+        let met = onboarded.seconds <= 60 && perCustomer <= 6
+        report.results["onboard"] = [
+            "customers": onboard, "seconds": onboarded.seconds, "passes": onboarded.passes, "awsCalls": calls,
+            "awsCallsTotal": total, "awsCallsPerCustomer": perCustomer,
+            "targets": ["seconds": 60.0, "awsCallsPerCustomer": 6.0], "met": met,
+        ] as [String: Any]
+        report.rows.append(["onboard", "\(onboard) customers", "\(format(onboarded.seconds)) s",
+                            "\(onboarded.passes) passes, \(total) calls (\(format(perCustomer))/customer)",
+                            "≤ 60 s, ~≤ 6 calls/customer", verdict(met)])
+        report.details.append("onboard AWS calls: " + callsText(calls))
+    }
+
+    /// The real daemon binary over the steady world, sampled from /proc for 30 s once its first pass
+    /// and probe sweep are done.
+    func measureIdle(_ world: World, root: String, into report: inout Report) async throws {
+        guard let binary = await DaemonProcess.locateBinary() else {
+            report.results["idle"] = NSNull()
+            report.notes["idle"] = "not measured: no privatelink-consumer binary next to the benchmark; run `swift build -c release` first"
+            report.rows.append(["idle daemon", "\(customers) customers", "-", "no daemon binary", "≤ 40 MiB, ≤ 1 % CPU", "n/a"])
+            return
+        }
+        progress("idle: starting \(binary) over \(customers) customers")
+        let daemon = try DaemonProcess.start(binary: binary, configPath: world.configPath, environment: world.environment)
+        defer { daemon.stop() }
+        let settled = try await daemon.waitUntilSettled(timeout: .seconds(300))
+        progress("idle: first pass and probe sweep done after \(format(settled)) s; sampling for \(idleSeconds) s")
+        let sample = try await daemon.sample(for: .seconds(idleSeconds))
+        // The next pass and sweep start 60 s after the first ones began.
+        let overlapped = settled + Double(idleSeconds) > 60
+        if overlapped { report.notes["idle"] = "the window overlapped the next pass: start-up took \(format(settled)) s" }
+        let met = sample.rssMiB <= 40 && sample.cpuPercent <= 1
+        report.results["idle"] = [
+            "customers": customers, "rssMiB": sample.rssMiB, "peakRssMiB": sample.peakRssMiB, "cpuPercent": sample.cpuPercent,
+            "windowSeconds": idleSeconds, "startupSeconds": settled, "targets": ["rssMiB": 40.0, "cpuPercent": 1.0], "met": met,
+        ] as [String: Any]
+        report.rows.append(["idle daemon", "\(customers) customers", "\(idleSeconds) s window",
+                            "\(format(sample.rssMiB)) MiB RSS (peak \(format(sample.peakRssMiB))), \(format(sample.cpuPercent)) % CPU",
+                            "≤ 40 MiB, ≤ 1 % CPU", verdict(met)])
+    }
+
+    var idleSeconds: Int { 30 }
+
+    func callsText(_ calls: [String: Int]) -> String {
+        calls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }
 
@@ -178,6 +254,9 @@ struct Benchmark: AsyncParsableCommand {
 
 struct World: Sendable {
     let directory: String
+    let configPath: String
+    /// What a daemon process needs to reach the simulator.
+    let environment: [String: String]
     let app: ConsumerApp
     let simulator: LatticeSimulator
     let parts: DaemonParts
@@ -224,7 +303,7 @@ struct World: Sendable {
             if n > 0 && n % 2000 == 0 { progress("  \(label): \(n)/\(count) registered") }
         }
         progress("  \(label): \(count) registered in \(format(seconds(ContinuousClock.now - start))) s")
-        return World(directory: directory, app: app, simulator: simulator, parts: parts, count: count)
+        return World(directory: directory, configPath: configPath, environment: environment, app: app, simulator: simulator, parts: parts, count: count)
     }
 
     /// Passes until every customer is ready.
@@ -254,52 +333,28 @@ struct World: Sendable {
         return (summary, elapsed, cpuSeconds, calls, calls.values.reduce(0, +))
     }
 
-    /// One probe sweep with its wall time.
-    func measuredSweep() async throws -> (count: Int, ok: Int, seconds: Double) {
-        let start = ContinuousClock.now
-        let records = try await parts.scheduler.sweep()
-        let elapsed = seconds(ContinuousClock.now - start)
-        return (records.count, records.filter(\.ok).count, elapsed)
+    /// `times` probe sweeps: the median wall time, every wall time, and the worst sweep's healthy count.
+    func measuredSweeps(_ times: Int) async throws -> (count: Int, ok: Int, seconds: Double, all: [Double]) {
+        var all: [Double] = []
+        var count = 0
+        var ok = Int.max
+        for _ in 0..<times {
+            let postgres = try? await ThrowawayPostgres.shared()
+            let (cpu, machine, server) = (cpuTime(), machineBusySeconds(), postgres?.cpuSeconds())
+            let start = ContinuousClock.now
+            let records = try await parts.scheduler.sweep()
+            all.append(seconds(ContinuousClock.now - start))
+            count = records.count
+            ok = min(ok, records.filter(\.ok).count)
+            progress("  sweep: \(format(all.last!)) s, \(records.filter(\.ok).count)/\(records.count) ok; CPU: "
+                     + "\(format(cpuTime() - cpu)) s this process, \(format(machineBusySeconds() - machine)) s the whole machine"
+                     + (server.flatMap { start in postgres?.cpuSeconds().map { ", \(format($0 - start)) s PostgreSQL" } } ?? ""))
+        }
+        return (count, ok, all.sorted()[all.count / 2], all)
     }
 
     func shutdown() async {
         try? await simulator.shutdown()
-    }
-}
-
-// MARK: - A listener that accepts and never answers
-
-final class SilentListener: Sendable {
-    let port: Int
-    private let socketFD: Int32
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CommandFailure.runtime("silent listener: socket() failed, errno \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 1024) == 0 else {
-            close(fd)
-            throw CommandFailure.runtime("silent listener: bind/listen failed, errno \(errno)")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        socketFD = fd
-        // Accepted connections are held open (never read, never written, never closed) until exit.
-        Thread.detachNewThread {
-            while true {
-                let client = accept(fd, nil, nil)
-                if client < 0 && errno != EINTR && errno != ECONNABORTED { break }
-            }
-        }
     }
 }
 
@@ -334,6 +389,17 @@ func diff(_ after: [String: Int], _ before: [String: Int]) -> [String: Int] {
         result[key] = value - (before[key] ?? 0)
     }
     return result
+}
+
+/// Busy CPU time of the whole machine so far (every core, from /proc/stat), or 0 where unreadable.
+func machineBusySeconds() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+          let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return 0 }
+    let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard fields.count >= 5 else { return 0 }
+    // user nice system idle iowait irq softirq steal…: everything but idle and iowait is busy.
+    let busy = fields.enumerated().filter { $0.offset != 3 && $0.offset != 4 }.map(\.element).reduce(0, +)
+    return busy / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// User plus system CPU time of this process so far.

@@ -102,7 +102,7 @@ struct ProbeService: Service {
                     let start = ContinuousClock.now
                     do {
                         let results = try await scheduler.sweep()
-                        logger.debug("probe sweep finished", metadata: [
+                        logger.info("probe sweep finished", metadata: [
                             "probed": "\(results.count)", "healthy": "\(results.filter(\.ok).count)",
                             "duration_ms": "\(Int((ContinuousClock.now - start) / .milliseconds(1)))",
                         ])

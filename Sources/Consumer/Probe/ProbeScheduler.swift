@@ -5,13 +5,17 @@ import PostgresProbe
 import Synchronization
 
 /// Probes every ready customer's database through its endpoint, with bounded concurrency: a hung
-/// target costs one slot for at most its timeouts and never delays the others. Results go to the store
+/// target costs a slot for a quarter of a second, never its whole timeout, and never delays the others. Results go to the store
 /// (latest + bounded history) and the health log, where repeated identical results are written when
 /// they change and then once an hour, not every minute.
 public final class ProbeScheduler: Sendable {
     let store: ConsumerStore
     let prober: PostgresProber
     let concurrency: Int
+    /// How long a probe may hold a concurrency slot; past it, the probe runs on without one.
+    let patience: Duration
+    /// The most probes running at once, holding a slot or not.
+    let inFlightLimit: Int
     let healthLog: HealthLogWriter?
     let metrics: DaemonMetrics?
     let now: @Sendable () -> Date
@@ -20,12 +24,19 @@ public final class ProbeScheduler: Sendable {
     public let repeatInterval: TimeInterval
     private let lastLogged = Mutex<[String: (signature: String, time: Date)]>([:])
 
-    public init(store: ConsumerStore, prober: PostgresProber, concurrency: Int, healthLog: HealthLogWriter?,
+    /// - Parameters:
+    ///   - concurrency: probes started and not yet past `patience` at once.
+    ///   - patience: how long a probe holds its slot (a healthy probe finishes well within it).
+    ///   - inFlightLimit: probes running at once in all; default 8 × `concurrency`, within the file limit.
+    public init(store: ConsumerStore, prober: PostgresProber, concurrency: Int, patience: Duration = .milliseconds(250),
+                inFlightLimit: Int? = nil, healthLog: HealthLogWriter?,
                 metrics: DaemonMetrics? = nil, repeatInterval: TimeInterval = 3600,
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.store = store
         self.prober = prober
         self.concurrency = max(1, concurrency)
+        self.patience = patience
+        self.inFlightLimit = max(self.concurrency, inFlightLimit ?? Self.defaultInFlightLimit(concurrency: self.concurrency))
         self.healthLog = healthLog
         self.metrics = metrics
         self.repeatInterval = repeatInterval
@@ -38,6 +49,8 @@ public final class ProbeScheduler: Sendable {
         public var customer: Customer
         public var endpoint: EndpointRecord
         public var dnsName: String
+        /// The last probe ran out of time: this one is expected to hang again.
+        public var expectedSlow = false
     }
 
     /// The probe targets: only names recorded from our endpoints' associations are ever probed.
@@ -46,7 +59,9 @@ public final class ProbeScheduler: Sendable {
         return snapshot.customers.compactMap { customer in
             guard customer.state == .ready, let id = customer.id, let endpoint = snapshot.endpoints[id],
                   let dns = endpoint.dnsName else { return nil }
-            return Target(customer: customer, endpoint: endpoint, dnsName: dns)
+            let last = snapshot.latestProbes[id]
+            return Target(customer: customer, endpoint: endpoint, dnsName: dns,
+                          expectedSlow: last.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false)
         }
     }
 
@@ -60,24 +75,12 @@ public final class ProbeScheduler: Sendable {
         return records
     }
 
-    /// Probes `targets` with at most `concurrency` in flight.
+    /// Probes `targets` under ``SweepLauncher``'s policy; the results come back in target order.
     func probeAll(_ targets: [Target]) async -> [ProbeResultRecord] {
-        await withTaskGroup(of: (Int, ProbeResultRecord).self) { group in
-            var results = [ProbeResultRecord?](repeating: nil, count: targets.count)
-            var next = 0
-            func launch() {
-                guard next < targets.count else { return }
-                let index = next
-                let target = targets[index]
-                next += 1
-                group.addTask { (index, await self.probe(target)) }
-            }
-            for _ in 0..<min(concurrency, targets.count) { launch() }
-            while let (index, record) = await group.next() {
-                results[index] = record
-                launch()
-            }
-            return results.compactMap { $0 }
+        let launcher = SweepLauncher(concurrency: concurrency, patience: patience, inFlightLimit: inFlightLimit,
+                                     timers: prober.eventLoopGroup)
+        return await launcher.run(count: targets.count, expectedSlow: { targets[$0].expectedSlow }) { index in
+            await self.probe(targets[index])
         }
     }
 
@@ -96,6 +99,15 @@ public final class ProbeScheduler: Sendable {
             errorKind: result.failure?.kind.name, error: result.failure?.message, hint: result.failure?.hint,
             latencyMs: result.latencyMsByStageName, vpcEndpointId: target.endpoint.vpcEndpointId, dnsName: target.dnsName,
             port: customer.port)
+    }
+
+    /// 8 × `concurrency`, but leaving 256 descriptors of the process's file limit for everything else
+    /// (a probe holds one socket, two while logging in).
+    static func defaultInFlightLimit(concurrency: Int) -> Int {
+        var limit = rlimit()
+        let files = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0
+            ? Int(clamping: limit.rlim_cur) : Int.max
+        return max(concurrency, min(concurrency * 8, (files - 256) / 2))
     }
 
     /// Writes the result to the health log when it differs from the last one written, or an hour passed.
@@ -124,3 +136,4 @@ public final class ProbeScheduler: Sendable {
         }
     }
 }
+
