@@ -51,6 +51,16 @@ extension ConsumerStore {
         }
     }
 
+    /// How many live customers there are, and how many of them are ready.
+    public func customerCounts() async throws -> (live: Int, ready: Int) {
+        try await read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT count(*) AS live, coalesce(sum(state = ?), 0) AS ready FROM customer WHERE state != ?
+                """, arguments: [CustomerState.ready.rawValue, CustomerState.removed.rawValue])
+            return (row?["live"] ?? 0, row?["ready"] ?? 0)
+        }
+    }
+
     /// The live customer named `name`, if any.
     public func customer(named name: String) async throws -> Customer? {
         try await read { db in

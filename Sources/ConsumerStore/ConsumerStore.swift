@@ -38,6 +38,14 @@ public struct ConsumerStore: Sendable {
         }
     }
 
+    /// Lets SQLite drop its page caches and idle reader connections once current reads finish (the
+    /// daemon calls it after each pass and sweep; the next read reopens what it needs).
+    public func releaseMemory() async {
+        database.releaseMemoryEventually()
+        // The writer's release is queued on its serial queue: an empty access queued after it waits for it.
+        _ = try? await database.writeWithoutTransaction { _ in }
+    }
+
     /// The schema version of the open file.
     public func schemaVersion() throws -> Int {
         try database.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }

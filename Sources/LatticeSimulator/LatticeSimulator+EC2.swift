@@ -120,10 +120,12 @@ extension LatticeSimulator {
         }
     }
 
+    /// EC2's timestamps: RFC 3339 in UTC with milliseconds. A format style, not an ISO8601DateFormatter
+    /// per endpoint: creating those dominated listing thousands of endpoints.
+    static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     /// The members of a `vpcEndpoint` / `vpcEndpointSet/item` element, in EC2's order.
     func writeEndpoint(_ endpoint: SimulatedEndpoint, casing: EndpointStateCasing, into xml: inout XMLWriter) {
-        let timestamp = ISO8601DateFormatter()
-        timestamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         xml.element("vpcEndpointId", endpoint.id)
         xml.element("vpcEndpointType", "Resource")
         xml.element("vpcId", endpoint.vpcId)
@@ -149,7 +151,7 @@ extension LatticeSimulator {
         }
         // Resource endpoints have no DNS entries of their own: the names are on the associations.
         xml.element("dnsEntrySet") { _ in }
-        xml.element("creationTimestamp", timestamp.string(from: endpoint.createdAt))
+        xml.element("creationTimestamp", endpoint.createdAt.formatted(Self.timestampStyle))
         xml.element("tagSet") { set in
             for (key, value) in endpoint.tags.sorted(by: { $0.key < $1.key }) {
                 set.element("item") { item in

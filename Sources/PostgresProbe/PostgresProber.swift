@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// Probes a customer's PostgreSQL through one of our endpoints: DNS → TCP → SSLRequest (→ login and
 /// `SELECT 1`), timing each stage and mapping each failure to the customer-side cause.
@@ -24,7 +25,10 @@ public struct PostgresProber: Sendable {
     /// only because the host is always our own endpoint's DNS name and the path (our VPC endpoint → VPC
     /// Lattice → the customer's Resource Gateway → RDS) is AWS-internal; RDS's certificate names the RDS
     /// hostname, never our endpoint's, so verification would reject every healthy database anyway.
-    let loginTLS: PostgresConnection.Configuration.TLS
+    var loginTLS: PostgresConnection.Configuration.TLS { loginTLSContext.value }
+    /// Made on the first login, not up front: most customers have no login stage, and a TLS context
+    /// costs BoringSSL's initialisation and memory for the daemon's lifetime.
+    private let loginTLSContext: LoginTLSContext
 
     /// - Parameters:
     ///   - timeouts: the budget of each stage.
@@ -37,14 +41,7 @@ public struct PostgresProber: Sendable {
         self.resolver = resolver
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .none
-        if let context = try? NIOSSLContext(configuration: tls) {
-            loginTLS = .prefer(context)
-        } else {
-            logger.warning("TLS unavailable; logins will not use TLS", metadata: ["probe.tls": "disabled"])
-            loginTLS = .disable
-        }
+        loginTLSContext = LoginTLSContext(logger: logger)
     }
 
     /// Runs the stages in order until one fails; the result names the last stage attempted.
@@ -109,6 +106,33 @@ public struct PostgresProber: Sendable {
 
     static func milliseconds(from start: NIODeadline, to end: NIODeadline = .now()) -> Double {
         Double((end - start).nanoseconds) / 1_000_000
+    }
+}
+
+/// The login stage's TLS setting, made once, on first use.
+final class LoginTLSContext: Sendable {
+    private let made = Mutex<PostgresConnection.Configuration.TLS?>(nil)
+    private let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    var value: PostgresConnection.Configuration.TLS {
+        made.withLock { made in
+            if let made { return made }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            let value: PostgresConnection.Configuration.TLS
+            if let context = try? NIOSSLContext(configuration: tls) {
+                value = .prefer(context)
+            } else {
+                logger.warning("TLS unavailable; logins will not use TLS", metadata: ["probe.tls": "disabled"])
+                value = .disable
+            }
+            made = value
+            return value
+        }
     }
 }
 

@@ -25,6 +25,12 @@ struct Benchmark: AsyncParsableCommand {
     @Option(help: "Customers in the probe sweeps.")
     var probeCustomers = 1_000
 
+    @Option(help: "How long the idle daemon is sampled, in seconds.")
+    var idleSeconds = 30
+
+    @Option(help: "Steady-state passes measured; the median is reported.")
+    var passes = 3
+
     @Option(help: "Sweeps per probe figure; the median is reported.")
     var sweeps = 3
 
@@ -47,8 +53,8 @@ struct Benchmark: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard customers >= 1, onboard >= 1, probeCustomers >= 1, sweeps >= 1 else {
-            throw ValidationError("--customers, --onboard, --probe-customers and --sweeps must be at least 1")
+        guard customers >= 1, onboard >= 1, probeCustomers >= 1, passes >= 1, sweeps >= 1, idleSeconds >= 1 else {
+            throw ValidationError("--customers, --onboard, --probe-customers, --passes, --sweeps and --idle-seconds must be at least 1")
         }
         if let only {
             for name in only.split(separator: ",") where Measurement(rawValue: name.trimmingCharacters(in: .whitespaces)) == nil {
@@ -58,6 +64,8 @@ struct Benchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // The in-process figures run under the daemon's allocator settings.
+        MemoryReclaimer.configureAllocator()
         var logger = Logger(label: "privatelink-consumer-bench")
         logger.logLevel = .warning
         let root = NSTemporaryDirectory() + "privatelink-consumer-bench-\(getpid())"
@@ -67,7 +75,7 @@ struct Benchmark: AsyncParsableCommand {
         var report = Report()
 
         // A local PostgreSQL: the probe targets, and what the idle daemon's customers point at.
-        var pgPort = 0
+        var pgPort = 5432
         if !wanted.isDisjoint(with: [.probeSweep, .probeSweepWithSilent, .idle]) {
             do {
                 progress("starting a throwaway PostgreSQL")
@@ -167,16 +175,23 @@ struct Benchmark: AsyncParsableCommand {
 
     /// One more pass over N ready customers.
     func measureSteady(_ world: World, into report: inout Report) async throws {
-        progress("steady: measuring one pass")
-        let run = await world.measuredPass()
-        guard run.summary.ready == customers, run.summary.errors == 0 else {
-            throw CommandFailure.runtime("steady pass: \(run.summary.line)")
+        progress("steady: measuring \(passes) passes")
+        var runs: [(summary: PassSummary, seconds: Double, cpuSeconds: Double, calls: [String: Int], totalCalls: Int)] = []
+        for _ in 0..<passes {
+            let run = await world.measuredPass()
+            guard run.summary.ready == customers, run.summary.errors == 0, run.summary.actions == 0 else {
+                throw CommandFailure.runtime("steady pass: \(run.summary.line)")
+            }
+            progress("  pass: \(format(run.seconds)) s, \(format(run.cpuSeconds)) s CPU, \(run.totalCalls) AWS calls")
+            runs.append(run)
         }
+        let run = runs.sorted { $0.seconds < $1.seconds }[runs.count / 2]
         let callLimit = ceilDiv(customers, 1000) + ceilDiv(customers, 500) + 5
         let met = run.seconds <= 2 && run.totalCalls <= callLimit
         report.results["steady"] = [
             "customers": customers, "seconds": run.seconds, "awsCalls": run.calls, "awsCallsTotal": run.totalCalls,
-            "cpuSeconds": run.cpuSeconds, "targets": ["seconds": 2.0, "awsCalls": callLimit], "met": met,
+            "cpuSeconds": run.cpuSeconds, "passes": runs.map(\.seconds),
+            "targets": ["seconds": 2.0, "awsCalls": callLimit], "met": met,
         ] as [String: Any]
         report.rows.append(["steady pass", "\(customers) customers", "\(format(run.seconds)) s",
                             "\(run.totalCalls) calls, \(format(run.cpuSeconds)) s CPU (with the simulator's)",
@@ -236,14 +251,14 @@ struct Benchmark: AsyncParsableCommand {
         let met = sample.rssMiB <= 40 && sample.cpuPercent <= 1
         report.results["idle"] = [
             "customers": customers, "rssMiB": sample.rssMiB, "peakRssMiB": sample.peakRssMiB, "cpuPercent": sample.cpuPercent,
+            "anonMiB": sample.anonMiB, "fileMiB": sample.fileMiB,
             "windowSeconds": idleSeconds, "startupSeconds": settled, "targets": ["rssMiB": 40.0, "cpuPercent": 1.0], "met": met,
         ] as [String: Any]
         report.rows.append(["idle daemon", "\(customers) customers", "\(idleSeconds) s window",
-                            "\(format(sample.rssMiB)) MiB RSS (peak \(format(sample.peakRssMiB))), \(format(sample.cpuPercent)) % CPU",
+                            "\(format(sample.rssMiB)) MiB RSS (\(format(sample.anonMiB)) heap, \(format(sample.fileMiB)) code; peak \(format(sample.peakRssMiB))), \(format(sample.cpuPercent)) % CPU",
                             "≤ 40 MiB, ≤ 1 % CPU", verdict(met)])
     }
 
-    var idleSeconds: Int { 30 }
 
     func callsText(_ calls: [String: Int]) -> String {
         calls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

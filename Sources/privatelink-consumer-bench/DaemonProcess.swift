@@ -107,6 +107,9 @@ final class DaemonProcess: Sendable {
     }
 
     struct Sample {
+        /// Anonymous memory (heap, stacks) and file-backed pages (the binary and libraries) of the RSS.
+        var anonMiB: Double
+        var fileMiB: Double
         var rssMiB: Double
         var peakRssMiB: Double
         var cpuPercent: Double
@@ -124,7 +127,8 @@ final class DaemonProcess: Sendable {
         let elapsed = seconds(ContinuousClock.now - start)
         let used = try cpuSeconds() - before
         let (rss, hwm) = try memory()
-        return Sample(rssMiB: rss, peakRssMiB: max(peak, hwm), cpuPercent: used / elapsed * 100)
+        let anon = try field("RssAnon"), file = try field("RssFile")
+        return Sample(anonMiB: anon, fileMiB: file, rssMiB: rss, peakRssMiB: max(peak, hwm), cpuPercent: used / elapsed * 100)
     }
 
     /// utime + stime of the process, in seconds.
@@ -142,13 +146,17 @@ final class DaemonProcess: Sendable {
 
     /// VmRSS and VmHWM (peak) in MiB.
     private func memory() throws -> (rss: Double, hwm: Double) {
+        (try field("VmRSS"), try field("VmHWM"))
+    }
+
+    /// A "kB" field of /proc/PID/status, in MiB.
+    private func field(_ name: String) throws -> Double {
         let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        func field(_ name: String) -> Double? {
-            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
-            return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }.map { $0 / 1024 }
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+              let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else {
+            throw CommandFailure.runtime("no \(name) in /proc/\(pid)/status")
         }
-        guard let rss = field("VmRSS"), let hwm = field("VmHWM") else { throw CommandFailure.runtime("unreadable /proc/\(pid)/status") }
-        return (rss, hwm)
+        return kib / 1024
     }
 
     /// SIGTERM, then SIGKILL after 10 s.

@@ -22,6 +22,21 @@ import TestSupport
         #expect(events.first?.toState == .awaitingShare)
     }
 
+    @Test func countsLiveAndReadyCustomersAndStaysUsableAfterReleasingMemory() async throws {
+        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+        #expect(try await store.customerCounts() == (0, 0))
+        for n in 1...5 { _ = try await store.addCustomer(NewCustomer(name: "c\(n)", arn: try arn(n))) }
+        try await store.transition(customer: "c1", to: .ready, detail: nil, hint: nil)
+        try await store.transition(customer: "c2", to: .ready, detail: nil, hint: nil)
+        _ = try await store.requestRemoval(named: "c5", keepEndpoint: false)
+        await store.releaseMemory()
+        let counts = try await store.customerCounts()
+        #expect(counts.live == 4 && counts.ready == 2, "\(counts)")
+        #expect(try await store.customers().map(\.name) == ["c1", "c2", "c3", "c4"])
+        _ = try await store.addCustomer(NewCustomer(name: "c6", arn: try arn(6)))
+        #expect(try await store.customerCounts().live == 5)
+    }
+
     @Test func duplicateNameAndArnAreRefusedWithTheFix() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
         _ = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)))

@@ -139,6 +139,22 @@ struct RAMSimulatorTests {
         }
     }
 
+    /// RAM drops answered invitations after about 7 days; the share stays.
+    @Test func agingDropsAnsweredInvitationsButKeepsPendingOnesAndTheShare() async throws {
+        try await LatticeSimulator.with { simulator, client in
+            let answered = simulator.addInvitation(sender: Fixture.customer, shareName: "a", resources: [SharedResource(arn: Fixture.rcfgArn(1))])
+            let pending = simulator.addInvitation(sender: Fixture.customer, shareName: "b", resources: [SharedResource(arn: Fixture.rcfgArn(2))])
+            let accept = try await client.ram("AcceptResourceShareInvitation", ["resourceShareInvitationArn": answered.arn])
+            #expect(accept.status == 200)
+            #expect(simulator.ageAnsweredInvitations() == 1)
+            #expect(simulator.ageAnsweredInvitations() == 0)
+            let listed = try #require(try await client.ram("GetResourceShareInvitations").json()["resourceShareInvitations"] as? [[String: Any]])
+            #expect(listed.compactMap { $0["resourceShareInvitationArn"] as? String } == [pending.arn])
+            let resources = try await client.ram("ListResources", ["resourceOwner": "OTHER-ACCOUNTS"])
+            #expect(resources.text.contains(Fixture.rcfgArn(1)))
+        }
+    }
+
     @Test func acceptIsIdempotentPerClientTokenAndThenRefusesRepeats() async throws {
         try await LatticeSimulator.with { simulator, client in
             let first = simulator.addInvitation(sender: Fixture.customer, shareName: "a", resources: [SharedResource(arn: Fixture.rcfgArn(1))])

@@ -29,6 +29,7 @@ public enum Daemon {
 
     /// Runs until SIGTERM/SIGINT (or one pass with `once`). Returns what to print; throws `CommandFailure`.
     public static func run(_ app: ConsumerApp, options: Options, logger: Logger) async throws -> String {
+        MemoryReclaimer.configureAllocator()
         let config = app.config
         let lock: StateLock
         do {

@@ -38,6 +38,7 @@ struct ReconcilerService: Service {
             let summary = await reconciler.pass()
             if Task.isCancelled { break }
             known = await record(summary, known: known)
+            await MemoryReclaimer.releaseFreedMemory(store)
             notifier.status(summary.line)
             logger.info("pass finished", metadata: [
                 "customers": "\(summary.customers)", "ready": "\(summary.ready)", "actions": "\(summary.actions)",
@@ -101,9 +102,14 @@ struct ProbeService: Service {
                 while !Task.isCancelled {
                     let start = ContinuousClock.now
                     do {
-                        let results = try await scheduler.sweep()
+                        // Only counts outlive the sweep, so that its memory is free before it is handed back.
+                        let (probed, healthy) = try await { () async throws -> (Int, Int) in
+                            let results = try await scheduler.sweep()
+                            return (results.count, results.filter(\.ok).count)
+                        }()
+                        await MemoryReclaimer.releaseFreedMemory(scheduler.store)
                         logger.info("probe sweep finished", metadata: [
-                            "probed": "\(results.count)", "healthy": "\(results.filter(\.ok).count)",
+                            "probed": "\(probed)", "healthy": "\(healthy)",
                             "duration_ms": "\(Int((ContinuousClock.now - start) / .milliseconds(1)))",
                         ])
                     } catch is CancellationError {

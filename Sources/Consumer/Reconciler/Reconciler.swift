@@ -76,9 +76,9 @@ public final class Reconciler: Sendable {
                 report("observe \(region)", error, metadata: ["aws.region": "\(region)"])
             }
         }
-        if let customers = try? await store.customers() {
-            summary.customers = customers.count
-            summary.ready = customers.filter { $0.state == .ready }.count
+        if let counts = try? await store.customerCounts() {
+            summary.customers = counts.live
+            summary.ready = counts.ready
         }
         summary.duration = ContinuousClock.now - start
         return summary
