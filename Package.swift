@@ -119,6 +119,8 @@ let package = Package(
                 "PostgresProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Helpers shared by the test targets: temporary directories, process runner, log capture.
