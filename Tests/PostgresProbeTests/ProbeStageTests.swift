@@ -96,7 +96,7 @@ struct ProbeStageTests {
 
     @Test("a listener that never answers times out at the postgres stage within its budget")
     func silentListener() async throws {
-        let timeouts = ProbeTimeouts(dns: .seconds(5), connect: .seconds(1), postgres: .milliseconds(500), login: .seconds(1))
+        let timeouts = ProbeTimeouts(dns: .seconds(5), connect: .seconds(5), postgres: .milliseconds(500), login: .seconds(5))
         try await FakeServer.with([]) { port in
             let (result, elapsed) = await timed { await makeProber(timeouts).probe(loopback(port)) }
             #expect(result.stage == .postgres)
@@ -193,7 +193,7 @@ struct ProbeStageTests {
     func loginHangs() async throws {
         let dir = TemporaryDirectory()
         let passwordFile = try dir.write("password", "hunter2\n")
-        let timeouts = ProbeTimeouts(dns: .seconds(5), connect: .seconds(1), postgres: .seconds(1), login: .milliseconds(600))
+        let timeouts = ProbeTimeouts(dns: .seconds(5), connect: .seconds(5), postgres: .seconds(5), login: .milliseconds(600))
         try await FakeServer.with([.send("N")]) { port in
             let target = ProbeTarget(host: "127.0.0.1", port: port,
                                      credentials: ProbeCredentials(user: "probe", passwordFile: passwordFile))
@@ -206,7 +206,7 @@ struct ProbeStageTests {
 
     @Test("50 concurrent probes of a silent listener finish together, not one after another")
     func concurrentSilentProbes() async throws {
-        let timeouts = ProbeTimeouts(dns: .seconds(5), connect: .seconds(1), postgres: .seconds(1), login: .seconds(1))
+        let timeouts = ProbeTimeouts(dns: .seconds(5), connect: .seconds(5), postgres: .seconds(1), login: .seconds(5))
         let prober = makeProber(timeouts)
         try await FakeServer.with([]) { port in
             let (results, elapsed) = await timed {

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import TestSupport
+
+extension DaemonEndToEnd {
+    /// The benchmark at a toy size: every figure is produced, from real runs (figures, not timings, are
+    /// checked here; the targets are the benchmark's business).
+    @Suite struct BenchmarkTests {
+        @Test func everyFigureComesOutOfASmallRun() async throws {
+            let output = try await ProcessRunner.run(ProcessRunner.executable("privatelink-consumer-bench"), [
+                "--customers", "30", "--onboard", "12", "--probe-customers", "20", "--passes", "1", "--sweeps", "2",
+                "--idle-seconds", "1", "--json",
+            ], environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()])
+            #expect(output.status == 0, "\(output.stderr.suffix(2000))")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any],
+                                    "\(output.stdout.prefix(500))")
+            func figure(_ name: String) throws -> [String: Any] {
+                try #require(json[name] as? [String: Any], "no \(name) in \(json.keys.sorted())")
+            }
+
+            let steady = try figure("steady")
+            #expect(steady["customers"] as? Int == 30)
+            // One page each of invitations, shared resources and endpoints: nothing per customer.
+            #expect(steady["awsCallsTotal"] as? Int == 3, "\(steady["awsCalls"] ?? "-")")
+            #expect((steady["seconds"] as? Double ?? 0) > 0)
+
+            let onboard = try figure("onboard")
+            #expect(onboard["customers"] as? Int == 12)
+            let calls = try #require(onboard["awsCalls"] as? [String: Int])
+            #expect(calls["ec2:CreateVpcEndpoint"] == 12 && calls["ram:AcceptResourceShareInvitation"] == 12, "\(calls)")
+
+            let sweep = try figure("probeSweep")
+            #expect(sweep["endpoints"] as? Int == 20 && sweep["ok"] as? Int == 20, "\(sweep)")
+            #expect((sweep["sweeps"] as? [Double])?.count == 2)
+            let responder = try figure("probeSweepResponder")
+            #expect(responder["endpoints"] as? Int == 20 && responder["ok"] as? Int == 20, "\(responder)")
+            let silent = try figure("probeSweepWithSilent")
+            #expect(silent["silent"] as? Int == 2 && silent["ok"] as? Int == 18, "\(silent)")
+
+            let idle = try figure("idle")
+            #expect((idle["rssMiB"] as? Double ?? 0) > 1, "\(idle)")
+            #expect(idle["cpuPercent"] is Double)
+
+            let store = try figure("store")
+            #expect((store["bytes"] as? Int ?? 0) > 1000)
+            #expect(json["build"] as? String == "debug")
+        }
+    }
+}
