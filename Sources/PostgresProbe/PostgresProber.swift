@@ -123,6 +123,8 @@ final class LoginTLSContext: Sendable {
             if let made { return made }
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .none
+            // Nothing is verified, so no trust store is read from disk or held in memory.
+            tls.trustRoots = .certificates([])
             let value: PostgresConnection.Configuration.TLS
             if let context = try? NIOSSLContext(configuration: tls) {
                 value = .prefer(context)

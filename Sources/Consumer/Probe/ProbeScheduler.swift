@@ -5,9 +5,9 @@ import PostgresProbe
 import Synchronization
 
 /// Probes every ready customer's database through its endpoint, with bounded concurrency: a hung
-/// target costs a slot for a quarter of a second, never its whole timeout, and never delays the others. Results go to the store
-/// (latest + bounded history) and the health log, where repeated identical results are written when
-/// they change and then once an hour, not every minute.
+/// target holds a slot for a quarter of a second, never its whole timeout (``SweepLauncher``). Results go
+/// to the store (latest + bounded history) and the health log, where repeated identical results are
+/// written when they change and then once an hour, not every minute.
 public final class ProbeScheduler: Sendable {
     let store: ConsumerStore
     let prober: PostgresProber
@@ -136,4 +136,3 @@ public final class ProbeScheduler: Sendable {
         }
     }
 }
-
