@@ -76,17 +76,19 @@ struct Benchmark: AsyncParsableCommand {
 
         // A local PostgreSQL: the probe targets, and what the idle daemon's customers point at.
         var pgPort = 5432
+        var server: ThrowawayPostgres?
         if !wanted.isDisjoint(with: [.probeSweep, .probeSweepWithSilent, .idle]) {
             do {
                 progress("starting a throwaway PostgreSQL")
-                pgPort = try await ThrowawayPostgres.shared().port
+                server = try await ThrowawayPostgres.shared()
+                pgPort = server!.port
             } catch {
                 pgPort = try freeLoopbackPort()
                 report.notes["postgres"] = "no local PostgreSQL (\(error)); probes hit a closed port"
                 progress("no local PostgreSQL (\(error)); probes hit closed port \(pgPort)")
             }
         }
-        let targetPort = pgPort
+        let (targetPort, postgres) = (pgPort, server)
 
         if !wanted.isDisjoint(with: [.steady, .store, .idle]) {
             progress("steady: building \(customers) ready customers")
@@ -117,7 +119,7 @@ struct Benchmark: AsyncParsableCommand {
                                              port: { _ in targetPort }, logger: logger)
             _ = try await world.onboardAll()
             progress("probeSweep: sweeping \(probeCustomers) endpoints")
-            let sweep = try await world.measuredSweeps(sweeps)
+            let sweep = try await world.measuredSweeps(sweeps, postgres: postgres)
             await world.shutdown()
             let concurrency = world.app.config.probe.concurrency
             let met = sweep.seconds <= 0.5 && sweep.ok == sweep.count
@@ -143,7 +145,7 @@ struct Benchmark: AsyncParsableCommand {
             let cheap = try await World.make(root: root, label: "responder", count: probeCustomers, concurrency: probeConcurrency,
                                              port: { _ in responder.port }, logger: logger)
             _ = try await cheap.onboardAll()
-            let own = try await cheap.measuredSweeps(sweeps)
+            let own = try await cheap.measuredSweeps(sweeps, postgres: postgres)
             await cheap.shutdown()
             await responder.stop()
             let ownMet = own.seconds <= 0.5 && own.ok == own.count
@@ -166,7 +168,7 @@ struct Benchmark: AsyncParsableCommand {
                                              port: { isSilent($0) ? silentListener.port : targetPort }, logger: logger)
             _ = try await world.onboardAll()
             progress("probeSweepWithSilent: sweeping")
-            let sweep = try await world.measuredSweeps(sweeps)
+            let sweep = try await world.measuredSweeps(sweeps, postgres: postgres)
             await world.shutdown()
             let concurrency = world.app.config.probe.concurrency
             let met = sweep.seconds <= 3 && sweep.ok == sweep.count - silentCount
@@ -387,11 +389,10 @@ struct World: Sendable {
         var postgresCpuSeconds: Double?
     }
 
-    func measuredSweeps(_ times: Int) async throws -> SweepFigures {
+    func measuredSweeps(_ times: Int, postgres: ThrowawayPostgres?) async throws -> SweepFigures {
         var all: [Double] = [], cpu: [Double] = [], server: [Double] = []
         var count = 0
         var ok = Int.max
-        let postgres = try? await ThrowawayPostgres.shared()
         for _ in 0..<times {
             let (ownStart, machineStart, serverStart) = (cpuTime(), machineBusySeconds(), postgres?.cpuSeconds())
             let start = ContinuousClock.now
