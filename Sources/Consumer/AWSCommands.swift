@@ -119,16 +119,8 @@ public enum AWSCommands {
 
     static func endpoints(in region: String, vpcId: String, context: AWSContext) async throws(AWSClientError) -> [EndpointView] {
         let ec2 = context.ec2(region)
-        let endpoints = try await ec2.vpcEndpoints(filters: [EC2Filter("vpc-id", [vpcId]),
-                                                             EC2Filter("vpc-endpoint-type", ["Resource"])]).collectAll()
-        var dnsNames: [String: String] = [:]
-        let ids = endpoints.map(\.vpcEndpointId)
-        for start in stride(from: 0, to: ids.count, by: 100) {
-            let batch = Array(ids[start..<min(start + 100, ids.count)])
-            for association in try await ec2.vpcEndpointAssociations(ids: batch).collectAll() {
-                if let name = association.preferredDnsName { dnsNames[association.vpcEndpointId] = name }
-            }
-        }
+        let endpoints = try await ec2.resourceEndpoints(inVpc: vpcId).collectAll()
+        let dnsNames = try await ec2.dnsNames(ofEndpoints: endpoints.map(\.vpcEndpointId))
         return endpoints.map { endpoint in
             EndpointView(vpcEndpointId: endpoint.vpcEndpointId, region: region, state: endpoint.state.description,
                          resourceConfigurationArn: endpoint.resourceConfigurationArn, dnsName: dnsNames[endpoint.vpcEndpointId],

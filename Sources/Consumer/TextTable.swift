@@ -1,17 +1,22 @@
 /// A plain aligned table for people reading a terminal: a header row, then one row per item.
-struct TextTable {
-    var headers: [String]
-    var rows: [[String]] = []
+public struct TextTable: Sendable {
+    public var headers: [String]
+    public var rows: [[String]]
 
-    init(_ headers: String...) {
-        self.headers = headers
+    public init(_ headers: String...) {
+        self.init(headers: headers)
     }
 
-    mutating func add(_ cells: String...) {
+    public init(headers: [String], rows: [[String]] = []) {
+        self.headers = headers
+        self.rows = rows
+    }
+
+    public mutating func add(_ cells: String...) {
         rows.append(cells)
     }
 
-    func render() -> String {
+    public func render() -> String {
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {

@@ -27,6 +27,19 @@ public func freeLoopbackPort() throws -> Int {
 }
 
 
+/// CPU seconds (user + system) process `pid` has used, from /proc/PID/stat; with `reapedChildren`, also
+/// its children's that it has waited for (PostgreSQL's postmaster reaps one backend per connection).
+/// Nil where /proc is unreadable.
+public func processCPUSeconds(pid: Int32, reapedChildren: Bool = false) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    // After the parenthesised command name: utime, stime, cutime, cstime are fields 14–17 of the line.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 14 else { return nil }
+    let ticks = fields[11...(reapedChildren ? 14 : 12)].compactMap { Double($0) }.reduce(0, +)
+    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 /// What a finished child process left behind.
 public struct ProcessOutput: Sendable {
     public var status: Int32

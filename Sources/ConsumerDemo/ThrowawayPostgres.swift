@@ -32,14 +32,8 @@ public struct ThrowawayPostgres: Sendable {
     /// children's (one backend per connection), from /proc; nil where /proc or the PID file is unreadable.
     public func cpuSeconds() -> Double? {
         guard let pidText = try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8),
-              let pid = pidText.split(separator: "\n").first.flatMap({ Int($0) }),
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        // After the command name: utime, stime, cutime, cstime are fields 14–17 of the whole line.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 14 else { return nil }
-        let ticks = fields[11...14].compactMap { Double($0) }.reduce(0, +)
-        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+              let pid = pidText.split(separator: "\n").first.flatMap({ Int32($0) }) else { return nil }
+        return processCPUSeconds(pid: pid, reapedChildren: true)
     }
 
     /// The process-wide cluster, started on the first call (in a few seconds).

@@ -20,14 +20,14 @@ extension LatticeSimulator {
                 let (endpoint, casing) = try state.withLock { state throws(SimulatorAPIError) in
                     (try state.createVpcEndpoint(input, clientToken: clientToken, now: now), state.provisioning.endpointStateCasing)
                 }
-                var xml = XMLWriter(root: "CreateVpcEndpointResponse", namespace: Self.ec2Namespace)
-                xml.element("requestId", requestId)
-                xml.element("vpcEndpoint") { writeEndpoint(endpoint, casing: casing, into: &$0) }
-                xml.element("clientToken", clientToken)
-                return xmlResponse(xml.finish(), requestId: requestId)
+                return ec2Response(route, requestId: requestId) { xml in
+                    xml.element("vpcEndpoint") { writeEndpoint(endpoint, casing: casing, into: &$0) }
+                    xml.element("clientToken", clientToken)
+                }
 
             case "DescribeVpcEndpoints":
                 try query.requireOnly(Self.listParameters)
+                try refuseDryRun(query)
                 let ids = query.list("VpcEndpointId")
                 let filters = try query.filters()
                 let maxResults = try query.maxResults(in: 1...1000)
@@ -36,18 +36,18 @@ extension LatticeSimulator {
                                                     maxResults: maxResults, now: now),
                      state.provisioning.endpointStateCasing)
                 }
-                var xml = XMLWriter(root: "DescribeVpcEndpointsResponse", namespace: Self.ec2Namespace)
-                xml.element("requestId", requestId)
-                xml.element("vpcEndpointSet") { set in
-                    for endpoint in page.items {
-                        set.element("item") { writeEndpoint(endpoint, casing: casing, into: &$0) }
+                return ec2Response(route, requestId: requestId) { xml in
+                    xml.element("vpcEndpointSet") { set in
+                        for endpoint in page.items {
+                            set.element("item") { writeEndpoint(endpoint, casing: casing, into: &$0) }
+                        }
                     }
+                    xml.element("nextToken", page.nextToken)
                 }
-                xml.element("nextToken", page.nextToken)
-                return xmlResponse(xml.finish(), requestId: requestId)
 
             case "DescribeVpcEndpointAssociations":
                 try query.requireOnly(Self.listParameters)
+                try refuseDryRun(query)
                 let ids = query.list("VpcEndpointId")
                 let filters = try query.filters()
                 let maxResults = try query.maxResults(in: 1...100)
@@ -55,33 +55,32 @@ extension LatticeSimulator {
                     try state.describeVpcEndpointAssociations(ids: ids, filters: filters, token: query.value("NextToken"),
                                                               maxResults: maxResults, now: now)
                 }
-                var xml = XMLWriter(root: "DescribeVpcEndpointAssociationsResponse", namespace: Self.ec2Namespace)
-                xml.element("requestId", requestId)
-                xml.element("vpcEndpointAssociationSet") { set in
-                    for association in page.items {
-                        set.element("item") { item in
-                            item.element("id", association.id)
-                            item.element("vpcEndpointId", association.vpcEndpointId)
-                            item.element("associatedResourceAccessibility", association.accessibility)
-                            item.element("failureCode", association.failureCode)
-                            item.element("failureReason", association.failureReason)
-                            item.element("dnsEntry") { entry in
-                                entry.element("dnsName", association.dnsName)
-                                entry.element("hostedZoneId", association.hostedZoneId)
-                            }
-                            if let privateName = association.privateDNSName {
-                                item.element("privateDnsEntry") { entry in
-                                    entry.element("dnsName", privateName)
+                return ec2Response(route, requestId: requestId) { xml in
+                    xml.element("vpcEndpointAssociationSet") { set in
+                        for association in page.items {
+                            set.element("item") { item in
+                                item.element("id", association.id)
+                                item.element("vpcEndpointId", association.vpcEndpointId)
+                                item.element("associatedResourceAccessibility", association.accessibility)
+                                item.element("failureCode", association.failureCode)
+                                item.element("failureReason", association.failureReason)
+                                item.element("dnsEntry") { entry in
+                                    entry.element("dnsName", association.dnsName)
                                     entry.element("hostedZoneId", association.hostedZoneId)
                                 }
+                                if let privateName = association.privateDNSName {
+                                    item.element("privateDnsEntry") { entry in
+                                        entry.element("dnsName", privateName)
+                                        entry.element("hostedZoneId", association.hostedZoneId)
+                                    }
+                                }
+                                item.element("associatedResourceArn", association.resourceArn)
+                                item.element("tagSet") { _ in }
                             }
-                            item.element("associatedResourceArn", association.resourceArn)
-                            item.element("tagSet") { _ in }
                         }
                     }
+                    xml.element("nextToken", page.nextToken)
                 }
-                xml.element("nextToken", page.nextToken)
-                return xmlResponse(xml.finish(), requestId: requestId)
 
             case "DeleteVpcEndpoints":
                 try query.requireOnly(["DryRun", "VpcEndpointId.N"])
@@ -91,20 +90,19 @@ extension LatticeSimulator {
                     try state.deleteVpcEndpoints(ids: ids, now: now)
                 }
                 // EC2 answers 200 even when items fail; each failure is an `unsuccessful` item.
-                var xml = XMLWriter(root: "DeleteVpcEndpointsResponse", namespace: Self.ec2Namespace)
-                xml.element("requestId", requestId)
-                xml.element("unsuccessful") { set in
-                    for item in unsuccessful {
-                        set.element("item") { entry in
-                            entry.element("error") { error in
-                                error.element("code", item.code)
-                                error.element("message", item.message)
+                return ec2Response(route, requestId: requestId) { xml in
+                    xml.element("unsuccessful") { set in
+                        for item in unsuccessful {
+                            set.element("item") { entry in
+                                entry.element("error") { error in
+                                    error.element("code", item.code)
+                                    error.element("message", item.message)
+                                }
+                                entry.element("resourceId", item.resourceId)
                             }
-                            entry.element("resourceId", item.resourceId)
                         }
                     }
                 }
-                return xmlResponse(xml.finish(), requestId: requestId)
 
             default:
                 throw SimulatorAPIError(400, "InvalidAction", "The action \(route.operation) is not valid for this web service.")
@@ -112,6 +110,14 @@ extension LatticeSimulator {
         } catch {
             return errorResponse(route, status: error.status, code: error.code, message: error.message, requestId: requestId)
         }
+    }
+
+    /// EC2's answer envelope: `<OperationResponse>` with the request id first, then `body`.
+    private func ec2Response(_ route: Route, requestId: String, _ body: (inout XMLWriter) -> Void) -> ServerResponse {
+        var xml = XMLWriter(root: route.operation + "Response", namespace: Self.ec2Namespace)
+        xml.element("requestId", requestId)
+        body(&xml)
+        return xmlResponse(xml.finish(), requestId: requestId)
     }
 
     private func refuseDryRun(_ query: EC2Query) throws(SimulatorAPIError) {

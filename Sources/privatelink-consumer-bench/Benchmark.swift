@@ -187,7 +187,7 @@ struct Benchmark: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: report.results, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(table(["measurement", "size", "time", "detail", "target", "met"], report.rows))
+            print(TextTable(headers: ["measurement", "size", "time", "detail", "target", "met"], rows: report.rows).render())
             for line in report.details { print(line) }
             for (key, note) in report.notes.sorted(by: { $0.key < $1.key }) { print("note (\(key)): \(note)") }
         }
@@ -467,15 +467,4 @@ func cpuTime() -> Double {
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     func value(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
     return value(usage.ru_utime) + value(usage.ru_stime)
-}
-
-func table(_ header: [String], _ rows: [[String]]) -> String {
-    let all = [header] + rows
-    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-    func line(_ row: [String]) -> String {
-        row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-    }
-    return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
-        .joined(separator: "\n")
 }

@@ -133,15 +133,8 @@ final class DaemonProcess: Sendable {
 
     /// utime + stime of the process, in seconds.
     private func cpuSeconds() throws -> Double {
-        let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-        guard let close = text.lastIndex(of: ")") else { throw CommandFailure.runtime("unreadable /proc/\(pid)/stat") }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
-            throw CommandFailure.runtime("unreadable /proc/\(pid)/stat")
-        }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return (user + system) / ticks
+        guard let seconds = processCPUSeconds(pid: pid) else { throw CommandFailure.runtime("unreadable /proc/\(pid)/stat") }
+        return seconds
     }
 
     /// VmRSS and VmHWM (peak) in MiB.

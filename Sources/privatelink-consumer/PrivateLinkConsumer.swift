@@ -179,7 +179,7 @@ struct Invitations: AsyncParsableCommand {
     func run() async throws {
         try await perform(options) { logger in
             let app = try options.app()
-            return try await AWSCommands.invitations(app, context: try await awsContext(app, logger: logger), json: json)
+            return try await AWSCommands.invitations(app, context: try await AWSContext.make(config: app.config, logger: logger), json: json)
         }
     }
 }
@@ -194,17 +194,8 @@ struct Endpoints: AsyncParsableCommand {
     func run() async throws {
         try await perform(options) { logger in
             let app = try options.app()
-            return try await AWSCommands.endpoints(app, context: try await awsContext(app, logger: logger), json: json)
+            return try await AWSCommands.endpoints(app, context: try await AWSContext.make(config: app.config, logger: logger), json: json)
         }
-    }
-}
-
-/// The AWS context for a command, its configuration errors reported as runtime failures.
-func awsContext(_ app: ConsumerApp, logger: Logger) async throws -> AWSContext {
-    do {
-        return try await AWSContext.make(config: app.config, logger: logger)
-    } catch {
-        throw CommandFailure.runtime("aws: \(error)")
     }
 }
 

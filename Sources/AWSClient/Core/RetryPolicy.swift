@@ -114,3 +114,11 @@ public final class RetryTokenBucket: Sendable {
         }
     }
 }
+
+extension AWSClientError {
+    /// AWS answered and refused the request itself (a 4xx that is neither throttling nor transient):
+    /// asking again cannot help. Throttling, 5xx and lost answers are not refusals.
+    public var isRefusal: Bool {
+        kind == .service && RetryPolicy.classify(status: httpStatus ?? 500, code: code) == .fatal
+    }
+}

@@ -84,19 +84,10 @@ public struct DaemonParts: Sendable {
                             policy: ReconcilePolicy? = nil, metrics withMetrics: Bool = false, logger: Logger) async throws -> DaemonParts {
         let config = app.config
         let store = try app.openStore()
-        let healthLog: HealthLogWriter
-        do {
-            healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
+        // Their errors name the file or the AWS setting already; `CommandFailure(error)` reports them.
+        let healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
                                             files: config.healthLogRotation.files)
-        } catch {
-            throw CommandFailure.runtime("health log \(config.healthLog): \(error)")
-        }
-        let aws: AWSContext
-        do {
-            aws = try await AWSContext.make(config: config, environment: environment, logger: logger)
-        } catch {
-            throw CommandFailure.runtime("aws: \(error)")
-        }
+        let aws = try await AWSContext.make(config: config, environment: environment, logger: logger)
         var metrics: DaemonMetrics?
         if withMetrics {
             DaemonMetrics.bootstrapMetricsSystem()

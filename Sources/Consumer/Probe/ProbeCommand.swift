@@ -11,7 +11,7 @@ public enum ProbeCommand {
         let customer = try await store.requireCustomer(named: name)
         let scheduler = ProbeScheduler(store: store, prober: PostgresProber(timeouts: app.config.probe.timeouts, logger: logger),
                                        concurrency: 1, healthLog: nil, logger: logger)
-        guard let target = try await scheduler.targets().first(where: { $0.customer.name == name }) else {
+        guard let target = try await scheduler.target(for: customer) else {
             throw CommandFailure.runtime("\(name) is \(customer.state.rawValue)\(customer.stateDetail.map { " (\($0))" } ?? ""): there is no endpoint DNS name to probe yet")
         }
         let record = await scheduler.probe(target)

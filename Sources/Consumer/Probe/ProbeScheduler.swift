@@ -51,18 +51,30 @@ public final class ProbeScheduler: Sendable {
         public var dnsName: String
         /// The last probe ran out of time: this one is expected to hang again.
         public var expectedSlow = false
+
+        /// Nil unless `customer` is ready and `endpoint` has a DNS name: only names recorded from our
+        /// endpoints' associations are ever probed.
+        init?(customer: Customer, endpoint: EndpointRecord?, lastProbe: ProbeResultRecord?) {
+            guard customer.state == .ready, let endpoint, let dns = endpoint.dnsName else { return nil }
+            self.customer = customer
+            self.endpoint = endpoint
+            self.dnsName = dns
+            expectedSlow = lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false
+        }
     }
 
-    /// The probe targets: only names recorded from our endpoints' associations are ever probed.
+    /// Every customer the probe can reach now.
     public func targets() async throws -> [Target] {
         let snapshot = try await store.statusSnapshot()
         return snapshot.customers.compactMap { customer in
-            guard customer.state == .ready, let id = customer.id, let endpoint = snapshot.endpoints[id],
-                  let dns = endpoint.dnsName else { return nil }
-            let last = snapshot.latestProbes[id]
-            return Target(customer: customer, endpoint: endpoint, dnsName: dns,
-                          expectedSlow: last.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false)
+            customer.id.flatMap { id in Target(customer: customer, endpoint: snapshot.endpoints[id], lastProbe: snapshot.latestProbes[id]) }
         }
+    }
+
+    /// `customer`'s target, or nil when it cannot be probed now.
+    public func target(for customer: Customer) async throws -> Target? {
+        guard let id = customer.id else { return nil }
+        return Target(customer: customer, endpoint: try await store.liveEndpoint(customerId: id), lastProbe: nil)
     }
 
     /// One sweep over every target. Returns the results in target order.

@@ -38,7 +38,7 @@ public enum ReconcilePlanner {
             if case .accept(_, let names) = action { return names }
             return []
         })
-        let match = EndpointMatcher.match(observation.endpoints, customers: customers, records: snapshot.endpoints)
+        let match = observation.match ?? EndpointMatcher.match(observation.endpoints, customers: customers, records: snapshot.endpoints)
         var customerActions: [ReconcileAction] = []
         for customer in customers {
             customerActions += planCustomer(customer, record: customer.id.flatMap { snapshot.endpoints[$0] }, observation: observation,

@@ -116,24 +116,18 @@ public final class Reconciler: Sendable {
             observation.sharedResources[resource.arn] = resource
         }
         let vpcId = config.regions[region]!.vpcId
-        observation.endpoints = try await ec2.vpcEndpoints(filters: [EC2Filter("vpc-id", [vpcId]),
-                                                                     EC2Filter("vpc-endpoint-type", ["Resource"])]).collectAll()
+        observation.endpoints = try await ec2.resourceEndpoints(inVpc: vpcId).collectAll()
         // DNS names only for available endpoints whose name we do not know yet: none in steady state.
         let customers = snapshot.customers.filter { $0.region == region }
         let match = EndpointMatcher.match(observation.endpoints, customers: customers, records: snapshot.endpoints)
+        observation.match = match
         var needed: [String] = []
         for customer in customers {
             guard let endpoint = match.kept[customer.name], endpoint.state == .available else { continue }
             let record = customer.id.flatMap { snapshot.endpoints[$0] }
             if record?.vpcEndpointId != endpoint.vpcEndpointId || record?.dnsName == nil { needed.append(endpoint.vpcEndpointId) }
         }
-        for start in stride(from: 0, to: needed.count, by: 100) {
-            let batch = Array(needed[start..<min(start + 100, needed.count)])
-            let associations = try await ec2.vpcEndpointAssociations(ids: batch).collectAll()
-            for association in associations {
-                if let name = association.preferredDnsName { observation.dnsNames[association.vpcEndpointId] = name }
-            }
-        }
+        observation.dnsNames = try await ec2.dnsNames(ofEndpoints: needed)
         return observation
     }
 
@@ -143,7 +137,7 @@ public final class Reconciler: Sendable {
         do {
             return .success(try await ram.pendingInvitationResources(invitationArn: arn).collectAll())
         } catch {
-            guard error.kind == .service, (error.httpStatus ?? 500) < 500 else { throw error }
+            guard error.isRefusal else { throw error }
             logger.debug("invitation resources unavailable", metadata: ["ram.invitation": "\(arn)", "aws.error": "\(error.code ?? error.message)"])
             return .failure(error)
         }
@@ -295,9 +289,7 @@ public final class Reconciler: Sendable {
             // EC2 refused this generation (parameters, quota, a token reused with other parameters after a
             // config change): close it, count the failure, and let the backoff decide when to try again.
             // Throttling, 5xx and lost answers leave the row `creating`: the next pass resumes with the same token.
-            guard error.kind == .service, (error.httpStatus ?? 500) < 500, !RetryPolicy.throttlingCodes.contains(error.code ?? "") else {
-                throw error
-            }
+            guard error.isRefusal else { throw error }
             let reason = "\(error.code ?? "HTTP \(error.httpStatus ?? 0)"): \(error.message)"
             try await store.updateEndpoint(rowId, state: .failed, awsState: nil, dnsName: nil, lastError: reason)
             try await countFailure(customer, reason: reason)

@@ -16,6 +16,9 @@ public struct RegionObservation: Sendable, Equatable {
     /// Pending invitations whose resources RAM would not list because they expired (they may still
     /// read PENDING), by invitation ARN → the error code.
     public var unlistable: [String: String] = [:]
+    /// Which of `endpoints` is which customer's, as the reconciler worked it out while observing (it
+    /// needs it to know whose DNS names to ask for); nil lets the planner work it out.
+    public var match: EndpointMatcher.Match?
 
     public init(region: String, invitations: [ResourceShareInvitation] = [], pendingResources: [String: [RAMResource]] = [:],
                 sharedResources: [String: RAMResource] = [:], endpoints: [VpcEndpoint] = [], dnsNames: [String: String] = [:]) {

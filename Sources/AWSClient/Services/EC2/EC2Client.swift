@@ -53,6 +53,24 @@ public struct EC2Client: Sendable {
         }
     }
 
+    /// The Resource-type endpoints in `vpcId`.
+    public func resourceEndpoints(inVpc vpcId: String) -> Paginated<VpcEndpoint> {
+        vpcEndpoints(filters: [EC2Filter("vpc-id", [vpcId]), EC2Filter("vpc-endpoint-type", ["Resource"])])
+    }
+
+    /// The name to connect to (``VpcEndpointAssociation/preferredDnsName``) of each endpoint in `ids` that
+    /// has one, by endpoint id; 100 endpoints per call.
+    public func dnsNames(ofEndpoints ids: [String]) async throws(AWSClientError) -> [String: String] {
+        var names: [String: String] = [:]
+        for start in stride(from: 0, to: ids.count, by: 100) {
+            let batch = Array(ids[start..<min(start + 100, ids.count)])
+            for association in try await vpcEndpointAssociations(ids: batch).collectAll() {
+                if let name = association.preferredDnsName { names[association.vpcEndpointId] = name }
+            }
+        }
+        return names
+    }
+
     /// Associations (DNS names) of Resource endpoints; at most 100 per page.
     public func vpcEndpointAssociations(ids: [String] = [], filters: [EC2Filter] = [], pageSize: Int = 100) -> Paginated<VpcEndpointAssociation> {
         let operation = "DescribeVpcEndpointAssociations"
