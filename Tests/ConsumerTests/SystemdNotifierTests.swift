@@ -107,6 +107,10 @@ private final class NotifySocket: Sendable {
     @Test func disabledNotifierSendsNothing() async throws {
         let socket = try NotifySocket(directory.file("notify.sock"))
         let notifier = SystemdNotifier(environment: ["WATCHDOG_USEC": "200000"])
+        // No NOTIFY_SOCKET: disabled, and WATCHDOG_USEC alone starts no watchdog.
+        #expect(!notifier.isEnabled)
+        #expect(notifier.watchdogInterval == nil)
+        #expect(!notifier.send("READY=1"))
         notifier.ready()
         notifier.stopping()
         await notifier.runWatchdog() // returns at once: no socket, so no watchdog

@@ -37,6 +37,9 @@ extension DaemonEndToEnd {
         #expect(endpoints["acme"]?.count == 1)
         #expect(endpoints["globex"]?.count == 1)
         #expect(endpoints["spoofed"] == nil)
+        // Every endpoint ever created, deleted ones included: nothing here deletes, so a duplicate made and
+        // cleaned up again would show.
+        #expect(harness.endpointsEverCreated() == ["acme": 1, "globex": 1], "\(sim.endpoints.map { "\($0.id) \($0.tags) \($0.state)" })")
         #expect(endpoints["acme"]?.first?.resourceConfigurationArn == acme)
         #expect(endpoints["acme"]?.first?.tags["Name"] == "privatelink-consumer/acme")
         #expect(endpoints["acme"]?.first?.subnetIds == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"])
@@ -54,7 +57,9 @@ extension DaemonEndToEnd {
         let probe = try #require(acmeRow["lastProbe"] as? [String: Any])
         #expect(probe["ok"] as? Bool == false)
         #expect(probe["stage"] as? String == "connect")
-        #expect((acmeRow["hint"] as? String)?.isEmpty == false)
+        // The closed-port hint: nothing listening on that port, check the resource configuration (step 4).
+        let hint = acmeRow["hint"] as? String ?? ""
+        #expect(hint.contains("Nothing is listening on port \(closedPort)") && hint.contains("(step 4)"), "\(hint)")
         #expect(acmeRow["accountId"] as? String == Self.ours)
         #expect(customers.first { $0["name"] as? String == "spoofed" }?["state"] as? String == "awaiting_share")
         let refused = try #require(status["invitations"] as? [[String: Any]])
@@ -177,6 +182,8 @@ extension DaemonEndToEnd {
         sim.inject(.serverError(every: 7))
         try await harness.passUntil(maxPasses: 15) { try await harness.states().values.allSatisfy { $0 == "ready" } }
         #expect(harness.liveEndpoints().mapValues(\.count) == ["t0": 1, "t1": 1, "t2": 1, "t3": 1])
+        // Ever created, deleted ones included: retried creates reuse their ClientToken, never a second endpoint.
+        #expect(harness.endpointsEverCreated() == ["t0": 1, "t1": 1, "t2": 1, "t3": 1], "\(sim.endpoints.map { "\($0.id) \($0.tags) \($0.state)" })")
         #expect(sim.faultFirings.allSatisfy { $0 > 0 })
     }
 }
@@ -281,8 +288,10 @@ extension DaemonEndToEnd {
             registered.append("k\(n)")
         }
         var generator = SystemRandomNumberGenerator()
+        var daemonsStarted = 0
         for round in 0..<12 {
             let daemon = try harness.startDaemon()
+            daemonsStarted += 1
             try await Task.sleep(for: .milliseconds(Int.random(in: 50...700, using: &generator)))
             kill(daemon.processIdentifier, SIGKILL)
             _ = await waitForExit(daemon, timeout: .seconds(5))
@@ -295,6 +304,7 @@ extension DaemonEndToEnd {
             }
         }
         let finalDaemon = try harness.startDaemon()
+        daemonsStarted += 1
         try await harness.waitUntil(timeout: .seconds(60), "every customer ready after the crashes") {
             let states = try await harness.states()
             return Set(states.keys) == Set(registered) && states.values.allSatisfy { $0 == "ready" }
@@ -304,6 +314,19 @@ extension DaemonEndToEnd {
         let live = harness.liveEndpoints()
         #expect(live.mapValues(\.count) == Dictionary(uniqueKeysWithValues: registered.map { ($0, 1) }), "\(live.mapValues { $0.map(\.id) })")
         #expect(sim.endpoints.filter { $0.state != .deleted }.count == registered.count)
+        // Every endpoint ever created, deleted ones included: a duplicate made and then cleaned up fails here.
+        #expect(sim.endpoints.count == registered.count, "\(sim.endpoints.map { "\($0.id) \($0.tags) \($0.state)" })")
+        #expect(harness.endpointsEverCreated() == Dictionary(uniqueKeysWithValues: registered.map { ($0, 1) }))
+        // Nor did any daemon plan a "duplicate endpoint" deletion (health log, rotated files included, and stderr).
+        let logDirectory = (harness.config.healthLog as NSString).deletingLastPathComponent
+        let healthLogs = try FileManager.default.contentsOfDirectory(atPath: logDirectory).map { name in
+            (try? String(contentsOfFile: logDirectory + "/" + name, encoding: .utf8)) ?? ""
+        }
+        #expect(!healthLogs.isEmpty)
+        #expect(!healthLogs.contains { $0.contains("duplicate endpoint") })
+        for index in 0..<daemonsStarted {
+            #expect(!harness.daemonLog(index).contains("duplicate endpoint"), "daemon \(index)")
+        }
         #expect(sim.invitations.first { $0.arn == stranger.arn }?.status == .pending)
     }
 }

@@ -35,7 +35,8 @@ extension DaemonEndToEnd {
             let bad = try await harness.cli(["probe", "down"])
             #expect(bad.status == 1)
             #expect(bad.stdout.contains("FAILED"))
-            #expect(bad.stdout.contains("hint:"))
+            #expect(bad.stdout.contains("hint: Nothing is listening on port \(closedPort)"), "\(bad.stdout)")
+            #expect(bad.stdout.contains("(step 4)"), "\(bad.stdout)")
 
             // The login stage: the password stays in its file, never in the store, output or logs.
             let passwordFile = try harness.dir.write("db-password", postgres.password + "\n")
@@ -51,7 +52,10 @@ extension DaemonEndToEnd {
             try "wrong-password".write(toFile: passwordFile, atomically: true, encoding: .utf8)
             let rejected = try await harness.cli(["probe", "db"])
             #expect(rejected.status == 1)
-            #expect(rejected.stdout.contains("28P01") || rejected.stdout.contains("password"), "\(rejected.stdout)")
+            // `probe` prints no SQLSTATE; this hint is the one given only for 28P01 (wrong password), not for
+            // 28000 or any other login failure.
+            #expect(rejected.stdout.split(separator: "\n").contains { $0.hasPrefix("  login ") && $0.contains("FAILED") }, "\(rejected.stdout)")
+            #expect(rejected.stdout.contains("hint: PostgreSQL rejected the password for role \"\(postgres.user)\""), "\(rejected.stdout)")
 
             // The health log, read back by `health`.
             let health = try await harness.cli(["health", "--customer", "down"])

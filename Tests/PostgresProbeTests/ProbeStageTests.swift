@@ -76,6 +76,8 @@ struct ProbeStageTests {
         #expect(result.failure?.kind == .connectTimeout)
         #expect(result.failure?.hint.contains("step 3") == true)
         #expect(result.failure?.hint.contains("step 1") == true)
+        #expect(result.failure?.message.contains("timed out after 400 ms") == true, "\(result.failure?.message ?? "-")")
+        #expect((result.latencyMs[.connect] ?? .infinity) < 3000, "\(result.latencyMs)")
         #expect(elapsed < .seconds(8))
         withExtendedLifetime(blackhole) {}
     }
@@ -91,6 +93,18 @@ struct ProbeStageTests {
             #expect(result.ok)
             #expect(result.stage == .postgres)
             #expect(result.sslOffered == false)
+        }
+    }
+
+    @Test("an S answer is PostgreSQL offering TLS")
+    func sAnswer() async throws {
+        try await FakeServer.with([.send("S")]) { port in
+            let result = await makeProber().probe(loopback(port))
+            #expect(result.ok)
+            #expect(result.stage == .postgres)
+            #expect(result.failure == nil)
+            #expect(result.sslOffered == true)
+            #expect(Set(result.latencyMs.keys) == [.dns, .connect, .postgres])
         }
     }
 
@@ -200,6 +214,8 @@ struct ProbeStageTests {
             let (result, elapsed) = await timed { await makeProber(timeouts).probe(target) }
             #expect(result.stage == .login)
             #expect(result.failure?.kind == .loginTimeout)
+            #expect(result.failure?.message.contains("600 ms") == true, "\(result.failure?.message ?? "-")")
+            #expect((result.latencyMs[.login] ?? .infinity) < 3000, "\(result.latencyMs)")
             #expect(elapsed < .seconds(8))
         }
     }

@@ -86,6 +86,12 @@ public final class DaemonHarness: @unchecked Sendable {
         }
     }
 
+    /// How many endpoints the simulator ever created per customer tag, deleted ones included: a duplicate
+    /// made and cleaned up again still counts.
+    public func endpointsEverCreated() -> [String: Int] {
+        Dictionary(grouping: simulator.endpoints) { $0.tags["privatelink-consumer:customer"] ?? "-" }.mapValues(\.count)
+    }
+
     /// Starts the daemon (`run`) in the background; its stderr goes to `daemon-N.log` in the directory.
     public func startDaemon(_ extra: [String: String] = [:]) throws -> Process {
         let process = Process()
