@@ -40,6 +40,39 @@ public func processCPUSeconds(pid: Int32, reapedChildren: Bool = false) -> Doubl
     return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// Runs `process` to completion and collects what it wrote. `stdin` (else nothing) is its standard input.
+/// `start` launches it once the pipes are attached (default `run()`). Both pipes are read at once, on threads
+/// of their own: a chatty child never blocks on a full pipe, and Swift's cooperative pool, which serves
+/// in-process servers the child may be talking to, is never blocked. The exit is learned from the
+/// termination handler (Foundation's `waitUntilExit` spins a core on Linux).
+public func runToCompletion(_ process: Process, stdin: String? = nil,
+                            start: (Process) throws -> Void = { try $0.run() }) async throws -> ProcessOutput {
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+    let exited = AsyncStream<Void> { continuation in
+        process.terminationHandler = { _ in
+            continuation.yield()
+            continuation.finish()
+        }
+    }
+    try start(process)
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+    }
+    async let stdoutData = onThread { out.fileHandleForReading.readDataToEndOfFile() }
+    async let stderrData = onThread { err.fileHandleForReading.readDataToEndOfFile() }
+    let (o, e) = await (stdoutData, stderrData)
+    for await _ in exited {}
+    return ProcessOutput(status: process.terminationStatus,
+                         stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}
+
 /// What a finished child process left behind.
 public struct ProcessOutput: Sendable {
     public var status: Int32

@@ -197,25 +197,7 @@ public struct ThrowawayPostgres: Sendable {
 
     /// Runs a program (as `user` through runuser when given) with `directory` as its working directory.
     private static func run(_ command: [String], as user: String?, in directory: String) async throws -> ProcessOutput {
-        let process = Process()
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let exited = AsyncStream<Void> { continuation in
-            process.terminationHandler = { _ in
-                continuation.yield()
-                continuation.finish()
-            }
-        }
-        try launch(process, command, as: user, in: directory)
-        async let stdout = onThread { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = onThread { err.fileHandleForReading.readDataToEndOfFile() }
-        let (o, e) = await (stdout, stderr)
-        for await _ in exited {}
-        return ProcessOutput(status: process.terminationStatus,
-                             stdout: String(decoding: o, as: UTF8.self),
-                             stderr: String(decoding: e, as: UTF8.self))
+        try await runToCompletion(Process()) { process in try launch(process, command, as: user, in: directory) }
     }
 
     /// Starts `command` (as `user` through runuser when given) in `directory`, without PG* variables.
@@ -235,7 +217,7 @@ public struct ThrowawayPostgres: Sendable {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
         environment["LC_ALL"] = "C"
         process.environment = environment
-        process.standardInput = FileHandle.nullDevice
+        if process.standardInput == nil { process.standardInput = FileHandle.nullDevice }
         try process.run()
     }
 }

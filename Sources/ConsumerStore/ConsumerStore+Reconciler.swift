@@ -194,9 +194,18 @@ extension ConsumerStore {
         }
     }
 
-    /// One invitation record.
-    public func invitation(_ arn: String) async throws -> InvitationRecord? {
-        try await read { db in try InvitationRecord.fetchOne(db, key: arn) }
+    /// Records RAM's answer to our accept or reject call: the invitation's status and our decision, in one
+    /// transaction (no read-then-write window for the CLI to slip into).
+    public func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws {
+        let time = now()
+        try await write { db in
+            guard var record = try InvitationRecord.fetchOne(db, key: arn) else { return }
+            record.status = status
+            record.decision = decision
+            record.reason = nil
+            record.decidedAt = time
+            try record.update(db)
+        }
     }
 }
 

@@ -36,18 +36,13 @@ final class DaemonProcess: Sendable {
               FileManager.default.fileExists(atPath: package.appendingPathComponent("Package.swift").path) else { return nil }
         let configuration = isDebugBuild ? "debug" : "release"
         progress("idle: building privatelink-consumer (\(configuration)) in \(package.path)")
-        let status = await onThread { () -> Int32 in
-            let build = Process()
-            build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            build.arguments = ["swift", "build", "-c", configuration, "--product", "privatelink-consumer"]
-            build.currentDirectoryURL = package
-            build.standardOutput = FileHandle.standardError
-            let done = DispatchSemaphore(value: 0)
-            build.terminationHandler = { _ in done.signal() }
-            do { try build.run() } catch { return -1 }
-            done.wait()
-            return build.terminationStatus
-        }
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        build.arguments = ["swift", "build", "-c", configuration, "--product", "privatelink-consumer"]
+        build.currentDirectoryURL = package
+        let output = try? await runToCompletion(build)
+        if let output, output.status != 0 { progress(output.stdout + output.stderr) }
+        let status = output?.status ?? -1
         return status == 0 && FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
     }
 

@@ -27,31 +27,6 @@ public enum ProcessRunner {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        // Foundation's waitUntilExit spins a core on Linux; the termination handler does not.
-        let exited = AsyncStream<Void> { continuation in
-            process.terminationHandler = { _ in
-                continuation.yield()
-                continuation.finish()
-            }
-        }
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes concurrently so that a chatty child cannot block on a full pipe, on threads of
-        // their own: blocking the few threads of Swift's cooperative pool would starve servers (the
-        // simulator) that run in this test process and that the child is talking to.
-        async let stdoutData = onThread { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderrData = onThread { err.fileHandleForReading.readDataToEndOfFile() }
-        let (o, e) = await (stdoutData, stderrData)
-        for await _ in exited {}
-        return ProcessOutput(status: process.terminationStatus,
-                             stdout: String(decoding: o, as: UTF8.self),
-                             stderr: String(decoding: e, as: UTF8.self))
+        return try await runToCompletion(process, stdin: stdin ?? "")
     }
 }

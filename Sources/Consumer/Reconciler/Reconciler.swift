@@ -231,7 +231,7 @@ public final class Reconciler: Sendable {
                 status = "ACCEPTED"
             case "ResourceShareInvitationExpiredException", "ResourceShareInvitationAlreadyRejectedException":
                 let expired = error.code == "ResourceShareInvitationExpiredException"
-                try await markInvitation(arn, status: expired ? "EXPIRED" : "REJECTED", decision: .pending)
+                try await store.markInvitation(arn, status: expired ? "EXPIRED" : "REJECTED", decision: .pending)
                 for customer in customers {
                     try await transition(customer, to: expired ? .shareExpired : .shareRejected,
                                          detail: "invitation \(arn) \(expired ? "expired before it was accepted" : "was rejected")",
@@ -242,7 +242,7 @@ public final class Reconciler: Sendable {
                 throw error
             }
         }
-        try await markInvitation(arn, status: status, decision: .accepted)
+        try await store.markInvitation(arn, status: status, decision: .accepted)
         logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.joined(separator: ","))"])
         for customer in customers {
             try await transition(customer, to: .shareAccepted, detail: "invitation accepted; waiting for the shared resource",
@@ -261,15 +261,6 @@ public final class Reconciler: Sendable {
             guard answered.contains(error.code ?? "") else { throw error }
             logger.debug("invitation already answered", metadata: ["ram.invitation": "\(arn)"])
         }
-    }
-
-    func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws {
-        guard var record = try await store.invitation(arn) else { return }
-        record.status = status
-        record.decision = decision
-        record.reason = nil
-        record.decidedAt = now()
-        try await store.recordInvitation(record)
     }
 
     func create(_ customer: String, rowId: Int64, clientToken: String, region: String) async throws {
