@@ -129,7 +129,7 @@ import TestSupport
                                       createdAt: now, updatedAt: now)
         let resumed = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [1: creating]), policy: policy,
                                             accountId: nil, now: now)
-        #expect(resumed.contains(.resumeCreate(customer: "acme", endpointRowId: 10, clientToken: "plc-token")))
+        #expect(resumed.contains(.resumeCreate(customer: "acme", resourceConfigurationArn: testARN(1), endpointRowId: 10, clientToken: "plc-token")))
         #expect(!resumed.contains { if case .createEndpoint = $0 { true } else { false } })
     }
 
@@ -171,7 +171,7 @@ import TestSupport
         let waiting = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
         #expect(!waiting.contains { if case .createEndpoint = $0 { true } else { false } })
         let due = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now.addingTimeInterval(61))
-        #expect(due.contains(.createEndpoint(customer: "acme")))
+        #expect(due.contains(.createEndpoint(customer: "acme", resourceConfigurationArn: testARN(1))))
         acme.endpointFailures = policy.maxEndpointFailures
         let exhausted = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now.addingTimeInterval(3600 * 24))
         #expect(!exhausted.contains { if case .createEndpoint = $0 { true } else { false } })

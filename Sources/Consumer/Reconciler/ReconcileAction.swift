@@ -12,9 +12,9 @@ public enum ReconcileAction: Sendable, Equatable {
     /// Move a customer to a lifecycle state (or refresh its detail and hint).
     case transition(customer: String, to: CustomerState, detail: String?, hint: String?, resourceShareArn: String?)
     /// Start a new endpoint generation: a new ClientToken is stored, then CreateVpcEndpoint.
-    case createEndpoint(customer: String)
+    case createEndpoint(customer: String, resourceConfigurationArn: String)
     /// Call CreateVpcEndpoint again with the stored ClientToken of a generation whose outcome is unknown.
-    case resumeCreate(customer: String, endpointRowId: Int64, clientToken: String)
+    case resumeCreate(customer: String, resourceConfigurationArn: String, endpointRowId: Int64, clientToken: String)
     /// Take over an endpoint found in EC2.
     case adoptEndpoint(customer: String, endpoint: VpcEndpoint)
     /// Record an endpoint's state and DNS name.

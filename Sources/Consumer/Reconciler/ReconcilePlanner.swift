@@ -139,7 +139,7 @@ public enum ReconcilePlanner {
                 actions.append(.deleteEndpoint(customer: name, vpcEndpointId: observed.vpcEndpointId, reason: "customer removed"))
             } else if record?.state == .creating, let record, let id = record.id {
                 // A create may have reached EC2 before the removal: resolve it first, then delete.
-                actions.append(.resumeCreate(customer: name, endpointRowId: id, clientToken: record.clientToken))
+                actions.append(.resumeCreate(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn, endpointRowId: id, clientToken: record.clientToken))
             } else {
                 actions.append(.finishRemoval(customer: name, detail: "removed; endpoint deleted"))
             }
@@ -201,7 +201,7 @@ public enum ReconcilePlanner {
         if let record, let rowId = record.id {
             switch record.state {
             case .creating:
-                actions.append(.resumeCreate(customer: name, endpointRowId: rowId, clientToken: record.clientToken))
+                actions.append(.resumeCreate(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn, endpointRowId: rowId, clientToken: record.clientToken))
                 move(.endpointPending, "creating the endpoint (ClientToken \(record.clientToken))", share: share)
                 return actions
             case .pending, .available:
@@ -211,7 +211,7 @@ public enum ReconcilePlanner {
                 }
                 actions.append(.endpointGone(customer: name, endpointRowId: rowId))
                 move(.endpointMissing, "endpoint \(record.vpcEndpointId ?? "?") was deleted outside the daemon; recreating it", share: share)
-                actions.append(.createEndpoint(customer: name))
+                actions.append(.createEndpoint(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn))
                 return actions
             case .failed, .deleting, .deleted:
                 actions.append(.endpointGone(customer: name, endpointRowId: rowId))
@@ -228,7 +228,7 @@ public enum ReconcilePlanner {
                  hint: Hints.endpointFailed(region: customer.region), share: share)
             return actions
         }
-        actions.append(.createEndpoint(customer: name))
+        actions.append(.createEndpoint(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn))
         move(.endpointPending, "creating the endpoint", share: share)
         return actions
     }

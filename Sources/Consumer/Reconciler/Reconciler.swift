@@ -173,14 +173,14 @@ public final class Reconciler: Sendable {
                 try await reject(arn, region: region)
             case .transition(let customer, let state, let detail, let hint, let share):
                 try await transition(customer, to: state, detail: detail, hint: hint, share: share)
-            case .createEndpoint(let customer):
+            case .createEndpoint(let customer, let arn):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
                 let token = Self.newToken()
                 let record = try await store.beginEndpoint(customer: customer, region: region, clientToken: token)
-                try await create(customer, rowId: record.id!, clientToken: token, region: region)
-            case .resumeCreate(let customer, let rowId, let token):
+                try await create(customer, arn: arn, rowId: record.id!, clientToken: token, region: region)
+            case .resumeCreate(let customer, let arn, let rowId, let token):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                try await create(customer, rowId: rowId, clientToken: token, region: region)
+                try await create(customer, arn: arn, rowId: rowId, clientToken: token, region: region)
             case .adoptEndpoint(let customer, let endpoint):
                 try await store.adoptEndpoint(customer: customer, region: region, vpcEndpointId: endpoint.vpcEndpointId,
                                               state: Self.recordState(endpoint.state), awsState: endpoint.state.description)
@@ -263,11 +263,10 @@ public final class Reconciler: Sendable {
         }
     }
 
-    func create(_ customer: String, rowId: Int64, clientToken: String, region: String) async throws {
-        guard let registered = try await store.customer(named: customer) else { return }
+    func create(_ customer: String, arn: String, rowId: Int64, clientToken: String, region: String) async throws {
         let placement = config.regions[region]!
         let request = ResourceEndpointRequest(
-            resourceConfigurationArn: registered.resourceConfigurationArn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
+            resourceConfigurationArn: arn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
             securityGroupIds: placement.securityGroupIds, ipAddressType: placement.ipAddressType.rawValue,
             privateDnsEnabled: placement.privateDnsEnabled, clientToken: clientToken, tags: EndpointTags.tags(customer: customer))
         do {
@@ -333,7 +332,7 @@ public final class Reconciler: Sendable {
 
     static func customer(of action: ReconcileAction) -> String? {
         switch action {
-        case .transition(let customer, _, _, _, _), .createEndpoint(let customer), .resumeCreate(let customer, _, _),
+        case .transition(let customer, _, _, _, _), .createEndpoint(let customer, _), .resumeCreate(let customer, _, _, _),
              .adoptEndpoint(let customer, _), .updateEndpoint(let customer, _, _, _, _, _), .endpointGone(let customer, _),
              .endpointFailed(let customer, _, _), .resetFailures(let customer), .deleteEndpoint(let customer, _, _),
              .finishRemoval(let customer, _):
