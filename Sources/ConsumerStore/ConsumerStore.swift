@@ -29,8 +29,11 @@ public struct ConsumerStore: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.label = "state"
         do {
-            database = try DatabasePool(path: path, configuration: configuration)
-            try database.writeWithoutTransaction { db in try Schema.migrate(db) }
+            database = try Self.retryingWhileBusy {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try pool.writeWithoutTransaction { db in try Schema.migrate(db) }
+                return pool
+            }
         } catch let error as StoreError {
             throw error
         } catch {
@@ -93,6 +96,25 @@ public struct ConsumerStore: Sendable {
         return true
     }
 
+    /// Runs `body` again while SQLite answers SQLITE_BUSY, for up to `busyTimeout`.
+    ///
+    /// Opening can fail with SQLITE_BUSY before any busy handler is consulted: while another process
+    /// switches a new file to WAL, or while the last connection of another process checkpoints and removes
+    /// the WAL on close (sqlite.org/wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode"). SEs
+    /// registering customers from several shells at once meet exactly that.
+    static func retryingWhileBusy<T>(_ body: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        var pause: useconds_t = 5_000
+        while true {
+            do {
+                return try body()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 200_000)
+            }
+        }
+    }
+
     /// Reads the schema version through a read-only connection, so that a newer file is never touched.
     private static func refuseNewerSchema(at path: String) throws {
         var configuration = Configuration()
@@ -100,9 +122,11 @@ public struct ConsumerStore: Sendable {
         configuration.busyMode = .timeout(busyTimeout)
         let version: Int
         do {
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            version = try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
-            try queue.close()
+            version = try retryingWhileBusy {
+                let queue = try DatabaseQueue(path: path, configuration: configuration)
+                defer { try? queue.close() }
+                return try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+            }
         } catch {
             throw StoreError(.cannotOpen, "state database \(path): \(describe(error))")
         }

@@ -37,6 +37,26 @@ import TestSupport
         #expect(try await store.customerCounts().live == 5)
     }
 
+    /// Opening can meet SQLITE_BUSY before SQLite's busy handler runs (another process switching to WAL or
+    /// checkpointing on close): it is tried again; any other error is not.
+    @Test func openingRetriesWhileBusyOnly() throws {
+        var attempts = 0
+        let value = try ConsumerStore.retryingWhileBusy { () throws -> Int in
+            attempts += 1
+            if attempts < 3 { throw DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked") }
+            return 42
+        }
+        #expect(value == 42 && attempts == 3)
+        attempts = 0
+        #expect(throws: DatabaseError.self) {
+            try ConsumerStore.retryingWhileBusy { () throws -> Int in
+                attempts += 1
+                throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "corrupt")
+            }
+        }
+        #expect(attempts == 1)
+    }
+
     @Test func duplicateNameAndArnAreRefusedWithTheFix() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
         _ = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)))
