@@ -33,10 +33,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Pure decisions, no I/O: the customer lifecycle (states, events, the one table of allowed edges).
+        .target(name: "ConsumerCore"),
         // The SQLite state file: schema, migrations, invariant-preserving writes.
         .target(
             name: "ConsumerStore",
             dependencies: [
+                "ConsumerCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -55,6 +58,7 @@ let package = Package(
             name: "Consumer",
             dependencies: [
                 "AWSClient",
+                "ConsumerCore",
                 "ConsumerStore",
                 "PostgresProbe",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,12 +134,14 @@ let package = Package(
                 "AWSClient",
                 "LatticeSimulator",
                 "ConsumerDemo",
+                "ConsumerStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient", "LatticeSimulator", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConsumerCoreTests", dependencies: ["ConsumerCore"]),
         .testTarget(name: "ConsumerStoreTests", dependencies: ["ConsumerStore", "TestSupport"]),
         .testTarget(name: "PostgresProbeTests", dependencies: ["PostgresProbe", "TestSupport"]),
         .testTarget(name: "ConsumerTests", dependencies: ["Consumer", "TestSupport"]),

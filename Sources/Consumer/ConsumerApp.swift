@@ -4,15 +4,25 @@ import Foundation
 /// What every command starts from: the validated configuration, and the state file it names.
 public struct ConsumerApp: Sendable {
     public let config: ConsumerConfig
+    /// Who the CLI's changes are recorded as: `SUDO_USER` when set, else the process's user.
+    public let actor: LifecycleActor
 
-    public init(config: ConsumerConfig) {
+    public init(config: ConsumerConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.config = config
+        self.actor = .cli(environment: environment, processUser: Self.processUser())
     }
 
     /// Resolves the configuration path (`--config`, environment, default) and loads it.
     public init(configPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let path = ConfigLoader.resolvePath(option: configPath, environment: environment)
-        self.config = try ConfigLoader.load(path: path)
+        self.init(config: try ConfigLoader.load(path: path), environment: environment)
+    }
+
+    /// The effective user's name (its uid when it has no name).
+    static func processUser() -> String {
+        let uid = geteuid()
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid\(uid)" }
+        return String(cString: name)
     }
 
     /// Opens (creating if needed) the state database.

@@ -27,7 +27,7 @@ public enum CustomerCommands {
             }
         }
         let store = try app.openStore()
-        let customer = try await store.addCustomer(NewCustomer(name: name, arn: arn, port: port, note: note))
+        let customer = try await store.addCustomer(NewCustomer(name: name, arn: arn, port: port, note: note), by: app.actor)
         return "registered \(customer.name): \(customer.resourceConfigurationArn) (account \(customer.accountId), \(customer.region), port \(customer.port)); the daemon accepts the customer's RAM share when it arrives"
     }
 
@@ -80,10 +80,10 @@ public enum CustomerCommands {
         if !events.isEmpty {
             lines.append("")
             lines.append("events (newest last):")
-            var table = TextTable("TIME", "EVENT", "FROM", "TO", "DETAIL")
+            var table = TextTable("TIME", "EVENT", "FROM", "TO", "BY", "DETAIL")
             for event in events {
                 table.add(Timestamp.string(event.time), event.event, event.fromState?.rawValue ?? "-",
-                          event.toState?.rawValue ?? "-", event.detail ?? "")
+                          event.toState?.rawValue ?? "-", event.actor, event.detail ?? "")
             }
             lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
@@ -93,12 +93,12 @@ public enum CustomerCommands {
     /// `customer remove NAME [--keep-endpoint]`.
     public static func remove(_ app: ConsumerApp, name: String, keepEndpoint: Bool) async throws -> String {
         let store = try app.openStore()
-        let customer = try await store.requestRemoval(named: name, keepEndpoint: keepEndpoint)
+        let customer = try await store.requestRemoval(named: name, keepEndpoint: keepEndpoint, by: app.actor)
         switch customer.state {
         case .removed:
             return "removed \(customer.name)" + (keepEndpoint ? " (its endpoint, if any, is left in place)" : "")
         default:
-            return "removing \(customer.name): the daemon deletes its endpoint on its next pass"
+            return "removing \(customer.name): the daemon deletes its endpoints on its next pass; the name and ARN may be registered again now"
         }
     }
 }
@@ -148,6 +148,7 @@ struct EventView: JSONRecord {
     var event: String
     var fromState: String?
     var toState: String?
+    var actor: String
     var detail: String?
 
     init(_ event: LifecycleEvent) {
@@ -155,6 +156,7 @@ struct EventView: JSONRecord {
         self.event = event.event
         fromState = event.fromState?.rawValue
         toState = event.toState?.rawValue
+        actor = event.actor
         detail = event.detail
     }
 }
@@ -167,7 +169,7 @@ extension CustomerCommands {
             guard user == nil, passwordFile == nil, database == nil else {
                 throw CommandFailure.usage("--no-probe-login cannot be combined with --probe-user, --probe-password-file or --probe-database")
             }
-            let customer = try await app.openStore().setProbeLogin(named: name, user: nil, passwordFile: nil, database: nil)
+            let customer = try await app.openStore().setProbeLogin(named: name, user: nil, passwordFile: nil, database: nil, by: app.actor)
             return "\(customer.name): probe login cleared; the probe stops after the PostgreSQL handshake"
         }
         guard let user, let passwordFile else {
@@ -185,7 +187,7 @@ extension CustomerCommands {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw CommandFailure.usage("--probe-password-file \(path) is not readable by this user; run as the daemon's user, or fix its owner and mode (0600)")
         }
-        let customer = try await app.openStore().setProbeLogin(named: name, user: user, passwordFile: path, database: database)
+        let customer = try await app.openStore().setProbeLogin(named: name, user: user, passwordFile: path, database: database, by: app.actor)
         var note = ""
         if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {

@@ -16,8 +16,10 @@ public enum HealthCommand {
         if json { return entry.jsonLine() }
         let time = String(Timestamp.string(entry.time).prefix(23))
         switch entry {
-        case .event(_, let customer, let event, let detail):
-            return "\(time)  \(customer.padding(toLength: 16, withPad: " ", startingAt: 0))  event  \(event)\(detail.map { ": \($0)" } ?? "")"
+        case .event(_, let customer, let event, let detail, let trail):
+            let move = trail.flatMap { trail in trail.toState.map { " (\(trail.fromState ?? "new") → \($0))" } } ?? ""
+            let actor = trail.map { " by \($0.actor)" } ?? ""
+            return "\(time)  \(customer.padding(toLength: 16, withPad: " ", startingAt: 0))  event  \(event)\(move)\(actor)\(detail.map { ": \($0)" } ?? "")"
         case .probe(let probe):
             let stages = probe.latencyMs.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) ms" }
                 .joined(separator: ", ")

@@ -3,7 +3,7 @@ import GRDB
 
 extension ConsumerStore {
     /// Registers a customer (`customer add`), refusing a name or ARN that is already registered.
-    public func addCustomer(_ new: NewCustomer) async throws -> Customer {
+    public func addCustomer(_ new: NewCustomer, by actor: LifecycleActor) async throws -> Customer {
         if let problem = CustomerName.problem(with: new.name) {
             throw StoreError(.invalid, "name \(problem)")
         }
@@ -12,14 +12,12 @@ extension ConsumerStore {
         }
         let time = now()
         return try await write { db in
-            let live = CustomerState.removed.rawValue
-            if let existing = try Customer.fetchOne(db, sql: "SELECT * FROM customer WHERE name = ? AND state <> ?",
-                                                    arguments: [new.name, live]) {
+            if let existing = try Self.registeredCustomer(new.name, db) {
                 throw StoreError(.duplicateName, "a customer named \(new.name) is already registered (\(existing.resourceConfigurationArn)); choose another name, or `customer remove \(new.name)` first")
             }
             let arn = new.arn.description
-            if let existing = try Customer.fetchOne(db, sql: "SELECT * FROM customer WHERE resourceConfigurationArn = ? AND state <> ?",
-                                                    arguments: [arn, live]) {
+            if let existing = try Customer.fetchOne(db, sql: "SELECT * FROM customer WHERE resourceConfigurationArn = ? AND state NOT IN ('removing', 'removed')",
+                                                    arguments: [arn]) {
                 throw StoreError(.duplicateArn, "\(arn) is already registered as customer \(existing.name); use `customer show \(existing.name)`")
             }
             var customer = Customer(
@@ -29,11 +27,15 @@ extension ConsumerStore {
                 keepEndpoint: false, resourceShareArn: nil, invitationArn: nil,
                 createdAt: time, updatedAt: time, stateChangedAt: time, removedAt: nil,
                 endpointFailures: 0, nextEndpointAttemptAt: nil)
+            customer.stateActor = actor.description
+            guard case .success(let state) = CustomerLifecycle.next(from: nil, on: .registered, by: actor.kind), state == customer.state else {
+                throw StoreError(.invalid, "lifecycle: \(actor) may not register customers")
+            }
             try customer.insert(db)
             try Self.bumpRegistryVersion(db)
             var event = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
-                                       event: "registered", fromState: nil, toState: .awaitingShare,
-                                       detail: "\(arn) port \(new.port)")
+                                       event: CustomerLifecycle.Event.registered.rawValue, fromState: nil, toState: .awaitingShare,
+                                       detail: "\(arn) port \(new.port)" + (new.note.map { "; note: \($0)" } ?? ""), actor: actor)
             try event.insert(db)
             // Re-read: stored times have millisecond precision, and callers should see what is stored.
             return try Customer.fetchOne(db, key: customer.id) ?? customer
@@ -61,7 +63,7 @@ extension ConsumerStore {
         }
     }
 
-    /// The live customer named `name`, if any.
+    /// The customer named `name`: the registered one, else one still being removed.
     public func customer(named name: String) async throws -> Customer? {
         try await read { db in
             try Self.liveCustomer(name, db)
@@ -76,39 +78,55 @@ extension ConsumerStore {
         return customer
     }
 
-    /// Deregisters a customer (`customer remove`). With no endpoint to clean up it is removed at once;
-    /// otherwise it goes to `removing` and the daemon deletes the endpoint (unless `keepEndpoint`).
-    public func requestRemoval(named name: String, keepEndpoint: Bool) async throws -> Customer {
+    /// Deregisters a customer (`customer remove`). With nothing to clean up (or `keepEndpoint`: its current
+    /// endpoint is released, left in place) it is removed at once; otherwise it goes to `removing` and the
+    /// daemon deletes every endpoint ever created for it. The name and ARN are free again at once.
+    public func requestRemoval(named name: String, keepEndpoint: Bool, by actor: LifecycleActor) async throws -> Customer {
         let time = now()
         return try await write { db in
-            guard var customer = try Self.liveCustomer(name, db),
-                  let id = customer.id else {
+            guard var customer = try Self.registeredCustomer(name, db), let id = customer.id else {
+                if try Self.liveCustomer(name, db) != nil {
+                    throw StoreError(.invalid, "\(name) is already being removed; the daemon deletes its endpoints (`customer show \(name)`)")
+                }
                 throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
             }
-            let hasEndpoint = try EndpointRecord.filter(Column("customerId") == id && Column("state") != EndpointRecord.State.deleted.rawValue)
-                .fetchCount(db) > 0
-            customer.keepEndpoint = keepEndpoint
-            let target: CustomerState = hasEndpoint && !keepEndpoint ? .removing : .removed
-            let detail = switch (hasEndpoint, keepEndpoint) {
-            case (false, _): "removed by the CLI; no endpoint to delete"
-            case (true, true): "removed by the CLI; endpoint kept (--keep-endpoint)"
-            case (true, false): "removal requested; the daemon deletes the endpoint"
+            if keepEndpoint {
+                try db.execute(sql: """
+                    UPDATE endpoint SET state = 'released', updatedAt = ? WHERE customerId = ? AND state IN ('creating', 'pending', 'available')
+                    """, arguments: [time, id])
             }
-            try Self.transition(&customer, to: target, event: "removal_requested", detail: detail, hint: nil, at: time, in: db)
+            let open = try EndpointRecord.filter(sql: "customerId = ? AND state NOT IN ('deleted', 'released')", arguments: [id]).fetchCount(db)
+            let event: CustomerLifecycle.Event = open > 0 ? .removalRequested : .removed
+            let detail = switch (open > 0, keepEndpoint) {
+            case (false, false): "removed by the CLI; no endpoint to delete"
+            case (false, true): "removed by the CLI; endpoint kept (--keep-endpoint)"
+            case (true, true): "removal requested; endpoint kept (--keep-endpoint), the daemon deletes \(open) failed generation(s)"
+            case (true, false): "removal requested; the daemon deletes \(open) endpoint(s)"
+            }
+            customer.keepEndpoint = keepEndpoint
+            let outcome = try Self.applyTransition(&customer, from: customer.state, event: event, detail: detail, hint: nil,
+                                                   by: actor, at: time, in: db)
+            if case .refused(let refusal) = outcome { throw StoreError(.invalid, refusal.description) }
             try Self.bumpRegistryVersion(db)
             return customer
         }
     }
 
-    /// The live (not removed) customer named `name`, inside a transaction or read.
+    /// The live customer named `name`: the registered one, else one still being removed (the newest).
     static func liveCustomer(_ name: String, _ db: Database) throws -> Customer? {
-        try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue).fetchOne(db)
+        try Customer.filter(Column("name") == name && Column("state") != CustomerState.removed.rawValue)
+            .order(sql: "state = 'removing', id DESC").fetchOne(db)
     }
 
-    /// Each customer's current endpoint row (the newest generation not deleted), live customers only.
+    /// The registered (not removing, not removed) customer named `name`.
+    static func registeredCustomer(_ name: String, _ db: Database) throws -> Customer? {
+        try Customer.filter(sql: "name = ? AND state NOT IN ('removing', 'removed')", arguments: [name]).fetchOne(db)
+    }
+
+    /// Each live customer's endpoint to show: the newest generation not closed.
     static func liveEndpoints(_ db: Database) throws -> [Int64: EndpointRecord] {
         let endpoints = try EndpointRecord
-            .filter(sql: "state <> 'deleted' AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
+            .filter(sql: "state NOT IN ('deleted', 'released') AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
             .order(Column("generation")).fetchAll(db)
         return Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer })
     }
@@ -123,24 +141,6 @@ extension ConsumerStore {
         try await read { db in try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'registryVersion'") ?? 0 }
     }
 
-    /// Moves `customer` to `state` and records the transition as an event, in the caller's transaction.
-    @discardableResult
-    static func transition(_ customer: inout Customer, to state: CustomerState, event: String? = nil,
-                           detail: String?, hint: String?, at time: Date, in db: Database) throws -> LifecycleEvent {
-        let from = customer.state
-        customer.state = state
-        customer.stateDetail = detail
-        customer.hint = hint
-        customer.updatedAt = time
-        if from != state { customer.stateChangedAt = time }
-        customer.removedAt = state == .removed ? time : nil
-        try customer.update(db)
-        var record = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
-                                    event: event ?? state.rawValue, fromState: from, toState: state, detail: detail)
-        try record.insert(db)
-        return record
-    }
-
     /// The newest `limit` events of a customer, oldest first.
     public func events(customerId: Int64, limit: Int = 20) async throws -> [LifecycleEvent] {
         try await read { db in
@@ -152,7 +152,7 @@ extension ConsumerStore {
     /// The customer's current (not deleted) endpoint, if it has one.
     public func liveEndpoint(customerId: Int64) async throws -> EndpointRecord? {
         try await read { db in
-            try EndpointRecord.filter(Column("customerId") == customerId && Column("state") != EndpointRecord.State.deleted.rawValue)
+            try EndpointRecord.filter(sql: "customerId = ? AND state NOT IN ('deleted', 'released')", arguments: [customerId])
                 .order(Column("generation").desc).fetchOne(db)
         }
     }
@@ -160,10 +160,11 @@ extension ConsumerStore {
 
 extension ConsumerStore {
     /// Sets or clears (`user: nil`) the probe's login stage for a customer.
-    public func setProbeLogin(named name: String, user: String?, passwordFile: String?, database: String?) async throws -> Customer {
+    public func setProbeLogin(named name: String, user: String?, passwordFile: String?, database: String?,
+                              by actor: LifecycleActor) async throws -> Customer {
         let time = now()
         return try await write { db in
-            guard var customer = try Self.liveCustomer(name, db) else {
+            guard var customer = try Self.registeredCustomer(name, db) else {
                 throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
             }
             customer.probeUser = user
@@ -173,7 +174,7 @@ extension ConsumerStore {
             try customer.update(db)
             var event = LifecycleEvent(time: time, customerId: customer.id, customerName: name,
                                        event: user == nil ? "probe_login_cleared" : "probe_login_set", fromState: nil, toState: nil,
-                                       detail: user.map { "user \($0), password file \(passwordFile ?? "-")" })
+                                       detail: user.map { "user \($0), password file \(passwordFile ?? "-")" }, actor: actor)
             try event.insert(db)
             try Self.bumpRegistryVersion(db)
             return customer

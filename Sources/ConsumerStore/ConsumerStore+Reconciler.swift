@@ -5,34 +5,33 @@ import GRDB
 public struct RegistrySnapshot: Sendable, Equatable {
     /// Live customers (including `removing`), by name.
     public var customers: [Customer]
-    /// Each customer's current endpoint row, by customer id.
-    public var endpoints: [Int64: EndpointRecord]
+    /// Every endpoint generation not yet closed (not deleted, not released), by customer id, oldest first.
+    public var openEndpoints: [Int64: [EndpointRecord]]
     /// Every invitation seen, by invitation ARN.
     public var invitations: [String: InvitationRecord]
 
-    public init(customers: [Customer], endpoints: [Int64: EndpointRecord], invitations: [String: InvitationRecord]) {
+    public init(customers: [Customer], openEndpoints: [Int64: [EndpointRecord]], invitations: [String: InvitationRecord]) {
         self.customers = customers
-        self.endpoints = endpoints
+        self.openEndpoints = openEndpoints
         self.invitations = invitations
     }
-}
 
-/// A lifecycle change the store made, to be mirrored in the health log and the daemon's log.
-public struct Transition: Sendable, Equatable {
-    public var event: LifecycleEvent
-    public var customer: String
+    /// The customer's current generation (being created or alive), if any.
+    public func currentEndpoint(of customerId: Int64?) -> EndpointRecord? {
+        customerId.flatMap { openEndpoints[$0]?.last { $0.state.isCurrent } }
+    }
 }
 
 extension ConsumerStore {
     /// Customers, endpoints and invitations in one consistent read.
     public func snapshot() async throws -> RegistrySnapshot {
         try await read { db in
-            let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name")).fetchAll(db)
-            let endpoints = try Self.liveEndpoints(db)
+            let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name"), Column("id")).fetchAll(db)
+            let open = try EndpointRecord.filter(sql: "state NOT IN ('deleted', 'released')").order(Column("generation")).fetchAll(db)
             let invitations = try InvitationRecord.fetchAll(db)
             return RegistrySnapshot(
                 customers: customers,
-                endpoints: endpoints,
+                openEndpoints: Dictionary(grouping: open, by: \.customerId),
                 invitations: Dictionary(invitations.map { ($0.invitationArn, $0) }, uniquingKeysWith: { _, last in last }))
         }
     }
@@ -71,126 +70,125 @@ extension ConsumerStore {
         }
     }
 
-    /// Moves the named customer to `state` (an event row when the state changes; otherwise only the detail
-    /// and hint are refreshed). Returns the transition when there was one.
-    @discardableResult
-    public func transition(customer name: String, to state: CustomerState, detail: String?, hint: String?,
-                           resourceShareArn: String? = nil, invitationArn: String? = nil) async throws -> Transition? {
+    /// Records the ClientToken and the exact request of a new endpoint generation before CreateVpcEndpoint
+    /// is called, so that a crash or a lost answer is followed by the same call, never a second endpoint.
+    /// Nil when the customer is no longer in `expected` (the plan is stale: nothing is written).
+    public func beginEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, clientToken: String,
+                              request: String) async throws -> EndpointRecord? {
         let time = now()
         return try await write { db in
-            guard var customer = try Self.liveCustomer(name, db) else {
-                return nil
-            }
-            if let resourceShareArn { customer.resourceShareArn = resourceShareArn }
-            if let invitationArn { customer.invitationArn = invitationArn }
-            if customer.state == state {
-                guard customer.stateDetail != detail || customer.hint != hint || resourceShareArn != nil || invitationArn != nil else { return nil }
-                customer.stateDetail = detail
-                customer.hint = hint
-                customer.updatedAt = time
-                try customer.update(db)
-                return nil
-            }
-            let event = try Self.transition(&customer, to: state, detail: detail, hint: hint, at: time, in: db)
-            return Transition(event: event, customer: name)
-        }
-    }
-
-    /// Records the ClientToken of a new endpoint generation before CreateVpcEndpoint is called, so that
-    /// a crash or a lost answer is followed by a retry with the same token, never a second endpoint.
-    public func beginEndpoint(customer name: String, region: String, clientToken: String) async throws -> EndpointRecord {
-        let time = now()
-        return try await write { db in
-            guard let customer = try Self.liveCustomer(name, db),
-                  let customerId = customer.id else {
-                throw StoreError(.notFound, "no customer named \(name)")
-            }
+            guard let state = try CustomerState.fetchOne(db, sql: "SELECT state FROM customer WHERE id = ?", arguments: [customerId]),
+                  state == expected else { return nil }
             let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
             var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
                                         vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
-                                        createdAt: time, updatedAt: time)
+                                        createRequest: request, createdAt: time, updatedAt: time)
             try record.insert(db)
             return record
         }
     }
 
-    /// Records what EC2 says about an endpoint row (its id once known, state, DNS name, last error).
-    public func updateEndpoint(_ id: Int64, vpcEndpointId: String? = nil, state: EndpointRecord.State, awsState: String?,
-                               dnsName: String?, lastError: String?) async throws {
-        let time = now()
-        try await write { db in
-            guard var record = try EndpointRecord.fetchOne(db, key: id) else { return }
-            if let vpcEndpointId { record.vpcEndpointId = vpcEndpointId }
-            guard record.state != state || record.awsState != awsState || record.dnsName != dnsName
-                    || record.lastError != lastError || vpcEndpointId != nil else { return }
-            record.state = state
-            record.awsState = awsState
-            record.dnsName = dnsName
-            record.lastError = lastError
-            record.updatedAt = time
-            try record.update(db)
+    /// One change of an endpoint generation, applied only while the row is in one of `from`.
+    public struct EndpointChange: Sendable, Equatable {
+        public var from: Set<EndpointRecord.State>
+        public var to: EndpointRecord.State
+        public var vpcEndpointId: String?
+        public var awsState: String?
+        public var dnsName: String?
+        public var lastError: String?
+        /// EC2 listed it now.
+        public var seen: Bool
+        /// DeleteVpcEndpoints was accepted now.
+        public var deleteRequested: Bool
+        /// An event for the health log (`endpoint_created`, `endpoint_deleted`, …) when the change applies.
+        public var note: EndpointNote?
+        /// This generation failed: count it (once: the row leaves `from`) and wait until this time.
+        public var failureNextAttempt: Date?
+
+        public init(from: Set<EndpointRecord.State>, to: EndpointRecord.State, vpcEndpointId: String? = nil, awsState: String? = nil,
+                    dnsName: String? = nil, lastError: String? = nil, seen: Bool = false, deleteRequested: Bool = false,
+                    note: EndpointNote? = nil, failureNextAttempt: Date? = nil) {
+            self.from = from
+            self.to = to
+            self.vpcEndpointId = vpcEndpointId
+            self.awsState = awsState
+            self.dnsName = dnsName
+            self.lastError = lastError
+            self.seen = seen
+            self.deleteRequested = deleteRequested
+            self.note = note
+            self.failureNextAttempt = failureNextAttempt
         }
     }
 
-    /// Takes over an endpoint found in EC2 for the customer (ours from before a crash, or made by hand),
-    /// replacing whatever row the customer had.
-    public func adoptEndpoint(customer name: String, region: String, vpcEndpointId: String, state: EndpointRecord.State,
-                              awsState: String) async throws {
+    /// A happening of an endpoint generation written to the event table with the change.
+    public struct EndpointNote: Sendable, Equatable {
+        public var event: String
+        public var detail: String
+        public init(_ event: String, _ detail: String) {
+            self.event = event
+            self.detail = detail
+        }
+    }
+
+    /// Compare-and-set on an endpoint generation: applies `change` when the row is in one of `change.from`.
+    /// Returns whether it applied. A closed generation never reopens (the schema refuses it too).
+    @discardableResult
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
         let time = now()
-        try await write { db in
-            guard let customer = try Self.liveCustomer(name, db),
-                  let customerId = customer.id else { return }
-            // The id may sit on an older row of this customer (a generation that was marked gone too early).
-            try db.execute(sql: "UPDATE endpoint SET state = 'deleted', vpcEndpointId = NULL, updatedAt = ? WHERE vpcEndpointId = ?",
-                           arguments: [time, vpcEndpointId])
-            if var live = try EndpointRecord.filter(Column("customerId") == customerId && !["deleted", "failed"].contains(Column("state")))
-                .fetchOne(db) {
-                live.vpcEndpointId = vpcEndpointId
-                live.state = state
-                live.awsState = awsState
-                live.dnsName = nil
-                live.updatedAt = time
-                try live.update(db)
-                return
+        return try await write { db in
+            guard var record = try EndpointRecord.fetchOne(db, key: rowId), change.from.contains(record.state) else { return false }
+            let moved = record.state != change.to
+            record.state = change.to
+            if let id = change.vpcEndpointId { record.vpcEndpointId = id }
+            if let aws = change.awsState { record.awsState = aws }
+            if change.to == .available || change.dnsName != nil { record.dnsName = change.dnsName ?? record.dnsName }
+            if change.to != .available && change.to != .pending { record.dnsName = nil }
+            if change.lastError != nil || change.to == .available { record.lastError = change.lastError }
+            if change.seen { record.lastSeenAt = time }
+            if change.deleteRequested { record.deleteRequestedAt = time }
+            record.updatedAt = time
+            try record.update(db)
+            if let note = change.note {
+                try Self.note(note.event, customerId: record.customerId, detail: note.detail, at: time, in: db)
             }
+            if moved, let next = change.failureNextAttempt {
+                try db.execute(sql: "UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = ? WHERE id = ?",
+                               arguments: [next, record.customerId])
+            }
+            return true
+        }
+    }
+
+    /// Takes over an endpoint found in EC2 for a customer that has no current generation (ours from a
+    /// lost state file, a kept one, or one made by hand), with what is known of it. Nil when the plan
+    /// is stale (the customer moved, or has a current generation now).
+    public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String,
+                              state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord? {
+        let time = now()
+        return try await write { db in
+            guard let current = try CustomerState.fetchOne(db, sql: "SELECT state FROM customer WHERE id = ?", arguments: [customerId]),
+                  current == expected,
+                  try EndpointRecord.filter(sql: "customerId = ? AND state IN ('creating', 'pending', 'available')", arguments: [customerId])
+                    .fetchCount(db) == 0 else { return nil }
+            // A released generation (kept at an earlier removal) gives its id up to the adopter.
+            try db.execute(sql: "UPDATE endpoint SET vpcEndpointId = NULL, updatedAt = ? WHERE vpcEndpointId = ? AND state = 'released'",
+                           arguments: [time, vpcEndpointId])
             let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
             var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
                                         generation: generation, vpcEndpointId: vpcEndpointId, state: state, awsState: awsState,
-                                        dnsName: nil, lastError: nil, createdAt: time, updatedAt: time)
+                                        dnsName: dnsName, lastError: nil, lastSeenAt: time, createdAt: time, updatedAt: time)
             try record.insert(db)
-        }
-    }
-
-    /// Counts an endpoint failure and sets when the next generation may be tried (`nextAttempt` maps
-    /// the new failure count to that time). Returns the new count.
-    public func recordEndpointFailure(customer name: String, nextAttempt: @escaping @Sendable (Int) -> Date) async throws -> Int {
-        try await write { db in
-            guard var customer = try Self.liveCustomer(name, db) else { return 0 }
-            customer.endpointFailures += 1
-            customer.nextEndpointAttemptAt = nextAttempt(customer.endpointFailures)
-            try customer.update(db)
-            return customer.endpointFailures
+            try Self.note("endpoint_adopted", customerId: customerId, detail: "\(vpcEndpointId) (\(awsState)) found in EC2", at: time, in: db)
+            return record
         }
     }
 
     /// Clears the failure count once an endpoint works.
-    public func resetEndpointFailures(customer name: String) async throws {
+    public func resetEndpointFailures(customerId: Int64) async throws {
         try await write { db in
-            try db.execute(sql: "UPDATE customer SET endpointFailures = 0, nextEndpointAttemptAt = NULL WHERE name = ? AND state <> 'removed' AND endpointFailures > 0",
-                           arguments: [name])
-        }
-    }
-
-    /// Finishes a removal: the customer leaves `status`, its endpoint rows are closed.
-    @discardableResult
-    public func finishRemoval(customer name: String, detail: String) async throws -> Transition? {
-        let time = now()
-        return try await write { db in
-            guard var customer = try Customer.filter(Column("name") == name && Column("state") == CustomerState.removing.rawValue).fetchOne(db),
-                  let id = customer.id else { return nil }
-            try db.execute(sql: "UPDATE endpoint SET state = 'deleted', updatedAt = ? WHERE customerId = ? AND state <> 'deleted'", arguments: [time, id])
-            let event = try Self.transition(&customer, to: .removed, detail: detail, hint: nil, at: time, in: db)
-            return Transition(event: event, customer: name)
+            try db.execute(sql: "UPDATE customer SET endpointFailures = 0, nextEndpointAttemptAt = NULL WHERE id = ? AND endpointFailures > 0",
+                           arguments: [customerId])
         }
     }
 

@@ -1,3 +1,4 @@
+@_exported import ConsumerCore
 import Foundation
 import GRDB
 

@@ -34,6 +34,8 @@ public struct Customer: Codable, Sendable, Equatable, FetchableRecord, MutablePe
     public var probeUser: String? = nil
     public var probePasswordFile: String? = nil
     public var probeDatabase: String? = nil
+    /// Who made the last state change: `daemon` or `cli:<user>` (the store's lifecycle trigger reads it).
+    public var stateActor: String = "daemon"
 
     public init(id: Int64?, name: String, resourceConfigurationArn: String, partition: String, region: String, accountId: String,
                 port: Int, note: String?, state: CustomerState, stateDetail: String?, hint: String?, keepEndpoint: Bool,

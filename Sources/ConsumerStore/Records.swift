@@ -11,8 +11,18 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         case pending
         case available
         case failed
+        /// DeleteVpcEndpoints accepted (or answered NotFound); not yet confirmed gone.
         case deleting
+        /// Confirmed gone: EC2 said so, or stopped listing it after having listed it (or after its
+        /// eventual-consistency window).
         case deleted
+        /// Left in place and forgotten (`customer remove --keep-endpoint`).
+        case released
+
+        /// Closed generations: nothing left to do in EC2.
+        public var isClosed: Bool { self == .deleted || self == .released }
+        /// The customer's current generation: being created or alive.
+        public var isCurrent: Bool { self == .creating || self == .pending || self == .available }
     }
 
     public var id: Int64?
@@ -27,11 +37,19 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var awsState: String?
     public var dnsName: String?
     public var lastError: String?
+    /// The exact CreateVpcEndpoint request (JSON) sent with `clientToken`, so that a call whose answer
+    /// was lost is repeated identically: EC2 then returns the same endpoint, or says it is deleted.
+    public var createRequest: String?
+    /// The last time DescribeVpcEndpoints listed this endpoint.
+    public var lastSeenAt: Date?
+    /// When DeleteVpcEndpoints was last accepted for it.
+    public var deleteRequestedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(id: Int64?, customerId: Int64, region: String, clientToken: String, generation: Int, vpcEndpointId: String?,
-                state: State, awsState: String?, dnsName: String?, lastError: String?, createdAt: Date, updatedAt: Date) {
+                state: State, awsState: String?, dnsName: String?, lastError: String?, createRequest: String? = nil,
+                lastSeenAt: Date? = nil, deleteRequestedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.customerId = customerId
         self.region = region
@@ -42,6 +60,9 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.awsState = awsState
         self.dnsName = dnsName
         self.lastError = lastError
+        self.createRequest = createRequest
+        self.lastSeenAt = lastSeenAt
+        self.deleteRequestedAt = deleteRequestedAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -114,7 +135,7 @@ public struct InvitationRecord: Codable, Sendable, Equatable, FetchableRecord, P
     }
 }
 
-/// One lifecycle transition or notable happening for a customer.
+/// One lifecycle transition or notable happening for a customer; also the health log's outbox.
 public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "event"
 
@@ -126,6 +147,21 @@ public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var fromState: CustomerState?
     public var toState: CustomerState?
     public var detail: String?
+    /// Who made it: `daemon`, or `cli:<user>` (`LifecycleActor`).
+    public var actor: String
+
+    public init(id: Int64? = nil, time: Date, customerId: Int64?, customerName: String?, event: String,
+                fromState: CustomerState?, toState: CustomerState?, detail: String?, actor: LifecycleActor) {
+        self.id = id
+        self.time = time
+        self.customerId = customerId
+        self.customerName = customerName
+        self.event = event
+        self.fromState = fromState
+        self.toState = toState
+        self.detail = detail
+        self.actor = actor.description
+    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID

@@ -1,6 +1,9 @@
 import GRDB
 
 /// The versioned schema. Migrations are append-only: a released one is never edited, only followed.
+///
+/// Each migration's SQL is the literal of its time: no interpolation of today's enums or tables, so
+/// that a file written by any earlier build upgrades exactly as it did then.
 enum Schema {
     /// One step of the schema; `version` is its position (1-based) and becomes `PRAGMA user_version`.
     struct Migration: Sendable {
@@ -13,6 +16,7 @@ enum Schema {
         Migration(name: "v1-registry", apply: createV1),
         Migration(name: "v2-reconciler", apply: addReconcilerState),
         Migration(name: "v3-probe-login", apply: addProbeLogin),
+        Migration(name: "v4-lifecycle", apply: enforceLifecycle),
     ]
 
     /// The version a database has once all known migrations ran.
@@ -56,8 +60,120 @@ enum Schema {
             """)
     }
 
+    /// The lifecycle enforced by the file itself: the allowed state changes (as `CustomerLifecycle.table`
+    /// had them when this migration was written) with who may make each, a trigger that refuses any
+    /// other, removal that cannot finish while an endpoint is not confirmed gone, endpoint generations
+    /// that stay closed once closed, no new generation for a customer being removed, the actor of every
+    /// event, the health log's outbox cursor, and names and ARNs free again as soon as removal starts.
+    private static func enforceLifecycle(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE lifecycle_edge (
+                fromState TEXT NOT NULL,
+                toState TEXT NOT NULL,
+                byActor TEXT NOT NULL CHECK (byActor IN ('daemon','cli')),
+                PRIMARY KEY (fromState, toState, byActor)
+            ) WITHOUT ROWID;
+            INSERT INTO lifecycle_edge (fromState, toState, byActor) VALUES
+                ('awaiting_share','accepting','daemon'), ('awaiting_share','share_accepted','daemon'), ('awaiting_share','endpoint_pending','daemon'),
+                ('awaiting_share','ready','daemon'), ('awaiting_share','share_expired','daemon'), ('awaiting_share','share_rejected','daemon'),
+                ('awaiting_share','removing','cli'), ('awaiting_share','removed','cli'), ('accepting','awaiting_share','daemon'),
+                ('accepting','share_accepted','daemon'), ('accepting','endpoint_pending','daemon'), ('accepting','ready','daemon'),
+                ('accepting','share_expired','daemon'), ('accepting','share_rejected','daemon'), ('accepting','removing','cli'),
+                ('accepting','removed','cli'), ('share_accepted','endpoint_pending','daemon'), ('share_accepted','ready','daemon'),
+                ('share_accepted','share_revoked','daemon'), ('share_accepted','endpoint_failed','daemon'), ('share_accepted','removing','cli'),
+                ('share_accepted','removed','cli'), ('endpoint_pending','share_accepted','daemon'), ('endpoint_pending','ready','daemon'),
+                ('endpoint_pending','share_revoked','daemon'), ('endpoint_pending','endpoint_failed','daemon'), ('endpoint_pending','endpoint_missing','daemon'),
+                ('endpoint_pending','removing','cli'), ('endpoint_pending','removed','cli'), ('ready','share_accepted','daemon'),
+                ('ready','endpoint_pending','daemon'), ('ready','share_revoked','daemon'), ('ready','endpoint_failed','daemon'),
+                ('ready','endpoint_missing','daemon'), ('ready','removing','cli'), ('ready','removed','cli'),
+                ('share_expired','accepting','daemon'), ('share_expired','share_accepted','daemon'), ('share_expired','endpoint_pending','daemon'),
+                ('share_expired','ready','daemon'), ('share_expired','removing','cli'), ('share_expired','removed','cli'),
+                ('share_rejected','accepting','daemon'), ('share_rejected','share_accepted','daemon'), ('share_rejected','endpoint_pending','daemon'),
+                ('share_rejected','ready','daemon'), ('share_rejected','removing','cli'), ('share_rejected','removed','cli'),
+                ('share_revoked','accepting','daemon'), ('share_revoked','share_accepted','daemon'), ('share_revoked','endpoint_pending','daemon'),
+                ('share_revoked','ready','daemon'), ('share_revoked','removing','cli'), ('share_revoked','removed','cli'),
+                ('endpoint_failed','share_accepted','daemon'), ('endpoint_failed','endpoint_pending','daemon'), ('endpoint_failed','ready','daemon'),
+                ('endpoint_failed','share_revoked','daemon'), ('endpoint_failed','removing','cli'), ('endpoint_failed','removed','cli'),
+                ('endpoint_missing','share_accepted','daemon'), ('endpoint_missing','endpoint_pending','daemon'), ('endpoint_missing','ready','daemon'),
+                ('endpoint_missing','share_revoked','daemon'), ('endpoint_missing','endpoint_failed','daemon'), ('endpoint_missing','removing','cli'),
+                ('endpoint_missing','removed','cli'), ('removing','removed','daemon');
+
+            ALTER TABLE customer ADD COLUMN stateActor TEXT NOT NULL DEFAULT 'daemon'
+                CHECK (stateActor = 'daemon' OR (stateActor GLOB 'cli:?*' AND length(stateActor) <= 68));
+            ALTER TABLE event ADD COLUMN actor TEXT NOT NULL DEFAULT 'daemon'
+                CHECK (actor = 'daemon' OR (actor GLOB 'cli:?*' AND length(actor) <= 68));
+
+            DROP INDEX customer_live_name;
+            DROP INDEX customer_live_arn;
+            CREATE UNIQUE INDEX customer_registered_name ON customer(name) WHERE state NOT IN ('removing','removed');
+            CREATE UNIQUE INDEX customer_registered_arn ON customer(resourceConfigurationArn) WHERE state NOT IN ('removing','removed');
+
+            CREATE TABLE endpoint_v4 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                customerId INTEGER NOT NULL REFERENCES customer(id) ON DELETE CASCADE,
+                region TEXT NOT NULL,
+                clientToken TEXT NOT NULL UNIQUE CHECK (length(clientToken) BETWEEN 1 AND 64),
+                generation INTEGER NOT NULL CHECK (generation >= 1),
+                vpcEndpointId TEXT CHECK (vpcEndpointId IS NULL OR vpcEndpointId GLOB 'vpce-*'),
+                state TEXT NOT NULL CHECK (state IN ('creating','pending','available','failed','deleting','deleted','released')),
+                awsState TEXT,
+                dnsName TEXT,
+                lastError TEXT,
+                createRequest TEXT CHECK (createRequest IS NULL OR json_valid(createRequest)),
+                lastSeenAt DATETIME,
+                deleteRequestedAt DATETIME,
+                createdAt DATETIME NOT NULL,
+                updatedAt DATETIME NOT NULL,
+                UNIQUE (customerId, generation),
+                CHECK (state NOT IN ('pending','available','failed','deleting') OR vpcEndpointId IS NOT NULL)
+            );
+            INSERT INTO endpoint_v4 (id, customerId, region, clientToken, generation, vpcEndpointId, state, awsState, dnsName,
+                                     lastError, createdAt, updatedAt)
+                SELECT id, customerId, region, clientToken, generation, vpcEndpointId,
+                       CASE WHEN vpcEndpointId IS NULL AND state IN ('pending','available','failed','deleting') THEN 'deleted' ELSE state END,
+                       awsState, dnsName, lastError, createdAt, updatedAt
+                FROM endpoint;
+            DROP TABLE endpoint;
+            ALTER TABLE endpoint_v4 RENAME TO endpoint;
+            -- At most one endpoint generation per customer is being created or alive; failed and deleting
+            -- ones are on their way out.
+            CREATE UNIQUE INDEX endpoint_one_live ON endpoint(customerId) WHERE state IN ('creating','pending','available');
+            CREATE UNIQUE INDEX endpoint_open_id ON endpoint(vpcEndpointId)
+                WHERE vpcEndpointId IS NOT NULL AND state NOT IN ('deleted','released');
+            CREATE INDEX endpoint_open ON endpoint(customerId) WHERE state NOT IN ('deleted','released');
+
+            CREATE TRIGGER customer_starts_awaiting_share BEFORE INSERT ON customer
+            WHEN NEW.state <> 'awaiting_share' OR NEW.stateActor NOT GLOB 'cli:?*'
+            BEGIN
+                SELECT RAISE(ABORT, 'lifecycle: a customer is registered by the CLI in awaiting_share');
+            END;
+            CREATE TRIGGER customer_lifecycle BEFORE UPDATE OF state ON customer
+            WHEN OLD.state <> NEW.state
+            BEGIN
+                SELECT RAISE(ABORT, 'lifecycle: state change not in the lifecycle table')
+                WHERE NOT EXISTS (SELECT 1 FROM lifecycle_edge WHERE fromState = OLD.state AND toState = NEW.state
+                                  AND byActor = CASE WHEN NEW.stateActor = 'daemon' THEN 'daemon' ELSE 'cli' END);
+                SELECT RAISE(ABORT, 'lifecycle: removal cannot finish while an endpoint is not confirmed gone')
+                WHERE NEW.state = 'removed'
+                  AND EXISTS (SELECT 1 FROM endpoint WHERE customerId = NEW.id AND state NOT IN ('deleted','released'));
+            END;
+            CREATE TRIGGER endpoint_not_for_removed BEFORE INSERT ON endpoint
+            WHEN (SELECT state FROM customer WHERE id = NEW.customerId) IN ('removing','removed')
+            BEGIN
+                SELECT RAISE(ABORT, 'lifecycle: no new endpoint generation for a customer being removed');
+            END;
+            CREATE TRIGGER endpoint_closed_stays_closed BEFORE UPDATE OF state ON endpoint
+            WHEN OLD.state IN ('deleted','released') AND NEW.state <> OLD.state
+            BEGIN
+                SELECT RAISE(ABORT, 'lifecycle: a closed endpoint generation stays closed');
+            END;
+
+            -- Events before this version were written to the health log by the daemon that made them.
+            INSERT INTO meta (key, value) SELECT 'healthLogCursor', coalesce(max(id), 0) FROM event;
+            """)
+    }
+
     private static func createV1(_ db: Database) throws {
-        let states = CustomerState.sqlList
         try db.execute(sql: """
             CREATE TABLE customer (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,7 +186,7 @@ enum Schema {
                 accountId TEXT NOT NULL CHECK (length(accountId) = 12 AND accountId NOT GLOB '*[^0-9]*'),
                 port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
                 note TEXT,
-                state TEXT NOT NULL DEFAULT 'awaiting_share' CHECK (state IN (\(states))),
+                state TEXT NOT NULL DEFAULT 'awaiting_share' CHECK (state IN ('awaiting_share','accepting','share_accepted','endpoint_pending','ready','share_expired','share_rejected','share_revoked','endpoint_failed','endpoint_missing','removing','removed')),
                 stateDetail TEXT,
                 hint TEXT,
                 keepEndpoint BOOLEAN NOT NULL DEFAULT 0 CHECK (keepEndpoint IN (0, 1)),
@@ -127,8 +243,8 @@ enum Schema {
                 customerId INTEGER REFERENCES customer(id) ON DELETE SET NULL,
                 customerName TEXT,
                 event TEXT NOT NULL CHECK (length(event) > 0),
-                fromState TEXT CHECK (fromState IS NULL OR fromState IN (\(states))),
-                toState TEXT CHECK (toState IS NULL OR toState IN (\(states))),
+                fromState TEXT CHECK (fromState IS NULL OR fromState IN ('awaiting_share','accepting','share_accepted','endpoint_pending','ready','share_expired','share_rejected','share_revoked','endpoint_failed','endpoint_missing','removing','removed')),
+                toState TEXT CHECK (toState IS NULL OR toState IN ('awaiting_share','accepting','share_accepted','endpoint_pending','ready','share_expired','share_rejected','share_revoked','endpoint_failed','endpoint_missing','removing','removed')),
                 detail TEXT
             );
             CREATE INDEX event_customer ON event(customerId, id);

@@ -341,7 +341,7 @@ struct World: Sendable {
             case .success(let value): parsed = value
             case .failure(let error): throw CommandFailure.runtime("\(text): \(error)")
             }
-            _ = try await parts.store.addCustomer(NewCustomer(name: "c\(n)", arn: parsed, port: port(n)))
+            _ = try await parts.store.addCustomer(NewCustomer(name: "c\(n)", arn: parsed, port: port(n)), by: .cli(user: "bench"))
             simulator.addInvitation(sender: account, shareName: "share-\(n)", resources: [SharedResource(arn: text)])
             if n > 0 && n % 2000 == 0 { progress("  \(label): \(n)/\(count) registered") }
         }

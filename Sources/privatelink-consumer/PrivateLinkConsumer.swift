@@ -205,7 +205,7 @@ struct Run: AsyncParsableCommand {
         discussion: "SIGTERM or SIGINT stop it gracefully. One daemon per state file."
     )
     @OptionGroup var options: GlobalOptions
-    @Flag(help: "Do one full pass and exit 0 (whatever the customers' health).") var once = false
+    @Flag(help: "Do one reconcile pass and one probe sweep, then exit: 0 when both ran (whatever the customers' health), 1 when either failed.") var once = false
 
     func run() async throws {
         try await perform(options, defaultLevel: .info) { logger in

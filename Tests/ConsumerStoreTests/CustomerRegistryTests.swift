@@ -11,7 +11,7 @@ import TestSupport
 
     @Test func addThenListAndShow() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
-        let added = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1), port: 6543, note: "ticket 42"))
+        let added = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1), port: 6543, note: "ticket 42"), by: StoreFixtures.actor)
         #expect(added.state == .awaitingShare)
         #expect(added.accountId == "111122223333")
         #expect(added.region == "us-east-1")
@@ -25,15 +25,14 @@ import TestSupport
     @Test func countsLiveAndReadyCustomersAndStaysUsableAfterReleasingMemory() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
         #expect(try await store.customerCounts() == (0, 0))
-        for n in 1...5 { _ = try await store.addCustomer(NewCustomer(name: "c\(n)", arn: try arn(n))) }
-        try await store.transition(customer: "c1", to: .ready, detail: nil, hint: nil)
-        try await store.transition(customer: "c2", to: .ready, detail: nil, hint: nil)
-        _ = try await store.requestRemoval(named: "c5", keepEndpoint: false)
+        for n in 1...2 { try await StoreFixtures.readyCustomer(store, name: "c\(n)", arn: testARN(n), vpcEndpointId: "vpce-0000000000000000\(n)") }
+        for n in 3...5 { _ = try await store.addCustomer(NewCustomer(name: "c\(n)", arn: try arn(n)), by: StoreFixtures.actor) }
+        _ = try await store.requestRemoval(named: "c5", keepEndpoint: false, by: StoreFixtures.actor)
         await store.releaseMemory()
         let counts = try await store.customerCounts()
         #expect(counts.live == 4 && counts.ready == 2, "\(counts)")
         #expect(try await store.customers().map(\.name) == ["c1", "c2", "c3", "c4"])
-        _ = try await store.addCustomer(NewCustomer(name: "c6", arn: try arn(6)))
+        _ = try await store.addCustomer(NewCustomer(name: "c6", arn: try arn(6)), by: StoreFixtures.actor)
         #expect(try await store.customerCounts().live == 5)
     }
 
@@ -59,14 +58,14 @@ import TestSupport
 
     @Test func duplicateNameAndArnAreRefusedWithTheFix() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
-        _ = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)))
+        _ = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
         let byName = await #expect(throws: StoreError.self) {
-            try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(2)))
+            try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(2)), by: StoreFixtures.actor)
         }
         #expect(byName?.code == .duplicateName)
         #expect(byName?.message.contains("customer remove acme") == true)
         let byArn = await #expect(throws: StoreError.self) {
-            try await store.addCustomer(NewCustomer(name: "other", arn: try arn(1)))
+            try await store.addCustomer(NewCustomer(name: "other", arn: try arn(1)), by: StoreFixtures.actor)
         }
         #expect(byArn?.code == .duplicateArn)
         #expect(byArn?.message.contains("customer acme") == true)
@@ -75,22 +74,23 @@ import TestSupport
 
     @Test func removeWithoutEndpointRemovesAtOnceAndFreesTheName() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
-        let first = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)))
-        let removed = try await store.requestRemoval(named: "acme", keepEndpoint: false)
+        let first = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
+        let removed = try await store.requestRemoval(named: "acme", keepEndpoint: false, by: StoreFixtures.actor)
         #expect(removed.state == .removed)
         #expect(removed.removedAt != nil)
         #expect(try await store.customers().isEmpty)
         #expect(try await store.customers(includeRemoved: true).count == 1)
-        let again = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)))
+        let again = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
         #expect(again.id != first.id)
         let events = try await store.events(customerId: try #require(first.id))
-        #expect(events.map(\.event) == ["registered", "removal_requested"])
+        #expect(events.map(\.event) == ["registered", "removed"])
+        #expect(events.map(\.actor) == ["cli:test", "cli:test"])
     }
 
     @Test func removeWithEndpointLeavesItToTheDaemonUnlessKept() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
         for (index, name) in ["acme", "globex"].enumerated() {
-            let customer = try await store.addCustomer(NewCustomer(name: name, arn: try arn(index + 1)))
+            let customer = try await store.addCustomer(NewCustomer(name: name, arn: try arn(index + 1)), by: StoreFixtures.actor)
             try await store.database.write { db in
                 var endpoint = EndpointRecord(id: nil, customerId: customer.id!, region: "us-east-1", clientToken: "token-\(name)",
                                               generation: 1, vpcEndpointId: "vpce-0000000000000000\(index)", state: .available,
@@ -99,15 +99,15 @@ import TestSupport
                 try endpoint.insert(db)
             }
         }
-        #expect(try await store.requestRemoval(named: "acme", keepEndpoint: false).state == .removing)
-        let kept = try await store.requestRemoval(named: "globex", keepEndpoint: true)
+        #expect(try await store.requestRemoval(named: "acme", keepEndpoint: false, by: StoreFixtures.actor).state == .removing)
+        let kept = try await store.requestRemoval(named: "globex", keepEndpoint: true, by: StoreFixtures.actor)
         #expect(kept.state == .removed)
         #expect(kept.keepEndpoint)
     }
 
     @Test func removingAnUnknownNameSaysHowToList() async throws {
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
-        let error = await #expect(throws: StoreError.self) { try await store.requestRemoval(named: "nobody", keepEndpoint: false) }
+        let error = await #expect(throws: StoreError.self) { try await store.requestRemoval(named: "nobody", keepEndpoint: false, by: StoreFixtures.actor) }
         #expect(error?.code == .notFound)
         #expect(error?.message.contains("customer list") == true)
     }
@@ -122,7 +122,7 @@ import TestSupport
                     let store = try ConsumerStore(path: path)
                     for n in 0..<5 {
                         let index = writer * 5 + n
-                        _ = try await store.addCustomer(NewCustomer(name: "c\(index)", arn: try ResourceConfigurationARN.parse(testARN(index + 1)).get()))
+                        _ = try await store.addCustomer(NewCustomer(name: "c\(index)", arn: try ResourceConfigurationARN.parse(testARN(index + 1)).get()), by: StoreFixtures.actor)
                     }
                 }
             }

@@ -26,7 +26,7 @@ import TestSupport
             try queue.close()
             let store = try ConsumerStore(path: path)
             #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
-            let customer = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()))
+            let customer = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
             #expect(customer.id != nil)
         }
     }
@@ -34,7 +34,7 @@ import TestSupport
     @Test func reopeningIsIdempotent() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("state.sqlite3")
-        _ = try await ConsumerStore(path: path).addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()))
+        _ = try await ConsumerStore(path: path).addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
         let reopened = try ConsumerStore(path: path)
         #expect(try await reopened.customers().map(\.name) == ["acme"])
     }

@@ -13,7 +13,7 @@ import Testing
     }
 
     static func index(_ entry: HealthLogEntry) -> Int? {
-        guard case .event(_, _, _, let detail) = entry, let detail else { return nil }
+        guard case .event(_, _, _, let detail, _) = entry, let detail else { return nil }
         return Int(detail)
     }
 

@@ -156,7 +156,7 @@ import Testing
 
         // Nothing lost inside what is kept: the newest lines, consecutive, the last one last.
         let details = try HealthLogReader(path: path).entries().map { entry -> Int in
-            guard case .event(_, _, _, let detail) = entry, let detail, let index = Int(detail) else { return -1 }
+            guard case .event(_, _, _, let detail, _) = entry, let detail, let index = Int(detail) else { return -1 }
             return index
         }
         #expect(details.last == 9_999)

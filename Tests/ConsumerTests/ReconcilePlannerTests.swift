@@ -62,58 +62,86 @@ import TestSupport
                                 senderAccountId: sender, receiverAccountId: "999999999999", invitationTimestamp: now, status: status)
     }
 
-    func snapshot(_ customers: [Customer], endpoints: [Int64: EndpointRecord] = [:], invitations: [String: InvitationRecord] = [:]) -> RegistrySnapshot {
-        RegistrySnapshot(customers: customers, endpoints: endpoints, invitations: invitations)
+    func snapshot(_ customers: [Customer], endpoints: [EndpointRecord] = [], invitations: [String: InvitationRecord] = [:]) -> RegistrySnapshot {
+        RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: endpoints, by: \.customerId), invitations: invitations)
+    }
+
+    func row(_ id: Int64, customer: Int64 = 1, state: EndpointRecord.State, endpoint: String? = "vpce-0aaaaaaaaaaaaaaaa", dns: String? = nil,
+             created: Date? = nil, seen: Date? = nil, generation: Int = 1) -> EndpointRecord {
+        EndpointRecord(id: id, customerId: customer, region: "us-east-1", clientToken: "plc-token-\(id)", generation: generation,
+                       vpcEndpointId: endpoint, state: state, awsState: nil, dnsName: dns, lastError: nil, createRequest: "{}",
+                       lastSeenAt: seen, createdAt: created ?? now, updatedAt: created ?? now)
+    }
+
+    func events(_ actions: [ReconcileAction]) -> [CustomerLifecycle.Event] {
+        actions.compactMap { if case .transition(let request) = $0 { request.event } else { nil } }
+    }
+
+    func creates(_ actions: [ReconcileAction]) -> Int {
+        actions.filter { if case .createEndpoint = $0 { true } else { false } }.count
+    }
+
+    func deletes(_ actions: [ReconcileAction]) -> [String] {
+        actions.compactMap { if case .deleteEndpoint(_, _, _, let id, _) = $0 { id } else { nil } }
+    }
+
+    func changes(_ actions: [ReconcileAction]) -> [ConsumerStore.EndpointChange] {
+        actions.compactMap { if case .changeEndpoint(_, _, _, let change) = $0 { change } else { nil } }
     }
 
     @Test func aMatchingInvitationIsRecordedThenTheCustomerMovesThenItIsAccepted() {
         let acme = InvitationMatcherTests.customer("acme", 1)
-        let invite = invitation("inv1")
+        let invite = invitation("a")
         let observation = RegionObservation(region: "us-east-1", invitations: [invite],
                                             pendingResources: [invite.resourceShareInvitationArn: [InvitationMatcherTests.resource(1)]])
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: "999999999999", now: now)
         guard actions.count == 3, case .recordInvitation(let record) = actions[0],
-              case .transition("acme", .accepting, _, _, _) = actions[1],
-              case .accept(let arn, ["acme"]) = actions[2] else {
+              case .transition(let request) = actions[1], request.event == .invitationMatched, request.from == .awaitingShare,
+              case .accept(let arn, let customers) = actions[2] else {
             Issue.record("unexpected plan \(actions)")
             return
         }
-        #expect(record.decision == .pending)
-        #expect(arn == invite.resourceShareInvitationArn)
+        #expect(record.decision == .pending && record.reason == nil)
+        #expect(arn == invite.resourceShareInvitationArn && customers == [1])
     }
 
-    @Test func anUnregisteredInvitationIsRecordedOnceAndNeverAccepted() {
-        let invite = invitation("stranger", sender: "555566667777")
+    @Test func anUnmatchedInvitationIsRecordedOnceAndRejectedOnlyWhenConfigured() {
+        let invite = invitation("stranger", sender: "999988887777")
         let observation = RegionObservation(region: "us-east-1", invitations: [invite],
-                                            pendingResources: [invite.resourceShareInvitationArn: [InvitationMatcherTests.resource(7, account: "555566667777")]])
+                                            pendingResources: [invite.resourceShareInvitationArn: [InvitationMatcherTests.resource(1, account: "999988887777")]])
         let first = ReconcilePlanner.plan(observation, snapshot: snapshot([]), policy: policy, accountId: nil, now: now)
-        guard first.count == 1, case .recordInvitation(let record) = first[0] else {
+        guard case .recordInvitation(let record) = first.first, first.count == 1 else {
             Issue.record("unexpected plan \(first)")
             return
         }
-        #expect(record.decision == .ignored)
-        #expect(record.reason == .unregisteredResource)
-        // Already recorded with the same decision: nothing to do, nothing to log again.
+        #expect(record.decision == .ignored && record.reason == .unregisteredResource)
         let again = ReconcilePlanner.plan(observation, snapshot: snapshot([], invitations: [record.invitationArn: record]),
                                           policy: policy, accountId: nil, now: now)
         #expect(again.isEmpty)
-        // With the reject policy it is rejected, never accepted.
         let rejecting = ReconcilePlanner.plan(observation, snapshot: snapshot([]), policy: ReconcilePolicy(unmatchedInvitations: .reject),
                                               accountId: nil, now: now)
         #expect(rejecting.contains(.reject(invitationArn: invite.resourceShareInvitationArn)))
-        #expect(!rejecting.contains { if case .accept = $0 { true } else { false } })
     }
 
-    @Test func aRefusedInvitationIsAcceptedOnceTheArnIsRegistered() {
+    @Test func anInvitationBecomesAcceptableWhenItsArnIsRegisteredLater() {
         let invite = invitation("early")
         let observation = RegionObservation(region: "us-east-1", invitations: [invite],
                                             pendingResources: [invite.resourceShareInvitationArn: [InvitationMatcherTests.resource(1)]])
         let refused = ReconcilePlanner.plan(observation, snapshot: snapshot([]), policy: policy, accountId: nil, now: now)
-        guard case .recordInvitation(let record) = refused.first else { Issue.record("\(refused)"); return }
+        guard case .recordInvitation(let record) = refused.first else { Issue.record("no record"); return }
         let acme = InvitationMatcherTests.customer("acme", 1)
         let later = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], invitations: [record.invitationArn: record]),
                                           policy: policy, accountId: nil, now: now)
-        #expect(later.contains(.accept(invitationArn: invite.resourceShareInvitationArn, customers: ["acme"])))
+        #expect(later.contains(.accept(invitationArn: invite.resourceShareInvitationArn, customers: [1])))
+    }
+
+    @Test func aRemovingCustomersArnIsNotRegisteredForMatching() {
+        let leaving = InvitationMatcherTests.customer("acme", 1, state: .removing)
+        let invite = invitation("late")
+        let observation = RegionObservation(region: "us-east-1", invitations: [invite],
+                                            pendingResources: [invite.resourceShareInvitationArn: [InvitationMatcherTests.resource(1)]])
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([leaving]), policy: policy, accountId: nil, now: now)
+        #expect(!actions.contains { if case .accept = $0 { true } else { false } })
     }
 
     @Test func aVisibleShareLeadsToOneCreateAndAStoredTokenIsResumedNotReplaced() {
@@ -122,15 +150,13 @@ import TestSupport
         let shared = InvitationMatcherTests.resource(1)
         let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared])
         let first = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
-        #expect(first.filter { if case .createEndpoint = $0 { true } else { false } }.count == 1)
+        #expect(creates(first) == 1)
 
-        let creating = EndpointRecord(id: 10, customerId: 1, region: "us-east-1", clientToken: "plc-token", generation: 1,
-                                      vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
-                                      createdAt: now, updatedAt: now)
-        let resumed = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [1: creating]), policy: policy,
+        let creating = row(10, state: .creating, endpoint: nil)
+        let resumed = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [creating]), policy: policy,
                                             accountId: nil, now: now)
-        #expect(resumed.contains(.resumeCreate(customer: "acme", resourceConfigurationArn: testARN(1), endpointRowId: 10, clientToken: "plc-token")))
-        #expect(!resumed.contains { if case .createEndpoint = $0 { true } else { false } })
+        #expect(resumed.contains(.resumeCreate(customerId: 1, name: "acme", endpoint: creating)))
+        #expect(creates(resumed) == 0)
     }
 
     @Test func noEndpointUntilTheSharedResourceIsAvailable() {
@@ -139,27 +165,129 @@ import TestSupport
         shared.status = "PENDING"
         let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared])
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
-        #expect(!actions.contains { if case .createEndpoint = $0 { true } else { false } })
-        #expect(actions.contains { if case .transition("acme", .shareAccepted, let detail?, _, _) = $0 { detail.contains("AVAILABLE") } else { false } })
+        #expect(creates(actions) == 0)
+        #expect(actions.contains { if case .transition(let r) = $0 { r.event == .shareAccepted && (r.detail ?? "").contains("AVAILABLE") } else { false } })
     }
 
-    @Test func anEndpointFoundInEC2IsAdoptedInsteadOfCreatingASecond() {
+    @Test func anEndpointFoundInEC2IsAdoptedAndReadyInTheSamePass() {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .shareAccepted)
         let shared = InvitationMatcherTests.resource(1)
         let endpoint = try! #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: shared.arn, tag: nil, state: "available"))
-        let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared], endpoints: [endpoint])
+        var observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared], endpoints: [endpoint])
+        #expect(ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot([acme])) == [endpoint.vpcEndpointId])
+        observation.dnsNames = [endpoint.vpcEndpointId: "acme.example"]
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
-        #expect(actions.contains(.adoptEndpoint(customer: "acme", endpoint: endpoint)))
-        #expect(!actions.contains { if case .createEndpoint = $0 { true } else { false } })
+        #expect(actions.contains(.adoptEndpoint(customerId: 1, name: "acme", endpoint: endpoint, dnsName: "acme.example")))
+        #expect(events(actions) == [.endpointAvailable])
+        #expect(creates(actions) == 0)
+    }
+
+    @Test func anEndpointAnOpenGenerationRecordsIsNeverAdoptedByAnother() {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .removing)
+        var again = InvitationMatcherTests.customer("acme", 2, state: .shareAccepted)
+        again.resourceConfigurationArn = acme.resourceConfigurationArn
+        let shared = InvitationMatcherTests.resource(1)
+        let endpoint = try! #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: shared.arn, tag: "acme", state: "available"))
+        let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared], endpoints: [endpoint])
+        let old = row(1, customer: 1, state: .available, seen: now)
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme, again], endpoints: [old]), policy: policy, accountId: nil, now: now)
+        #expect(deletes(actions) == ["vpce-0aaaaaaaaaaaaaaaa"])
+        #expect(!actions.contains { if case .adoptEndpoint = $0 { true } else { false } })
+        // The new registration waits for the old one's removal before it creates anything.
+        #expect(creates(actions) == 0)
     }
 
     @Test func aWithdrawnShareIsReportedAndItsEndpointDeleted() {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .ready)
         let endpoint = try! #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: acme.resourceConfigurationArn, tag: "acme", state: "available"))
         let observation = RegionObservation(region: "us-east-1", endpoints: [endpoint])
-        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
-        #expect(actions.contains(.deleteEndpoint(customer: "acme", vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa", reason: "the customer withdrew the share")))
-        #expect(actions.contains { if case .transition("acme", .shareRevoked, _, _, _) = $0 { true } else { false } })
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .available, seen: now)]),
+                                            policy: policy, accountId: nil, now: now)
+        #expect(deletes(actions) == ["vpce-0aaaaaaaaaaaaaaaa"])
+        #expect(events(actions) == [.shareWithdrawn])
+    }
+
+    @Test func aFailedGenerationIsCountedOnceThenOnlyDeleted() throws {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .endpointPending)
+        let shared = InvitationMatcherTests.resource(1)
+        let endpoint = try #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: shared.arn, tag: "acme", state: "failed"))
+        let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared], endpoints: [endpoint])
+        let first = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .pending, seen: now)]),
+                                          policy: policy, accountId: nil, now: now)
+        #expect(changes(first).map(\.to) == [.failed])
+        #expect(changes(first).first?.failureNextAttempt != nil)
+        #expect(changes(first).first?.from == [.pending, .available])
+        #expect(events(first) == [.endpointFailed])
+        // The next pass, while EC2 still lists the failed endpoint (its delete deferred or failed): no count.
+        var failedAcme = acme
+        failedAcme.state = .endpointFailed
+        failedAcme.endpointFailures = 1
+        failedAcme.nextEndpointAttemptAt = now.addingTimeInterval(30)
+        let next = ReconcilePlanner.plan(observation, snapshot: snapshot([failedAcme], endpoints: [row(1, state: .failed, seen: now)]),
+                                         policy: policy, accountId: nil, now: now.addingTimeInterval(5))
+        #expect(changes(next).allSatisfy { $0.failureNextAttempt == nil })
+        #expect(deletes(next) == ["vpce-0aaaaaaaaaaaaaaaa"])
+    }
+
+    @Test func anEndpointEC2DoesNotListYetIsWaitedForNotRecreated() {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .endpointPending)
+        let shared = InvitationMatcherTests.resource(1)
+        let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared])
+        let young = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .pending)]),
+                                          policy: policy, accountId: nil, now: now.addingTimeInterval(10))
+        #expect(creates(young) == 0 && changes(young).isEmpty)
+        // Once listed, its disappearance is real: missing, and a new generation.
+        let gone = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .pending, seen: now)]),
+                                         policy: policy, accountId: nil, now: now.addingTimeInterval(10))
+        #expect(changes(gone).map(\.to) == [.deleted])
+        #expect(events(gone) == [.endpointMissing])
+        #expect(creates(gone) == 1)
+    }
+
+    @Test func removalDeletesEveryGenerationAndFinishesOnlyWhenNoneIsOpen() {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .removing)
+        let listed = try! #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: acme.resourceConfigurationArn, tag: "acme", state: "available"))
+        let failed = row(2, state: .failed, endpoint: "vpce-0bbbbbbbbbbbbbbbb", seen: now, generation: 1)
+        let current = row(3, state: .available, seen: now, generation: 2)
+        let observation = RegionObservation(region: "us-east-1", endpoints: [listed])
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [failed, current]), policy: policy,
+                                            accountId: nil, now: now)
+        #expect(Set(deletes(actions)) == ["vpce-0aaaaaaaaaaaaaaaa", "vpce-0bbbbbbbbbbbbbbbb"])
+        #expect(events(actions).isEmpty)
+        // A create whose answer was lost is resolved through its token first.
+        let creating = row(4, state: .creating, endpoint: nil)
+        let resolving = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme], endpoints: [creating]),
+                                              policy: policy, accountId: nil, now: now)
+        #expect(resolving == [.resumeCreate(customerId: 1, name: "acme", endpoint: creating)])
+        // A deleted endpoint EC2 does not list yet, just created: not confirmed gone, the removal waits.
+        let young = row(5, state: .deleting)
+        let waiting = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme], endpoints: [young]),
+                                            policy: policy, accountId: nil, now: now.addingTimeInterval(5))
+        #expect(waiting.isEmpty)
+        let confirmed = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme], endpoints: [young]),
+                                              policy: policy, accountId: nil, now: now.addingTimeInterval(policy.missingGrace))
+        #expect(changes(confirmed).map(\.to) == [.deleted])
+        let done = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        #expect(events(done) == [.removalFinished])
+    }
+
+    @Test(arguments: [
+        (CreateOutcome.refused(code: "InvalidParameterValue", message: "m"), EndpointRecord.State.deleted, true),
+        (.idempotentMismatch(message: "m"), .deleted, false),
+    ] as [(CreateOutcome, EndpointRecord.State, Bool)])
+    func createOutcomes(_ outcome: CreateOutcome, _ to: EndpointRecord.State, _ counts: Bool) {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .endpointPending)
+        let (change, next) = ReconcilePlanner.after(outcome, row: row(1, state: .creating, endpoint: nil), customer: acme, policy: policy, now: now)
+        #expect(change.from == [.creating] && change.to == to)
+        #expect((change.failureNextAttempt != nil) == counts)
+        #expect((next?.event == .endpointFailed) == counts)
+    }
+
+    @Test func aDeleteAnsweredNotFoundForANeverListedEndpointTeachesNothing() {
+        let young = row(1, state: .available)
+        #expect(ReconcilePlanner.after(DeleteOutcome.notFound, row: young, policy: policy, now: now.addingTimeInterval(1)) == nil)
+        #expect(ReconcilePlanner.after(DeleteOutcome.notFound, row: row(1, state: .available, seen: now), policy: policy, now: now)?.to == .deleting)
+        #expect(ReconcilePlanner.after(DeleteOutcome.accepted, row: young, policy: policy, now: now)?.deleteRequested == true)
     }
 
     @Test func failuresBackOffThenStop() {
@@ -169,12 +297,12 @@ import TestSupport
         acme.endpointFailures = 2
         acme.nextEndpointAttemptAt = now.addingTimeInterval(60)
         let waiting = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
-        #expect(!waiting.contains { if case .createEndpoint = $0 { true } else { false } })
+        #expect(creates(waiting) == 0)
         let due = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now.addingTimeInterval(61))
-        #expect(due.contains(.createEndpoint(customer: "acme", resourceConfigurationArn: testARN(1))))
+        #expect(creates(due) == 1)
         acme.endpointFailures = policy.maxEndpointFailures
         let exhausted = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now.addingTimeInterval(3600 * 24))
-        #expect(!exhausted.contains { if case .createEndpoint = $0 { true } else { false } })
+        #expect(creates(exhausted) == 0)
         #expect(policy.backoff(afterFailures: 1) == 30)
         #expect(policy.backoff(afterFailures: 3) == 120)
         #expect(policy.backoff(afterFailures: 20) == 3600)

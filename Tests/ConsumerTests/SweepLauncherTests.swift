@@ -157,13 +157,8 @@ import TestSupport
         let store = try ConsumerStore(path: dir.file("state.sqlite3"))
         let hung = Set(0..<4)
         for n in 0..<16 {
-            let arn = try ResourceConfigurationARN.parse(testARN(700 + n)).get()
-            let name = "c\(n)"
-            _ = try await store.addCustomer(NewCustomer(name: name, arn: arn, port: hung.contains(n) ? silent.port : postgres.port))
-            let row = try await store.beginEndpoint(customer: name, region: "us-east-1", clientToken: "plc-\(n)")
-            try await store.updateEndpoint(try #require(row.id), vpcEndpointId: String(format: "vpce-0%016x", n),
-                                           state: .available, awsState: "Available", dnsName: "localhost", lastError: nil)
-            try await store.transition(customer: name, to: .ready, detail: nil, hint: nil)
+            try await StoreFixtures.readyCustomer(store, name: "c\(n)", arn: testARN(700 + n), port: hung.contains(n) ? silent.port : postgres.port,
+                                                  vpcEndpointId: String(format: "vpce-0%016x", n))
         }
         let timeouts = ProbeTimeouts(dns: .seconds(2), connect: .seconds(2), postgres: .milliseconds(1500), login: .seconds(2))
         let scheduler = ProbeScheduler(store: store, prober: PostgresProber(timeouts: timeouts, logger: Logger(label: "test")),

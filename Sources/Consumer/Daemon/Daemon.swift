@@ -42,9 +42,19 @@ public enum Daemon {
                                                metrics: config.metrics != nil && !options.once, logger: logger)
         let (store, reconciler, scheduler, metrics) = (parts.store, parts.reconciler, parts.scheduler, parts.metrics)
         if options.once {
+            // Exit 1 when the pass or the sweep failed (an AWS refusal, the store), whatever the customers' health.
             let summary = await reconciler.pass()
-            let probes = (try? await scheduler.sweep()) ?? []
-            return summary.line + (probes.isEmpty ? "" : "; \(probes.filter(\.ok).count)/\(probes.count) probes healthy")
+            let probes: [ProbeResultRecord]
+            do {
+                probes = try await scheduler.sweep()
+            } catch {
+                throw CommandFailure.runtime("\(summary.line); probe sweep failed: \(error)")
+            }
+            let line = summary.line + (probes.isEmpty ? "" : "; \(probes.filter(\.ok).count)/\(probes.count) probes healthy")
+            if summary.errors > 0 {
+                throw CommandFailure.runtime("\(line) (the pass failed; the log above says why)")
+            }
+            return line
         }
         let notifier = SystemdNotifier(environment: options.environment)
         let service = ReconcilerService(reconciler: reconciler, store: store, notifier: notifier,
@@ -96,7 +106,7 @@ public struct DaemonParts: Sendable {
         let prober = PostgresProber(timeouts: config.probe.timeouts, logger: logger)
         let scheduler = ProbeScheduler(store: store, prober: prober, concurrency: config.probe.concurrency,
                                        healthLog: healthLog, metrics: metrics, logger: logger)
-        let reconciler = Reconciler(config: config, store: store, aws: aws, events: EventSink(writer: healthLog), metrics: metrics,
+        let reconciler = Reconciler(config: config, store: store, aws: aws, events: HealthLogOutbox(store: store, writer: healthLog), metrics: metrics,
                                     policy: policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations),
                                     pacer: pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
                                                                   refillPerSecond: config.ec2Pacing.refillPerSecond),

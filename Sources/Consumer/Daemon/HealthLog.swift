@@ -74,21 +74,37 @@ public struct HealthLogProbe: Sendable, Equatable, Codable {
     }
 }
 
+/// Where an event line came from: its row in the state's event table (the health log's outbox), who
+/// made it, and the states it moved the customer between.
+public struct HealthLogEventTrail: Sendable, Equatable, Decodable {
+    public var eventId: Int64
+    public var actor: String
+    public var fromState: String?
+    public var toState: String?
+
+    public init(eventId: Int64, actor: String, fromState: String?, toState: String?) {
+        self.eventId = eventId
+        self.actor = actor
+        self.fromState = fromState
+        self.toState = toState
+    }
+}
+
 /// One line of the health log: a probe result or a lifecycle event of one customer.
 public enum HealthLogEntry: Sendable, Equatable {
-    case event(time: Date, customer: String, event: String, detail: String?)
+    case event(time: Date, customer: String, event: String, detail: String?, trail: HealthLogEventTrail? = nil)
     case probe(HealthLogProbe)
 
     public var time: Date {
         switch self {
-        case .event(let time, _, _, _): time
+        case .event(let time, _, _, _, _): time
         case .probe(let probe): probe.time
         }
     }
 
     public var customer: String {
         switch self {
-        case .event(_, let customer, _, _): customer
+        case .event(_, let customer, _, _, _): customer
         case .probe(let probe): probe.customer
         }
     }
@@ -109,9 +125,15 @@ public enum HealthLogEntry: Sendable, Equatable {
         line.add("kind", string: kind)
         line.add("customer", string: customer)
         switch self {
-        case .event(_, _, let event, let detail):
+        case .event(_, _, let event, let detail, let trail):
             line.add("event", string: event)
+            if let trail {
+                line.add("fromState", string: trail.fromState)
+                line.add("toState", string: trail.toState)
+                line.add("actor", string: trail.actor)
+            }
             line.add("detail", string: detail)
+            if let trail { line.add("eventId", raw: String(trail.eventId)) }
         case .probe(let probe):
             line.add("vpcEndpointId", string: probe.vpcEndpointId)
             line.add("dnsName", string: probe.dnsName)
@@ -144,7 +166,8 @@ public enum HealthLogEntry: Sendable, Equatable {
             self = .probe(probe)
         case "event":
             guard let fields = try? decoder.decode(EventFields.self, from: data) else { return nil }
-            self = .event(time: time, customer: header.customer, event: fields.event, detail: fields.detail)
+            let trail = try? decoder.decode(HealthLogEventTrail.self, from: data)
+            self = .event(time: time, customer: header.customer, event: fields.event, detail: fields.detail, trail: trail)
         default:
             return nil
         }

@@ -45,6 +45,41 @@ public struct HealthLogReader: Sendable {
         return AsyncThrowingStream(unfolding: { try await follower.next() })
     }
 
+    /// The highest `eventId` among the last event lines written (the live file's tail, else the newest
+    /// rotated file's): where the daemon's outbox left off, even if it died before moving its cursor.
+    public func lastEventId(tailBytes: Int = 1 << 20) -> Int64? {
+        for file in [path] + rotatedFiles().reversed() {
+            guard let fd = try? Self.openForReading(file) else { continue }
+            defer { close(fd) }
+            let size = lseek(fd, 0, SEEK_END)
+            guard size > 0 else { continue }
+            _ = lseek(fd, max(0, size - off_t(tailBytes)), SEEK_SET)
+            var tail: [UInt8] = []
+            try? Self.readToEnd(fd, path: file) { tail.append(contentsOf: $0) }
+            let marker = Array("\"eventId\":".utf8)
+            var best: Int64?
+            var index = 0
+            while index + marker.count < tail.count {
+                if tail[index] == marker[0], Array(tail[index..<index + marker.count]) == marker {
+                    var cursor = index + marker.count
+                    var value: Int64 = 0
+                    var digits = 0
+                    while cursor < tail.count, (48...57).contains(tail[cursor]), digits < 18 {
+                        value = value * 10 + Int64(tail[cursor] - 48)
+                        cursor += 1
+                        digits += 1
+                    }
+                    if digits > 0 { best = max(best ?? 0, value) }
+                    index = cursor
+                } else {
+                    index += 1
+                }
+            }
+            if let best { return best }
+        }
+        return nil
+    }
+
     /// A `--since` value such as `90s`, `15m`, `1h`, `2d` or `1h30m`, in seconds; nil when malformed.
     public static func parseDuration(_ text: String) -> TimeInterval? {
         let units: [(unit: Character, seconds: Int)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]

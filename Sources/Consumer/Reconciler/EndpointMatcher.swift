@@ -1,9 +1,9 @@
 import AWSClient
 import ConsumerStore
 
-/// Which observed endpoint is which customer's: our tag first, else the resource configuration ARN
-/// (an endpoint someone made by hand is adopted, not duplicated). Extra endpoints of ours for the same
-/// customer are surplus, to be deleted once the kept one exists.
+/// Which endpoint that no generation records is which registered customer's: our tag first, else the
+/// resource configuration ARN (an endpoint from a lost state file, a kept one, or one made by hand is
+/// adopted, not duplicated). Extra endpoints tagged for the same customer are surplus.
 public enum EndpointMatcher {
     public struct Match: Sendable, Equatable {
         /// The endpoint kept for each customer, by customer name.
@@ -12,7 +12,10 @@ public enum EndpointMatcher {
         public var surplus: [String: [VpcEndpoint]] = [:]
     }
 
-    public static func match(_ endpoints: [VpcEndpoint], customers: [Customer], records: [Int64: EndpointRecord]) -> Match {
+    /// - Parameters:
+    ///   - customers: registered customers (not removing) of the region.
+    ///   - recorded: endpoint ids held by open generations: they belong to their rows, never matched here.
+    public static func match(_ endpoints: [VpcEndpoint], customers: [Customer], recorded: Set<String>) -> Match {
         var byName: [String: Customer] = [:]
         var byArn: [String: Customer] = [:]
         for customer in customers {
@@ -20,7 +23,7 @@ public enum EndpointMatcher {
             byArn[customer.resourceConfigurationArn] = customer
         }
         var candidates: [String: [VpcEndpoint]] = [:]
-        for endpoint in endpoints where ![.deleted, .deleting].contains(endpoint.state) {
+        for endpoint in endpoints where ![.deleted, .deleting].contains(endpoint.state) && !recorded.contains(endpoint.vpcEndpointId) {
             let owner: Customer?
             if let tagged = endpoint.tags[EndpointTags.customerKey] {
                 // A tag naming a customer whose ARN differs is someone else's endpoint: leave it alone.
@@ -34,10 +37,8 @@ public enum EndpointMatcher {
         }
         var match = Match()
         for (name, found) in candidates {
-            let recorded = byName[name]?.id.flatMap { records[$0]?.vpcEndpointId }
             let ranked = found.sorted { lhs, rhs in
-                rank(lhs, recorded: recorded) < rank(rhs, recorded: recorded)
-                    || (rank(lhs, recorded: recorded) == rank(rhs, recorded: recorded) && lhs.vpcEndpointId < rhs.vpcEndpointId)
+                rank(lhs) < rank(rhs) || (rank(lhs) == rank(rhs) && lhs.vpcEndpointId < rhs.vpcEndpointId)
             }
             match.kept[name] = ranked[0]
             let extra = ranked.dropFirst().filter { $0.tags[EndpointTags.customerKey] == name }
@@ -46,9 +47,8 @@ public enum EndpointMatcher {
         return match
     }
 
-    /// Lower is better: the recorded endpoint, then a working one, then a pending one, then the rest.
-    private static func rank(_ endpoint: VpcEndpoint, recorded: String?) -> Int {
-        if endpoint.vpcEndpointId == recorded { return 0 }
+    /// Lower is better: a working one, then a pending one, then the rest.
+    private static func rank(_ endpoint: VpcEndpoint) -> Int {
         switch endpoint.state {
         case .available: return 1
         case .pending, .pendingAcceptance: return 2

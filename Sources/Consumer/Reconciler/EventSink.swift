@@ -1,22 +1,47 @@
 import ConsumerStore
+import Synchronization
 import Foundation
 
-/// Where lifecycle events go besides the events table: the health log on-call reads.
-public struct EventSink: Sendable {
+/// The health log's outbox reader: every row of the event table (the daemon's transitions and the CLI's)
+/// becomes exactly one `kind: event` line, in the order they were committed.
+///
+/// The cursor (the last event id written) is kept in the state; a daemon that died after writing lines
+/// but before moving the cursor finds the ids already in the log (each line carries its `eventId`) and
+/// does not write them twice.
+public final class HealthLogOutbox: Sendable {
+    let store: ConsumerStore
     let writer: HealthLogWriter?
+    let batch: Int
+    /// The highest event id found in the health log when the daemon started (nil until looked at).
+    private let written = Mutex<Int64?>(nil)
 
-    public init(writer: HealthLogWriter?) {
+    public init(store: ConsumerStore, writer: HealthLogWriter?, batch: Int = 500) {
+        self.store = store
         self.writer = writer
+        self.batch = batch
     }
 
-    /// Mirrors a stored transition as one `kind: event` line.
-    public func transition(_ transition: Transition) async throws {
-        try writer?.append(.event(time: transition.event.time, customer: transition.customer,
-                                  event: transition.event.event, detail: transition.event.detail))
-    }
-
-    /// A happening that is not a state change (an endpoint created or deleted).
-    public func event(customer: String, event: String, detail: String?) async throws {
-        try writer?.append(.event(time: Date(), customer: customer, event: event, detail: detail))
+    /// Writes every event after the cursor, then moves the cursor.
+    public func flush() async throws {
+        guard let writer else { return }
+        var cursor = try await store.healthLogCursor()
+        let alreadyWritten = written.withLock { value -> Int64 in
+            if let value { return value }
+            let found = HealthLogReader(path: writer.path).lastEventId() ?? 0
+            value = found
+            return found
+        }
+        while true {
+            let events = try await store.events(after: cursor, limit: batch)
+            guard let last = events.last?.id else { return }
+            for event in events where (event.id ?? 0) > alreadyWritten {
+                try writer.append(.event(time: event.time, customer: event.customerName ?? "-", event: event.event, detail: event.detail,
+                                         trail: HealthLogEventTrail(eventId: event.id ?? 0, actor: event.actor,
+                                                                    fromState: event.fromState?.rawValue, toState: event.toState?.rawValue)))
+            }
+            try await store.advanceHealthLogCursor(to: last)
+            cursor = last
+            if events.count < batch { return }
+        }
     }
 }

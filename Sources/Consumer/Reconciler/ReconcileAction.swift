@@ -1,33 +1,65 @@
 import AWSClient
 import ConsumerStore
 
-/// One thing a pass decided to do. The planner produces them from what it observed; the shell does them.
+/// One thing a pass decided to do. The planner produces them from what it observed; the shell does them
+/// and feeds the outcomes of its calls back to the planner's outcome rules.
 public enum ReconcileAction: Sendable, Equatable {
     /// Store what was decided about an invitation (logged when new or changed).
     case recordInvitation(InvitationRecord)
     /// Accept a pending invitation that shares exactly registered resources of its sender.
-    case accept(invitationArn: String, customers: [String])
+    case accept(invitationArn: String, customers: [Int64])
     /// Reject an unmatched invitation (`unmatchedInvitations: reject`).
     case reject(invitationArn: String)
-    /// Move a customer to a lifecycle state (or refresh its detail and hint).
-    case transition(customer: String, to: CustomerState, detail: String?, hint: String?, resourceShareArn: String?)
-    /// Start a new endpoint generation: a new ClientToken is stored, then CreateVpcEndpoint.
-    case createEndpoint(customer: String, resourceConfigurationArn: String)
-    /// Call CreateVpcEndpoint again with the stored ClientToken of a generation whose outcome is unknown.
-    case resumeCreate(customer: String, resourceConfigurationArn: String, endpointRowId: Int64, clientToken: String)
-    /// Take over an endpoint found in EC2.
-    case adoptEndpoint(customer: String, endpoint: VpcEndpoint)
-    /// Record an endpoint's state and DNS name.
-    case updateEndpoint(customer: String, endpointRowId: Int64, state: EndpointRecord.State, awsState: String,
-                        dnsName: String?, lastError: String?)
-    /// An endpoint we knew is gone from EC2: close its row.
-    case endpointGone(customer: String, endpointRowId: Int64)
-    /// An endpoint ended Failed/Rejected/Expired: count it and back off before the next generation.
-    case endpointFailed(customer: String, endpointRowId: Int64, reason: String)
-    /// The customer's endpoint works: forget earlier failures.
-    case resetFailures(customer: String)
+    /// A lifecycle event for a customer, compare-and-set on the state it was planned from.
+    case transition(TransitionRequest)
+    /// Start a new endpoint generation: ClientToken and request stored, then CreateVpcEndpoint. The
+    /// customer first moves by `endpoint_requested`; a stale plan creates nothing.
+    case createEndpoint(customerId: Int64, name: String, resourceConfigurationArn: String, detail: String, share: String?)
+    /// Call CreateVpcEndpoint again, identically, for a generation whose answer was lost.
+    case resumeCreate(customerId: Int64, name: String, endpoint: EndpointRecord)
+    /// Take over an endpoint found in EC2 for a customer with no current generation.
+    case adoptEndpoint(customerId: Int64, name: String, endpoint: VpcEndpoint, dnsName: String?)
+    /// Record what EC2 said about a generation (compare-and-set on the row's state).
+    case changeEndpoint(customerId: Int64, name: String, rowId: Int64, change: ConsumerStore.EndpointChange)
     /// Delete an endpoint in EC2 (removal, a revoked share, a failed generation, a surplus duplicate).
-    case deleteEndpoint(customer: String, vpcEndpointId: String, reason: String)
-    /// Removal is complete: the customer leaves `status`.
-    case finishRemoval(customer: String, detail: String)
+    /// `row` is nil for an endpoint we never recorded.
+    case deleteEndpoint(customerId: Int64, name: String, row: EndpointRecord?, vpcEndpointId: String, reason: String)
+    /// The customer's endpoint works: forget earlier failures.
+    case resetFailures(customerId: Int64)
+
+    /// The customer an action is about, if one.
+    var customerId: Int64? {
+        switch self {
+        case .transition(let request): request.customerId
+        case .createEndpoint(let id, _, _, _, _), .resumeCreate(let id, _, _), .adoptEndpoint(let id, _, _, _),
+             .changeEndpoint(let id, _, _, _), .deleteEndpoint(let id, _, _, _, _), .resetFailures(let id):
+            id
+        case .recordInvitation, .accept, .reject: nil
+        }
+    }
+}
+
+/// What CreateVpcEndpoint answered, as far as the lifecycle cares. Throttling, 5xx, lost answers and
+/// refusals that say nothing about the endpoint (access denied, bad signature) are thrown instead:
+/// the row stays `creating` and the next pass repeats the call with the same token.
+public enum CreateOutcome: Sendable, Equatable {
+    case created(VpcEndpoint)
+    /// The token belongs to an endpoint already deleted (the request is identical by construction).
+    case idempotentMismatch(message: String)
+    /// EC2 refused the parameters (quota, subnets, a resource not shared): nothing was created.
+    case refused(code: String, message: String)
+}
+
+/// What DeleteVpcEndpoints answered for one endpoint.
+public enum DeleteOutcome: Sendable, Equatable {
+    case accepted
+    case notFound
+}
+
+/// What AcceptResourceShareInvitation answered.
+public enum AcceptOutcome: Sendable, Equatable {
+    case accepted
+    case alreadyAccepted
+    case expired
+    case rejected
 }

@@ -28,22 +28,36 @@ public struct ReconcilePolicy: Sendable, Equatable {
     }
 }
 
-/// The reconciler's decisions as a pure function: observed AWS state + the store → actions.
+/// The reconciler's decisions as a pure function: observed AWS state + the store → actions; and the
+/// rules that turn the outcomes of our own calls into lifecycle events and endpoint changes.
 public enum ReconcilePlanner {
     public static func plan(_ observation: RegionObservation, snapshot: RegistrySnapshot, policy: ReconcilePolicy,
                             accountId: String?, now: Date) -> [ReconcileAction] {
         let customers = snapshot.customers.filter { $0.region == observation.region }
-        let invitationActions = planInvitations(observation, snapshot: snapshot, customers: customers, policy: policy, now: now)
-        let accepting = Set(invitationActions.flatMap { action -> [String] in
-            if case .accept(_, let names) = action { return names }
+        let registered = customers.filter { $0.state != .removing }
+        let invitationActions = planInvitations(observation, snapshot: snapshot, registered: registered, policy: policy, now: now)
+        let accepting = Set(invitationActions.flatMap { action -> [Int64] in
+            if case .accept(_, let ids) = action { return ids }
             return []
         })
-        let match = observation.match ?? EndpointMatcher.match(observation.endpoints, customers: customers, records: snapshot.endpoints)
+        let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
+        let observed = Dictionary(observation.endpoints.map { ($0.vpcEndpointId, $0) }, uniquingKeysWith: { first, _ in first })
+        let removing = customers.filter { $0.state == .removing }
         var customerActions: [ReconcileAction] = []
         for customer in customers {
-            customerActions += planCustomer(customer, record: customer.id.flatMap { snapshot.endpoints[$0] }, observation: observation,
-                                            snapshot: snapshot, match: match, accepting: accepting.contains(customer.name),
-                                            policy: policy, accountId: accountId, now: now)
+            guard let id = customer.id else { continue }
+            let rows = snapshot.openEndpoints[id] ?? []
+            let context = CustomerContext(customer: customer, id: id, rows: rows, observed: observed, observation: observation,
+                                          snapshot: snapshot, policy: policy, accountId: accountId, now: now)
+            if customer.state == .removing {
+                customerActions += context.planRemoval()
+                continue
+            }
+            // A new registration waits for an older one of the same name or ARN to finish its removal: the
+            // older one's endpoints (even one whose create answer was lost) are its own to delete.
+            let predecessor = removing.first { $0.name == customer.name || $0.resourceConfigurationArn == customer.resourceConfigurationArn }
+            customerActions += context.plan(adoptable: match.kept[customer.name], surplus: match.surplus[customer.name] ?? [],
+                                            accepting: accepting.contains(id), waitingFor: predecessor)
         }
         // Records first, then the customers' moves (`accepting` before the accept call), then the calls.
         let isCall: (ReconcileAction) -> Bool = { action in
@@ -55,11 +69,36 @@ public enum ReconcilePlanner {
         return invitationActions.filter { !isCall($0) } + customerActions + invitationActions.filter(isCall)
     }
 
+    /// Endpoints no open generation records, matched to registered customers by tag or ARN.
+    public static func matchUnrecorded(_ observation: RegionObservation, snapshot: RegistrySnapshot,
+                                       registered: [Customer]) -> EndpointMatcher.Match {
+        let recorded = Set(snapshot.openEndpoints.values.joined().compactMap(\.vpcEndpointId))
+        return EndpointMatcher.match(observation.endpoints, customers: registered, recorded: recorded)
+    }
+
+    /// The endpoints whose DNS names this pass must read: available ones that a registered customer's
+    /// current generation records without a name, or that it is about to adopt. None in steady state.
+    public static func dnsNamesNeeded(_ observation: RegionObservation, snapshot: RegistrySnapshot) -> [String] {
+        let registered = snapshot.customers.filter { $0.region == observation.region && $0.state != .removing }
+        let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
+        let available = Set(observation.endpoints.filter { $0.state == .available }.map(\.vpcEndpointId))
+        var needed: [String] = []
+        for customer in registered {
+            if let current = snapshot.currentEndpoint(of: customer.id), let id = current.vpcEndpointId {
+                if current.dnsName == nil, available.contains(id) { needed.append(id) }
+            } else if let adoptable = match.kept[customer.name], adoptable.state == .available {
+                needed.append(adoptable.vpcEndpointId)
+            }
+        }
+        return needed
+    }
+
     // MARK: Invitations
 
-    static func planInvitations(_ observation: RegionObservation, snapshot: RegistrySnapshot, customers: [Customer],
+    static func planInvitations(_ observation: RegionObservation, snapshot: RegistrySnapshot, registered customers: [Customer],
                                 policy: ReconcilePolicy, now: Date) -> [ReconcileAction] {
         let registered = Dictionary(customers.map { ($0.resourceConfigurationArn, $0) }, uniquingKeysWith: { first, _ in first })
+        let ids = Dictionary(customers.compactMap { customer in customer.id.map { (customer.name, $0) } }, uniquingKeysWith: { first, _ in first })
         var actions: [ReconcileAction] = []
         for invitation in observation.invitations {
             let existing = snapshot.invitations[invitation.resourceShareInvitationArn]
@@ -103,7 +142,7 @@ public enum ReconcilePlanner {
                     record.reason = nil
                     actions.append(.recordInvitation(record))
                 }
-                actions.append(.accept(invitationArn: invitation.resourceShareInvitationArn, customers: names))
+                actions.append(.accept(invitationArn: invitation.resourceShareInvitationArn, customers: names.compactMap { ids[$0] }))
             case .refuse(let reason, _):
                 let decision: InvitationRecord.Decision = policy.unmatchedInvitations == .reject ? .rejected : .ignored
                 if existing?.decision != decision || existing?.reason != reason {
@@ -119,143 +158,313 @@ public enum ReconcilePlanner {
         return actions
     }
 
-    // MARK: Customers
+    // MARK: Outcomes of our own calls
 
-    static func planCustomer(_ customer: Customer, record: EndpointRecord?, observation: RegionObservation,
-                             snapshot: RegistrySnapshot, match: EndpointMatcher.Match, accepting: Bool,
-                             policy: ReconcilePolicy, accountId: String?, now: Date) -> [ReconcileAction] {
-        let name = customer.name
-        let observed = match.kept[name]
+    /// The lifecycle event an answer to AcceptResourceShareInvitation means for each customer it shares.
+    public static func event(after outcome: AcceptOutcome, invitationArn: String, accountId: String?)
+        -> (event: CustomerLifecycle.Event, detail: String, hint: String?) {
+        switch outcome {
+        case .accepted, .alreadyAccepted:
+            (.shareAccepted, "invitation accepted; waiting for the shared resource", nil)
+        case .expired:
+            (.shareExpired, "invitation \(invitationArn) expired before it was accepted", Hints.shareAgain(accountId))
+        case .rejected:
+            (.shareRejected, "invitation \(invitationArn) was rejected", Hints.shareAgain(accountId))
+        }
+    }
+
+    /// What an answer to CreateVpcEndpoint means for the generation, and for a registered customer.
+    public static func after(_ outcome: CreateOutcome, row: EndpointRecord, customer: Customer, policy: ReconcilePolicy, now: Date)
+        -> (change: ConsumerStore.EndpointChange, transition: (event: CustomerLifecycle.Event, detail: String, hint: String?)?) {
+        switch outcome {
+        case .created(let endpoint):
+            let change = ConsumerStore.EndpointChange(
+                from: [.creating], to: recordState(endpoint.state), vpcEndpointId: endpoint.vpcEndpointId, awsState: endpoint.state.description,
+                note: .init("endpoint_created", "\(endpoint.vpcEndpointId) (\(endpoint.state)), ClientToken \(row.clientToken)"))
+            return (change, nil)
+        case .idempotentMismatch(let message):
+            // The same request with the same token: EC2 says the token's endpoint is already deleted.
+            let change = ConsumerStore.EndpointChange(
+                from: [.creating], to: .deleted, lastError: "IdempotentParameterMismatch: \(message)",
+                note: .init("endpoint_deleted", "ClientToken \(row.clientToken): EC2 says its endpoint is already deleted"))
+            return (change, nil)
+        case .refused(let code, let message):
+            let reason = "\(code): \(message)"
+            let counts = customer.state != .removing
+            let change = ConsumerStore.EndpointChange(
+                from: [.creating], to: .deleted, lastError: reason,
+                note: .init("endpoint_refused", "CreateVpcEndpoint refused: \(reason)"),
+                failureNextAttempt: counts ? now.addingTimeInterval(policy.backoff(afterFailures: customer.endpointFailures + 1)) : nil)
+            return (change, counts ? (.endpointFailed, "CreateVpcEndpoint failed: \(reason)", Hints.endpointFailed(region: customer.region)) : nil)
+        }
+    }
+
+    /// What an answer to DeleteVpcEndpoints means for the generation: nil when nothing is learned yet
+    /// (NotFound for an endpoint EC2 may simply not list yet).
+    public static func after(_ outcome: DeleteOutcome, row: EndpointRecord, policy: ReconcilePolicy, now: Date) -> ConsumerStore.EndpointChange? {
+        let open: Set<EndpointRecord.State> = [.pending, .available, .failed, .deleting]
+        switch outcome {
+        case .accepted:
+            return .init(from: open, to: .deleting, awsState: "deleting", deleteRequested: true)
+        case .notFound:
+            guard settled(row, policy: policy, now: now) else { return nil }
+            return .init(from: open, to: .deleting, awsState: "not found", deleteRequested: true)
+        }
+    }
+
+    /// Whether EC2's listing can be trusted about this generation: it listed it once, or it is older than
+    /// the window in which EC2 may not list a new endpoint yet.
+    static func settled(_ row: EndpointRecord, policy: ReconcilePolicy, now: Date) -> Bool {
+        row.lastSeenAt != nil || now.timeIntervalSince(row.createdAt) >= policy.missingGrace
+    }
+
+    static func recordState(_ state: VpcEndpointState) -> EndpointRecord.State {
+        switch state {
+        case .available: .available
+        case .failed, .rejected, .expired: .failed
+        case .deleting: .deleting
+        case .deleted: .deleted
+        default: .pending
+        }
+    }
+}
+
+/// One customer's plan: everything the planner knows about it, and the decisions.
+struct CustomerContext {
+    let customer: Customer
+    let id: Int64
+    /// Its open generations, oldest first.
+    let rows: [EndpointRecord]
+    /// Every endpoint EC2 listed in the region, by id.
+    let observed: [String: VpcEndpoint]
+    let observation: RegionObservation
+    let snapshot: RegistrySnapshot
+    let policy: ReconcilePolicy
+    let accountId: String?
+    let now: Date
+
+    var name: String { customer.name }
+
+    func transition(_ event: CustomerLifecycle.Event, _ detail: String, hint: String? = nil, share: String? = nil) -> [ReconcileAction] {
+        // Nothing to write when the event keeps the customer where it is with the same words.
+        if case .success(let next) = CustomerLifecycle.next(from: customer.state, on: event, by: .daemon), next == customer.state,
+           customer.stateDetail == detail, customer.hint == hint, share == nil || share == customer.resourceShareArn {
+            return []
+        }
+        return [.transition(TransitionRequest(customerId: id, from: customer.state, event: event, detail: detail, hint: hint,
+                                              resourceShareArn: share))]
+    }
+
+    func change(_ row: EndpointRecord, _ change: ConsumerStore.EndpointChange) -> ReconcileAction {
+        .changeEndpoint(customerId: id, name: name, rowId: row.id!, change: change)
+    }
+
+    func delete(_ row: EndpointRecord, reason: String) -> ReconcileAction {
+        .deleteEndpoint(customerId: id, name: name, row: row, vpcEndpointId: row.vpcEndpointId!, reason: reason)
+    }
+
+    // MARK: Removal
+
+    /// Every generation ever created is resolved and deleted; only then is the customer removed.
+    func planRemoval() -> [ReconcileAction] {
         var actions: [ReconcileAction] = []
-        func move(_ state: CustomerState, _ detail: String?, hint: String? = nil, share: String? = nil) {
-            if customer.state != state || customer.stateDetail != detail || customer.hint != hint
-                || (share != nil && share != customer.resourceShareArn) {
-                actions.append(.transition(customer: name, to: state, detail: detail, hint: hint, resourceShareArn: share))
-            }
-        }
-
-        if customer.state == .removing {
-            if let observed {
-                actions.append(.deleteEndpoint(customer: name, vpcEndpointId: observed.vpcEndpointId, reason: "customer removed"))
-            } else if record?.state == .creating, let record, let id = record.id {
-                // A create may have reached EC2 before the removal: resolve it first, then delete.
-                actions.append(.resumeCreate(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn, endpointRowId: id, clientToken: record.clientToken))
-            } else {
-                actions.append(.finishRemoval(customer: name, detail: "removed; endpoint deleted"))
-            }
-            return actions
-        }
-
-        for surplus in match.surplus[name] ?? [] where observed != nil {
-            actions.append(.deleteEndpoint(customer: name, vpcEndpointId: surplus.vpcEndpointId, reason: "duplicate endpoint for the same customer"))
-        }
-
-        guard let shared = observation.sharedResources[customer.resourceConfigurationArn] else {
-            actions += planWithoutShare(customer, record: record, observed: observed, observation: observation,
-                                        snapshot: snapshot, accepting: accepting, accountId: accountId, move: move)
-            return actions
-        }
-        let share = shared.resourceShareArn
-        guard shared.isAvailable else {
-            move(.shareAccepted, "share accepted; waiting for the resource to become AVAILABLE (RAM says \(shared.status ?? "no status"))", share: share)
-            return actions
-        }
-
-        if let observed {
-            if record?.vpcEndpointId != observed.vpcEndpointId {
-                actions.append(.adoptEndpoint(customer: name, endpoint: observed))
-                move(.endpointPending, "endpoint \(observed.vpcEndpointId) found in EC2 (\(observed.state)); adopted", share: share)
-                return actions
-            }
-            guard let record, let rowId = record.id else { return actions }
-            switch observed.state {
-            case .available:
-                let dns = observation.dnsNames[observed.vpcEndpointId] ?? record.dnsName
-                if record.state != .available || record.dnsName != dns || record.awsState != observed.state.description {
-                    actions.append(.updateEndpoint(customer: name, endpointRowId: rowId, state: .available,
-                                                   awsState: observed.state.description, dnsName: dns, lastError: nil))
-                }
-                if let dns {
-                    if customer.endpointFailures > 0 { actions.append(.resetFailures(customer: name)) }
-                    move(.ready, "endpoint \(observed.vpcEndpointId) available at \(dns)", share: share)
-                } else {
-                    move(.endpointPending, "endpoint \(observed.vpcEndpointId) available; waiting for its DNS name", share: share)
-                }
-            case .failed, .rejected, .expired:
-                let reason = observed.lastError?.description ?? observed.failureReason ?? "EC2 reports \(observed.state)"
-                actions.append(.endpointFailed(customer: name, endpointRowId: rowId, reason: reason))
-                actions.append(.deleteEndpoint(customer: name, vpcEndpointId: observed.vpcEndpointId, reason: "endpoint \(observed.state): \(reason)"))
-                move(.endpointFailed, "endpoint \(observed.vpcEndpointId) \(observed.state): \(reason)",
-                     hint: Hints.endpointFailed(region: customer.region), share: share)
-            default:
-                if record.state != .pending || record.awsState != observed.state.description {
-                    actions.append(.updateEndpoint(customer: name, endpointRowId: rowId, state: .pending,
-                                                   awsState: observed.state.description, dnsName: nil, lastError: nil))
-                }
-                move(.endpointPending, "endpoint \(observed.vpcEndpointId) is \(observed.state)", share: share)
-            }
-            return actions
-        }
-
-        // No endpoint in EC2 for this customer.
-        if let record, let rowId = record.id {
-            switch record.state {
+        var closing = 0
+        for row in rows {
+            switch row.state {
             case .creating:
-                actions.append(.resumeCreate(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn, endpointRowId: rowId, clientToken: record.clientToken))
-                move(.endpointPending, "creating the endpoint (ClientToken \(record.clientToken))", share: share)
-                return actions
+                // The create may have reached EC2: ask again with the same token and request, then delete.
+                actions.append(.resumeCreate(customerId: id, name: name, endpoint: row))
             case .pending, .available:
-                if now.timeIntervalSince(record.updatedAt) < policy.missingGrace && record.state == .pending {
-                    move(.endpointPending, "endpoint \(record.vpcEndpointId ?? "?") not listed by EC2 yet", share: share)
-                    return actions
+                actions.append(delete(row, reason: "customer removed"))
+            case .failed, .deleting:
+                let retiring = retire(row)
+                if retiring.contains(where: { if case .changeEndpoint(_, _, _, let change) = $0 { change.to == .deleted } else { false } }) {
+                    closing += 1
                 }
-                actions.append(.endpointGone(customer: name, endpointRowId: rowId))
-                move(.endpointMissing, "endpoint \(record.vpcEndpointId ?? "?") was deleted outside the daemon; recreating it", share: share)
-                actions.append(.createEndpoint(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn))
-                return actions
-            case .failed, .deleting, .deleted:
-                actions.append(.endpointGone(customer: name, endpointRowId: rowId))
+                actions += retiring
+            case .deleted, .released:
+                break
             }
         }
-        if customer.endpointFailures >= policy.maxEndpointFailures {
-            move(.endpointFailed, "\(customer.endpointFailures) endpoint attempts failed; not retrying",
-                 hint: Hints.endpointFailed(region: customer.region) + " Then `customer remove` and `customer add` the customer to try again.",
-                 share: share)
-            return actions
+        // When this pass confirms the last ones gone, the removal finishes in it too; the store refuses the
+        // move if any generation is still open at that moment (a confirmation that did not apply).
+        if closing == rows.count {
+            actions += transition(.removalFinished, "removed; every endpoint is confirmed deleted")
         }
-        if let next = customer.nextEndpointAttemptAt, next > now {
-            move(.endpointFailed, "endpoint failed \(customer.endpointFailures) time(s); next attempt at \(Timestamp.string(next))",
-                 hint: Hints.endpointFailed(region: customer.region), share: share)
-            return actions
-        }
-        actions.append(.createEndpoint(customer: name, resourceConfigurationArn: customer.resourceConfigurationArn))
-        move(.endpointPending, "creating the endpoint", share: share)
         return actions
     }
 
+    /// A failed generation is deleted; a deleting one is confirmed gone once EC2 stops listing it (or
+    /// lists it Deleted), and deleted again if EC2 still shows it alive after the window.
+    func retire(_ row: EndpointRecord) -> [ReconcileAction] {
+        guard let endpointId = row.vpcEndpointId else { return [] }
+        let listed = observed[endpointId]
+        switch row.state {
+        case .failed:
+            return [delete(row, reason: "endpoint generation \(row.generation) failed")]
+        case .deleting:
+            if listed == nil || listed?.state == .deleted {
+                guard ReconcilePlanner.settled(row, policy: policy, now: now) else { return [] }
+                return [change(row, .init(from: [.deleting], to: .deleted, awsState: listed?.state.description ?? "gone",
+                                          note: .init("endpoint_deleted", "\(endpointId) is gone from EC2")))]
+            }
+            if let listed, listed.state != .deleting,
+               now.timeIntervalSince(row.deleteRequestedAt ?? row.updatedAt) >= policy.missingGrace {
+                return [delete(row, reason: "still \(listed.state) after DeleteVpcEndpoints")]
+            }
+            return []
+        default:
+            return []
+        }
+    }
+
+    // MARK: A registered customer
+
+    func plan(adoptable: VpcEndpoint?, surplus: [VpcEndpoint], accepting: Bool, waitingFor predecessor: Customer?) -> [ReconcileAction] {
+        var actions: [ReconcileAction] = rows.filter { !$0.state.isCurrent }.flatMap(retire)
+        let current = rows.last { $0.state.isCurrent }
+        guard let shared = observation.sharedResources[customer.resourceConfigurationArn] else {
+            return actions + planWithoutShare(current: current, accepting: accepting)
+        }
+        let share = shared.resourceShareArn
+        guard shared.isAvailable else {
+            let event: CustomerLifecycle.Event = [.endpointPending, .ready, .endpointMissing, .endpointFailed].contains(customer.state)
+                ? .shareUnavailable : .shareAccepted
+            return actions + transition(event, "share accepted; waiting for the resource to become AVAILABLE (RAM says \(shared.status ?? "no status"))",
+                                        share: share)
+        }
+        if let predecessor, current == nil {
+            return actions + transition(.shareAccepted, "waiting for the removal of the previous registration (\(predecessor.name), \(predecessor.resourceConfigurationArn)) to finish",
+                                        share: share)
+        }
+        if let current {
+            for extra in surplus where current.state == .available {
+                actions.append(.deleteEndpoint(customerId: id, name: name, row: nil, vpcEndpointId: extra.vpcEndpointId,
+                                               reason: "duplicate endpoint for the same customer"))
+            }
+            return actions + planCurrent(current, share: share)
+        }
+        if let adoptable {
+            return actions + planAdoption(adoptable, share: share)
+        }
+        return actions + planCreate(share: share, why: "creating the endpoint")
+    }
+
+    /// The current generation against what EC2 lists.
+    func planCurrent(_ row: EndpointRecord, share: String?) -> [ReconcileAction] {
+        guard row.state != .creating, let endpointId = row.vpcEndpointId else {
+            return [.resumeCreate(customerId: id, name: name, endpoint: row)]
+                + transition(.endpointRequested, "creating the endpoint (ClientToken \(row.clientToken))", share: share)
+        }
+        guard let listed = observed[endpointId], listed.state != .deleted else {
+            guard ReconcilePlanner.settled(row, policy: policy, now: now) else {
+                return transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
+                                  "endpoint \(endpointId) not listed by EC2 yet", share: share)
+            }
+            return [change(row, .init(from: [.pending, .available], to: .deleted, awsState: "gone",
+                                      note: .init("endpoint_deleted", "\(endpointId) was deleted outside the daemon")))]
+                + missing(endpointId, share: share)
+        }
+        var actions: [ReconcileAction] = []
+        let firstSighting = row.lastSeenAt == nil
+        switch listed.state {
+        case .available:
+            let dns = observation.dnsNames[endpointId] ?? row.dnsName
+            if row.state != .available || row.dnsName != dns || row.awsState != listed.state.description || firstSighting {
+                actions.append(change(row, .init(from: [.pending, .available], to: .available, awsState: listed.state.description,
+                                                 dnsName: dns, seen: true)))
+            }
+            guard let dns else {
+                return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
+                                            "endpoint \(endpointId) available; waiting for its DNS name", share: share)
+            }
+            if customer.endpointFailures > 0 { actions.append(.resetFailures(customerId: id)) }
+            return actions + transition(.endpointAvailable, "endpoint \(endpointId) available at \(dns)", share: share)
+        case .failed, .rejected, .expired:
+            let reason = listed.lastError?.description ?? listed.failureReason ?? "EC2 reports \(listed.state)"
+            actions.append(change(row, .init(from: [.pending, .available], to: .failed, awsState: listed.state.description, lastError: reason,
+                                             seen: true,
+                                             failureNextAttempt: now.addingTimeInterval(policy.backoff(afterFailures: customer.endpointFailures + 1)))))
+            actions.append(delete(row, reason: "endpoint \(listed.state): \(reason)"))
+            return actions + transition(.endpointFailed, "endpoint \(endpointId) \(listed.state): \(reason)",
+                                        hint: Hints.endpointFailed(region: customer.region), share: share)
+        case .deleting:
+            return [change(row, .init(from: [.pending, .available], to: .deleting, awsState: listed.state.description, seen: true,
+                                      note: .init("endpoint_deleting", "\(endpointId) is being deleted outside the daemon")))]
+                + missing(endpointId, share: share)
+        default:
+            if row.state != .pending || row.awsState != listed.state.description || firstSighting {
+                actions.append(change(row, .init(from: [.pending, .available], to: .pending, awsState: listed.state.description, seen: true)))
+            }
+            return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
+                                        "endpoint \(endpointId) is \(listed.state)", share: share)
+        }
+    }
+
+    /// The current endpoint went away without our asking: say so, and start a new generation.
+    func missing(_ endpointId: String, share: String?) -> [ReconcileAction] {
+        var actions: [ReconcileAction] = []
+        if [.endpointPending, .ready].contains(customer.state) {
+            actions += transition(.endpointMissing, "endpoint \(endpointId) was deleted outside the daemon; recreating it", share: share)
+        }
+        return actions + [.createEndpoint(customerId: id, name: name, resourceConfigurationArn: customer.resourceConfigurationArn,
+                                          detail: "recreating the endpoint deleted outside the daemon", share: share)]
+    }
+
+    /// An endpoint for this customer that no generation records: adopted, and ready in the same pass
+    /// when it is Available with a DNS name.
+    func planAdoption(_ endpoint: VpcEndpoint, share: String?) -> [ReconcileAction] {
+        let dns = endpoint.state == .available ? observation.dnsNames[endpoint.vpcEndpointId] : nil
+        var actions: [ReconcileAction] = [.adoptEndpoint(customerId: id, name: name, endpoint: endpoint, dnsName: dns)]
+        if let dns {
+            if customer.endpointFailures > 0 { actions.append(.resetFailures(customerId: id)) }
+            actions += transition(.endpointAvailable, "endpoint \(endpoint.vpcEndpointId) found in EC2 and adopted; available at \(dns)", share: share)
+        } else {
+            actions += transition(.endpointRequested, "endpoint \(endpoint.vpcEndpointId) found in EC2 (\(endpoint.state)); adopted", share: share)
+        }
+        return actions
+    }
+
+    /// A new generation, unless failures are spent or the backoff is still running.
+    func planCreate(share: String?, why: String) -> [ReconcileAction] {
+        if customer.endpointFailures >= policy.maxEndpointFailures {
+            return transition(.endpointFailed, "\(customer.endpointFailures) endpoint attempts failed; not retrying",
+                              hint: Hints.endpointFailed(region: customer.region) + " Then `customer remove` and `customer add` the customer to try again.",
+                              share: share)
+        }
+        if let next = customer.nextEndpointAttemptAt, next > now {
+            return transition(.endpointFailed, "endpoint failed \(customer.endpointFailures) time(s); next attempt at \(Timestamp.string(next))",
+                              hint: Hints.endpointFailed(region: customer.region), share: share)
+        }
+        // The share ARN is recorded by the move the create makes (`endpoint_requested`).
+        return [.createEndpoint(customerId: id, name: name, resourceConfigurationArn: customer.resourceConfigurationArn,
+                                detail: why, share: share)]
+    }
+
     /// The customer's resource is not (or no longer) shared with us.
-    static func planWithoutShare(_ customer: Customer, record: EndpointRecord?, observed: VpcEndpoint?,
-                                 observation: RegionObservation, snapshot: RegistrySnapshot, accepting: Bool, accountId: String?,
-                                 move: (CustomerState, String?, String?, String?) -> Void) -> [ReconcileAction] {
+    func planWithoutShare(current: EndpointRecord?, accepting: Bool) -> [ReconcileAction] {
         let arn = customer.resourceConfigurationArn
         if accepting {
             let invitation = observation.invitations.first { invitation in
                 invitation.isPending && (observation.pendingResources[invitation.resourceShareInvitationArn] ?? []).contains { $0.arn == arn }
             }
-            move(.accepting, "accepting invitation \(invitation?.resourceShareInvitationArn ?? "")", nil, invitation?.resourceShareArn)
-            return []
+            return transition(.invitationMatched, "accepting invitation \(invitation?.resourceShareInvitationArn ?? "")",
+                              share: invitation?.resourceShareArn)
         }
         let hadShare: Set<CustomerState> = [.shareAccepted, .endpointPending, .ready, .endpointMissing, .endpointFailed, .shareRevoked]
         if hadShare.contains(customer.state) {
             var actions: [ReconcileAction] = []
-            if let observed {
-                actions.append(.deleteEndpoint(customer: customer.name, vpcEndpointId: observed.vpcEndpointId,
-                                               reason: "the customer withdrew the share"))
-            } else if let record, let id = record.id, record.state != .deleted {
-                actions.append(.endpointGone(customer: customer.name, endpointRowId: id))
+            if let current {
+                switch current.state {
+                case .creating:
+                    actions.append(.resumeCreate(customerId: id, name: name, endpoint: current))
+                case .pending, .available:
+                    actions.append(delete(current, reason: "the customer withdrew the share"))
+                default:
+                    break
+                }
             }
-            move(.shareRevoked, "\(arn) is no longer shared with this account", Hints.shareRevoked, nil)
-            return actions
+            return actions + transition(.shareWithdrawn, "\(arn) is no longer shared with this account", hint: Hints.shareRevoked)
         }
         // The latest invitation we know for this ARN tells why no share is visible; failing that, an
         // expired invitation from the customer's account whose resources RAM would no longer list.
@@ -271,19 +480,20 @@ public enum ReconcilePlanner {
                 : observation.invitations.first { $0.resourceShareInvitationArn == record.invitationArn }?.status ?? record.status
         }?.uppercased()
         switch status {
-        case "EXPIRED":
-            move(.shareExpired, "invitation \(known?.invitationArn ?? "") expired before it was accepted", Hints.shareAgain(accountId), nil)
-        case "REJECTED":
-            move(.shareRejected, "invitation \(known?.invitationArn ?? "") was rejected", Hints.shareAgain(accountId), nil)
+        case "EXPIRED" where [.awaitingShare, .accepting, .shareExpired].contains(customer.state):
+            return transition(.shareExpired, "invitation \(known?.invitationArn ?? "") expired before it was accepted", hint: Hints.shareAgain(accountId))
+        case "REJECTED" where [.awaitingShare, .accepting, .shareRejected].contains(customer.state):
+            return transition(.shareRejected, "invitation \(known?.invitationArn ?? "") was rejected", hint: Hints.shareAgain(accountId))
         case "ACCEPTED":
-            move(.shareAccepted, "invitation accepted; waiting for the shared resource to appear in RAM", nil, known?.resourceShareArn)
+            return transition(.shareAccepted, "invitation accepted; waiting for the shared resource to appear in RAM", share: known?.resourceShareArn)
         default:
             // share_expired / share_rejected stay until a new share arrives (it is then accepted above).
+            // `invitation_gone` leads to awaiting_share: from accepting a move, in awaiting_share a refresh.
             if [.accepting, .awaitingShare].contains(customer.state) {
-                move(.awaitingShare, "waiting for the customer's RAM share", Hints.awaitingShare(arn: arn, accountId: accountId), nil)
+                return transition(.invitationGone, "waiting for the customer's RAM share", hint: Hints.awaitingShare(arn: arn, accountId: accountId))
             }
+            return []
         }
-        return []
     }
 }
 

@@ -25,7 +25,7 @@ public final class Reconciler: Sendable {
     let config: ConsumerConfig
     let store: ConsumerStore
     let aws: AWSContext
-    let events: EventSink
+    let events: HealthLogOutbox
     let metrics: DaemonMetrics?
     public let policy: ReconcilePolicy
     let pacer: MutationPacer
@@ -35,7 +35,7 @@ public final class Reconciler: Sendable {
     private let lastErrors = Mutex<[String: String]>([:])
     private let accountId = Mutex<String?>(nil)
 
-    public init(config: ConsumerConfig, store: ConsumerStore, aws: AWSContext, events: EventSink, metrics: DaemonMetrics? = nil,
+    public init(config: ConsumerConfig, store: ConsumerStore, aws: AWSContext, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.config = config
@@ -63,9 +63,11 @@ public final class Reconciler: Sendable {
                 let actions = ReconcilePlanner.plan(observation, snapshot: snapshot, policy: policy,
                                                     accountId: accountId.withLock { $0 }, now: now())
                 clearError("observe \(region)")
+                var run = PassRun(states: Dictionary(snapshot.customers.compactMap { c in c.id.map { ($0, c) } }, uniquingKeysWith: { a, _ in a }))
                 for action in Self.ordered(actions) {
                     if Task.isCancelled { break }
-                    switch await execute(action, region: region) {
+                    if let id = action.customerId, run.stale.contains(id) { continue }
+                    switch await execute(action, region: region, run: &run) {
                     case .done: summary.actions += 1
                     case .deferred: summary.deferred = true
                     case .failed: summary.errors += 1
@@ -76,12 +78,25 @@ public final class Reconciler: Sendable {
                 report("observe \(region)", error, metadata: ["aws.region": "\(region)"])
             }
         }
+        do {
+            try await events.flush()
+        } catch {
+            summary.errors += 1
+            report("health log", error, metadata: [:])
+        }
         if let counts = try? await store.customerCounts() {
             summary.customers = counts.live
             summary.ready = counts.ready
         }
         summary.duration = ContinuousClock.now - start
         return summary
+    }
+
+    /// What the shell knows within one region's pass: each customer as it last wrote it, and the
+    /// customers whose plan turned out stale (their remaining actions are dropped; the next pass re-plans).
+    struct PassRun {
+        var states: [Int64: Customer]
+        var stale: Set<Int64> = []
     }
 
     /// Creates before deletes (a customer is never left without an endpoint longer than needed).
@@ -117,17 +132,10 @@ public final class Reconciler: Sendable {
         }
         let vpcId = config.regions[region]!.vpcId
         observation.endpoints = try await ec2.resourceEndpoints(inVpc: vpcId).collectAll()
+        let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
+        observation.match = ReconcilePlanner.matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         // DNS names only for available endpoints whose name we do not know yet: none in steady state.
-        let customers = snapshot.customers.filter { $0.region == region }
-        let match = EndpointMatcher.match(observation.endpoints, customers: customers, records: snapshot.endpoints)
-        observation.match = match
-        var needed: [String] = []
-        for customer in customers {
-            guard let endpoint = match.kept[customer.name], endpoint.state == .available else { continue }
-            let record = customer.id.flatMap { snapshot.endpoints[$0] }
-            if record?.vpcEndpointId != endpoint.vpcEndpointId || record?.dnsName == nil { needed.append(endpoint.vpcEndpointId) }
-        }
-        observation.dnsNames = try await ec2.dnsNames(ofEndpoints: needed)
+        observation.dnsNames = try await ec2.dnsNames(ofEndpoints: ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot))
         return observation
     }
 
@@ -155,7 +163,7 @@ public final class Reconciler: Sendable {
 
     enum Outcome { case done, deferred, failed }
 
-    func execute(_ action: ReconcileAction, region: String) async -> Outcome {
+    func execute(_ action: ReconcileAction, region: String, run: inout PassRun) async -> Outcome {
         do {
             switch action {
             case .recordInvitation(let record):
@@ -168,44 +176,53 @@ public final class Reconciler: Sendable {
                     ])
                 }
             case .accept(let arn, let customers):
-                try await accept(arn, customers: customers, region: region)
+                try await accept(arn, customers: customers, region: region, run: &run)
             case .reject(let arn):
                 try await reject(arn, region: region)
-            case .transition(let customer, let state, let detail, let hint, let share):
-                try await transition(customer, to: state, detail: detail, hint: hint, share: share)
-            case .createEndpoint(let customer, let arn):
+            case .transition(let request):
+                try await apply(request, run: &run)
+            case .createEndpoint(let id, let name, let arn, let detail, let share):
+                guard let customer = run.states[id] else { return .failed }
+                guard try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested, detail: detail,
+                                                        resourceShareArn: share), run: &run),
+                      let current = run.states[id] else { return .done }
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                let token = Self.newToken()
-                let record = try await store.beginEndpoint(customer: customer, region: region, clientToken: token)
-                try await create(customer, arn: arn, rowId: record.id!, clientToken: token, region: region)
-            case .resumeCreate(let customer, let arn, let rowId, let token):
-                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                try await create(customer, arn: arn, rowId: rowId, clientToken: token, region: region)
-            case .adoptEndpoint(let customer, let endpoint):
-                try await store.adoptEndpoint(customer: customer, region: region, vpcEndpointId: endpoint.vpcEndpointId,
-                                              state: Self.recordState(endpoint.state), awsState: endpoint.state.description)
-                logger.info("endpoint adopted", metadata: ["customer": "\(customer)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
-            case .updateEndpoint(_, let rowId, let state, let awsState, let dns, let lastError):
-                try await store.updateEndpoint(rowId, state: state, awsState: awsState, dnsName: dns, lastError: lastError)
-            case .endpointGone(_, let rowId):
-                try await store.updateEndpoint(rowId, state: .deleted, awsState: "gone", dnsName: nil, lastError: nil)
-            case .endpointFailed(let customer, let rowId, let reason):
-                try await store.updateEndpoint(rowId, state: .failed, awsState: "failed", dnsName: nil, lastError: reason)
-                try await countFailure(customer, reason: reason)
-            case .resetFailures(let customer):
-                try await store.resetEndpointFailures(customer: customer)
-            case .deleteEndpoint(let customer, let id, let reason):
-                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                let failures = try await aws.ec2(region).deleteVpcEndpoints(ids: [id])
-                if let failure = failures.first, !(failure.error.code ?? "").contains("NotFound") {
-                    throw AWSClientError(.service, service: "ec2", operation: "DeleteVpcEndpoints", code: failure.error.code,
-                                         message: failure.error.message ?? "could not delete \(id)")
+                let request = endpointRequest(customer: name, arn: arn, region: region, clientToken: Self.newToken())
+                guard let row = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
+                                                              clientToken: request.clientToken, request: StoredCreateRequest(request).json) else {
+                    run.stale.insert(id)
+                    return .done
                 }
-                logger.info("endpoint deleted", metadata: ["customer": "\(customer)", "ec2.endpoint": "\(id)", "reason": "\(reason)"])
-                try await events.event(customer: customer, event: "endpoint_deleted", detail: "\(id): \(reason)")
-            case .finishRemoval(let customer, let detail):
-                if let transition = try await store.finishRemoval(customer: customer, detail: detail) {
-                    try await events.transition(transition)
+                try await create(request, row: row, run: &run)
+            case .resumeCreate(let id, let name, let row):
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                let request = row.createRequest.flatMap(StoredCreateRequest.init(json:))?.request(clientToken: row.clientToken)
+                    ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region, clientToken: row.clientToken)
+                try await create(request, row: row, run: &run)
+            case .adoptEndpoint(let id, let name, let endpoint, let dns):
+                guard let customer = run.states[id] else { return .failed }
+                guard try await store.adoptEndpoint(customerId: id, expecting: customer.state, region: region, vpcEndpointId: endpoint.vpcEndpointId,
+                                                    state: ReconcilePlanner.recordState(endpoint.state), awsState: endpoint.state.description,
+                                                    dnsName: dns) != nil else {
+                    run.stale.insert(id)
+                    return .done
+                }
+                logger.info("endpoint adopted", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
+            case .changeEndpoint(let id, let name, let rowId, let change):
+                if !(try await store.changeEndpoint(rowId, change)) {
+                    logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
+                        "customer": "\(name)", "to": "\(change.to.rawValue)"])
+                    run.stale.insert(id)
+                }
+            case .resetFailures(let id):
+                try await store.resetEndpointFailures(customerId: id)
+            case .deleteEndpoint(_, let name, let row, let endpointId, let reason):
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                let outcome = try await delete(endpointId, region: region)
+                logger.info("endpoint delete requested", metadata: [
+                    "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "reason": "\(reason)", "outcome": "\(outcome)"])
+                if let row, let change = ReconcilePlanner.after(outcome, row: row, policy: policy, now: now()) {
+                    try await store.changeEndpoint(row.id!, change)
                 }
             }
             clearError(Self.key(action))
@@ -213,40 +230,65 @@ public final class Reconciler: Sendable {
         } catch is CancellationError {
             return .failed
         } catch {
-            report(Self.key(action), error, metadata: ["customer": "\(Self.customer(of: action) ?? "-")"])
+            report(Self.key(action), error, metadata: ["customer": "\(action.customerId.flatMap { run.states[$0]?.name } ?? "-")"])
             return .failed
         }
     }
 
-    func accept(_ arn: String, customers: [String], region: String) async throws {
+    /// Applies one lifecycle event; returns whether the customer is where the plan expected afterwards.
+    @discardableResult
+    func apply(_ request: TransitionRequest, run: inout PassRun) async throws -> Bool {
+        let name = run.states[request.customerId]?.name ?? "-"
+        switch try await store.transition(request) {
+        case .applied(let event):
+            run.states[request.customerId]?.state = event.toState ?? request.from
+            logger.info("customer state changed", metadata: [
+                "customer": "\(name)", "event": "\(event.event)", "from": "\(request.from.rawValue)",
+                "to": "\(event.toState?.rawValue ?? "-")", "detail": "\(request.detail ?? "")",
+            ])
+            return true
+        case .refreshed:
+            return true
+        case .stale(let current):
+            logger.info("plan dropped: the customer changed since the pass read it", metadata: [
+                "customer": "\(name)", "planned_from": "\(request.from.rawValue)", "now": "\(current?.rawValue ?? "gone")",
+                "event": "\(request.event.rawValue)"])
+            run.stale.insert(request.customerId)
+            return false
+        case .refused(let refusal):
+            logger.error("lifecycle refused a planned event", metadata: ["customer": "\(name)", "refusal": "\(refusal)"])
+            run.stale.insert(request.customerId)
+            return false
+        }
+    }
+
+    func accept(_ arn: String, customers: [Int64], region: String, run: inout PassRun) async throws {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
+        let outcome: AcceptOutcome
         var status = "ACCEPTED"
         do {
             status = try await aws.ram(region).acceptInvitation(arn, clientToken: token).status
+            outcome = .accepted
         } catch {
             // AlreadyAccepted is success (an earlier attempt's answer was lost); Expired and AlreadyRejected
             // are final: the customer must share again.
             switch error.code {
-            case "ResourceShareInvitationAlreadyAcceptedException":
-                status = "ACCEPTED"
-            case "ResourceShareInvitationExpiredException", "ResourceShareInvitationAlreadyRejectedException":
-                let expired = error.code == "ResourceShareInvitationExpiredException"
-                try await store.markInvitation(arn, status: expired ? "EXPIRED" : "REJECTED", decision: .pending)
-                for customer in customers {
-                    try await transition(customer, to: expired ? .shareExpired : .shareRejected,
-                                         detail: "invitation \(arn) \(expired ? "expired before it was accepted" : "was rejected")",
-                                         hint: Hints.shareAgain(accountId.withLock { $0 }), share: nil)
-                }
-                return
-            default:
-                throw error
+            case "ResourceShareInvitationAlreadyAcceptedException": outcome = .alreadyAccepted
+            case "ResourceShareInvitationExpiredException": outcome = .expired; status = "EXPIRED"
+            case "ResourceShareInvitationAlreadyRejectedException": outcome = .rejected; status = "REJECTED"
+            default: throw error
             }
         }
-        try await store.markInvitation(arn, status: status, decision: .accepted)
-        logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.joined(separator: ","))"])
-        for customer in customers {
-            try await transition(customer, to: .shareAccepted, detail: "invitation accepted; waiting for the shared resource",
-                                 hint: nil, share: nil)
+        let accepted = outcome == .accepted || outcome == .alreadyAccepted
+        try await store.markInvitation(arn, status: status, decision: accepted ? .accepted : .pending)
+        if accepted {
+            logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.compactMap { run.states[$0]?.name }.joined(separator: ","))"])
+        }
+        let next = ReconcilePlanner.event(after: outcome, invitationArn: arn, accountId: accountId.withLock { $0 })
+        for id in customers where !run.stale.contains(id) {
+            guard let customer = run.states[id] else { continue }
+            try await apply(TransitionRequest(customerId: id, from: customer.state, event: next.event, detail: next.detail, hint: next.hint),
+                            run: &run)
         }
     }
 
@@ -263,82 +305,64 @@ public final class Reconciler: Sendable {
         }
     }
 
-    func create(_ customer: String, arn: String, rowId: Int64, clientToken: String, region: String) async throws {
+    /// The CreateVpcEndpoint request for a customer from the region's placement.
+    func endpointRequest(customer: String, arn: String, region: String, clientToken: String) -> ResourceEndpointRequest {
         let placement = config.regions[region]!
-        let request = ResourceEndpointRequest(
+        return ResourceEndpointRequest(
             resourceConfigurationArn: arn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
             securityGroupIds: placement.securityGroupIds, ipAddressType: placement.ipAddressType.rawValue,
             privateDnsEnabled: placement.privateDnsEnabled, clientToken: clientToken, tags: EndpointTags.tags(customer: customer))
+    }
+
+    /// Calls CreateVpcEndpoint and feeds its outcome to the planner's rule for the generation and customer.
+    func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws {
+        let region = row.region
+        let outcome: CreateOutcome
         do {
-            let endpoint = try await aws.ec2(region).createResourceEndpoint(request)
-            try await store.updateEndpoint(rowId, vpcEndpointId: endpoint.vpcEndpointId, state: Self.recordState(endpoint.state),
-                                           awsState: endpoint.state.description, dnsName: nil, lastError: nil)
-            logger.info("endpoint created", metadata: ["customer": "\(customer)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
-            try await events.event(customer: customer, event: "endpoint_created", detail: "\(endpoint.vpcEndpointId) (\(endpoint.state))")
-        } catch let error as AWSClientError {
-            // EC2 refused this generation (parameters, quota, a token reused with other parameters after a
-            // config change): close it, count the failure, and let the backoff decide when to try again.
-            // Throttling, 5xx and lost answers leave the row `creating`: the next pass resumes with the same token.
-            guard error.isRefusal else { throw error }
-            let reason = "\(error.code ?? "HTTP \(error.httpStatus ?? 0)"): \(error.message)"
-            try await store.updateEndpoint(rowId, state: .failed, awsState: nil, dnsName: nil, lastError: reason)
-            try await countFailure(customer, reason: reason)
-            try await transition(customer, to: .endpointFailed, detail: "CreateVpcEndpoint failed: \(reason)",
-                                 hint: Hints.endpointFailed(region: region), share: nil)
+            outcome = .created(try await aws.ec2(region).createResourceEndpoint(request))
+        } catch {
+            // Throttling, 5xx, lost answers and refusals that say nothing about the endpoint are thrown: the
+            // row stays `creating` and the next pass repeats the call with the same token.
+            guard error.isRefusal, let code = error.code, !Self.saysNothingAboutTheEndpoint(code) else { throw error }
+            outcome = code == "IdempotentParameterMismatch" && row.createRequest != nil
+                ? .idempotentMismatch(message: error.message) : .refused(code: code, message: error.message)
+        }
+        guard let customer = run.states[row.customerId] else { return }
+        let (change, next) = ReconcilePlanner.after(outcome, row: row, customer: customer, policy: policy, now: now())
+        if try await store.changeEndpoint(row.id!, change) {
+            logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)", "outcome": "\(outcome)"])
+        }
+        if let next, let current = run.states[row.customerId] {
+            try await apply(TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
+                                              hint: next.hint), run: &run)
         }
     }
 
-    func countFailure(_ customer: String, reason: String) async throws {
-        let time = now()
-        let policy = policy
-        let failures = try await store.recordEndpointFailure(customer: customer) { count in
-            time.addingTimeInterval(policy.backoff(afterFailures: count))
-        }
-        logger.warning("endpoint failed", metadata: ["customer": "\(customer)", "reason": "\(reason)", "failures": "\(failures)"])
+    /// Calls DeleteVpcEndpoints for one endpoint; EC2 answers 200 with per-item failures.
+    func delete(_ endpointId: String, region: String) async throws -> DeleteOutcome {
+        let failures = try await aws.ec2(region).deleteVpcEndpoints(ids: [endpointId])
+        guard let failure = failures.first else { return .accepted }
+        if (failure.error.code ?? "").contains("NotFound") { return .notFound }
+        throw AWSClientError(.service, service: "ec2", operation: "DeleteVpcEndpoints", code: failure.error.code,
+                             message: failure.error.message ?? "could not delete \(endpointId)")
     }
 
-    func transition(_ customer: String, to state: CustomerState, detail: String?, hint: String?, share: String?) async throws {
-        if let transition = try await store.transition(customer: customer, to: state, detail: detail, hint: hint, resourceShareArn: share) {
-            logger.info("customer state changed", metadata: [
-                "customer": "\(customer)", "from": "\(transition.event.fromState?.rawValue ?? "-")", "to": "\(state.rawValue)",
-                "detail": "\(detail ?? "")",
-            ])
-            try await events.transition(transition)
-        }
+    /// Refusals that are about us (credentials, permissions), not about the endpoint: no conclusion.
+    static func saysNothingAboutTheEndpoint(_ code: String) -> Bool {
+        ["UnauthorizedOperation", "AuthFailure", "AccessDenied", "SignatureDoesNotMatch", "InvalidClientTokenId",
+         "RequestExpired", "DryRunOperation", "OptInRequired", "Blocked"].contains { code.hasPrefix($0) }
     }
 
     // MARK: Helpers
 
     static func newToken() -> String { "plc-" + UUID().uuidString.lowercased() }
 
-    static func recordState(_ state: VpcEndpointState) -> EndpointRecord.State {
-        switch state {
-        case .available: .available
-        case .failed, .rejected, .expired: .failed
-        case .deleting: .deleting
-        case .deleted: .deleted
-        default: .pending
-        }
-    }
-
     static func key(_ action: ReconcileAction) -> String {
         switch action {
         case .recordInvitation(let record): "invitation \(record.invitationArn)"
         case .accept(let arn, _): "accept \(arn)"
         case .reject(let arn): "reject \(arn)"
-        default: "customer \(customer(of: action) ?? "-")"
-        }
-    }
-
-    static func customer(of action: ReconcileAction) -> String? {
-        switch action {
-        case .transition(let customer, _, _, _, _), .createEndpoint(let customer, _), .resumeCreate(let customer, _, _, _),
-             .adoptEndpoint(let customer, _), .updateEndpoint(let customer, _, _, _, _, _), .endpointGone(let customer, _),
-             .endpointFailed(let customer, _, _), .resetFailures(let customer), .deleteEndpoint(let customer, _, _),
-             .finishRemoval(let customer, _):
-            customer
-        case .accept(_, let customers): customers.joined(separator: ",")
-        case .recordInvitation, .reject: nil
+        default: "customer \(action.customerId.map(String.init) ?? "-")"
         }
     }
 

@@ -1,4 +1,4 @@
-/// A customer's place in the onboarding lifecycle (DESIGN.md, "Customer lifecycle").
+/// A customer's place in the onboarding lifecycle (`CustomerLifecycle` holds the edges between them).
 ///
 /// The raw values are stored in the database, where a CHECK constraint admits only these.
 public enum CustomerState: String, Codable, Sendable, CaseIterable, Comparable {
@@ -21,7 +21,4 @@ public enum CustomerState: String, Codable, Sendable, CaseIterable, Comparable {
     public static func < (lhs: CustomerState, rhs: CustomerState) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
-
-    /// The SQL list used by the schema's CHECK constraint, e.g. `'awaiting_share','accepting',…`.
-    static var sqlList: String { allCases.map { "'\($0.rawValue)'" }.joined(separator: ",") }
 }

@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+
+/// What became of a requested lifecycle change.
+public enum TransitionOutcome: Sendable, Equatable {
+    /// The state changed; the event row is the record of it (and the health log's outbox entry).
+    case applied(LifecycleEvent)
+    /// The event leads to the state the customer is in: only its detail and hint were refreshed.
+    case refreshed
+    /// The customer is no longer in the state the decision was made from (another writer moved it, or
+    /// it is gone): nothing was written, and the next pass decides again.
+    case stale(current: CustomerState?)
+    /// The lifecycle table has no such edge: nothing was written.
+    case refused(CustomerLifecycle.Refusal)
+}
+
+/// A lifecycle change asked for by the planner or the reconciler: compare-and-set on `from`.
+public struct TransitionRequest: Sendable, Equatable {
+    public var customerId: Int64
+    /// The state the decision was made from.
+    public var from: CustomerState
+    public var event: CustomerLifecycle.Event
+    public var detail: String?
+    public var hint: String?
+    /// Recorded with the change when not nil.
+    public var resourceShareArn: String?
+
+    public init(customerId: Int64, from: CustomerState, event: CustomerLifecycle.Event, detail: String?, hint: String? = nil,
+                resourceShareArn: String? = nil) {
+        self.customerId = customerId
+        self.from = from
+        self.event = event
+        self.detail = detail
+        self.hint = hint
+        self.resourceShareArn = resourceShareArn
+    }
+}
+
+extension ConsumerStore {
+    /// Applies a lifecycle event to a customer if, and only if, it is still in `request.from`.
+    public func transition(_ request: TransitionRequest, by actor: LifecycleActor = .daemon) async throws -> TransitionOutcome {
+        let time = now()
+        return try await write { db in
+            guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return .stale(current: nil) }
+            guard customer.state == request.from else { return .stale(current: customer.state) }
+            return try Self.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                            hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db)
+        }
+    }
+
+    /// The lifecycle step inside the caller's transaction: the table decides the next state; a change
+    /// writes the customer and one event row. The schema's trigger refuses any edge the table lacks.
+    static func applyTransition(_ customer: inout Customer, from: CustomerState, event: CustomerLifecycle.Event,
+                                detail: String?, hint: String?, resourceShareArn: String? = nil, by actor: LifecycleActor,
+                                at time: Date, in db: Database) throws -> TransitionOutcome {
+        let next: CustomerState
+        switch CustomerLifecycle.next(from: from, on: event, by: actor.kind) {
+        case .success(let state): next = state
+        case .failure(let refusal): return .refused(refusal)
+        }
+        if next == from {
+            let newShare = resourceShareArn != nil && resourceShareArn != customer.resourceShareArn
+            guard customer.stateDetail != detail || customer.hint != hint || newShare else { return .refreshed }
+            if let resourceShareArn { customer.resourceShareArn = resourceShareArn }
+            customer.stateDetail = detail
+            customer.hint = hint
+            customer.updatedAt = time
+            try customer.update(db)
+            return .refreshed
+        }
+        if let resourceShareArn { customer.resourceShareArn = resourceShareArn }
+        customer.state = next
+        customer.stateActor = actor.description
+        customer.stateDetail = detail
+        customer.hint = hint
+        customer.updatedAt = time
+        customer.stateChangedAt = time
+        customer.removedAt = next == .removed ? time : nil
+        try customer.update(db)
+        var record = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name, event: event.rawValue,
+                                    fromState: from, toState: next, detail: detail, actor: actor)
+        try record.insert(db)
+        return .applied(record)
+    }
+
+    /// Records a happening that is not a state change (an endpoint created or deleted) in the event table,
+    /// and so in the health log.
+    static func note(_ event: String, customerId: Int64, detail: String, at time: Date, in db: Database) throws {
+        let name = try String.fetchOne(db, sql: "SELECT name FROM customer WHERE id = ?", arguments: [customerId])
+        var record = LifecycleEvent(time: time, customerId: customerId, customerName: name, event: event,
+                                    fromState: nil, toState: nil, detail: detail, actor: .daemon)
+        try record.insert(db)
+    }
+
+    // MARK: - The health log's outbox
+
+    /// The id of the last event written to the health log.
+    public func healthLogCursor() async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'healthLogCursor'") ?? 0 }
+    }
+
+    /// Events after `cursor`, oldest first, at most `limit`.
+    public func events(after cursor: Int64, limit: Int = 500) async throws -> [LifecycleEvent] {
+        try await read { db in
+            try LifecycleEvent.filter(Column("id") > cursor).order(Column("id")).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Moves the cursor forward (never back: a second writer that lags cannot rewind it).
+    public func advanceHealthLogCursor(to id: Int64) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'healthLogCursor'", arguments: [id])
+        }
+    }
+}
