@@ -96,6 +96,8 @@ extension ConsumerStore {
         public var awsState: String?
         public var dnsName: String?
         public var lastError: String?
+        /// CreateVpcEndpoint answered with it now.
+        public var createAnswered: Bool
         /// EC2 listed it now.
         public var seen: Bool
         /// DeleteVpcEndpoints was accepted now.
@@ -106,14 +108,15 @@ extension ConsumerStore {
         public var failureNextAttempt: Date?
 
         public init(from: Set<EndpointRecord.State>, to: EndpointRecord.State, vpcEndpointId: String? = nil, awsState: String? = nil,
-                    dnsName: String? = nil, lastError: String? = nil, seen: Bool = false, deleteRequested: Bool = false,
-                    note: EndpointNote? = nil, failureNextAttempt: Date? = nil) {
+                    dnsName: String? = nil, lastError: String? = nil, createAnswered: Bool = false, seen: Bool = false,
+                    deleteRequested: Bool = false, note: EndpointNote? = nil, failureNextAttempt: Date? = nil) {
             self.from = from
             self.to = to
             self.vpcEndpointId = vpcEndpointId
             self.awsState = awsState
             self.dnsName = dnsName
             self.lastError = lastError
+            self.createAnswered = createAnswered
             self.seen = seen
             self.deleteRequested = deleteRequested
             self.note = note
@@ -145,6 +148,7 @@ extension ConsumerStore {
             if change.to == .available || change.dnsName != nil { record.dnsName = change.dnsName ?? record.dnsName }
             if change.to != .available && change.to != .pending { record.dnsName = nil }
             if change.lastError != nil || change.to == .available { record.lastError = change.lastError }
+            if change.createAnswered { record.createAnsweredAt = time }
             if change.seen { record.lastSeenAt = time }
             if change.deleteRequested { record.deleteRequestedAt = time }
             record.updatedAt = time
@@ -181,6 +185,17 @@ extension ConsumerStore {
             try record.insert(db)
             try Self.note("endpoint_adopted", customerId: customerId, detail: "\(vpcEndpointId) (\(awsState)) found in EC2", at: time, in: db)
             return record
+        }
+    }
+
+    /// Every endpoint generation (of one customer, or all), oldest first: what `explain` and the
+    /// interleaving tests read.
+    public func endpointGenerations(customerId: Int64? = nil) async throws -> [EndpointRecord] {
+        try await read { db in
+            if let customerId {
+                return try EndpointRecord.filter(Column("customerId") == customerId).order(Column("id")).fetchAll(db)
+            }
+            return try EndpointRecord.order(Column("id")).fetchAll(db)
         }
     }
 

@@ -40,6 +40,8 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
     /// The exact CreateVpcEndpoint request (JSON) sent with `clientToken`, so that a call whose answer
     /// was lost is repeated identically: EC2 then returns the same endpoint, or says it is deleted.
     public var createRequest: String?
+    /// When CreateVpcEndpoint last answered with this endpoint: EC2's listing may lag from then on.
+    public var createAnsweredAt: Date?
     /// The last time DescribeVpcEndpoints listed this endpoint.
     public var lastSeenAt: Date?
     /// When DeleteVpcEndpoints was last accepted for it.
@@ -49,7 +51,7 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
 
     public init(id: Int64?, customerId: Int64, region: String, clientToken: String, generation: Int, vpcEndpointId: String?,
                 state: State, awsState: String?, dnsName: String?, lastError: String?, createRequest: String? = nil,
-                lastSeenAt: Date? = nil, deleteRequestedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
+                createAnsweredAt: Date? = nil, lastSeenAt: Date? = nil, deleteRequestedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.customerId = customerId
         self.region = region
@@ -61,6 +63,7 @@ public struct EndpointRecord: Codable, Sendable, Equatable, FetchableRecord, Mut
         self.dnsName = dnsName
         self.lastError = lastError
         self.createRequest = createRequest
+        self.createAnsweredAt = createAnsweredAt
         self.lastSeenAt = lastSeenAt
         self.deleteRequestedAt = deleteRequestedAt
         self.createdAt = createdAt

@@ -120,6 +120,7 @@ enum Schema {
                 dnsName TEXT,
                 lastError TEXT,
                 createRequest TEXT CHECK (createRequest IS NULL OR json_valid(createRequest)),
+                createAnsweredAt DATETIME,
                 lastSeenAt DATETIME,
                 deleteRequestedAt DATETIME,
                 createdAt DATETIME NOT NULL,

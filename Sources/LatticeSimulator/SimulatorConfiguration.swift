@@ -67,17 +67,23 @@ public struct ProvisioningSettings: Sendable, Equatable {
     public var endpointStateCasing: EndpointStateCasing
     /// DescribeVpcEndpoints calls that still show a deleted endpoint as `deleting` before it vanishes.
     public var deletingDescribes: Int
+    /// EC2's eventual consistency: DescribeVpcEndpoints calls after its creation during which a new
+    /// endpoint is not listed (by filter; `InvalidVpcEndpointId.NotFound` by id), and DeleteVpcEndpoints
+    /// answers NotFound for it (0 = listed at once).
+    public var listingLagDescribes: Int
 
     public init(endpoints: EndpointProvisioning = .afterDescribes(1),
                 resourcesAvailableAfterListCalls: Int = 0,
                 emptyPageEvery: Int = 0,
                 endpointStateCasing: EndpointStateCasing = .mixed,
-                deletingDescribes: Int = 1) {
+                deletingDescribes: Int = 1,
+                listingLagDescribes: Int = 0) {
         self.endpoints = endpoints
         self.resourcesAvailableAfterListCalls = max(0, resourcesAvailableAfterListCalls)
         self.emptyPageEvery = emptyPageEvery <= 0 ? 0 : max(2, emptyPageEvery)
         self.endpointStateCasing = endpointStateCasing
         self.deletingDescribes = max(0, deletingDescribes)
+        self.listingLagDescribes = max(0, listingLagDescribes)
     }
 
     /// Everything usable at once: for the benchmark and the demo.

@@ -57,7 +57,7 @@ extension SimulatorState {
         let rcfg = SimulatedResourceConfiguration.id(fromArn: input.resourceConfigurationArn)
         var tags: [String: String] = [:]
         for tag in input.tags { tags[tag.key] = tag.value }
-        let endpoint = SimulatedEndpoint(
+        var endpoint = SimulatedEndpoint(
             id: id, resourceConfigurationArn: input.resourceConfigurationArn, vpcId: input.vpcId,
             subnetIds: input.subnetIds, securityGroupIds: input.securityGroupIds, ipAddressType: input.ipAddressType,
             privateDnsEnabled: input.privateDnsEnabled, tags: tags, clientToken: clientToken,
@@ -67,6 +67,7 @@ extension SimulatorState {
             associationId: SimulatorIdentifiers.make("vpce-rsc-asc"),
             defaultDNSName: "\(id).\(rcfg).\(SimulatorIdentifiers.hex(8)).vpc-lattice-rsc.\(region).on.aws",
             isAssociationAccessible: true, describesInCurrentState: 0)
+        endpoint.unlistedDescribes = provisioning.listingLagDescribes
         endpoints.append(endpoint)
         if let clientToken { endpointClientTokens[clientToken] = (id, input) }
         return endpoint
@@ -82,7 +83,12 @@ extension SimulatorState {
         for filter in filters where !Self.describeEndpointsFilters.contains(filter.name) && !filter.name.hasPrefix("tag:") {
             throw SimulatorAPIError(400, "InvalidParameterValue", "The filter '\(filter.name)' is invalid")
         }
-        let listed = endpoints.filter { $0.state != .deleted }
+        // Endpoints EC2 does not list yet count down one describe call, whatever page it asks for.
+        let unlisted = Set(endpoints.filter { $0.unlistedDescribes > 0 }.map(\.id))
+        if token == nil {
+            for index in endpoints.indices where endpoints[index].unlistedDescribes > 0 { endpoints[index].unlistedDescribes -= 1 }
+        }
+        let listed = endpoints.filter { $0.state != .deleted && !unlisted.contains($0.id) }
         for id in ids where !listed.contains(where: { $0.id == id }) {
             throw SimulatorAPIError(400, "InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '\(id)' does not exist")
         }
@@ -209,7 +215,7 @@ extension SimulatorState {
         try Self.requireEndpointIds(ids)
         var unsuccessful: [UnsuccessfulItem] = []
         for id in ids {
-            guard let index = endpoints.firstIndex(where: { $0.id == id && $0.state != .deleted }) else {
+            guard let index = endpoints.firstIndex(where: { $0.id == id && $0.state != .deleted && $0.unlistedDescribes == 0 }) else {
                 unsuccessful.append(UnsuccessfulItem(resourceId: id, code: "InvalidVpcEndpoint.NotFound",
                                                      message: "The Vpc Endpoint Id '\(id)' does not exist"))
                 continue

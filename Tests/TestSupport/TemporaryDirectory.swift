@@ -4,8 +4,13 @@ import Foundation
 public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
-    public init(_ label: String = "plc-test") {
-        var template = Array((NSTemporaryDirectory() + "/\(label)-XXXXXX").utf8CString)
+    /// - Parameter base: the parent directory (default: the system's temporary directory); a memory-backed
+    ///   one such as /dev/shm, when present, spares tests that write a lot the disk's fsyncs.
+    public init(_ label: String = "plc-test", base: String? = nil) {
+        var isDirectory: ObjCBool = false
+        let parent = base.flatMap { FileManager.default.fileExists(atPath: $0, isDirectory: &isDirectory) && isDirectory.boolValue ? $0 : nil }
+            ?? NSTemporaryDirectory()
+        var template = Array((parent + "/\(label)-XXXXXX").utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(created != nil, "mkdtemp failed: \(String(cString: strerror(errno)))")
         path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })

@@ -180,7 +180,7 @@ public enum ReconcilePlanner {
         case .created(let endpoint):
             let change = ConsumerStore.EndpointChange(
                 from: [.creating], to: recordState(endpoint.state), vpcEndpointId: endpoint.vpcEndpointId, awsState: endpoint.state.description,
-                note: .init("endpoint_created", "\(endpoint.vpcEndpointId) (\(endpoint.state)), ClientToken \(row.clientToken)"))
+                createAnswered: true, note: .init("endpoint_created", "\(endpoint.vpcEndpointId) (\(endpoint.state)), ClientToken \(row.clientToken)"))
             return (change, nil)
         case .idempotentMismatch(let message):
             // The same request with the same token: EC2 says the token's endpoint is already deleted.
@@ -205,17 +205,19 @@ public enum ReconcilePlanner {
         let open: Set<EndpointRecord.State> = [.pending, .available, .failed, .deleting]
         switch outcome {
         case .accepted:
-            return .init(from: open, to: .deleting, awsState: "deleting", deleteRequested: true)
+            // EC2 accepted the delete, so it knows the endpoint: from now on its absence from the listing is real.
+            return .init(from: open, to: .deleting, awsState: "deleting", seen: true, deleteRequested: true)
         case .notFound:
             guard settled(row, policy: policy, now: now) else { return nil }
             return .init(from: open, to: .deleting, awsState: "not found", deleteRequested: true)
         }
     }
 
-    /// Whether EC2's listing can be trusted about this generation: it listed it once, or it is older than
-    /// the window in which EC2 may not list a new endpoint yet.
+    /// Whether EC2's listing can be trusted about this generation: it listed it once, or CreateVpcEndpoint
+    /// answered (a resumed call may create it long after the row began) longer ago than the window in
+    /// which EC2 may not list a new endpoint yet.
     static func settled(_ row: EndpointRecord, policy: ReconcilePolicy, now: Date) -> Bool {
-        row.lastSeenAt != nil || now.timeIntervalSince(row.createdAt) >= policy.missingGrace
+        row.lastSeenAt != nil || now.timeIntervalSince(row.createAnsweredAt ?? row.createdAt) >= policy.missingGrace
     }
 
     static func recordState(_ state: VpcEndpointState) -> EndpointRecord.State {
@@ -311,6 +313,9 @@ struct CustomerContext {
             if let listed, listed.state != .deleting,
                now.timeIntervalSince(row.deleteRequestedAt ?? row.updatedAt) >= policy.missingGrace {
                 return [delete(row, reason: "still \(listed.state) after DeleteVpcEndpoints")]
+            }
+            if row.lastSeenAt == nil {
+                return [change(row, .init(from: [.deleting], to: .deleting, awsState: listed?.state.description, seen: true))]
             }
             return []
         default:

@@ -24,7 +24,7 @@ public struct PassSummary: Sendable, Equatable {
 public final class Reconciler: Sendable {
     let config: ConsumerConfig
     let store: ConsumerStore
-    let aws: AWSContext
+    let aws: any ReconcilerAWS
     let events: HealthLogOutbox
     let metrics: DaemonMetrics?
     public let policy: ReconcilePolicy
@@ -35,7 +35,7 @@ public final class Reconciler: Sendable {
     private let lastErrors = Mutex<[String: String]>([:])
     private let accountId = Mutex<String?>(nil)
 
-    public init(config: ConsumerConfig, store: ConsumerStore, aws: AWSContext, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
+    public init(config: ConsumerConfig, store: ConsumerStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.config = config
@@ -108,10 +108,8 @@ public final class Reconciler: Sendable {
     // MARK: Observing
 
     func observe(_ region: String, snapshot: RegistrySnapshot) async throws -> RegionObservation {
-        let ram = aws.ram(region)
-        let ec2 = aws.ec2(region)
         var observation = RegionObservation(region: region)
-        observation.invitations = try await ram.resourceShareInvitations().collectAll()
+        observation.invitations = try await aws.invitations(region: region)
         for invitation in observation.invitations where invitation.isPending {
             let arn = invitation.resourceShareInvitationArn
             if let record = snapshot.invitations[arn] {
@@ -121,29 +119,29 @@ public final class Reconciler: Sendable {
                 }
                 continue
             }
-            switch try await pendingResources(arn, ram: ram) {
+            switch try await pendingResources(arn, region: region) {
             case .success(let resources): observation.pendingResources[arn] = resources
             case .failure(let error): observation.unlistable[arn] = error.code ?? error.message
             }
         }
-        let shared = try await ram.resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).collectAll()
+        let shared = try await aws.sharedResourceConfigurations(region: region)
         for resource in shared {
             observation.sharedResources[resource.arn] = resource
         }
         let vpcId = config.regions[region]!.vpcId
-        observation.endpoints = try await ec2.resourceEndpoints(inVpc: vpcId).collectAll()
+        observation.endpoints = try await aws.resourceEndpoints(region: region, vpcId: vpcId)
         let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
         observation.match = ReconcilePlanner.matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         // DNS names only for available endpoints whose name we do not know yet: none in steady state.
-        observation.dnsNames = try await ec2.dnsNames(ofEndpoints: ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot))
+        observation.dnsNames = try await aws.dnsNames(region: region, endpointIds: ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot))
         return observation
     }
 
     /// A pending invitation's resources; nil when RAM will not list them (expired while still reading
     /// PENDING, or answered meanwhile): there is nothing to decide about it then.
-    func pendingResources(_ arn: String, ram: RAMClient) async throws -> Result<[RAMResource], AWSClientError> {
+    func pendingResources(_ arn: String, region: String) async throws -> Result<[RAMResource], AWSClientError> {
         do {
-            return .success(try await ram.pendingInvitationResources(invitationArn: arn).collectAll())
+            return .success(try await aws.invitationResources(region: region, invitationArn: arn))
         } catch {
             guard error.isRefusal else { throw error }
             logger.debug("invitation resources unavailable", metadata: ["ram.invitation": "\(arn)", "aws.error": "\(error.code ?? error.message)"])
@@ -153,9 +151,8 @@ public final class Reconciler: Sendable {
 
     func learnAccountId() async {
         guard accountId.withLock({ $0 }) == nil else { return }
-        let sts = STSClient(executor: aws.executor, credentials: aws.credentials, region: aws.defaultRegion)
-        if let identity = try? await sts.getCallerIdentity() {
-            accountId.withLock { $0 = identity.account }
+        if let account = await aws.accountId() {
+            accountId.withLock { $0 = account }
         }
     }
 
@@ -267,7 +264,7 @@ public final class Reconciler: Sendable {
         let outcome: AcceptOutcome
         var status = "ACCEPTED"
         do {
-            status = try await aws.ram(region).acceptInvitation(arn, clientToken: token).status
+            status = try await aws.acceptInvitation(region: region, invitationArn: arn, clientToken: token)
             outcome = .accepted
         } catch {
             // AlreadyAccepted is success (an earlier attempt's answer was lost); Expired and AlreadyRejected
@@ -295,7 +292,7 @@ public final class Reconciler: Sendable {
     func reject(_ arn: String, region: String) async throws {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
         do {
-            _ = try await aws.ram(region).rejectInvitation(arn, clientToken: token)
+            try await aws.rejectInvitation(region: region, invitationArn: arn, clientToken: token)
             logger.notice("invitation rejected", metadata: ["ram.invitation": "\(arn)"])
         } catch {
             let answered = ["ResourceShareInvitationAlreadyRejectedException", "ResourceShareInvitationExpiredException",
@@ -319,7 +316,7 @@ public final class Reconciler: Sendable {
         let region = row.region
         let outcome: CreateOutcome
         do {
-            outcome = .created(try await aws.ec2(region).createResourceEndpoint(request))
+            outcome = .created(try await aws.createResourceEndpoint(region: region, request))
         } catch {
             // Throttling, 5xx, lost answers and refusals that say nothing about the endpoint are thrown: the
             // row stays `creating` and the next pass repeats the call with the same token.
@@ -340,7 +337,7 @@ public final class Reconciler: Sendable {
 
     /// Calls DeleteVpcEndpoints for one endpoint; EC2 answers 200 with per-item failures.
     func delete(_ endpointId: String, region: String) async throws -> DeleteOutcome {
-        let failures = try await aws.ec2(region).deleteVpcEndpoints(ids: [endpointId])
+        let failures = try await aws.deleteVpcEndpoints(region: region, ids: [endpointId])
         guard let failure = failures.first else { return .accepted }
         if (failure.error.code ?? "").contains("NotFound") { return .notFound }
         throw AWSClientError(.service, service: "ec2", operation: "DeleteVpcEndpoints", code: failure.error.code,

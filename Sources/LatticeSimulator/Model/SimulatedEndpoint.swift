@@ -50,4 +50,6 @@ public struct SimulatedEndpoint: Sendable, Hashable {
     public var isAssociationAccessible: Bool
     /// DescribeVpcEndpoints answers that included it in its current state.
     public var describesInCurrentState: Int
+    /// DescribeVpcEndpoints calls left before EC2 lists it (eventual consistency after creation).
+    public var unlistedDescribes: Int = 0
 }

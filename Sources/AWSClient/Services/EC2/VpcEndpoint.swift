@@ -60,7 +60,30 @@ public struct VpcEndpoint: Sendable, Equatable {
     public struct EC2Error: Sendable, Equatable, CustomStringConvertible {
         public var code: String?
         public var message: String?
+
+        public init(code: String?, message: String?) {
+            self.code = code
+            self.message = message
+        }
         public var description: String { [code, message].compactMap { $0 }.joined(separator: ": ") }
+    }
+
+    /// An endpoint built from known values (in-memory models of EC2; the client builds them from XML).
+    public init(vpcEndpointId: String, state: VpcEndpointState, vpcId: String?, resourceConfigurationArn: String?,
+                tags: [String: String], lastError: EC2Error? = nil) {
+        self.vpcEndpointId = vpcEndpointId
+        vpcEndpointType = "Resource"
+        self.vpcId = vpcId
+        self.state = state
+        subnetIds = []
+        securityGroupIds = []
+        ipAddressType = nil
+        privateDnsEnabled = nil
+        self.resourceConfigurationArn = resourceConfigurationArn
+        self.tags = tags
+        self.lastError = lastError
+        failureReason = nil
+        creationTimestamp = nil
     }
 
     init(xml item: XMLElement, operation: String) throws(AWSClientError) {
@@ -131,6 +154,11 @@ public struct EC2Filter: Sendable, Equatable {
 public struct DeleteFailure: Sendable, Equatable {
     public var vpcEndpointId: String
     public var error: VpcEndpoint.EC2Error
+
+    public init(vpcEndpointId: String, error: VpcEndpoint.EC2Error) {
+        self.vpcEndpointId = vpcEndpointId
+        self.error = error
+    }
 }
 
 /// What CreateVpcEndpoint needs for a Resource endpoint.

@@ -1,0 +1,67 @@
+import AWSClient
+
+/// The AWS calls a reconcile pass makes: the HTTP clients in production (`AWSContext`), an in-memory
+/// model of RAM and EC2 in the seeded tests of interleavings, so that thousands of cases run in seconds
+/// through the real reconciler and the real store.
+public protocol ReconcilerAWS: Sendable {
+    /// Every invitation addressed to us, all pages.
+    func invitations(region: String) async throws(AWSClientError) -> [ResourceShareInvitation]
+    /// A pending invitation's resources, all pages.
+    func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource]
+    /// Resource configurations shared with us by other accounts, all pages.
+    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource]
+    /// AcceptResourceShareInvitation; returns RAM's status of the invitation.
+    func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String
+    func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError)
+    /// The Resource-type endpoints in the VPC, all pages.
+    func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint]
+    /// DNS names from DescribeVpcEndpointAssociations, by endpoint id.
+    func dnsNames(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: String]
+    func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint
+    /// DeleteVpcEndpoints; EC2 answers 200 with the items it could not delete.
+    func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure]
+    /// Our account id (STS GetCallerIdentity), nil when it cannot be learned now.
+    func accountId() async -> String?
+}
+
+extension AWSContext: ReconcilerAWS {
+    public func invitations(region: String) async throws(AWSClientError) -> [ResourceShareInvitation] {
+        try await ram(region).resourceShareInvitations().collectAll()
+    }
+
+    public func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource] {
+        try await ram(region).pendingInvitationResources(invitationArn: invitationArn).collectAll()
+    }
+
+    public func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource] {
+        try await ram(region).resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).collectAll()
+    }
+
+    public func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String {
+        try await ram(region).acceptInvitation(invitationArn, clientToken: clientToken).status
+    }
+
+    public func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) {
+        _ = try await ram(region).rejectInvitation(invitationArn, clientToken: clientToken)
+    }
+
+    public func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint] {
+        try await ec2(region).resourceEndpoints(inVpc: vpcId).collectAll()
+    }
+
+    public func dnsNames(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: String] {
+        try await ec2(region).dnsNames(ofEndpoints: endpointIds)
+    }
+
+    public func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint {
+        try await ec2(region).createResourceEndpoint(request)
+    }
+
+    public func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure] {
+        try await ec2(region).deleteVpcEndpoints(ids: ids)
+    }
+
+    public func accountId() async -> String? {
+        try? await STSClient(executor: executor, credentials: credentials, region: defaultRegion).getCallerIdentity().account
+    }
+}

@@ -1,0 +1,424 @@
+import AWSClient
+import ConsumerStore
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+@testable import Consumer
+
+/// Seeded, reproducible random interleavings of SE commands and AWS behaviour, through the real
+/// reconciler and the real SQLite store, against an in-memory model of RAM and EC2 (describe lag, lost
+/// create and delete answers, throttling, out-of-band deletes). Whatever the interleaving, no removed
+/// customer keeps a live endpoint, no customer has two, a removed customer never comes back, and no
+/// registration is lost. A failure names its seed: `LIFECYCLE_SEED=<n>` replays exactly that case.
+@Suite struct LifecycleInterleavingTests {
+    static let names = ["acme", "globex", "initech"]
+    static let arns = (1...3).map { testARN(900 + $0) }
+
+    @Test func randomInterleavingsKeepTheInvariants() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let seeds: [UInt64] = environment["LIFECYCLE_SEED"].flatMap(UInt64.init).map { [$0] }
+            ?? (1...UInt64(environment["LIFECYCLE_CASES"].flatMap(Int.init) ?? 150)).map { $0 }
+        let dir = TemporaryDirectory("plc-interleavings", base: "/dev/shm")
+        // One migrated empty state file, copied for each case (a fresh database each, without migrating each).
+        let template = dir.file("template.sqlite3")
+        _ = try ConsumerStore(path: template)
+        let started = Date()
+        var slowest: (seed: UInt64, seconds: Double) = (0, 0)
+        for seed in seeds {
+            let caseStart = Date()
+            try FileManager.default.createDirectory(atPath: dir.file("case-\(seed)"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: template, toPath: dir.file("case-\(seed)/state.sqlite3"))
+            let failures = try await Self.run(seed: seed, directory: dir.file("case-\(seed)"))
+            let seconds = Date().timeIntervalSince(caseStart)
+            if seconds > slowest.seconds { slowest = (seed, seconds) }
+            #expect(failures.isEmpty, "seed \(seed) (replay with LIFECYCLE_SEED=\(seed)): \(failures.joined(separator: "; "))")
+            if !failures.isEmpty { break }
+            try? FileManager.default.removeItem(atPath: dir.file("case-\(seed)"))
+        }
+        print("lifecycle interleavings: \(seeds.count) cases in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; slowest seed \(slowest.seed) took \(String(format: "%.2f", slowest.seconds)) s")
+    }
+
+    /// One case: random steps, then a quiet period without faults in which everything must converge.
+    static func run(seed: UInt64, directory: String) async throws -> [String] {
+        var random = SeededRandom(seed: seed)
+        let clock = TestClock()
+        let store = try ConsumerStore(path: directory + "/state.sqlite3", now: { clock.now })
+        let model = ModelAWS(seed: seed &* 7919, clock: clock)
+        var config = TestConfig(directory: directory)
+        config.extra = [:]
+        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
+        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
+        let reconciler = Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil),
+                                    policy: policy, pacer: .unpaced, now: { clock.now }, logger: Logger(label: "interleavings", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let cli = LifecycleActor.cli(user: "se")
+        var failures: [String] = []
+        var registered: [Int64: String] = [:]   // customer id → name, for registrations the CLI confirmed
+        var removed: Set<Int64> = []
+        var transcript: [String] = []
+
+        func cliStep(_ random: inout SeededRandom) async {
+            let index = random.next(3)
+            let name = names[index]
+            switch random.next(4) {
+            case 0, 1:
+                // Re-adding the same name with the same or another ARN, or another name with the same ARN.
+                let arn = arns[random.next(3) == 0 ? (index + 1) % 3 : index]
+                if let customer = try? await store.addCustomer(NewCustomer(name: name, arn: try! ResourceConfigurationARN.parse(arn).get()), by: cli) {
+                    registered[customer.id!] = name
+                    transcript.append("add \(name)")
+                }
+            default:
+                let keep = random.next(4) == 0
+                if let customer = try? await store.requestRemoval(named: name, keepEndpoint: keep, by: cli) {
+                    registered[customer.id!] = nil
+                    if customer.state == .removed { removed.insert(customer.id!) }
+                    transcript.append("remove \(name)\(keep ? " --keep-endpoint" : "") → \(customer.state.rawValue)")
+                }
+            }
+        }
+
+        for _ in 0..<(12 + random.next(14)) {
+            clock.advance(Double(random.next(25)))
+            switch random.next(10) {
+            case 0, 1, 2:
+                await cliStep(&random)
+            case 3:
+                model.deleteOutOfBand(pick: random.next(100))
+                transcript.append("out-of-band delete")
+            case 4:
+                model.setFaults(throttleEvery: random.next(4), loseEvery: random.next(4), lag: random.next(4))
+                transcript.append("faults")
+            default:
+                // A pass, with the SE typing in the middle of it now and then.
+                if random.next(3) == 0 {
+                    var inner = SeededRandom(seed: random.nextRaw())
+                    model.interruptOnce(afterCalls: 1 + random.next(5))
+                    let pass = Task {
+                        let summary = await reconciler.pass()
+                        model.passEnded()
+                        return summary
+                    }
+                    await model.waitForInterruption()
+                    transcript.append("pass, with:")
+                    await cliStep(&inner)
+                    model.resume()
+                    _ = await pass.value
+                } else {
+                    _ = await reconciler.pass()
+                    transcript.append("pass")
+                }
+            }
+            failures += try await check(store: store, model: model, removed: &removed, registered: registered, final: false)
+            if !failures.isEmpty { return failures + ["steps: " + transcript.joined(separator: ", ")] }
+        }
+        // Quiet: no faults, time passes, passes run until nothing changes.
+        model.setFaults(throttleEvery: 0, loseEvery: 0, lag: 0)
+        for _ in 0..<8 {
+            clock.advance(40)
+            _ = await reconciler.pass()
+        }
+        failures += try await check(store: store, model: model, removed: &removed, registered: registered, final: true)
+        return failures.isEmpty ? [] : failures + ["steps: " + transcript.joined(separator: ", ")]
+    }
+
+    /// The invariants, read from the store and the model.
+    static func check(store: ConsumerStore, model: ModelAWS, removed: inout Set<Int64>, registered: [Int64: String],
+                      final: Bool) async throws -> [String] {
+        var failures: [String] = []
+        let customers = try await store.customers(includeRemoved: true)
+        let byId = Dictionary(uniqueKeysWithValues: customers.map { ($0.id!, $0) })
+        // A removed customer never comes back.
+        for id in removed where byId[id]?.state != .removed {
+            failures.append("removed customer \(id) is \(byId[id]?.state.rawValue ?? "gone")")
+        }
+        for customer in customers where customer.state == .removed { removed.insert(customer.id!) }
+        // No registration lost: what the CLI registered and did not remove is still registered.
+        for (id, name) in registered where byId[id] == nil || byId[id]?.state == .removed || byId[id]?.state == .removing {
+            failures.append("registration \(name) (\(id)) lost: \(byId[id]?.state.rawValue ?? "gone")")
+        }
+        let rows = try await store.endpointGenerations()
+        let live = model.liveEndpoints()
+        // No removed customer holds a live endpoint that is ours to delete; no customer has two current ones.
+        var perCustomer: [Int64: Int] = [:]
+        // An endpoint already being deleted (by us or by hand) is on its way out whatever the store says.
+        for endpoint in live where endpoint.state != .deleting {
+            let open: [EndpointRecord] = rows.filter { (row: EndpointRecord) -> Bool in
+                !row.state.isClosed && (row.vpcEndpointId == endpoint.id || row.clientToken == endpoint.token)
+            }
+            let row: EndpointRecord? = open.last
+            let released: Bool = rows.contains { (row: EndpointRecord) -> Bool in
+                row.state == .released && (row.vpcEndpointId == endpoint.id || row.clientToken == endpoint.token)
+            }
+            guard let row else {
+                if !released && !model.isAdoptable(endpoint.id) {
+                    failures.append("endpoint \(endpoint.id) (\(endpoint.tag), \(endpoint.state), hidden until \(endpoint.hiddenUntil.timeIntervalSince1970)) is ours but no generation records it; generations: "
+                        + rows.map { "\($0.customerId)/\($0.generation) \($0.state.rawValue) \($0.vpcEndpointId ?? "-") \($0.awsState ?? "-") created \($0.createdAt.timeIntervalSince1970) seen \($0.lastSeenAt?.timeIntervalSince1970 ?? 0) \($0.lastError ?? "")" }.joined(separator: " | "))
+                }
+                continue
+            }
+            if byId[row.customerId]?.state == .removed { failures.append("removed customer \(row.customerId) holds live \(endpoint.id)") }
+            perCustomer[row.customerId, default: 0] += 1
+        }
+        for (id, count) in perCustomer where count > 1 {
+            failures.append("customer \(id) has \(count) live endpoints")
+        }
+        if final {
+            // Converged: every registered customer ready with exactly one endpoint; every removal finished.
+            for customer in customers where customer.state != .removed {
+                if customer.state == .removing { failures.append("\(customer.name) (\(customer.id!)) still removing") }
+                else if customer.state != .ready { failures.append("\(customer.name) (\(customer.id!)) is \(customer.state.rawValue): \(customer.stateDetail ?? "")") }
+            }
+            let open = rows.filter { !$0.state.isClosed && byId[$0.customerId]?.state == .removed }
+            if !open.isEmpty { failures.append("open generations of removed customers: \(open.map { $0.id ?? 0 })") }
+        }
+        return failures
+    }
+}
+
+/// A controllable clock for the store, the planner and the model.
+final class TestClock: Sendable {
+    private let value = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    var now: Date { value.withLock { $0 } }
+    func advance(_ seconds: Double) { value.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// SplitMix64: small, fast, reproducible from its seed.
+struct SeededRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func nextRaw() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// 0..<bound (0 when bound is 0).
+    mutating func next(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(nextRaw() % UInt64(bound)) }
+}
+
+/// RAM and EC2 of one region, in memory: every registered ARN is shared (same organization), endpoints
+/// appear in DescribeVpcEndpoints only after `lag` describes, become available one describe later, and
+/// vanish one describe after a delete. Faults: throttling (no effect) and lost answers (effect, no answer).
+final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
+    struct Endpoint {
+        var id: String
+        var arn: String
+        var tag: String
+        var token: String
+        var request: String
+        var state: VpcEndpointState
+        /// EC2's eventual consistency: not listed, and NotFound to a delete, until then.
+        var hiddenUntil: Date
+    }
+
+    private struct State {
+        var endpoints: [Endpoint] = []
+        var tokens: [String: String] = [:]
+        var deletedTokens: Set<String> = []
+        var throttleEvery = 0
+        var loseEvery = 0
+        var lag = 0
+        var calls = 0
+        var nextId = 1
+        var interruptAt: Int?
+        var random: SeededRandom
+    }
+
+    private let state: Mutex<State>
+    private let clock: TestClock
+    /// How long one unit of `lag` hides a new endpoint: well inside the planner's `missingGrace` (30 s here),
+    /// as EC2's consistency window is inside the daemon's default.
+    static let lagUnit: TimeInterval = 6
+    private let interruption = Mutex<(reached: CheckedContinuation<Void, Never>?, resume: CheckedContinuation<Void, Never>?, hit: Bool, released: Bool)>((nil, nil, false, false))
+
+    init(seed: UInt64, clock: TestClock) {
+        state = Mutex(State(random: SeededRandom(seed: seed)))
+        self.clock = clock
+    }
+
+    func setFaults(throttleEvery: Int, loseEvery: Int, lag: Int) {
+        state.withLock { $0.throttleEvery = throttleEvery; $0.loseEvery = loseEvery; $0.lag = lag }
+    }
+
+    /// The next pass stops inside its `afterCalls`-th AWS call until `resume()`.
+    func interruptOnce(afterCalls: Int) {
+        state.withLock { $0.interruptAt = $0.calls + afterCalls }
+        interruption.withLock { $0 = (nil, nil, false, false) }
+    }
+
+    func waitForInterruption() async {
+        await withCheckedContinuation { continuation in
+            let hit = interruption.withLock { value -> Bool in
+                if value.hit { return true }
+                value.reached = continuation
+                return false
+            }
+            if hit { continuation.resume() }
+        }
+    }
+
+    /// The pass ended (perhaps before the call it was to stop in): nobody waits for an interruption.
+    func passEnded() {
+        state.withLock { $0.interruptAt = nil }
+        let waiting = interruption.withLock { value -> CheckedContinuation<Void, Never>? in
+            value.hit = true
+            defer { value.reached = nil }
+            return value.reached
+        }
+        waiting?.resume()
+    }
+
+    func resume() {
+        let waiting = interruption.withLock { value -> CheckedContinuation<Void, Never>? in
+            value.released = true
+            defer { value.resume = nil }
+            return value.resume
+        }
+        waiting?.resume()
+    }
+
+    /// Counts a call; pauses it when asked to; decides its fault.
+    private func call(_ operation: String) async -> (throttle: Bool, lose: Bool) {
+        let (fault, pause) = state.withLock { state -> ((Bool, Bool), Bool) in
+            state.calls += 1
+            let pause = state.interruptAt == state.calls
+            if pause { state.interruptAt = nil }
+            let throttle = state.throttleEvery > 0 && state.calls % (state.throttleEvery + 2) == 0
+            let lose = !throttle && state.loseEvery > 0 && state.calls % (state.loseEvery + 2) == 1
+            return ((throttle, lose), pause)
+        }
+        if pause {
+            await withCheckedContinuation { continuation in
+                let (reached, released) = interruption.withLock { value -> (CheckedContinuation<Void, Never>?, Bool) in
+                    value.hit = true
+                    if !value.released { value.resume = continuation }
+                    defer { value.reached = nil }
+                    return (value.reached, value.released)
+                }
+                reached?.resume()
+                if released { continuation.resume() }
+            }
+        }
+        return fault
+    }
+
+    private static func throttled(_ operation: String) -> AWSClientError {
+        AWSClientError(.service, service: "ec2", operation: operation, httpStatus: 503, code: "RequestLimitExceeded", message: "Request limit exceeded.")
+    }
+
+    private static func lost(_ operation: String) -> AWSClientError {
+        AWSClientError(.transport, service: "ec2", operation: operation, message: "connection closed before the answer")
+    }
+
+    func invitations(region: String) async throws(AWSClientError) -> [ResourceShareInvitation] {
+        _ = await call("GetResourceShareInvitations")
+        return []
+    }
+
+    func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource] { [] }
+
+    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource] {
+        LifecycleInterleavingTests.arns.map {
+            RAMResource(arn: $0, type: RAMResource.resourceConfigurationType, resourceShareArn: "arn:aws:ram:us-east-1:111122223333:resource-share/org",
+                        status: "AVAILABLE")
+        }
+    }
+
+    func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String { "ACCEPTED" }
+    func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) {}
+    func accountId() async -> String? { "999999999999" }
+
+    func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint] {
+        let fault = await call("DescribeVpcEndpoints")
+        if fault.throttle { throw Self.throttled("DescribeVpcEndpoints") }
+        let now = clock.now
+        return state.withLock { state in
+            var listed: [VpcEndpoint] = []
+            for index in state.endpoints.indices {
+                if state.endpoints[index].hiddenUntil > now { continue }
+                let endpoint = state.endpoints[index]
+                guard endpoint.state != .deleted else { continue }
+                listed.append(VpcEndpoint(vpcEndpointId: endpoint.id, state: endpoint.state, vpcId: vpcId, resourceConfigurationArn: endpoint.arn,
+                                          tags: [EndpointTags.customerKey: endpoint.tag]))
+                switch endpoint.state {
+                case .pending: state.endpoints[index].state = .available
+                case .deleting: state.endpoints[index].state = .deleted
+                default: break
+                }
+            }
+            return listed
+        }
+    }
+
+    func dnsNames(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: String] {
+        let fault = await call("DescribeVpcEndpointAssociations")
+        if fault.throttle { throw Self.throttled("DescribeVpcEndpointAssociations") }
+        return Dictionary(uniqueKeysWithValues: endpointIds.map { ($0, "\($0).vpc-lattice-rsc.us-east-1.on.aws") })
+    }
+
+    func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint {
+        let fault = await call("CreateVpcEndpoint")
+        if fault.throttle { throw Self.throttled("CreateVpcEndpoint") }
+        let body = StoredCreateRequest(request).json
+        let now = clock.now
+        let result = state.withLock { state -> Result<VpcEndpoint, AWSClientError> in
+            if let id = state.tokens[request.clientToken] {
+                let endpoint = state.endpoints.first { $0.id == id }!
+                guard endpoint.request == body, endpoint.state != .deleted, endpoint.state != .deleting else {
+                    return .failure(AWSClientError(.service, service: "ec2", operation: "CreateVpcEndpoint", httpStatus: 400,
+                                                   code: "IdempotentParameterMismatch", message: "already deleted or different parameters"))
+                }
+                return .success(VpcEndpoint(vpcEndpointId: id, state: endpoint.state, vpcId: request.vpcId,
+                                            resourceConfigurationArn: endpoint.arn, tags: [EndpointTags.customerKey: endpoint.tag]))
+            }
+            let id = String(format: "vpce-%017x", state.nextId)
+            state.nextId += 1
+            let tag = request.tags.first { $0.key == EndpointTags.customerKey }?.value ?? "?"
+            state.endpoints.append(Endpoint(id: id, arn: request.resourceConfigurationArn, tag: tag, token: request.clientToken,
+                                            request: body, state: .pending, hiddenUntil: now.addingTimeInterval(Double(state.lag) * Self.lagUnit)))
+            state.tokens[request.clientToken] = id
+            return .success(VpcEndpoint(vpcEndpointId: id, state: .pending, vpcId: request.vpcId,
+                                        resourceConfigurationArn: request.resourceConfigurationArn, tags: [EndpointTags.customerKey: tag]))
+        }
+        if fault.lose { throw Self.lost("CreateVpcEndpoint") }
+        return try result.get()
+    }
+
+    func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure] {
+        let fault = await call("DeleteVpcEndpoints")
+        if fault.throttle { throw Self.throttled("DeleteVpcEndpoints") }
+        let now = clock.now
+        let failures = state.withLock { state -> [DeleteFailure] in
+            ids.compactMap { id in
+                // Not propagated yet, or gone: EC2 answers NotFound.
+                guard let index = state.endpoints.firstIndex(where: { $0.id == id && $0.state != .deleted && $0.hiddenUntil <= now }) else {
+                    return DeleteFailure(vpcEndpointId: id, error: .init(code: "InvalidVpcEndpoint.NotFound", message: "does not exist"))
+                }
+                if state.endpoints[index].state != .deleting { state.endpoints[index].state = .deleting }
+                return nil
+            }
+        }
+        if fault.lose { throw Self.lost("DeleteVpcEndpoints") }
+        return failures
+    }
+
+    /// Someone deletes one of the live endpoints by hand.
+    func deleteOutOfBand(pick: Int) {
+        state.withLock { state in
+            let live = state.endpoints.indices.filter { state.endpoints[$0].state == .available || state.endpoints[$0].state == .pending }
+            guard !live.isEmpty else { return }
+            state.endpoints[live[pick % live.count]].state = .deleting
+        }
+    }
+
+    /// Endpoints that exist (not deleted), visible or not.
+    func liveEndpoints() -> [Endpoint] {
+        state.withLock { $0.endpoints.filter { $0.state != .deleted } }
+    }
+
+    /// Whether a registered customer could adopt it by tag: such an endpoint belongs to nobody's removal.
+    func isAdoptable(_ id: String) -> Bool { false }
+}
