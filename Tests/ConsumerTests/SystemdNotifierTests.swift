@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Consumer
 #if canImport(Glibc)
@@ -44,6 +45,13 @@ private final class NotifySocket: Sendable {
 
     func receive(timeout: Double = 5) async -> String? {
         await DaemonTest.onThread { self.receiveBlocking(timeout: timeout) }
+    }
+
+    /// Every datagram already queued, without waiting.
+    func drainNow() -> [String] {
+        var messages: [String] = []
+        while let message = receiveBlocking(timeout: 0) { messages.append(message) }
+        return messages
     }
 }
 
@@ -166,5 +174,32 @@ private final class NotifySocket: Sendable {
         watchdog.cancel()
         await watchdog.value
         #expect(clock.now - start < .seconds(2))
+    }
+
+    @Test func runWatchdogPingsOnlyWhileTheDaemonMakesProgress() async throws {
+        let socket = try NotifySocket(directory.file("notify.sock"))
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.address, "WATCHDOG_USEC": "200000"])
+        let alive = Mutex(true)
+        let watchdog = Task { await notifier.runWatchdog(alive: { alive.withLock { $0 } }) }
+        #expect(await socket.receive() == "WATCHDOG=1")
+        alive.withLock { $0 = false }
+        // Whatever was already sent drains; then nothing while there is no progress.
+        try await Task.sleep(for: .milliseconds(150))
+        _ = socket.drainNow()
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(socket.drainNow().isEmpty)
+        alive.withLock { $0 = true }
+        #expect(await socket.receive() == "WATCHDOG=1")
+        watchdog.cancel()
+        await watchdog.value
+    }
+
+    @Test func progressIsRecentOnlyWithinItsWindow() async throws {
+        let progress = ProgressMark()
+        #expect(progress.isRecent(within: .seconds(5)))
+        try await Task.sleep(for: .milliseconds(60))
+        #expect(!progress.isRecent(within: .milliseconds(50)))
+        progress.mark()
+        #expect(progress.isRecent(within: .milliseconds(50)))
     }
 }

@@ -158,3 +158,26 @@ import TestSupport
         #expect((after["ec2:DescribeVpcEndpointAssociations"] ?? 0) - (before["ec2:DescribeVpcEndpointAssociations"] ?? 0) == 1)
     }
 }
+
+/// The watchdog means progress: a pass stuck in an AWS call that never answers stops the pings.
+@Suite struct WatchdogProgressTests {
+    @Test func aPassStuckInAnAWSCallStopsTheWatchdog() async throws {
+        let harness = try await DaemonHarness(pollIntervalSeconds: 1)
+        defer { Task { await harness.shutdown() } }
+        let socket = try NotifySocket(path: harness.dir.file("notify.sock"))
+        _ = try harness.startDaemon(["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"])
+        var messages: [String] = []
+        try await harness.waitUntil("watchdog pings while passes finish") {
+            messages += socket.drain()
+            return messages.filter { $0 == "WATCHDOG=1" }.count >= 3
+        }
+        // Every DescribeVpcEndpoints from now on answers after 25 s: well past WATCHDOG_USEC.
+        harness.simulator.inject(SimulatorFault(.delay(.seconds(25)), on: .operation(.ec2, "DescribeVpcEndpoints")))
+        try await harness.waitUntil("a pass inside the hung call") { (harness.simulator.faultFirings.first ?? 0) >= 1 }
+        try await Task.sleep(for: .milliseconds(1500))
+        _ = socket.drain()
+        try await Task.sleep(for: .seconds(2))
+        #expect(!socket.drain().contains("WATCHDOG=1"), "pings went on while the pass was stuck")
+        harness.simulator.clearFaults()
+    }
+}

@@ -59,7 +59,8 @@ public enum Daemon {
         let notifier = SystemdNotifier(environment: options.environment)
         let service = ReconcilerService(reconciler: reconciler, store: store, notifier: notifier,
                                         pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000)),
-                                        registryCheckInterval: options.registryCheckInterval, metrics: metrics, logger: logger)
+                                        registryCheckInterval: options.registryCheckInterval, metrics: metrics,
+                                        progress: reconciler.progress, logger: logger)
         let probing = ProbeService(scheduler: scheduler, interval: .milliseconds(Int64(config.probeIntervalSeconds * 1000)), logger: logger)
         var services: [any Service] = [service, probing]
         if let listen = config.metrics, let metrics {
@@ -67,7 +68,7 @@ public enum Daemon {
                                           staleAfter: MetricsServer.staleAfter(pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000))),
                                           logger: logger))
         }
-        if notifier.watchdogInterval != nil { services.append(WatchdogService(notifier: notifier)) }
+        if notifier.watchdogInterval != nil { services.append(WatchdogService(notifier: notifier, progress: reconciler.progress)) }
         logger.notice("daemon starting", metadata: [
             "state": "\(config.stateDatabase)", "regions": "\(config.regionNames.joined(separator: ","))",
             "poll_interval_s": "\(config.pollIntervalSeconds)", "pid": "\(getpid())",

@@ -12,6 +12,7 @@ struct ReconcilerService: Service {
     let pollInterval: Duration
     let registryCheckInterval: Duration
     let metrics: DaemonMetrics?
+    let progress: ProgressMark
     let logger: Logger
 
     func run() async throws {
@@ -35,7 +36,9 @@ struct ReconcilerService: Service {
                 notifier.ready()
                 first = false
             }
+            progress.mark()
             let summary = await reconciler.pass()
+            progress.mark()
             if Task.isCancelled { break }
             known = await record(summary, known: known)
             await MemoryReclaimer.releaseFreedMemory(store)
@@ -70,6 +73,7 @@ struct ReconcilerService: Service {
         let deadline = ContinuousClock.now + interval
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: min(registryCheckInterval, deadline - ContinuousClock.now))
+            progress.mark()
             if let version, let current = try? await store.registryVersion(), current != version {
                 logger.debug("registry changed; starting a pass early")
                 return
@@ -78,13 +82,17 @@ struct ReconcilerService: Service {
     }
 }
 
-/// Pings systemd's watchdog at half of WATCHDOG_USEC while the daemon runs.
+/// Pings systemd's watchdog at half of WATCHDOG_USEC while the daemon makes progress: a pass that hangs
+/// (a call that never answers, a store that never returns) stops the pings, and systemd restarts it.
 struct WatchdogService: Service {
     let notifier: SystemdNotifier
+    let progress: ProgressMark
 
     func run() async throws {
+        guard let interval = notifier.watchdogInterval else { return }
+        let progress = progress
         await cancelWhenGracefulShutdown {
-            await notifier.runWatchdog()
+            await notifier.runWatchdog(alive: { progress.isRecent(within: interval * 2) })
         }
     }
 }

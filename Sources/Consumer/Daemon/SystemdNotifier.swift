@@ -53,17 +53,17 @@ public struct SystemdNotifier: Sendable {
     /// Keeps the service watchdog from firing.
     public func watchdog() { notify("WATCHDOG=1") }
 
-    /// Sends `WATCHDOG=1` every `watchdogInterval` until the calling task is cancelled;
-    /// returns at once when there is no watchdog.
-    public func runWatchdog() async {
-        await runWatchdog(clock: ContinuousClock())
+    /// Sends `WATCHDOG=1` every `watchdogInterval` while `alive()` holds, until the calling task is
+    /// cancelled; returns at once when there is no watchdog.
+    public func runWatchdog(alive: @escaping @Sendable () -> Bool = { true }) async {
+        await runWatchdog(clock: ContinuousClock(), alive: alive)
     }
 
     /// `runWatchdog()` on an injected clock.
-    func runWatchdog<C: Clock>(clock: C) async where C.Duration == Duration {
+    func runWatchdog<C: Clock>(clock: C, alive: @escaping @Sendable () -> Bool = { true }) async where C.Duration == Duration {
         guard let interval = watchdogInterval else { return }
         while !Task.isCancelled {
-            watchdog()
+            if alive() { watchdog() }
             do {
                 try await clock.sleep(for: interval)
             } catch {

@@ -31,6 +31,8 @@ public final class Reconciler: Sendable {
     let pacer: MutationPacer
     let now: @Sendable () -> Date
     let logger: Logger
+    /// Marked after each region observed and each action done: what the watchdog calls progress.
+    public let progress = ProgressMark()
     /// The last error logged per key, so that a persisting failure is logged once, not every pass.
     private let lastErrors = Mutex<[String: String]>([:])
     private let accountId = Mutex<String?>(nil)
@@ -55,18 +57,22 @@ public final class Reconciler: Sendable {
         let start = ContinuousClock.now
         var summary = PassSummary()
         await learnAccountId()
+        var live: Set<String> = []
         for region in config.regionNames {
             if Task.isCancelled { break }
             do {
                 let snapshot = try await store.snapshot()
+                live.formUnion(snapshot.customers.compactMap { $0.id.map { "customer \($0)" } })
                 let observation = try await observe(region, snapshot: snapshot)
                 let actions = ReconcilePlanner.plan(observation, snapshot: snapshot, policy: policy,
                                                     accountId: accountId.withLock { $0 }, now: now())
                 clearError("observe \(region)")
+                progress.mark()
                 var run = PassRun(states: Dictionary(snapshot.customers.compactMap { c in c.id.map { ($0, c) } }, uniquingKeysWith: { a, _ in a }))
                 for action in Self.ordered(actions) {
                     if Task.isCancelled { break }
                     if let id = action.customerId, run.stale.contains(id) { continue }
+                    defer { progress.mark() }
                     switch await execute(action, region: region, run: &run) {
                     case .done: summary.actions += 1
                     case .deferred: summary.deferred = true
@@ -77,6 +83,10 @@ public final class Reconciler: Sendable {
                 summary.errors += 1
                 report("observe \(region)", error, metadata: ["aws.region": "\(region)"])
             }
+        }
+        // Removed customers leave the memory of logged failures as they leave the store's live set.
+        if !Task.isCancelled {
+            lastErrors.withLock { errors in errors = errors.filter { !$0.key.hasPrefix("customer ") || live.contains($0.key) } }
         }
         do {
             try await events.flush()
