@@ -73,7 +73,7 @@ struct ConfigValidator {
         guard let object = object(document, at: "", allowed: ["stateDatabase", "healthLog", "pollIntervalSeconds",
                                                               "probeIntervalSeconds", "regions", "probe",
                                                               "unmatchedInvitations", "metrics", "ec2Pacing",
-                                                              "healthLogRotation"]) else { return nil }
+                                                              "healthLogRotation", "retention"]) else { return nil }
         let stateDatabase = path(object["stateDatabase"], at: "stateDatabase", default: "/var/lib/privatelink-consumer/state.sqlite3")
         let healthLog = path(object["healthLog"], at: "healthLog", default: "/var/log/privatelink-consumer/health.jsonl")
         let poll = seconds(object["pollIntervalSeconds"], at: "pollIntervalSeconds", default: 60, max: 86_400)
@@ -85,12 +85,14 @@ struct ConfigValidator {
         let metrics = metrics(object["metrics"])
         let pacing = ec2Pacing(object["ec2Pacing"])
         let rotation = healthLogRotation(object["healthLogRotation"])
+        let retention = retention(object["retention"])
         guard let stateDatabase, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
               problems.isEmpty else { return nil }
         return ConsumerConfig(source: source, stateDatabase: stateDatabase, healthLog: healthLog,
                               pollIntervalSeconds: poll, probeIntervalSeconds: probeInterval, regions: regions,
                               probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil,
-                              ec2Pacing: pacing ?? EC2Pacing(), healthLogRotation: rotation ?? HealthLogRotation())
+                              ec2Pacing: pacing ?? EC2Pacing(), healthLogRotation: rotation ?? HealthLogRotation(),
+                              retention: retention ?? Retention())
     }
 
     // MARK: Sections
@@ -159,6 +161,16 @@ struct ConfigValidator {
         let files = integer(object["files"], at: "healthLogRotation.files", default: 5, range: 1...100)
         guard let maxBytes, let files else { return nil }
         return HealthLogRotation(maxBytes: maxBytes, files: files)
+    }
+
+    mutating func retention(_ value: JSONValue?) -> Retention? {
+        guard let value else { return Retention() }
+        guard let object = object(value, at: "retention", allowed: ["invitationDays", "eventDays", "eventsPerCustomer"]) else { return nil }
+        let invitations = integer(object["invitationDays"], at: "retention.invitationDays", default: 30, range: 8...3650)
+        let events = integer(object["eventDays"], at: "retention.eventDays", default: 400, range: 1...36500)
+        let perCustomer = integer(object["eventsPerCustomer"], at: "retention.eventsPerCustomer", default: 1000, range: 10...1_000_000)
+        guard let invitations, let events, let perCustomer else { return nil }
+        return Retention(invitationDays: invitations, eventDays: events, eventsPerCustomer: perCustomer)
     }
 
     mutating func ec2Pacing(_ value: JSONValue?) -> EC2Pacing? {

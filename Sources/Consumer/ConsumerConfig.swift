@@ -17,6 +17,8 @@ public struct ConsumerConfig: Sendable, Equatable {
     public var ec2Pacing: EC2Pacing = EC2Pacing()
     /// When the health log rotates, and how many files are kept.
     public var healthLogRotation: HealthLogRotation = HealthLogRotation()
+    /// How much history the state keeps.
+    public var retention: Retention = Retention()
 
     /// Region names in a stable order.
     public var regionNames: [String] { regions.keys.sorted() }
@@ -67,6 +69,15 @@ public struct ProbeConfig: Sendable, Equatable {
         self.postgresTimeoutSeconds = postgresTimeoutSeconds
         self.loginTimeoutSeconds = loginTimeoutSeconds
     }
+}
+
+/// How long answered invitations and lifecycle events are kept (the health log keeps its own copy of
+/// events, rotated by size). Invitations RAM still lists are never pruned: RAM forgets answered ones
+/// after about 7 days, hence the 8-day floor.
+public struct Retention: Sendable, Equatable {
+    public var invitationDays: Int = 30
+    public var eventDays: Int = 400
+    public var eventsPerCustomer: Int = 1000
 }
 
 /// Size-based rotation of the health log.

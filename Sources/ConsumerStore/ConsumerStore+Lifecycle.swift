@@ -112,4 +112,30 @@ extension ConsumerStore {
             try db.execute(sql: "UPDATE meta SET value = max(value, ?) WHERE key = 'healthLogCursor'", arguments: [id])
         }
     }
+
+    // MARK: - Bounded history
+
+    /// Deletes invitations last seen before `invitationsBefore` (answered long ago: RAM no longer lists
+    /// them), events older than `eventsBefore`, and each customer's events beyond the newest
+    /// `eventsPerCustomer`; never an event the health log has not received yet. Returns what was deleted.
+    @discardableResult
+    public func pruneHistory(invitationsBefore: Date, eventsBefore: Date, eventsPerCustomer: Int) async throws -> (invitations: Int, events: Int) {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM invitation WHERE lastSeen < ? AND firstSeen < ?", arguments: [invitationsBefore, invitationsBefore])
+            let invitations = db.changesCount
+            let cursor = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'healthLogCursor'") ?? 0
+            try db.execute(sql: "DELETE FROM event WHERE time < ? AND id <= ?", arguments: [eventsBefore, cursor])
+            var events = db.changesCount
+            let crowded = try Int64.fetchAll(db, sql: "SELECT customerId FROM event WHERE customerId IS NOT NULL GROUP BY customerId HAVING count(*) > ?",
+                                             arguments: [eventsPerCustomer])
+            for customerId in crowded {
+                try db.execute(sql: """
+                    DELETE FROM event WHERE customerId = ? AND id <= ? AND id <= (
+                        SELECT id FROM event WHERE customerId = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
+                    """, arguments: [customerId, cursor, customerId, eventsPerCustomer])
+                events += db.changesCount
+            }
+            return (invitations, events)
+        }
+    }
 }

@@ -169,6 +169,8 @@ enum Schema {
                 SELECT RAISE(ABORT, 'lifecycle: a closed endpoint generation stays closed');
             END;
 
+            CREATE INDEX event_time ON event(time);
+
             -- Events before this version were written to the health log by the daemon that made them.
             INSERT INTO meta (key, value) SELECT 'healthLogCursor', coalesce(max(id), 0) FROM event;
             """)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import TestSupport
 @testable import ConsumerStore
@@ -71,5 +72,73 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: dir.file("state.sqlite3"), withIntermediateDirectories: true)
         let error = #expect(throws: StoreError.self) { try ConsumerStore(path: dir.file("state.sqlite3")) }
         #expect(error?.message.contains("is a directory") == true)
+    }
+
+    /// A file written by every earlier schema, with rows in it, upgrades to the current one keeping them:
+    /// the migrations are the SQL of their time, so `migrate(to: n)` writes exactly what version n wrote.
+    @Test func upgradesAFileWithDataWrittenByEveryEarlierSchema() async throws {
+        for start in 1..<Schema.currentVersion {
+            let dir = TemporaryDirectory()
+            let path = dir.file("state.sqlite3")
+            let queue = try DatabaseQueue(path: path)
+            try await queue.writeWithoutTransaction { db in
+                try Schema.migrate(db, to: start)
+                try db.execute(sql: """
+                    INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state, keepEndpoint,
+                                          createdAt, updatedAt, stateChangedAt)
+                    VALUES ('acme', ?, 'aws', 'us-east-1', '111122223333', 5432, 'ready', 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000'),
+                           ('globex', ?, 'aws', 'us-east-1', '111122223333', 5432, 'endpoint_failed', 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                    INSERT INTO endpoint (customerId, region, clientToken, generation, vpcEndpointId, state, createdAt, updatedAt)
+                    VALUES (1, 'us-east-1', 'plc-a', 1, 'vpce-0aaaaaaaaaaaaaaaa', 'available', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000'),
+                           (2, 'us-east-1', 'plc-b', 1, NULL, 'failed', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                    INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail)
+                    VALUES ('2026-01-01 00:00:00.000', 1, 'acme', 'registered', NULL, 'awaiting_share', NULL),
+                           ('2026-01-01 00:00:01.000', 1, 'acme', 'ready', 'endpoint_pending', 'ready', NULL);
+                    INSERT INTO invitation (invitationArn, region, resourceShareArn, senderAccountId, status, decision, firstSeen, lastSeen)
+                    VALUES ('arn:aws:ram:us-east-1:111122223333:resource-share-invitation/i', 'us-east-1', 's', '111122223333', 'ACCEPTED',
+                            'accepted', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                    INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
+                    """, arguments: [testARN(1), testARN(2)])
+            }
+            try queue.close()
+            let store = try ConsumerStore(path: path)
+            #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
+            #expect(try await store.customers().map(\.name) == ["acme", "globex"], "from version \(start)")
+            let generations = try await store.endpointGenerations()
+            #expect(generations.map(\.state) == [.available, .deleted], "from version \(start): a failed generation without an id created nothing")
+            #expect(try await store.healthLogCursor() == 2, "from version \(start): old events were written by the daemon of their time")
+            #expect(try await store.events(customerId: 1).map(\.actor) == ["daemon", "daemon"])
+            // The lifecycle holds on upgraded rows: the CLI removes, the daemon may not finish while the endpoint is open.
+            let removing = try await store.requestRemoval(named: "acme", keepEndpoint: false, by: StoreFixtures.actor)
+            #expect(removing.state == .removing)
+            await #expect(throws: DatabaseError.self, "from version \(start): removal finished with an open endpoint") {
+                try await store.transition(TransitionRequest(customerId: 1, from: .removing, event: .removalFinished, detail: nil))
+            }
+        }
+    }
+
+    @Test func historyIsPrunedByAgeAndCountButNeverBeforeTheHealthLogHasIt() async throws {
+        let dir = TemporaryDirectory()
+        let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        let store = try ConsumerStore(path: dir.file("state.sqlite3"), now: { clock.withLock { $0 } })
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
+        let old = InvitationRecord(invitationArn: "arn:aws:ram:us-east-1:1:resource-share-invitation/old", region: "us-east-1", resourceShareArn: "s",
+                                   resourceShareName: nil, senderAccountId: "1", status: "ACCEPTED", resources: [], decision: .accepted,
+                                   reason: nil, acceptClientToken: nil, firstSeen: clock.withLock { $0 }, lastSeen: clock.withLock { $0 }, decidedAt: nil)
+        try await store.recordInvitation(old)
+        clock.withLock { $0 = $0.addingTimeInterval(40 * 86_400) }
+        let now = clock.withLock { $0 }
+        // 1 event 40 days old (registered), 30 of today.
+        for n in 0..<30 {
+            _ = try await store.setProbeLogin(named: "acme", user: n % 2 == 0 ? "u" : nil, passwordFile: "/p", database: nil, by: StoreFixtures.actor)
+        }
+        // Nothing written to the health log yet: the events stay, whatever their age.
+        let first = try await store.pruneHistory(invitationsBefore: now.addingTimeInterval(-30 * 86_400), eventsBefore: now, eventsPerCustomer: 10)
+        #expect(first.invitations == 1 && first.events == 0)
+        try await store.advanceHealthLogCursor(to: 1_000_000)
+        let second = try await store.pruneHistory(invitationsBefore: now.addingTimeInterval(-30 * 86_400), eventsBefore: now.addingTimeInterval(-86_400),
+                                                  eventsPerCustomer: 10)
+        #expect(second.events == 21)
+        #expect(try await store.events(customerId: acme.id!, limit: 100).count == 10)
     }
 }

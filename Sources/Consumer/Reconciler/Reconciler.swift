@@ -33,6 +33,8 @@ public final class Reconciler: Sendable {
     let logger: Logger
     /// Marked after each region observed and each action done: what the watchdog calls progress.
     public let progress = ProgressMark()
+    /// When history was last pruned (at most hourly; the first pass prunes).
+    private let lastPruned = Mutex<Date?>(nil)
     /// The last error logged per key, so that a persisting failure is logged once, not every pass.
     private let lastErrors = Mutex<[String: String]>([:])
     private let accountId = Mutex<String?>(nil)
@@ -88,6 +90,7 @@ public final class Reconciler: Sendable {
         if !Task.isCancelled {
             lastErrors.withLock { errors in errors = errors.filter { !$0.key.hasPrefix("customer ") || live.contains($0.key) } }
         }
+        await pruneHistoryHourly()
         do {
             try await events.flush()
         } catch {
@@ -107,6 +110,25 @@ public final class Reconciler: Sendable {
     struct PassRun {
         var states: [Int64: Customer]
         var stale: Set<Int64> = []
+    }
+
+    /// Keeps the state's history bounded (`retention`): answered invitations and old events go, at most
+    /// once an hour, so that no pass reads history it does not need.
+    func pruneHistoryHourly() async {
+        let time = now()
+        guard lastPruned.withLock({ $0.map { time.timeIntervalSince($0) >= 3600 } ?? true }) else { return }
+        let retention = config.retention
+        do {
+            let pruned = try await store.pruneHistory(invitationsBefore: time.addingTimeInterval(-Double(retention.invitationDays) * 86_400),
+                                                      eventsBefore: time.addingTimeInterval(-Double(retention.eventDays) * 86_400),
+                                                      eventsPerCustomer: retention.eventsPerCustomer)
+            lastPruned.withLock { $0 = time }
+            if pruned.invitations + pruned.events > 0 {
+                logger.info("history pruned", metadata: ["invitations": "\(pruned.invitations)", "events": "\(pruned.events)"])
+            }
+        } catch {
+            report("prune history", error, metadata: [:])
+        }
     }
 
     /// Creates before deletes (a customer is never left without an endpoint longer than needed).
