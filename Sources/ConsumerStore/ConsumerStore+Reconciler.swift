@@ -22,17 +22,41 @@ public struct RegistrySnapshot: Sendable, Equatable {
     }
 }
 
+private extension Array {
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}
+
 extension ConsumerStore {
-    /// Customers, endpoints and invitations in one consistent read.
+    /// Customers and their open endpoint generations in one consistent read. Invitation records are read
+    /// separately, only those a pass needs (`invitationRecords`): the history stays out of the pass.
     public func snapshot() async throws -> RegistrySnapshot {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name"), Column("id")).fetchAll(db)
             let open = try EndpointRecord.filter(sql: "state NOT IN ('deleted', 'released')").order(Column("generation")).fetchAll(db)
-            let invitations = try InvitationRecord.fetchAll(db)
-            return RegistrySnapshot(
-                customers: customers,
-                openEndpoints: Dictionary(grouping: open, by: \.customerId),
-                invitations: Dictionary(invitations.map { ($0.invitationArn, $0) }, uniquingKeysWith: { _, last in last }))
+            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:])
+        }
+    }
+
+    /// The invitation records a pass needs: those RAM lists now (`invitationArns`), and for customers still
+    /// waiting for a share, the ones that name their resources (`resourceArns`) or, expired without a
+    /// resource list, come from their accounts (`senders`). Steady state: only what RAM lists.
+    public func invitationRecords(invitationArns: Set<String>, resourceArns: Set<String>, senders: Set<String>) async throws -> [String: InvitationRecord] {
+        try await read { db in
+            var records: [InvitationRecord] = []
+            for chunk in Array(invitationArns).chunked(500) {
+                records += try InvitationRecord.filter(chunk.contains(Column("invitationArn"))).fetchAll(db)
+            }
+            if !resourceArns.isEmpty {
+                let arns = Array(resourceArns)
+                records += try InvitationRecord.fetchAll(db, sql: """
+                    SELECT * FROM invitation WHERE senderAccountId IN (\(databaseQuestionMarks(count: senders.count)))
+                      AND (EXISTS (SELECT 1 FROM json_each(invitation.resources) WHERE json_extract(value, '$.arn') IN (\(databaseQuestionMarks(count: arns.count))))
+                           OR (resources = '[]' AND status = 'EXPIRED'))
+                    """, arguments: StatementArguments(Array(senders) + arns))
+            }
+            return Dictionary(records.map { ($0.invitationArn, $0) }, uniquingKeysWith: { first, _ in first })
         }
     }
 

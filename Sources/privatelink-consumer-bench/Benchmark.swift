@@ -28,6 +28,9 @@ struct Benchmark: AsyncParsableCommand {
     @Option(help: "How long the idle daemon is sampled, in seconds.")
     var idleSeconds = 30
 
+    @Option(help: "Old invitations and lifecycle events put in the steady state's file before it is measured (within retention, already in the health log): a pass must not read them.")
+    var history = 100_000
+
     @Option(help: "Steady-state passes measured; the median is reported.")
     var passes = 3
 
@@ -99,6 +102,11 @@ struct Benchmark: AsyncParsableCommand {
             // RAM drops answered invitations after about 7 days: a long-running steady state has none.
             let aged = world.simulator.ageAnsweredInvitations()
             progress("steady: \(aged) answered invitations aged out, as RAM does after about 7 days")
+            if history > 0 {
+                try HistoryFiller.fill(statePath: world.app.config.stateDatabase, count: history)
+                progress("steady: \(history) old invitations and \(history) old events added to the state file")
+                report.notes["history"] = "\(history) answered invitations (20 days old) and \(history) events (100 days old) in the file"
+            }
             if wanted.contains(.steady) { try await measureSteady(world, into: &report) }
             if wanted.contains(.store) { try await measureStore(world, into: &report) }
             if wanted.contains(.idle) { try await measureIdle(world, root: root, into: &report) }

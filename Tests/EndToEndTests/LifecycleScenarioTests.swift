@@ -147,7 +147,14 @@ import TestSupport
         #expect(created.count == count && created.values.allSatisfy { $0 == 1 })
 
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: harness.config.stateDatabase + suffix) }
-        for (name, arn) in customers { try await harness.register(name, arn: arn) }
+        // The SE registers the same names and ARNs again (one through the CLI, the rest through the same store call).
+        try await harness.register(customers[0].0, arn: customers[0].1)
+        do {
+            let store = try ConsumerStore(path: harness.config.stateDatabase)
+            for (name, arn) in customers.dropFirst() {
+                _ = try await store.addCustomer(NewCustomer(name: name, arn: try ResourceConfigurationARN.parse(arn).get()), by: StoreFixtures.actor)
+            }
+        }
         let before = harness.simulator.callCounts
         try await harness.pass()
         let after = harness.simulator.callCounts

@@ -480,16 +480,17 @@ struct CustomerContext {
             .filter { $0.resources.isEmpty && $0.status == "EXPIRED" && $0.senderAccountId == customer.accountId }
             .max { $0.lastSeen < $1.lastSeen }
         // What we learned (EXPIRED from a refused call) wins over RAM's listing, which may still read PENDING.
-        let status = known.flatMap { record in
-            ["EXPIRED", "REJECTED"].contains(record.status.uppercased()) ? record.status
-                : observation.invitations.first { $0.resourceShareInvitationArn == record.invitationArn }?.status ?? record.status
-        }?.uppercased()
+        let status: ResourceShareInvitationStatus? = known.map { record in
+            let stored = ResourceShareInvitationStatus(record.status)
+            return [.expired, .rejected].contains(stored) ? stored
+                : observation.invitations.first { $0.resourceShareInvitationArn == record.invitationArn }?.invitationStatus ?? stored
+        }
         switch status {
-        case "EXPIRED" where [.awaitingShare, .accepting, .shareExpired].contains(customer.state):
+        case .expired where [.awaitingShare, .accepting, .shareExpired].contains(customer.state):
             return transition(.shareExpired, "invitation \(known?.invitationArn ?? "") expired before it was accepted", hint: Hints.shareAgain(accountId))
-        case "REJECTED" where [.awaitingShare, .accepting, .shareRejected].contains(customer.state):
+        case .rejected where [.awaitingShare, .accepting, .shareRejected].contains(customer.state):
             return transition(.shareRejected, "invitation \(known?.invitationArn ?? "") was rejected", hint: Hints.shareAgain(accountId))
-        case "ACCEPTED":
+        case .accepted:
             return transition(.shareAccepted, "invitation accepted; waiting for the shared resource to appear in RAM", share: known?.resourceShareArn)
         default:
             // share_expired / share_rejected stay until a new share arrives (it is then accepted above).

@@ -63,9 +63,11 @@ public final class Reconciler: Sendable {
         for region in config.regionNames {
             if Task.isCancelled { break }
             do {
-                let snapshot = try await store.snapshot()
+                var snapshot = try await store.snapshot()
                 live.formUnion(snapshot.customers.compactMap { $0.id.map { "customer \($0)" } })
-                let observation = try await observe(region, snapshot: snapshot)
+                let invitations = try await aws.invitations(region: region)
+                snapshot.invitations = try await invitationRecords(for: invitations, customers: snapshot.customers.filter { $0.region == region })
+                let observation = try await observe(region, snapshot: snapshot, invitations: invitations)
                 let actions = ReconcilePlanner.plan(observation, snapshot: snapshot, policy: policy,
                                                     accountId: accountId.withLock { $0 }, now: now())
                 clearError("observe \(region)")
@@ -139,9 +141,18 @@ public final class Reconciler: Sendable {
 
     // MARK: Observing
 
-    func observe(_ region: String, snapshot: RegistrySnapshot) async throws -> RegionObservation {
+    /// The invitation records this pass needs: those of the invitations RAM lists, and for customers still
+    /// waiting for a share, the ones that tell why (expired, rejected). None of the rest of the history.
+    func invitationRecords(for invitations: [ResourceShareInvitation], customers: [Customer]) async throws -> [String: InvitationRecord] {
+        let waiting = customers.filter { [.awaitingShare, .accepting, .shareExpired, .shareRejected].contains($0.state) }
+        return try await store.invitationRecords(invitationArns: Set(invitations.map(\.resourceShareInvitationArn)),
+                                                 resourceArns: Set(waiting.map(\.resourceConfigurationArn)),
+                                                 senders: Set(waiting.map(\.accountId)))
+    }
+
+    func observe(_ region: String, snapshot: RegistrySnapshot, invitations: [ResourceShareInvitation]) async throws -> RegionObservation {
         var observation = RegionObservation(region: region)
-        observation.invitations = try await aws.invitations(region: region)
+        observation.invitations = invitations
         for invitation in observation.invitations where invitation.isPending {
             let arn = invitation.resourceShareInvitationArn
             if let record = snapshot.invitations[arn] {

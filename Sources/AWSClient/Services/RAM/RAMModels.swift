@@ -1,5 +1,60 @@
 import Foundation
 
+/// A resource share invitation's status (botocore `ResourceShareInvitationStatus`), compared
+/// case-insensitively; a value this build does not know is kept verbatim, never crashed on.
+public enum ResourceShareInvitationStatus: Sendable, Hashable, CustomStringConvertible {
+    case pending, accepted, rejected, expired
+    case unknown(String)
+
+    public init(_ raw: String) {
+        switch raw.uppercased() {
+        case "PENDING": self = .pending
+        case "ACCEPTED": self = .accepted
+        case "REJECTED": self = .rejected
+        case "EXPIRED": self = .expired
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .pending: "PENDING"
+        case .accepted: "ACCEPTED"
+        case .rejected: "REJECTED"
+        case .expired: "EXPIRED"
+        case .unknown(let raw): raw
+        }
+    }
+}
+
+/// A shared resource's status (botocore `ResourceStatus`); unknown values kept verbatim.
+public enum RAMResourceStatus: Sendable, Hashable, CustomStringConvertible {
+    case available, zonalResourceInaccessible, limitExceeded, unavailable, pending
+    case unknown(String)
+
+    public init(_ raw: String) {
+        switch raw.uppercased() {
+        case "AVAILABLE": self = .available
+        case "ZONAL_RESOURCE_INACCESSIBLE": self = .zonalResourceInaccessible
+        case "LIMIT_EXCEEDED": self = .limitExceeded
+        case "UNAVAILABLE": self = .unavailable
+        case "PENDING": self = .pending
+        default: self = .unknown(raw)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .available: "AVAILABLE"
+        case .zonalResourceInaccessible: "ZONAL_RESOURCE_INACCESSIBLE"
+        case .limitExceeded: "LIMIT_EXCEEDED"
+        case .unavailable: "UNAVAILABLE"
+        case .pending: "PENDING"
+        case .unknown(let raw): raw
+        }
+    }
+}
+
 /// A RAM resource share invitation (GetResourceShareInvitations, Accept/Reject…).
 public struct ResourceShareInvitation: Sendable, Equatable, Decodable {
     public var resourceShareInvitationArn: String
@@ -11,7 +66,10 @@ public struct ResourceShareInvitation: Sendable, Equatable, Decodable {
     /// `PENDING`, `ACCEPTED`, `REJECTED`, `EXPIRED` (kept verbatim; compare with `isPending`).
     public var status: String
 
-    public var isPending: Bool { status.uppercased() == "PENDING" }
+    /// `status`, typed.
+    public var invitationStatus: ResourceShareInvitationStatus { ResourceShareInvitationStatus(status) }
+
+    public var isPending: Bool { invitationStatus == .pending }
 
     public init(resourceShareInvitationArn: String, resourceShareName: String?, resourceShareArn: String,
                 senderAccountId: String, receiverAccountId: String?, invitationTimestamp: Date?, status: String) {
@@ -41,7 +99,10 @@ public struct RAMResource: Sendable, Equatable, Decodable {
         type.caseInsensitiveCompare(Self.resourceConfigurationType) == .orderedSame
     }
 
-    public var isAvailable: Bool { status?.uppercased() == "AVAILABLE" }
+    /// `status`, typed (nil when RAM gave none).
+    public var resourceStatus: RAMResourceStatus? { status.map(RAMResourceStatus.init) }
+
+    public var isAvailable: Bool { resourceStatus == .available }
 
     public init(arn: String, type: String, resourceShareArn: String?, status: String?, statusMessage: String? = nil) {
         self.arn = arn
