@@ -34,7 +34,8 @@ public enum AWSCommands {
         }
         // The daemon's decisions, when it has run (a read-only command does not create the state file).
         if FileManager.default.fileExists(atPath: app.config.stateDatabase) {
-            let records = try await app.openStore().snapshot().invitations
+            let records = try await app.openStore().invitationRecords(invitationArns: Set(views.map(\.invitationArn)),
+                                                                      resourceArns: [], senders: [])
             for index in views.indices {
                 guard let record = records[views[index].invitationArn] else { continue }
                 views[index].decision = record.decision.rawValue

@@ -6,7 +6,7 @@ import TestSupport
 @testable import AWSClient
 
 /// Credential sources against real HTTP servers on loopback: a fake IMDSv2, a container endpoint, STS.
-@Suite struct CredentialServerTests {
+@Suite(.calmPool) struct CredentialServerTests {
     let transport = AsyncHTTPClientTransport()
 
     static func credentialJSON(key: String = "ASIAIMDS", secret: String = "imds/secret", token: String = "imds-token",

@@ -6,7 +6,7 @@ import TestSupport
 
 /// `LatticeClient.resourceConfiguration` against a real `LatticeSimulator`: the normal answers (found,
 /// access denied, not found) and the faults.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(2)), .calmPool)
 struct LatticeClientTests {
     static let owner = "111122223333"
 
@@ -121,8 +121,9 @@ struct LatticeClientTests {
             #expect(error?.kind == .timeout)
             #expect(error?.attempts == 2)
             #expect(ContinuousClock.now - start < .seconds(3))
-            // Under load the second attempt's 200 ms may run out before it even reaches the server.
-            #expect((1...2).contains(simulator.callCounts["vpc-lattice:GetResourceConfiguration"] ?? 0))
+            // Never more calls than attempts; under load an attempt's 200 ms may run out before it even reaches
+            // the server (then fewer reach it).
+            #expect((simulator.callCounts["vpc-lattice:GetResourceConfiguration"] ?? 0) <= 2)
 
             // Slow, but within the deadline: fine.
             simulator.clearFaults()

@@ -7,7 +7,7 @@ import TestSupport
 @testable import AWSClient
 
 /// The executor against a real local server that misbehaves on purpose.
-@Suite struct RequestExecutorTests {
+@Suite(.calmPool) struct RequestExecutorTests {
     static let credentials = AWSCredentials(accessKeyId: "AKIDEXECUTOR", secretAccessKey: "executor-secret-DO-NOT-LOG",
                                             sessionToken: "executor-token-DO-NOT-LOG")
 

@@ -14,7 +14,7 @@ import TestSupport
 /// registration is lost. A failure names its seed: `LIFECYCLE_SEED=<n>` replays exactly that case.
 /// The unit suite runs 40 cases (a few seconds, beside the rest of the suite on two cores);
 /// `LIFECYCLE_CASES=2000 swift test --filter LifecycleInterleavingTests` runs thousands.
-@Suite struct LifecycleInterleavingTests {
+@Suite(.calmPool) struct LifecycleInterleavingTests {
     static let names = ["acme", "globex", "initech"]
     static let arns = (1...3).map { testARN(900 + $0) }
 

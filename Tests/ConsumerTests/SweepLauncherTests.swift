@@ -9,7 +9,7 @@ import TestSupport
 @testable import Consumer
 
 /// The sweep's launch policy with stand-in work: slots, patience, the in-flight bound, slow targets first.
-@Suite struct SweepLauncherTests {
+@Suite(.calmPool) struct SweepLauncherTests {
     /// Counts work running at once and remembers the most.
     final class Gauge: Sendable {
         let state = Mutex<(now: Int, most: Int, order: [Int])>((0, 0, []))
@@ -148,7 +148,7 @@ import TestSupport
 }
 
 /// A real sweep: customers on a live PostgreSQL and on listeners that accept and never answer.
-@Suite struct ProbeSweepTests {
+@Suite(.calmPool) struct ProbeSweepTests {
     @Test func hungDatabasesDoNotHoldUpHealthyOnesAndStartFirstNextTime() async throws {
         let postgres = try await ThrowawayPostgres.shared()
         let silent = try SilentListener()

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 @testable import Consumer
 #if canImport(Glibc)
 import Glibc
@@ -55,7 +56,7 @@ private final class NotifySocket: Sendable {
     }
 }
 
-@Suite struct SystemdNotifierTests {
+@Suite(.calmPool) struct SystemdNotifierTests {
     let directory = DaemonScratchDirectory()
 
     @Test func sendsEachNotificationAsOneDatagramToAPathSocket() async throws {

@@ -8,7 +8,7 @@ extension DaemonEndToEnd {
     @Suite struct BenchmarkTests {
         @Test func everyFigureComesOutOfASmallRun() async throws {
             let output = try await ProcessRunner.run(ProcessRunner.executable("privatelink-consumer-bench"), [
-                "--customers", "30", "--onboard", "12", "--probe-customers", "20", "--passes", "1", "--sweeps", "2",
+                "--customers", "30", "--onboard", "12", "--history", "500", "--probe-customers", "20", "--passes", "1", "--sweeps", "2",
                 "--idle-seconds", "1", "--json",
             ], environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()])
             #expect(output.status == 0, "\(output.stderr.suffix(2000))")

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Against a real PostgreSQL started by the tests (TestSupport's ThrowawayPostgres) on 127.0.0.1.
-@Suite("Probe against a real PostgreSQL")
+@Suite("Probe against a real PostgreSQL", .calmPool)
 struct ProbeLoginTests {
     let postgres: ThrowawayPostgres
     let dir = TemporaryDirectory("plc-probe")

@@ -6,7 +6,7 @@ import TestSupport
 // Stage budgets not under test are generous, and elapsed-time bounds only catch a probe that ignores its
 // budget (which would take minutes or forever): under the full parallel suite on two cores, a probe's
 // stage task can wait a second for a thread while the timer, on its own event loop, fires on time.
-@Suite("Probe stages against fake servers on 127.0.0.1")
+@Suite("Probe stages against fake servers on 127.0.0.1", .calmPool)
 struct ProbeStageTests {
     // The resolver answers NXDOMAIN itself: asking the system resolver about a missing name would send a
     // DNS query off this machine, and tests talk to loopback only.
