@@ -69,7 +69,7 @@ public enum CustomerLifecycle {
     /// Every allowed edge. README's "Customer lifecycle" table is this table; a test keeps them equal.
     public static let table: [Edge] = [
         Edge(event: .registered, from: [], to: .awaitingShare, by: .cli),
-        Edge(event: .invitationMatched, from: beforeShare, to: .accepting, by: .daemon),
+        Edge(event: .invitationMatched, from: beforeShare + withShare, to: .accepting, by: .daemon),
         Edge(event: .invitationGone, from: [.accepting], to: .awaitingShare, by: .daemon),
         Edge(event: .shareExpired, from: [.awaitingShare, .accepting], to: .shareExpired, by: .daemon),
         Edge(event: .shareRejected, from: [.awaitingShare, .accepting], to: .shareRejected, by: .daemon),
@@ -80,7 +80,8 @@ public enum CustomerLifecycle {
         Edge(event: .endpointRequested, from: withoutEndpoint, to: .endpointPending, by: .daemon),
         Edge(event: .endpointProvisioning, from: [.ready], to: .endpointPending, by: .daemon),
         Edge(event: .endpointAvailable, from: withoutEndpoint + [.endpointPending], to: .ready, by: .daemon),
-        Edge(event: .endpointFailed, from: [.shareAccepted, .endpointPending, .ready, .endpointMissing], to: .endpointFailed, by: .daemon),
+        Edge(event: .endpointFailed, from: withoutEndpoint.filter { $0 != .endpointFailed } + [.endpointPending, .ready],
+             to: .endpointFailed, by: .daemon),
         Edge(event: .endpointMissing, from: [.endpointPending, .ready], to: .endpointMissing, by: .daemon),
         Edge(event: .removalRequested, from: registered, to: .removing, by: .cli),
         Edge(event: .removed, from: registered, to: .removed, by: .cli),

@@ -94,6 +94,12 @@ extension ConsumerStore {
 
     // MARK: - The health log's outbox
 
+    /// A random number fixed when the file was created (or upgraded): health-log lines carry it, so that the
+    /// event ids of another (new, restored) state file are never mistaken for these.
+    public func stateId() async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'stateId'") ?? 0 }
+    }
+
     /// The id of the last event written to the health log.
     public func healthLogCursor() async throws -> Int64 {
         try await read { db in try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'healthLogCursor'") ?? 0 }

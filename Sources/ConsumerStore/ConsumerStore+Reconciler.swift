@@ -212,6 +212,11 @@ extension ConsumerStore {
         }
     }
 
+    /// One endpoint generation as stored now.
+    public func endpointGeneration(_ id: Int64) async throws -> EndpointRecord? {
+        try await read { db in try EndpointRecord.fetchOne(db, key: id) }
+    }
+
     /// Every endpoint generation (of one customer, or all), oldest first: what `explain` and the
     /// interleaving tests read.
     public func endpointGenerations(customerId: Int64? = nil) async throws -> [EndpointRecord] {

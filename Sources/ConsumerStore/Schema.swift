@@ -76,27 +76,30 @@ enum Schema {
             INSERT INTO lifecycle_edge (fromState, toState, byActor) VALUES
                 ('awaiting_share','accepting','daemon'), ('awaiting_share','share_accepted','daemon'), ('awaiting_share','endpoint_pending','daemon'),
                 ('awaiting_share','ready','daemon'), ('awaiting_share','share_expired','daemon'), ('awaiting_share','share_rejected','daemon'),
-                ('awaiting_share','removing','cli'), ('awaiting_share','removed','cli'), ('accepting','awaiting_share','daemon'),
-                ('accepting','share_accepted','daemon'), ('accepting','endpoint_pending','daemon'), ('accepting','ready','daemon'),
-                ('accepting','share_expired','daemon'), ('accepting','share_rejected','daemon'), ('accepting','removing','cli'),
-                ('accepting','removed','cli'), ('share_accepted','endpoint_pending','daemon'), ('share_accepted','ready','daemon'),
+                ('awaiting_share','endpoint_failed','daemon'), ('awaiting_share','removing','cli'), ('awaiting_share','removed','cli'),
+                ('accepting','awaiting_share','daemon'), ('accepting','share_accepted','daemon'), ('accepting','endpoint_pending','daemon'),
+                ('accepting','ready','daemon'), ('accepting','share_expired','daemon'), ('accepting','share_rejected','daemon'),
+                ('accepting','endpoint_failed','daemon'), ('accepting','removing','cli'), ('accepting','removed','cli'),
+                ('share_accepted','accepting','daemon'), ('share_accepted','endpoint_pending','daemon'), ('share_accepted','ready','daemon'),
                 ('share_accepted','share_revoked','daemon'), ('share_accepted','endpoint_failed','daemon'), ('share_accepted','removing','cli'),
-                ('share_accepted','removed','cli'), ('endpoint_pending','share_accepted','daemon'), ('endpoint_pending','ready','daemon'),
-                ('endpoint_pending','share_revoked','daemon'), ('endpoint_pending','endpoint_failed','daemon'), ('endpoint_pending','endpoint_missing','daemon'),
-                ('endpoint_pending','removing','cli'), ('endpoint_pending','removed','cli'), ('ready','share_accepted','daemon'),
-                ('ready','endpoint_pending','daemon'), ('ready','share_revoked','daemon'), ('ready','endpoint_failed','daemon'),
-                ('ready','endpoint_missing','daemon'), ('ready','removing','cli'), ('ready','removed','cli'),
-                ('share_expired','accepting','daemon'), ('share_expired','share_accepted','daemon'), ('share_expired','endpoint_pending','daemon'),
-                ('share_expired','ready','daemon'), ('share_expired','removing','cli'), ('share_expired','removed','cli'),
+                ('share_accepted','removed','cli'), ('endpoint_pending','accepting','daemon'), ('endpoint_pending','share_accepted','daemon'),
+                ('endpoint_pending','ready','daemon'), ('endpoint_pending','share_revoked','daemon'), ('endpoint_pending','endpoint_failed','daemon'),
+                ('endpoint_pending','endpoint_missing','daemon'), ('endpoint_pending','removing','cli'), ('endpoint_pending','removed','cli'),
+                ('ready','accepting','daemon'), ('ready','share_accepted','daemon'), ('ready','endpoint_pending','daemon'),
+                ('ready','share_revoked','daemon'), ('ready','endpoint_failed','daemon'), ('ready','endpoint_missing','daemon'),
+                ('ready','removing','cli'), ('ready','removed','cli'), ('share_expired','accepting','daemon'),
+                ('share_expired','share_accepted','daemon'), ('share_expired','endpoint_pending','daemon'), ('share_expired','ready','daemon'),
+                ('share_expired','endpoint_failed','daemon'), ('share_expired','removing','cli'), ('share_expired','removed','cli'),
                 ('share_rejected','accepting','daemon'), ('share_rejected','share_accepted','daemon'), ('share_rejected','endpoint_pending','daemon'),
-                ('share_rejected','ready','daemon'), ('share_rejected','removing','cli'), ('share_rejected','removed','cli'),
-                ('share_revoked','accepting','daemon'), ('share_revoked','share_accepted','daemon'), ('share_revoked','endpoint_pending','daemon'),
-                ('share_revoked','ready','daemon'), ('share_revoked','removing','cli'), ('share_revoked','removed','cli'),
+                ('share_rejected','ready','daemon'), ('share_rejected','endpoint_failed','daemon'), ('share_rejected','removing','cli'),
+                ('share_rejected','removed','cli'), ('share_revoked','accepting','daemon'), ('share_revoked','share_accepted','daemon'),
+                ('share_revoked','endpoint_pending','daemon'), ('share_revoked','ready','daemon'), ('share_revoked','endpoint_failed','daemon'),
+                ('share_revoked','removing','cli'), ('share_revoked','removed','cli'), ('endpoint_failed','accepting','daemon'),
                 ('endpoint_failed','share_accepted','daemon'), ('endpoint_failed','endpoint_pending','daemon'), ('endpoint_failed','ready','daemon'),
                 ('endpoint_failed','share_revoked','daemon'), ('endpoint_failed','removing','cli'), ('endpoint_failed','removed','cli'),
-                ('endpoint_missing','share_accepted','daemon'), ('endpoint_missing','endpoint_pending','daemon'), ('endpoint_missing','ready','daemon'),
-                ('endpoint_missing','share_revoked','daemon'), ('endpoint_missing','endpoint_failed','daemon'), ('endpoint_missing','removing','cli'),
-                ('endpoint_missing','removed','cli'), ('removing','removed','daemon');
+                ('endpoint_missing','accepting','daemon'), ('endpoint_missing','share_accepted','daemon'), ('endpoint_missing','endpoint_pending','daemon'),
+                ('endpoint_missing','ready','daemon'), ('endpoint_missing','share_revoked','daemon'), ('endpoint_missing','endpoint_failed','daemon'),
+                ('endpoint_missing','removing','cli'), ('endpoint_missing','removed','cli'), ('removing','removed','daemon');
 
             ALTER TABLE customer ADD COLUMN stateActor TEXT NOT NULL DEFAULT 'daemon'
                 CHECK (stateActor = 'daemon' OR (stateActor GLOB 'cli:?*' AND length(stateActor) <= 68));
@@ -131,7 +134,11 @@ enum Schema {
             INSERT INTO endpoint_v4 (id, customerId, region, clientToken, generation, vpcEndpointId, state, awsState, dnsName,
                                      lastError, createdAt, updatedAt)
                 SELECT id, customerId, region, clientToken, generation, vpcEndpointId,
-                       CASE WHEN vpcEndpointId IS NULL AND state IN ('pending','available','failed','deleting') THEN 'deleted' ELSE state END,
+                       CASE WHEN state = 'deleted' THEN 'deleted'
+                            -- Removed before this version (--keep-endpoint, or forgotten): released, never touched again.
+                            WHEN customerId IN (SELECT id FROM customer WHERE state = 'removed') THEN 'released'
+                            WHEN vpcEndpointId IS NULL AND state IN ('pending','available','failed','deleting') THEN 'deleted'
+                            ELSE state END,
                        awsState, dnsName, lastError, createdAt, updatedAt
                 FROM endpoint;
             DROP TABLE endpoint;
@@ -170,9 +177,12 @@ enum Schema {
             END;
 
             CREATE INDEX event_time ON event(time);
+            CREATE INDEX invitation_sender ON invitation(senderAccountId);
 
             -- Events before this version were written to the health log by the daemon that made them.
             INSERT INTO meta (key, value) SELECT 'healthLogCursor', coalesce(max(id), 0) FROM event;
+            -- Which state file wrote a health-log line: a new or restored file's event ids start again.
+            INSERT INTO meta (key, value) VALUES ('stateId', abs(random() % 9007199254740991));
             """)
     }
 

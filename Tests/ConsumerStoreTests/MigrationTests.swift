@@ -88,9 +88,13 @@ import TestSupport
                                           createdAt, updatedAt, stateChangedAt)
                     VALUES ('acme', ?, 'aws', 'us-east-1', '111122223333', 5432, 'ready', 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000'),
                            ('globex', ?, 'aws', 'us-east-1', '111122223333', 5432, 'endpoint_failed', 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                    INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state, keepEndpoint,
+                                          createdAt, updatedAt, stateChangedAt, removedAt)
+                    VALUES ('kept', ?, 'aws', 'us-east-1', '111122223333', 5432, 'removed', 1, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-02 00:00:00.000');
                     INSERT INTO endpoint (customerId, region, clientToken, generation, vpcEndpointId, state, createdAt, updatedAt)
                     VALUES (1, 'us-east-1', 'plc-a', 1, 'vpce-0aaaaaaaaaaaaaaaa', 'available', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000'),
-                           (2, 'us-east-1', 'plc-b', 1, NULL, 'failed', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                           (2, 'us-east-1', 'plc-b', 1, NULL, 'failed', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000'),
+                           (3, 'us-east-1', 'plc-c', 1, 'vpce-0cccccccccccccccc', 'available', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
                     INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail)
                     VALUES ('2026-01-01 00:00:00.000', 1, 'acme', 'registered', NULL, 'awaiting_share', NULL),
                            ('2026-01-01 00:00:01.000', 1, 'acme', 'ready', 'endpoint_pending', 'ready', NULL);
@@ -98,14 +102,15 @@ import TestSupport
                     VALUES ('arn:aws:ram:us-east-1:111122223333:resource-share-invitation/i', 'us-east-1', 's', '111122223333', 'ACCEPTED',
                             'accepted', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
                     INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
-                    """, arguments: [testARN(1), testARN(2)])
+                    """, arguments: [testARN(1), testARN(2), testARN(3)])
             }
             try queue.close()
             let store = try ConsumerStore(path: path)
             #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
             #expect(try await store.customers().map(\.name) == ["acme", "globex"], "from version \(start)")
             let generations = try await store.endpointGenerations()
-            #expect(generations.map(\.state) == [.available, .deleted], "from version \(start): a failed generation without an id created nothing")
+            #expect(generations.map(\.state) == [.available, .deleted, .released],
+                    "from version \(start): a failed generation without an id created nothing; a removed customer's kept endpoint is released")
             #expect(try await store.healthLogCursor() == 2, "from version \(start): old events were written by the daemon of their time")
             #expect(try await store.events(customerId: 1).map(\.actor) == ["daemon", "daemon"])
             // The lifecycle holds on upgraded rows: the CLI removes, the daemon may not finish while the endpoint is open.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A trait for tests that measure time against budgets of a second or two: each test case first waits
-/// (up to a minute) until Swift's cooperative pool answers promptly again.
+/// (up to 30 s) until Swift's cooperative pool answers promptly again.
 ///
 /// On two cores the whole parallel suite starts at once, and for its first seconds a task can wait a
 /// second or more for a pool thread: a probe's 2 s stage budget or a client's 2 s timeout then expires
@@ -19,7 +19,7 @@ public struct CalmPool: SuiteTrait, TestTrait, TestScoping {
     }
 
     /// Returns once three detached tasks in a row start within 20 ms, or after `limit`.
-    public static func waitUntilResponsive(limit: Duration = .seconds(60)) async {
+    public static func waitUntilResponsive(limit: Duration = .seconds(30)) async {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         var prompt = 0

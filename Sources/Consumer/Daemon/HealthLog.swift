@@ -81,12 +81,15 @@ public struct HealthLogEventTrail: Sendable, Equatable, Decodable {
     public var actor: String
     public var fromState: String?
     public var toState: String?
+    /// The state file the event comes from (`ConsumerStore.stateId`).
+    public var stateId: Int64?
 
-    public init(eventId: Int64, actor: String, fromState: String?, toState: String?) {
+    public init(eventId: Int64, actor: String, fromState: String?, toState: String?, stateId: Int64? = nil) {
         self.eventId = eventId
         self.actor = actor
         self.fromState = fromState
         self.toState = toState
+        self.stateId = stateId
     }
 }
 
@@ -133,7 +136,10 @@ public enum HealthLogEntry: Sendable, Equatable {
                 line.add("actor", string: trail.actor)
             }
             line.add("detail", string: detail)
-            if let trail { line.add("eventId", raw: String(trail.eventId)) }
+            if let trail {
+                line.add("eventId", raw: String(trail.eventId))
+                if let stateId = trail.stateId { line.add("stateId", raw: String(stateId)) }
+            }
         case .probe(let probe):
             line.add("vpcEndpointId", string: probe.vpcEndpointId)
             line.add("dnsName", string: probe.dnsName)

@@ -45,9 +45,11 @@ public struct HealthLogReader: Sendable {
         return AsyncThrowingStream(unfolding: { try await follower.next() })
     }
 
-    /// The highest `eventId` among the last event lines written (the live file's tail, else the newest
-    /// rotated file's): where the daemon's outbox left off, even if it died before moving its cursor.
-    public func lastEventId(tailBytes: Int = 1 << 20) -> Int64? {
+    /// The highest `eventId` among the last event lines the state file `stateId` wrote (the live file's
+    /// tail, else the newest rotated file's): where the daemon's outbox left off, even if it died before
+    /// moving its cursor. Lines of another state file (a lost or restored one) do not count.
+    public func lastEventId(stateId: Int64, tailBytes: Int = 1 << 20) -> Int64? {
+        let marker = "\"stateId\":\(stateId)"
         for file in [path] + rotatedFiles().reversed() {
             guard let fd = try? Self.openForReading(file) else { continue }
             defer { close(fd) }
@@ -56,24 +58,12 @@ public struct HealthLogReader: Sendable {
             _ = lseek(fd, max(0, size - off_t(tailBytes)), SEEK_SET)
             var tail: [UInt8] = []
             try? Self.readToEnd(fd, path: file) { tail.append(contentsOf: $0) }
-            let marker = Array("\"eventId\":".utf8)
             var best: Int64?
-            var index = 0
-            while index + marker.count < tail.count {
-                if tail[index] == marker[0], Array(tail[index..<index + marker.count]) == marker {
-                    var cursor = index + marker.count
-                    var value: Int64 = 0
-                    var digits = 0
-                    while cursor < tail.count, (48...57).contains(tail[cursor]), digits < 18 {
-                        value = value * 10 + Int64(tail[cursor] - 48)
-                        cursor += 1
-                        digits += 1
-                    }
-                    if digits > 0 { best = max(best ?? 0, value) }
-                    index = cursor
-                } else {
-                    index += 1
-                }
+            for line in tail.split(separator: UInt8(ascii: "\n")) {
+                let text = String(decoding: line, as: UTF8.self)
+                guard text.contains(marker), case .event(_, _, _, _, let trail?)? = HealthLogEntry(jsonLine: text),
+                      trail.stateId == stateId else { continue }
+                best = max(best ?? 0, trail.eventId)
             }
             if let best { return best }
         }

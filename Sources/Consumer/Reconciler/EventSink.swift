@@ -25,9 +25,10 @@ public final class HealthLogOutbox: Sendable {
     public func flush() async throws {
         guard let writer else { return }
         var cursor = try await store.healthLogCursor()
+        let stateId = try await store.stateId()
         let alreadyWritten = written.withLock { value -> Int64 in
             if let value { return value }
-            let found = HealthLogReader(path: writer.path).lastEventId() ?? 0
+            let found = HealthLogReader(path: writer.path).lastEventId(stateId: stateId) ?? 0
             value = found
             return found
         }
@@ -35,9 +36,13 @@ public final class HealthLogOutbox: Sendable {
             let events = try await store.events(after: cursor, limit: batch)
             guard let last = events.last?.id else { return }
             for event in events where (event.id ?? 0) > alreadyWritten {
+                let id = event.id ?? 0
+                // Skipped on a retry if this flush fails after the write but before the cursor moves.
+                guard id > written.withLock({ $0 ?? 0 }) else { continue }
                 try writer.append(.event(time: event.time, customer: event.customerName ?? "-", event: event.event, detail: event.detail,
-                                         trail: HealthLogEventTrail(eventId: event.id ?? 0, actor: event.actor,
-                                                                    fromState: event.fromState?.rawValue, toState: event.toState?.rawValue)))
+                                         trail: HealthLogEventTrail(eventId: id, actor: event.actor, fromState: event.fromState?.rawValue,
+                                                                    toState: event.toState?.rawValue, stateId: stateId)))
+                written.withLock { $0 = max($0 ?? 0, id) }
             }
             try await store.advanceHealthLogCursor(to: last)
             cursor = last

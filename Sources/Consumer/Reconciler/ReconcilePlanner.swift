@@ -43,6 +43,7 @@ public enum ReconcilePlanner {
         let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         let observed = Dictionary(observation.endpoints.map { ($0.vpcEndpointId, $0) }, uniquingKeysWith: { first, _ in first })
         let removing = customers.filter { $0.state == .removing }
+        let recorded = Set(snapshot.openEndpoints.values.joined().compactMap(\.vpcEndpointId))
         var customerActions: [ReconcileAction] = []
         for customer in customers {
             guard let id = customer.id else { continue }
@@ -50,7 +51,15 @@ public enum ReconcilePlanner {
             let context = CustomerContext(customer: customer, id: id, rows: rows, observed: observed, observation: observation,
                                           snapshot: snapshot, policy: policy, accountId: accountId, now: now)
             if customer.state == .removing {
-                customerActions += context.planRemoval()
+                // Endpoints tagged for it that no generation records (one EC2 listed only after the window) are
+                // its own to delete, unless a new registration of the same name now owns the name.
+                let strays = registered.contains { $0.name == customer.name } ? []
+                    : observation.endpoints.filter { endpoint in
+                        endpoint.tags[EndpointTags.customerKey] == customer.name && !recorded.contains(endpoint.vpcEndpointId)
+                            && ![.deleted, .deleting].contains(endpoint.state)
+                            && (endpoint.resourceConfigurationArn == nil || endpoint.resourceConfigurationArn == customer.resourceConfigurationArn)
+                    }
+                customerActions += context.planRemoval(strays: strays)
                 continue
             }
             // A new registration waits for an older one of the same name or ARN to finish its removal: the
@@ -178,10 +187,16 @@ public enum ReconcilePlanner {
         -> (change: ConsumerStore.EndpointChange, transition: (event: CustomerLifecycle.Event, detail: String, hint: String?)?) {
         switch outcome {
         case .created(let endpoint):
+            // A resumed create can answer with an endpoint that has failed meanwhile: a failed generation, counted.
+            let failed = recordState(endpoint.state) == .failed && customer.state != .removing
+            let reason = endpoint.lastError?.description ?? endpoint.failureReason ?? "EC2 reports \(endpoint.state)"
             let change = ConsumerStore.EndpointChange(
                 from: [.creating], to: recordState(endpoint.state), vpcEndpointId: endpoint.vpcEndpointId, awsState: endpoint.state.description,
-                createAnswered: true, note: .init("endpoint_created", "\(endpoint.vpcEndpointId) (\(endpoint.state)), ClientToken \(row.clientToken)"))
-            return (change, nil)
+                lastError: failed ? reason : nil, createAnswered: true,
+                note: .init("endpoint_created", "\(endpoint.vpcEndpointId) (\(endpoint.state)), ClientToken \(row.clientToken)"),
+                failureNextAttempt: failed ? now.addingTimeInterval(policy.backoff(afterFailures: customer.endpointFailures + 1)) : nil)
+            return (change, failed ? (.endpointFailed, "endpoint \(endpoint.vpcEndpointId) \(endpoint.state): \(reason)",
+                                      Hints.endpointFailed(region: customer.region)) : nil)
         case .idempotentMismatch(let message):
             // The same request with the same token: EC2 says the token's endpoint is already deleted.
             let change = ConsumerStore.EndpointChange(
@@ -268,8 +283,10 @@ struct CustomerContext {
     // MARK: Removal
 
     /// Every generation ever created is resolved and deleted; only then is the customer removed.
-    func planRemoval() -> [ReconcileAction] {
-        var actions: [ReconcileAction] = []
+    func planRemoval(strays: [VpcEndpoint] = []) -> [ReconcileAction] {
+        var actions: [ReconcileAction] = strays.map {
+            .deleteEndpoint(customerId: id, name: name, row: nil, vpcEndpointId: $0.vpcEndpointId, reason: "customer removed (endpoint no generation recorded)")
+        }
         var closing = 0
         for row in rows {
             switch row.state {
@@ -290,7 +307,7 @@ struct CustomerContext {
         }
         // When this pass confirms the last ones gone, the removal finishes in it too; the store refuses the
         // move if any generation is still open at that moment (a confirmation that did not apply).
-        if closing == rows.count {
+        if closing == rows.count && strays.isEmpty {
             actions += transition(.removalFinished, "removed; every endpoint is confirmed deleted")
         }
         return actions
@@ -343,11 +360,18 @@ struct CustomerContext {
                                         share: share)
         }
         if let current {
-            for extra in surplus where current.state == .available {
+            // Endpoints tagged for this customer that no generation records are duplicates once it has one.
+            let strays = (adoptable.map { [$0] } ?? []).filter { $0.tags[EndpointTags.customerKey] == name } + surplus
+            for extra in strays where current.state == .available {
                 actions.append(.deleteEndpoint(customerId: id, name: name, row: nil, vpcEndpointId: extra.vpcEndpointId,
                                                reason: "duplicate endpoint for the same customer"))
             }
             return actions + planCurrent(current, share: share)
+        }
+        // Ready (or provisioning) with no current generation: its endpoint went away between two writes
+        // of an interrupted pass. Say so first, so that the next move is an edge of the table.
+        if customer.state == .ready {
+            actions += transition(.endpointMissing, "no endpoint generation is current; recreating it", share: share)
         }
         if let adoptable {
             return actions + planAdoption(adoptable, share: share)

@@ -219,7 +219,10 @@ public final class Reconciler: Sendable {
                 try await accept(arn, customers: customers, region: region, run: &run)
             case .reject(let arn):
                 try await reject(arn, region: region)
-            case .transition(let request):
+            case .transition(var request):
+                // Planned from the snapshot; this pass's own earlier moves of the customer are known here (a
+                // move by another writer still fails the compare-and-set).
+                if let current = run.states[request.customerId]?.state { request.from = current }
                 try await apply(request, run: &run)
             case .createEndpoint(let id, let name, let arn, let detail, let share):
                 guard let customer = run.states[id] else { return .failed }
@@ -236,6 +239,11 @@ public final class Reconciler: Sendable {
                 try await create(request, row: row, run: &run)
             case .resumeCreate(let id, let name, let row):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                // Re-checked just before the call: a generation released or closed since the plan is not touched.
+                guard try await store.endpointGeneration(row.id!)?.state == .creating else {
+                    run.stale.insert(id)
+                    return .done
+                }
                 let request = row.createRequest.flatMap(StoredCreateRequest.init(json:))?.request(clientToken: row.clientToken)
                     ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region, clientToken: row.clientToken)
                 try await create(request, row: row, run: &run)
@@ -256,8 +264,15 @@ public final class Reconciler: Sendable {
                 }
             case .resetFailures(let id):
                 try await store.resetEndpointFailures(customerId: id)
-            case .deleteEndpoint(_, let name, let row, let endpointId, let reason):
+            case .deleteEndpoint(let id, let name, let row, let endpointId, let reason):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                // Re-checked just before the call: a generation released (kept) or closed since the plan is not deleted.
+                if let row, let current = try await store.endpointGeneration(row.id!), current.state.isClosed || current.state == .creating {
+                    logger.info("delete dropped: the generation moved since the plan", metadata: [
+                        "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "now": "\(current.state.rawValue)"])
+                    run.stale.insert(id)
+                    return .done
+                }
                 let outcome = try await delete(endpointId, region: region)
                 logger.info("endpoint delete requested", metadata: [
                     "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "reason": "\(reason)", "outcome": "\(outcome)"])
