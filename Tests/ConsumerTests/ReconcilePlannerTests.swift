@@ -290,6 +290,33 @@ import TestSupport
         #expect(ReconcilePlanner.after(DeleteOutcome.accepted, row: young, policy: policy, now: now)?.deleteRequested == true)
     }
 
+    @Test func aStrayEndpointTaggedForACustomerWithACurrentOneIsDeleted() throws {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .ready)
+        let shared = InvitationMatcherTests.resource(1)
+        let current = try #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: shared.arn, tag: "acme", state: "available"))
+        // An older generation EC2 listed only after the window, long since closed: no row records it.
+        let stray = try #require(EC2Fixture.endpoint(id: "vpce-0bbbbbbbbbbbbbbbb", arn: shared.arn, tag: "acme", state: "available"))
+        let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared], endpoints: [current, stray])
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .available, dns: "d", seen: now)]),
+                                            policy: policy, accountId: nil, now: now)
+        #expect(deletes(actions) == ["vpce-0bbbbbbbbbbbbbbbb"])
+        // And a customer being removed deletes strays tagged for it before it finishes.
+        let leaving = InvitationMatcherTests.customer("acme", 1, state: .removing)
+        let removal = ReconcilePlanner.plan(RegionObservation(region: "us-east-1", endpoints: [stray]), snapshot: snapshot([leaving]),
+                                            policy: policy, accountId: nil, now: now)
+        #expect(deletes(removal) == ["vpce-0bbbbbbbbbbbbbbbb"])
+        #expect(events(removal).isEmpty)
+    }
+
+    @Test func aReadyCustomerWithoutACurrentGenerationSaysMissingBeforeItRecreates() {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .ready)
+        let shared = InvitationMatcherTests.resource(1)
+        let actions = ReconcilePlanner.plan(RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared]),
+                                            snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        #expect(events(actions) == [.endpointMissing])
+        #expect(creates(actions) == 1)
+    }
+
     @Test func failuresBackOffThenStop() {
         var acme = InvitationMatcherTests.customer("acme", 1, state: .endpointFailed)
         let shared = InvitationMatcherTests.resource(1)

@@ -5,6 +5,10 @@ import TestSupport
 /// Against a real PostgreSQL started by the tests (TestSupport's ThrowawayPostgres) on 127.0.0.1.
 @Suite("Probe against a real PostgreSQL", .calmPool)
 struct ProbeLoginTests {
+    /// These tests are about outcomes (rejected, no database, TLS), not budgets: generous ones, so that a
+    /// SCRAM exchange on a loaded two-core machine never turns a rejection into a timeout.
+    static let budgets = ProbeTimeouts(uniform: .seconds(10))
+
     let postgres: ThrowawayPostgres
     let dir = TemporaryDirectory("plc-probe")
 
@@ -20,7 +24,7 @@ struct ProbeLoginTests {
 
     @Test("without credentials the probe stops after PostgreSQL's answer")
     func answerOnly() async {
-        let result = await makeProber().probe(ProbeTarget(host: postgres.host, port: postgres.port))
+        let result = await makeProber(Self.budgets).probe(ProbeTarget(host: postgres.host, port: postgres.port))
         #expect(result.ok)
         #expect(result.stage == .postgres)
         #expect(result.sslOffered == postgres.tlsEnabled)
@@ -30,7 +34,7 @@ struct ProbeLoginTests {
 
     @Test("a correct login runs SELECT 1 and times all four stages")
     func login() async throws {
-        let result = await makeProber().probe(try target())
+        let result = await makeProber(Self.budgets).probe(try target())
         #expect(result.ok, "\(String(describing: result.failure))")
         #expect(result.stage == .login)
         #expect(result.failure == nil)
@@ -45,7 +49,7 @@ struct ProbeLoginTests {
     func tlsLogin() async throws {
         // Without openssl the throwaway server has no TLS; the plain login above covers that case.
         guard let tlsOnlyUser = postgres.tlsOnlyUser else { return }
-        let result = await makeProber().probe(try target(user: tlsOnlyUser))
+        let result = await makeProber(Self.budgets).probe(try target(user: tlsOnlyUser))
         #expect(result.ok, "\(String(describing: result.failure))")
         #expect(result.sslOffered == true)
         #expect(result.stage == .login)
@@ -53,7 +57,7 @@ struct ProbeLoginTests {
 
     @Test("a wrong password is rejected with 28P01, once and fast")
     func wrongPassword() async throws {
-        let (result, elapsed) = await timed { await makeProber().probe(try! target(password: "not-the-password")) }
+        let (result, elapsed) = await timed { await makeProber(Self.budgets).probe(try! target(password: "not-the-password")) }
         #expect(result.stage == .login)
         #expect(result.failure?.kind == .loginRejected)
         #expect(result.failure?.sqlState == "28P01")
@@ -65,7 +69,7 @@ struct ProbeLoginTests {
 
     @Test("an unknown role is rejected (PostgreSQL reports it like a wrong password)")
     func unknownUser() async throws {
-        let result = await makeProber().probe(try target(user: "nobody_here"))
+        let result = await makeProber(Self.budgets).probe(try target(user: "nobody_here"))
         #expect(result.failure?.kind == .loginRejected)
         #expect(["28P01", "28000"].contains(result.failure?.sqlState))
         #expect(result.failure?.message.contains("nobody_here") == true)
@@ -77,7 +81,7 @@ struct ProbeLoginTests {
             DO $$ BEGIN CREATE ROLE probe_nologin NOLOGIN PASSWORD 'nologin-pw'; \
             EXCEPTION WHEN duplicate_object THEN NULL; END $$
             """)
-        let result = await makeProber().probe(try target(user: "probe_nologin", password: "nologin-pw"))
+        let result = await makeProber(Self.budgets).probe(try target(user: "probe_nologin", password: "nologin-pw"))
         #expect(result.failure?.kind == .loginRejected)
         #expect(result.failure?.sqlState == "28000")
         #expect(result.failure?.hint.contains("LOGIN") == true)
@@ -85,7 +89,7 @@ struct ProbeLoginTests {
 
     @Test("a missing database fails with 3D000")
     func missingDatabase() async throws {
-        let result = await makeProber().probe(try target(database: "no_such_db"))
+        let result = await makeProber(Self.budgets).probe(try target(database: "no_such_db"))
         #expect(result.failure?.kind == .databaseMissing)
         #expect(result.failure?.sqlState == "3D000")
         #expect(result.failure?.hint.contains("no_such_db") == true)
@@ -95,7 +99,7 @@ struct ProbeLoginTests {
     func passwordFile() async throws {
         let missing = ProbeTarget(host: postgres.host, port: postgres.port,
                                   credentials: ProbeCredentials(user: postgres.user, passwordFile: dir.file("absent")))
-        let result = await makeProber().probe(missing)
+        let result = await makeProber(Self.budgets).probe(missing)
         #expect(result.stage == .login)
         #expect(result.failure?.kind == .passwordFileUnreadable)
         #expect(result.failure?.message.contains(dir.file("absent")) == true)
@@ -104,7 +108,7 @@ struct ProbeLoginTests {
 
         let empty = ProbeTarget(host: postgres.host, port: postgres.port,
                                 credentials: ProbeCredentials(user: postgres.user, passwordFile: try dir.write("empty", "\n")))
-        let emptyResult = await makeProber().probe(empty)
+        let emptyResult = await makeProber(Self.budgets).probe(empty)
         #expect(emptyResult.failure?.kind == .passwordFileUnreadable)
         #expect(emptyResult.failure?.message.contains("empty") == true)
     }
@@ -114,7 +118,7 @@ struct ProbeLoginTests {
         let file = try dir.write("rotating", "stale\n")
         let target = ProbeTarget(host: postgres.host, port: postgres.port,
                                  credentials: ProbeCredentials(user: postgres.user, passwordFile: file))
-        let prober = makeProber()
+        let prober = makeProber(Self.budgets)
         #expect(await prober.probe(target).failure?.kind == .loginRejected)
         try dir.write("rotating", postgres.password + "\n")
         #expect(await prober.probe(target).ok)
