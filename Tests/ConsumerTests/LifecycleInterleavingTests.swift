@@ -156,7 +156,7 @@ import TestSupport
                 row.state == .released && (row.vpcEndpointId == endpoint.id || row.clientToken == endpoint.token)
             }
             guard let row else {
-                if !released && !model.isAdoptable(endpoint.id) {
+                if !released {
                     failures.append("endpoint \(endpoint.id) (\(endpoint.tag), \(endpoint.state), hidden until \(endpoint.hiddenUntil.timeIntervalSince1970)) is ours but no generation records it; generations: "
                         + rows.map { "\($0.customerId)/\($0.generation) \($0.state.rawValue) \($0.vpcEndpointId ?? "-") \($0.awsState ?? "-") created \($0.createdAt.timeIntervalSince1970) seen \($0.lastSeenAt?.timeIntervalSince1970 ?? 0) \($0.lastError ?? "")" }.joined(separator: " | "))
                 }
@@ -423,6 +423,4 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
         state.withLock { $0.endpoints.filter { $0.state != .deleted } }
     }
 
-    /// Whether a registered customer could adopt it by tag: such an endpoint belongs to nobody's removal.
-    func isAdoptable(_ id: String) -> Bool { false }
 }
