@@ -22,10 +22,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
+        // The AWS APIs' value types (endpoints, invitations, shared resources): no I/O, for decision code.
+        .target(name: "AWSModels"),
         // SigV4, credential providers, transport, retry, and the RAM / EC2 / Lattice / STS clients.
         .target(
             name: "AWSClient",
             dependencies: [
+                "AWSModels",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -33,8 +36,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        // Pure decisions, no I/O: the customer lifecycle (states, events, the one table of allowed edges).
-        .target(name: "ConsumerCore"),
+        // Pure decisions, no I/O (no NIO, GRDB or HTTP): the customer lifecycle (states, events, the one table
+        // of allowed edges), the records it reasons about, the invitation and endpoint matchers, the planner
+        // and its actions and outcome rules.
+        .target(name: "ConsumerCore", dependencies: ["AWSModels"]),
         // The SQLite state file: schema, migrations, invariant-preserving writes.
         .target(
             name: "ConsumerStore",
@@ -142,7 +147,7 @@ let package = Package(
         ),
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient", "LatticeSimulator", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ConsumerCoreTests", dependencies: ["ConsumerCore"]),
+        .testTarget(name: "ConsumerCoreTests", dependencies: ["ConsumerCore", "AWSModels", "TestSupport"]),
         .testTarget(name: "ConsumerStoreTests", dependencies: ["ConsumerStore", "TestSupport"]),
         .testTarget(name: "PostgresProbeTests", dependencies: ["PostgresProbe", "TestSupport"]),
         .testTarget(name: "ConsumerTests", dependencies: ["Consumer", "TestSupport"]),

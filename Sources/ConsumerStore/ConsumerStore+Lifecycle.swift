@@ -14,28 +14,6 @@ public enum TransitionOutcome: Sendable, Equatable {
     case refused(CustomerLifecycle.Refusal)
 }
 
-/// A lifecycle change asked for by the planner or the reconciler: compare-and-set on `from`.
-public struct TransitionRequest: Sendable, Equatable {
-    public var customerId: Int64
-    /// The state the decision was made from.
-    public var from: CustomerState
-    public var event: CustomerLifecycle.Event
-    public var detail: String?
-    public var hint: String?
-    /// Recorded with the change when not nil.
-    public var resourceShareArn: String?
-
-    public init(customerId: Int64, from: CustomerState, event: CustomerLifecycle.Event, detail: String?, hint: String? = nil,
-                resourceShareArn: String? = nil) {
-        self.customerId = customerId
-        self.from = from
-        self.event = event
-        self.detail = detail
-        self.hint = hint
-        self.resourceShareArn = resourceShareArn
-    }
-}
-
 extension ConsumerStore {
     /// Applies a lifecycle event to a customer if, and only if, it is still in `request.from`.
     public func transition(_ request: TransitionRequest, by actor: LifecycleActor = .daemon) async throws -> TransitionOutcome {

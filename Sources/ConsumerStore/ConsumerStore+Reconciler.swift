@@ -1,27 +1,6 @@
 import Foundation
 import GRDB
 
-/// What the reconciler reads at the start of a pass.
-public struct RegistrySnapshot: Sendable, Equatable {
-    /// Live customers (including `removing`), by name.
-    public var customers: [Customer]
-    /// Every endpoint generation not yet closed (not deleted, not released), by customer id, oldest first.
-    public var openEndpoints: [Int64: [EndpointRecord]]
-    /// Every invitation seen, by invitation ARN.
-    public var invitations: [String: InvitationRecord]
-
-    public init(customers: [Customer], openEndpoints: [Int64: [EndpointRecord]], invitations: [String: InvitationRecord]) {
-        self.customers = customers
-        self.openEndpoints = openEndpoints
-        self.invitations = invitations
-    }
-
-    /// The customer's current generation (being created or alive), if any.
-    public func currentEndpoint(of customerId: Int64?) -> EndpointRecord? {
-        customerId.flatMap { openEndpoints[$0]?.last { $0.state.isCurrent } }
-    }
-}
-
 private extension Array {
     func chunked(_ size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
@@ -109,52 +88,6 @@ extension ConsumerStore {
                                         createRequest: request, createdAt: time, updatedAt: time)
             try record.insert(db)
             return record
-        }
-    }
-
-    /// One change of an endpoint generation, applied only while the row is in one of `from`.
-    public struct EndpointChange: Sendable, Equatable {
-        public var from: Set<EndpointRecord.State>
-        public var to: EndpointRecord.State
-        public var vpcEndpointId: String?
-        public var awsState: String?
-        public var dnsName: String?
-        public var lastError: String?
-        /// CreateVpcEndpoint answered with it now.
-        public var createAnswered: Bool
-        /// EC2 listed it now.
-        public var seen: Bool
-        /// DeleteVpcEndpoints was accepted now.
-        public var deleteRequested: Bool
-        /// An event for the health log (`endpoint_created`, `endpoint_deleted`, …) when the change applies.
-        public var note: EndpointNote?
-        /// This generation failed: count it (once: the row leaves `from`) and wait until this time.
-        public var failureNextAttempt: Date?
-
-        public init(from: Set<EndpointRecord.State>, to: EndpointRecord.State, vpcEndpointId: String? = nil, awsState: String? = nil,
-                    dnsName: String? = nil, lastError: String? = nil, createAnswered: Bool = false, seen: Bool = false,
-                    deleteRequested: Bool = false, note: EndpointNote? = nil, failureNextAttempt: Date? = nil) {
-            self.from = from
-            self.to = to
-            self.vpcEndpointId = vpcEndpointId
-            self.awsState = awsState
-            self.dnsName = dnsName
-            self.lastError = lastError
-            self.createAnswered = createAnswered
-            self.seen = seen
-            self.deleteRequested = deleteRequested
-            self.note = note
-            self.failureNextAttempt = failureNextAttempt
-        }
-    }
-
-    /// A happening of an endpoint generation written to the event table with the change.
-    public struct EndpointNote: Sendable, Equatable {
-        public var event: String
-        public var detail: String
-        public init(_ event: String, _ detail: String) {
-            self.event = event
-            self.detail = detail
         }
     }
 

@@ -1,73 +1,6 @@
 import Foundation
 import GRDB
 
-/// A registered customer: the resource configuration an SE told us to expect, and where it stands.
-public struct Customer: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "customer"
-
-    public var id: Int64?
-    public var name: String
-    public var resourceConfigurationArn: String
-    public var partition: String
-    public var region: String
-    public var accountId: String
-    public var port: Int
-    public var note: String?
-    public var state: CustomerState
-    /// Why the customer is in its state, in words for on-call (AWS's reason, a refusal, …).
-    public var stateDetail: String?
-    /// What to do about it, when there is something to do.
-    public var hint: String?
-    /// `customer remove --keep-endpoint`: the daemon forgets the customer but leaves its endpoint.
-    public var keepEndpoint: Bool
-    public var resourceShareArn: String?
-    public var invitationArn: String?
-    public var createdAt: Date
-    public var updatedAt: Date
-    public var stateChangedAt: Date
-    public var removedAt: Date?
-    /// Consecutive endpoints that ended Failed/Rejected/Expired; reset when one becomes Available.
-    public var endpointFailures: Int
-    /// When the next endpoint generation may be created after a failure (exponential backoff).
-    public var nextEndpointAttemptAt: Date?
-    /// The probe's optional login: user name, and the path of a file holding the password.
-    public var probeUser: String? = nil
-    public var probePasswordFile: String? = nil
-    public var probeDatabase: String? = nil
-    /// Who made the last state change: `daemon` or `cli:<user>` (the store's lifecycle trigger reads it).
-    public var stateActor: String = "daemon"
-
-    public init(id: Int64?, name: String, resourceConfigurationArn: String, partition: String, region: String, accountId: String,
-                port: Int, note: String?, state: CustomerState, stateDetail: String?, hint: String?, keepEndpoint: Bool,
-                resourceShareArn: String?, invitationArn: String?, createdAt: Date, updatedAt: Date, stateChangedAt: Date,
-                removedAt: Date?, endpointFailures: Int, nextEndpointAttemptAt: Date?) {
-        self.id = id
-        self.name = name
-        self.resourceConfigurationArn = resourceConfigurationArn
-        self.partition = partition
-        self.region = region
-        self.accountId = accountId
-        self.port = port
-        self.note = note
-        self.state = state
-        self.stateDetail = stateDetail
-        self.hint = hint
-        self.keepEndpoint = keepEndpoint
-        self.resourceShareArn = resourceShareArn
-        self.invitationArn = invitationArn
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-        self.stateChangedAt = stateChangedAt
-        self.removedAt = removedAt
-        self.endpointFailures = endpointFailures
-        self.nextEndpointAttemptAt = nextEndpointAttemptAt
-    }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
-    }
-}
-
 /// What `customer add` supplies; the rest of a `Customer` is derived or defaulted.
 public struct NewCustomer: Sendable, Equatable {
     public var name: String
@@ -80,5 +13,35 @@ public struct NewCustomer: Sendable, Equatable {
         self.arn = arn
         self.port = port
         self.note = note
+    }
+}
+
+extension Customer: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "customer"
+
+    /// Column by column rather than through `Decodable`: a pass reads every live customer, and this is
+    /// several times cheaper. A value of the wrong type or an unknown state throws (the file is untrusted).
+    public init(row: Row) throws {
+        self.init(id: try row.decode(forColumn: "id"), name: try row.decode(forColumn: "name"),
+                  resourceConfigurationArn: try row.decode(forColumn: "resourceConfigurationArn"),
+                  partition: try row.decode(forColumn: "partition"), region: try row.decode(forColumn: "region"),
+                  accountId: try row.decode(forColumn: "accountId"), port: try row.decode(forColumn: "port"),
+                  note: try row.decode(forColumn: "note"), state: try row.decode(forColumn: "state"),
+                  stateDetail: try row.decode(forColumn: "stateDetail"), hint: try row.decode(forColumn: "hint"),
+                  keepEndpoint: try row.decode(forColumn: "keepEndpoint"),
+                  resourceShareArn: try row.decode(forColumn: "resourceShareArn"),
+                  invitationArn: try row.decode(forColumn: "invitationArn"),
+                  createdAt: try row.decode(forColumn: "createdAt"), updatedAt: try row.decode(forColumn: "updatedAt"),
+                  stateChangedAt: try row.decode(forColumn: "stateChangedAt"), removedAt: try row.decode(forColumn: "removedAt"),
+                  endpointFailures: try row.decode(forColumn: "endpointFailures"),
+                  nextEndpointAttemptAt: try row.decode(forColumn: "nextEndpointAttemptAt"))
+        probeUser = try row.decode(forColumn: "probeUser")
+        probePasswordFile = try row.decode(forColumn: "probePasswordFile")
+        probeDatabase = try row.decode(forColumn: "probeDatabase")
+        stateActor = try row.decode(forColumn: "stateActor")
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
     }
 }

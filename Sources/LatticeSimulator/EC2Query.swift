@@ -92,6 +92,9 @@ struct EC2Filter: Sendable, Equatable {
     }
 
     static func glob(_ pattern: String, _ text: String, caseInsensitive: Bool) -> Bool {
+        if !pattern.utf8.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }) {
+            return caseInsensitive ? pattern.lowercased() == text.lowercased() : pattern == text
+        }
         let pattern = Array(caseInsensitive ? pattern.lowercased() : pattern)
         let text = Array(caseInsensitive ? text.lowercased() : text)
         var p = 0, t = 0, star = -1, mark = 0

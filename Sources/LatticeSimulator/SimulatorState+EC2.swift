@@ -88,13 +88,13 @@ extension SimulatorState {
         if token == nil {
             for index in endpoints.indices where endpoints[index].unlistedDescribes > 0 { endpoints[index].unlistedDescribes -= 1 }
         }
-        let listed = endpoints.filter { $0.state != .deleted && !unlisted.contains($0.id) }
+        let listed = endpoints.lazy.filter { $0.state != .deleted && !unlisted.contains($0.id) }
         for id in ids where !listed.contains(where: { $0.id == id }) {
             throw SimulatorAPIError(400, "InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '\(id)' does not exist")
         }
-        let matching = listed.filter { endpoint in
+        let matching = Array(listed.filter { endpoint in
             (ids.isEmpty || ids.contains(endpoint.id)) && filters.allSatisfy { Self.endpoint(endpoint, matches: $0) }
-        }
+        })
         let page = try paginate(matching, operation: "DescribeVpcEndpoints", token: token, maxResults: maxResults,
                                 invalidToken: Self.invalidPaginationToken(token))
         advance(afterDescribing: Set(page.items.map(\.id)))

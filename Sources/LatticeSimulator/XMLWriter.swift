@@ -37,6 +37,9 @@ struct XMLWriter {
     }
 
     static func escape(_ value: String) -> String {
+        // Most values (ids, ARNs, states) have nothing to escape: one byte scan, no copy.
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">")
+                                          || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) else { return value }
         var out = ""
         out.reserveCapacity(value.utf8.count)
         for character in value {

@@ -1,4 +1,6 @@
+// The simulator's verifier, checked against the AWS SigV4 test suite whose fixtures live with the signer's tests.
 import AWSClient
+import LatticeSimulator
 import Foundation
 import Testing
 

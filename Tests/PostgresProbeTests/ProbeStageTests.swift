@@ -162,12 +162,13 @@ struct ProbeStageTests {
 
     @Test("a slow first byte that is not S or N is not PostgreSQL, timed to its arrival")
     func slowGarbage() async throws {
+        // A 10 s stage budget: timed to the byte (300 ms) means far below it, however loaded the machine.
         try await FakeServer.with([.wait(.milliseconds(300)), .send("X")]) { port in
-            let result = await makeProber().probe(loopback(port))
+            let result = await makeProber(ProbeTimeouts(uniform: .seconds(10))).probe(loopback(port))
             #expect(result.failure?.kind == .notPostgres)
             #expect(result.failure?.message.contains("\"X\"") == true)
             #expect((result.latencyMs[.postgres] ?? 0) >= 250)
-            #expect((result.latencyMs[.postgres] ?? .infinity) < 1000)
+            #expect((result.latencyMs[.postgres] ?? .infinity) < 5000)
         }
     }
 

@@ -1,17 +1,17 @@
 import Foundation
 
 /// The `X-Amz-Date` timestamp (`yyyyMMdd'T'HHmmss'Z'`, UTC), computed arithmetically so it needs no shared formatter.
-struct AmzDate: Sendable, Equatable {
+package struct AmzDate: Sendable, Equatable {
     /// The full timestamp, e.g. `20150830T123600Z`.
-    let text: String
+    package let text: String
     /// The whole-second instant it stands for.
-    let date: Date
+    package let date: Date
 
     /// The `yyyyMMdd` part used in the credential scope.
-    var dateStamp: String { String(text.prefix(8)) }
+    package var dateStamp: String { String(text.prefix(8)) }
 
     /// Formats `date`, dropping fractions of a second as the header cannot carry them.
-    init(_ date: Date) {
+    package init(_ date: Date) {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = seconds.floorDivided(by: 86_400)
         let secondOfDay = seconds - days * 86_400
@@ -23,7 +23,7 @@ struct AmzDate: Sendable, Equatable {
     }
 
     /// Parses a header value; `nil` unless it is exactly a valid `yyyyMMdd'T'HHmmss'Z'` timestamp.
-    init?(parsing text: String) {
+    package init?(parsing text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z") else { return nil }
         func number(_ range: Range<Int>) -> Int64? {

@@ -1,21 +1,21 @@
 /// The `Authorization` header of a SigV4 request, formatted by the signer and parsed by the verifier.
-struct SigV4Authorization: Sendable, Equatable {
+package struct SigV4Authorization: Sendable, Equatable {
     /// The only algorithm this signer speaks.
-    static let algorithm = "AWS4-HMAC-SHA256"
+    package static let algorithm = "AWS4-HMAC-SHA256"
 
-    var accessKeyId: String
-    var scope: SigV4Scope
+    package var accessKeyId: String
+    package var scope: SigV4Scope
     /// Lower-case header names, in the order the canonical request lists them.
-    var signedHeaders: [String]
+    package var signedHeaders: [String]
     /// Lower-case hex HMAC of the string to sign.
-    var signature: String
+    package var signature: String
 
     /// The header value, e.g. `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=…`.
-    var headerValue: String {
+    package var headerValue: String {
         "\(Self.algorithm) Credential=\(accessKeyId)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
     }
 
-    init(accessKeyId: String, scope: SigV4Scope, signedHeaders: [String], signature: String) {
+    package init(accessKeyId: String, scope: SigV4Scope, signedHeaders: [String], signature: String) {
         self.accessKeyId = accessKeyId
         self.scope = scope
         self.signedHeaders = signedHeaders
@@ -23,7 +23,7 @@ struct SigV4Authorization: Sendable, Equatable {
     }
 
     /// Parses a header value, or explains in AWS's terms what is missing or malformed.
-    init(parsing value: String) throws(Malformed) {
+    package init(parsing value: String) throws(Malformed) {
         let trimmed = SigV4Canonical.headerValue(value)
         guard trimmed.hasPrefix(Self.algorithm + " ") else {
             let algorithm = trimmed.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
@@ -64,8 +64,8 @@ struct SigV4Authorization: Sendable, Equatable {
     }
 
     /// Why an `Authorization` header could not be parsed.
-    struct Malformed: Error, Sendable {
-        var message: String
+    package struct Malformed: Error, Sendable {
+        package var message: String
 
         init(_ message: String) {
             self.message = message

@@ -1,12 +1,12 @@
 /// The pieces of a SigV4 canonical request for non-S3 services, shared by the signer and the verifier.
-enum SigV4Canonical {
+package enum SigV4Canonical {
     /// Headers left out of the signature because proxies and HTTP clients add or rewrite them after signing.
-    static let unsignedHeaderNames: Set<String> = [
+    package static let unsignedHeaderNames: Set<String> = [
         "authorization", "user-agent", "content-length", "expect", "x-amzn-trace-id", "connection", "transfer-encoding",
     ]
 
     /// The canonical request for `request`, covering exactly `signedHeaders` (lower-case, in the given order).
-    static func request(_ request: SignableRequest, signedHeaders: [String]) -> String {
+    package static func request(_ request: SignableRequest, signedHeaders: [String]) -> String {
         [
             request.method,
             uri(request.path),
@@ -18,7 +18,7 @@ enum SigV4Canonical {
     }
 
     /// The lower-case names of the headers a signer covers: every header present except `unsignedHeaderNames`, sorted.
-    static func signedHeaderNames(in headers: [HTTPHeader]) -> [String] {
+    package static func signedHeaderNames(in headers: [HTTPHeader]) -> [String] {
         Set(headers.map { $0.name.lowercased() })
             .subtracting(unsignedHeaderNames)
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
@@ -27,7 +27,7 @@ enum SigV4Canonical {
     /// The wire path with dot segments and repeated slashes removed, then URI-encoded once more.
     ///
     /// Non-S3 services sign the already-encoded path encoded again, so `%3A` on the wire becomes `%253A` here.
-    static func uri(_ path: String) -> String {
+    package static func uri(_ path: String) -> String {
         let slash = UInt8(ascii: "/")
         let bytes = Array(path.utf8)
         var segments: [ArraySlice<UInt8>] = []
@@ -56,7 +56,7 @@ enum SigV4Canonical {
     /// The query parameters decoded, re-encoded strictly and sorted by name then value; `key` alone means an empty value.
     ///
     /// `+` is taken literally (RFC 3986), not as a space: callers encode spaces as `%20`.
-    static func query(_ query: String) -> String {
+    package static func query(_ query: String) -> String {
         let equals = UInt8(ascii: "=")
         let parameters = Array(query.utf8)
             .split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true)
@@ -78,7 +78,7 @@ enum SigV4Canonical {
     }
 
     /// One `name:value\n` line per signed header; repeated headers are joined with `,` in wire order.
-    static func headers(_ headers: [HTTPHeader], signedHeaders: [String]) -> String {
+    package static func headers(_ headers: [HTTPHeader], signedHeaders: [String]) -> String {
         var values: [String: [String]] = [:]
         for header in headers {
             values[header.name.lowercased(), default: []].append(headerValue(header.value))
@@ -87,7 +87,7 @@ enum SigV4Canonical {
     }
 
     /// The value trimmed, with every run of whitespace (including folded continuation lines) collapsed to one space.
-    static func headerValue(_ value: String) -> String {
+    package static func headerValue(_ value: String) -> String {
         let words = Array(value.utf8).split(omittingEmptySubsequences: true) { byte in
             byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
         }
@@ -95,7 +95,7 @@ enum SigV4Canonical {
     }
 
     /// RFC 3986 encoding: unreserved bytes (and `/` when asked) stay, every other byte becomes upper-case `%XX`.
-    static func encode(_ bytes: some Sequence<UInt8>, keepingSlash: Bool) -> String {
+    package static func encode(_ bytes: some Sequence<UInt8>, keepingSlash: Bool) -> String {
         let hexDigits = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         for byte in bytes {
@@ -116,7 +116,7 @@ enum SigV4Canonical {
     }
 
     /// Percent-decodes `bytes`; a `%` not followed by two hex digits is kept as a literal `%`.
-    static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+    package static func decode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
         func hexValue(_ byte: UInt8) -> UInt8? {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

@@ -23,7 +23,7 @@ public struct SignableRequest: Sendable, Equatable {
 
 extension SignableRequest {
     /// The values of every header called `name` (case-insensitive), in wire order.
-    func headerValues(named name: String) -> [String] {
+    package func headerValues(named name: String) -> [String] {
         let lowered = name.lowercased()
         return headers.filter { $0.name.lowercased() == lowered }.map(\.value)
     }

@@ -1,3 +1,4 @@
+import AWSClient
 import Foundation
 
 /// Checks SigV4 signatures the way an AWS endpoint does, for simulators and tests that stand in for AWS.

@@ -1,5 +1,4 @@
-import AWSClient
-import ConsumerStore
+import AWSModels
 
 /// The matching rule (DESIGN.md): accept an invitation only when it lists at least one resource,
 /// every resource is a VPC Lattice resource configuration, every ARN is registered, and the sender is

@@ -1,9 +1,8 @@
-@testable import AWSClient
-import ConsumerStore
+import AWSModels
+@testable import ConsumerCore
 import Foundation
 import Testing
 import TestSupport
-@testable import Consumer
 
 /// The decisions as tables and transcripts: no AWS, no database.
 @Suite struct InvitationMatcherTests {
@@ -85,7 +84,7 @@ import TestSupport
         actions.compactMap { if case .deleteEndpoint(_, _, _, let id, _) = $0 { id } else { nil } }
     }
 
-    func changes(_ actions: [ReconcileAction]) -> [ConsumerStore.EndpointChange] {
+    func changes(_ actions: [ReconcileAction]) -> [EndpointChange] {
         actions.compactMap { if case .changeEndpoint(_, _, _, let change) = $0 { change } else { nil } }
     }
 
@@ -336,35 +335,11 @@ import TestSupport
     }
 }
 
-/// Builds `VpcEndpoint` values the way the EC2 client does: from XML.
+/// `VpcEndpoint` values as the EC2 client builds them (its XML parsing is tested with the client).
 enum EC2Fixture {
     static func endpoint(id: String, arn: String?, tag: String?, state: String) -> VpcEndpoint? {
-        var xml = "<item><vpcEndpointId>\(id)</vpcEndpointId><vpcEndpointType>Resource</vpcEndpointType><state>\(state)</state>"
-        if let arn { xml += "<resourceConfigurationArn>\(arn)</resourceConfigurationArn>" }
-        if let tag { xml += "<tagSet><item><key>privatelink-consumer:customer</key><value>\(tag)</value></item></tagSet>" }
-        xml += "</item>"
-        guard let element = try? XMLDocumentParser.parse(Array(xml.utf8)) else { return nil }
-        return try? VpcEndpoint(xml: element, operation: "test")
+        VpcEndpoint(vpcEndpointId: id, state: VpcEndpointState(state), vpcId: nil, resourceConfigurationArn: arn,
+                    tags: tag.map { ["privatelink-consumer:customer": $0] } ?? [:])
     }
 }
 
-@Suite struct MutationPacerTests {
-    final class Clock: @unchecked Sendable {
-        var now = Date(timeIntervalSince1970: 0)
-    }
-
-    @Test func burstOfFourThenThreeTenthsPerSecond() {
-        let clock = Clock()
-        let pacer = MutationPacer(capacity: 4, refillPerSecond: 0.3, now: { clock.now })
-        for _ in 0..<4 { #expect(pacer.tryAcquire() == nil) }
-        let wait = pacer.tryAcquire()
-        #expect(wait == .milliseconds(3334))
-        clock.now = clock.now.addingTimeInterval(3.34)
-        #expect(pacer.tryAcquire() == nil)
-        #expect(pacer.tryAcquire() != nil)
-        clock.now = clock.now.addingTimeInterval(1000)
-        for _ in 0..<4 { #expect(pacer.tryAcquire() == nil) }
-        #expect(pacer.tryAcquire() != nil)
-        #expect(MutationPacer.unpaced.tryAcquire() == nil)
-    }
-}

@@ -86,28 +86,6 @@ public struct VpcEndpoint: Sendable, Equatable {
         creationTimestamp = nil
     }
 
-    init(xml item: XMLElement, operation: String) throws(AWSClientError) {
-        guard let id = item.childText("vpcEndpointId"), !id.isEmpty else {
-            throw EC2XML.missing("vpcEndpointId in a vpcEndpoint item", operation: operation)
-        }
-        vpcEndpointId = id
-        vpcEndpointType = item.childText("vpcEndpointType")
-        vpcId = item.childText("vpcId")
-        state = VpcEndpointState(item.childText("state") ?? "")
-        subnetIds = item.child("subnetIdSet")?.children(named: "item").map(\.text) ?? []
-        securityGroupIds = item.child("groupSet")?.children(named: "item").compactMap { $0.childText("groupId") } ?? []
-        ipAddressType = item.childText("ipAddressType")
-        privateDnsEnabled = item.childText("privateDnsEnabled").map { $0.lowercased() == "true" }
-        resourceConfigurationArn = item.childText("resourceConfigurationArn")
-        var tags: [String: String] = [:]
-        for tag in item.child("tagSet")?.children(named: "item") ?? [] {
-            if let key = tag.childText("key") { tags[key] = tag.childText("value") ?? "" }
-        }
-        self.tags = tags
-        lastError = item.child("lastError").map { EC2Error(code: $0.childText("code"), message: $0.childText("message")) }
-        failureReason = item.childText("failureReason")
-        creationTimestamp = item.childText("creationTimestamp")
-    }
 }
 
 /// A Resource endpoint's association with the resource: where its DNS names are.
@@ -124,19 +102,18 @@ public struct VpcEndpointAssociation: Sendable, Equatable {
     /// The name to connect to: the private DNS name when there is one, else the endpoint's own.
     public var preferredDnsName: String? { privateDnsName ?? dnsName }
 
-    init(xml item: XMLElement, operation: String) throws(AWSClientError) {
-        guard let endpoint = item.childText("vpcEndpointId"), !endpoint.isEmpty else {
-            throw EC2XML.missing("vpcEndpointId in a vpcEndpointAssociation item", operation: operation)
-        }
-        id = item.childText("id")
-        vpcEndpointId = endpoint
-        associatedResourceArn = item.childText("associatedResourceArn")
-        accessibility = item.childText("associatedResourceAccessibility")
-        dnsName = item.child("dnsEntry")?.childText("dnsName").flatMap { $0.isEmpty ? nil : $0 }
-        privateDnsName = item.child("privateDnsEntry")?.childText("dnsName").flatMap { $0.isEmpty ? nil : $0 }
-        failureCode = item.childText("failureCode")
-        failureReason = item.childText("failureReason")
+    public init(id: String?, vpcEndpointId: String, associatedResourceArn: String?, accessibility: String?, dnsName: String?,
+                privateDnsName: String?, failureCode: String?, failureReason: String?) {
+        self.id = id
+        self.vpcEndpointId = vpcEndpointId
+        self.associatedResourceArn = associatedResourceArn
+        self.accessibility = accessibility
+        self.dnsName = dnsName
+        self.privateDnsName = privateDnsName
+        self.failureCode = failureCode
+        self.failureReason = failureReason
     }
+
 }
 
 /// A DescribeVpcEndpoints / DescribeVpcEndpointAssociations filter.

@@ -1,5 +1,4 @@
-import AWSClient
-import ConsumerStore
+import AWSModels
 
 /// Which endpoint that no generation records is which registered customer's: our tag first, else the
 /// resource configuration ARN (an endpoint from a lost state file, a kept one, or one made by hand is

@@ -1,3 +1,4 @@
+import ConsumerCore
 import AWSClient
 import Foundation
 import Logging

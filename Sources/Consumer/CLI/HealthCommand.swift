@@ -1,3 +1,4 @@
+import ConsumerCore
 import Foundation
 
 /// `health [--customer NAME] [--since DURATION] [--follow] [--json]`: the health log for on-call,

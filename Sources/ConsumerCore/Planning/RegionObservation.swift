@@ -1,4 +1,4 @@
-import AWSClient
+import AWSModels
 
 /// What one pass saw of AWS in one region.
 public struct RegionObservation: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import ConsumerCore
 import Foundation
 
 /// The daemon's configuration file (DESIGN.md "Configuration"), validated as a whole at load.
@@ -41,14 +42,6 @@ public enum IPAddressType: String, Sendable, Equatable, CaseIterable {
     case ipv4
     case dualstack
     case ipv6
-}
-
-/// What the daemon does with an invitation that does not match a registration.
-public enum UnmatchedInvitationPolicy: String, Sendable, Equatable, CaseIterable {
-    /// Record and report it; leave it pending (the SE may still register the ARN).
-    case ignore
-    /// Record and report it, and reject it in RAM.
-    case reject
 }
 
 /// Probe timing and parallelism. Each stage has its own budget; unset ones use `timeoutSeconds`.

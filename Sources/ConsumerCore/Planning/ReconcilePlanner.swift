@@ -1,5 +1,4 @@
-import AWSClient
-import ConsumerStore
+import AWSModels
 import Foundation
 
 /// The knobs of the reconciler's decisions.
@@ -184,13 +183,13 @@ public enum ReconcilePlanner {
 
     /// What an answer to CreateVpcEndpoint means for the generation, and for a registered customer.
     public static func after(_ outcome: CreateOutcome, row: EndpointRecord, customer: Customer, policy: ReconcilePolicy, now: Date)
-        -> (change: ConsumerStore.EndpointChange, transition: (event: CustomerLifecycle.Event, detail: String, hint: String?)?) {
+        -> (change: EndpointChange, transition: (event: CustomerLifecycle.Event, detail: String, hint: String?)?) {
         switch outcome {
         case .created(let endpoint):
             // A resumed create can answer with an endpoint that has failed meanwhile: a failed generation, counted.
             let failed = recordState(endpoint.state) == .failed && customer.state != .removing
             let reason = endpoint.lastError?.description ?? endpoint.failureReason ?? "EC2 reports \(endpoint.state)"
-            let change = ConsumerStore.EndpointChange(
+            let change = EndpointChange(
                 from: [.creating], to: recordState(endpoint.state), vpcEndpointId: endpoint.vpcEndpointId, awsState: endpoint.state.description,
                 lastError: failed ? reason : nil, createAnswered: true,
                 note: .init("endpoint_created", "\(endpoint.vpcEndpointId) (\(endpoint.state)), ClientToken \(row.clientToken)"),
@@ -199,14 +198,14 @@ public enum ReconcilePlanner {
                                       Hints.endpointFailed(region: customer.region)) : nil)
         case .idempotentMismatch(let message):
             // The same request with the same token: EC2 says the token's endpoint is already deleted.
-            let change = ConsumerStore.EndpointChange(
+            let change = EndpointChange(
                 from: [.creating], to: .deleted, lastError: "IdempotentParameterMismatch: \(message)",
                 note: .init("endpoint_deleted", "ClientToken \(row.clientToken): EC2 says its endpoint is already deleted"))
             return (change, nil)
         case .refused(let code, let message):
             let reason = "\(code): \(message)"
             let counts = customer.state != .removing
-            let change = ConsumerStore.EndpointChange(
+            let change = EndpointChange(
                 from: [.creating], to: .deleted, lastError: reason,
                 note: .init("endpoint_refused", "CreateVpcEndpoint refused: \(reason)"),
                 failureNextAttempt: counts ? now.addingTimeInterval(policy.backoff(afterFailures: customer.endpointFailures + 1)) : nil)
@@ -216,7 +215,7 @@ public enum ReconcilePlanner {
 
     /// What an answer to DeleteVpcEndpoints means for the generation: nil when nothing is learned yet
     /// (NotFound for an endpoint EC2 may simply not list yet).
-    public static func after(_ outcome: DeleteOutcome, row: EndpointRecord, policy: ReconcilePolicy, now: Date) -> ConsumerStore.EndpointChange? {
+    public static func after(_ outcome: DeleteOutcome, row: EndpointRecord, policy: ReconcilePolicy, now: Date) -> EndpointChange? {
         let open: Set<EndpointRecord.State> = [.pending, .available, .failed, .deleting]
         switch outcome {
         case .accepted:
@@ -235,7 +234,7 @@ public enum ReconcilePlanner {
         row.lastSeenAt != nil || now.timeIntervalSince(row.createAnsweredAt ?? row.createdAt) >= policy.missingGrace
     }
 
-    static func recordState(_ state: VpcEndpointState) -> EndpointRecord.State {
+    package static func recordState(_ state: VpcEndpointState) -> EndpointRecord.State {
         switch state {
         case .available: .available
         case .failed, .rejected, .expired: .failed
@@ -272,7 +271,7 @@ struct CustomerContext {
                                               resourceShareArn: share))]
     }
 
-    func change(_ row: EndpointRecord, _ change: ConsumerStore.EndpointChange) -> ReconcileAction {
+    func change(_ row: EndpointRecord, _ change: EndpointChange) -> ReconcileAction {
         .changeEndpoint(customerId: id, name: name, rowId: row.id!, change: change)
     }
 

@@ -1,5 +1,4 @@
-import AWSClient
-import ConsumerStore
+import AWSModels
 
 /// One thing a pass decided to do. The planner produces them from what it observed; the shell does them
 /// and feeds the outcomes of its calls back to the planner's outcome rules.
@@ -20,7 +19,7 @@ public enum ReconcileAction: Sendable, Equatable {
     /// Take over an endpoint found in EC2 for a customer with no current generation.
     case adoptEndpoint(customerId: Int64, name: String, endpoint: VpcEndpoint, dnsName: String?)
     /// Record what EC2 said about a generation (compare-and-set on the row's state).
-    case changeEndpoint(customerId: Int64, name: String, rowId: Int64, change: ConsumerStore.EndpointChange)
+    case changeEndpoint(customerId: Int64, name: String, rowId: Int64, change: EndpointChange)
     /// Delete an endpoint in EC2 (removal, a revoked share, a failed generation, a surplus duplicate).
     /// `row` is nil for an endpoint we never recorded.
     case deleteEndpoint(customerId: Int64, name: String, row: EndpointRecord?, vpcEndpointId: String, reason: String)
@@ -28,7 +27,7 @@ public enum ReconcileAction: Sendable, Equatable {
     case resetFailures(customerId: Int64)
 
     /// The customer an action is about, if one.
-    var customerId: Int64? {
+    package var customerId: Int64? {
         switch self {
         case .transition(let request): request.customerId
         case .createEndpoint(let id, _, _, _, _), .resumeCreate(let id, _, _), .adoptEndpoint(let id, _, _, _),

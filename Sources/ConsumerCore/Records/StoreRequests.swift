@@ -1,0 +1,93 @@
+import Foundation
+
+// What decision code asks of the state store: the snapshot a pass plans from, and compare-and-set
+// changes of a customer's state and of an endpoint generation.
+
+/// What the reconciler reads at the start of a pass.
+public struct RegistrySnapshot: Sendable, Equatable {
+    /// Live customers (including `removing`), by name.
+    public var customers: [Customer]
+    /// Every endpoint generation not yet closed (not deleted, not released), by customer id, oldest first.
+    public var openEndpoints: [Int64: [EndpointRecord]]
+    /// Every invitation seen, by invitation ARN.
+    public var invitations: [String: InvitationRecord]
+
+    public init(customers: [Customer], openEndpoints: [Int64: [EndpointRecord]], invitations: [String: InvitationRecord]) {
+        self.customers = customers
+        self.openEndpoints = openEndpoints
+        self.invitations = invitations
+    }
+
+    /// The customer's current generation (being created or alive), if any.
+    public func currentEndpoint(of customerId: Int64?) -> EndpointRecord? {
+        customerId.flatMap { openEndpoints[$0]?.last { $0.state.isCurrent } }
+    }
+}
+
+/// A lifecycle change asked for by the planner or the reconciler: compare-and-set on `from`.
+public struct TransitionRequest: Sendable, Equatable {
+    public var customerId: Int64
+    /// The state the decision was made from.
+    public var from: CustomerState
+    public var event: CustomerLifecycle.Event
+    public var detail: String?
+    public var hint: String?
+    /// Recorded with the change when not nil.
+    public var resourceShareArn: String?
+
+    public init(customerId: Int64, from: CustomerState, event: CustomerLifecycle.Event, detail: String?, hint: String? = nil,
+                resourceShareArn: String? = nil) {
+        self.customerId = customerId
+        self.from = from
+        self.event = event
+        self.detail = detail
+        self.hint = hint
+        self.resourceShareArn = resourceShareArn
+    }
+}
+
+/// One change of an endpoint generation, applied only while the row is in one of `from`.
+public struct EndpointChange: Sendable, Equatable {
+    public var from: Set<EndpointRecord.State>
+    public var to: EndpointRecord.State
+    public var vpcEndpointId: String?
+    public var awsState: String?
+    public var dnsName: String?
+    public var lastError: String?
+    /// CreateVpcEndpoint answered with it now.
+    public var createAnswered: Bool
+    /// EC2 listed it now.
+    public var seen: Bool
+    /// DeleteVpcEndpoints was accepted now.
+    public var deleteRequested: Bool
+    /// An event for the health log (`endpoint_created`, `endpoint_deleted`, …) when the change applies.
+    public var note: EndpointNote?
+    /// This generation failed: count it (once: the row leaves `from`) and wait until this time.
+    public var failureNextAttempt: Date?
+
+    public init(from: Set<EndpointRecord.State>, to: EndpointRecord.State, vpcEndpointId: String? = nil, awsState: String? = nil,
+                dnsName: String? = nil, lastError: String? = nil, createAnswered: Bool = false, seen: Bool = false,
+                deleteRequested: Bool = false, note: EndpointNote? = nil, failureNextAttempt: Date? = nil) {
+        self.from = from
+        self.to = to
+        self.vpcEndpointId = vpcEndpointId
+        self.awsState = awsState
+        self.dnsName = dnsName
+        self.lastError = lastError
+        self.createAnswered = createAnswered
+        self.seen = seen
+        self.deleteRequested = deleteRequested
+        self.note = note
+        self.failureNextAttempt = failureNextAttempt
+    }
+}
+
+/// A happening of an endpoint generation written to the event table with the change.
+public struct EndpointNote: Sendable, Equatable {
+    public var event: String
+    public var detail: String
+    public init(_ event: String, _ detail: String) {
+        self.event = event
+        self.detail = detail
+    }
+}

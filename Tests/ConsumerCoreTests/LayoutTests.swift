@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+/// The decision code stays pure: the targets that hold it import nothing that does I/O.
+@Suite struct LayoutTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let allowed: [String: Set<String>] = [
+        "ConsumerCore": ["Foundation", "AWSModels"],
+        "AWSModels": ["Foundation"],
+    ]
+
+    @Test(arguments: ["ConsumerCore", "AWSModels"])
+    func importsNothingThatDoesIO(target: String) throws {
+        let directory = Self.root.appendingPathComponent("Sources/\(target)")
+        let files = try #require(FileManager.default.enumerator(atPath: directory.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") }
+        #expect(!files.isEmpty, "no sources found under \(directory.path)")
+        for file in files {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.hasPrefix("import ") || line.hasPrefix("@_exported import ") {
+                let module = line.split(separator: " ").last.map(String.init) ?? ""
+                #expect(Self.allowed[target]!.contains(module), "\(target)/\(file) imports \(module)")
+            }
+        }
+    }
+
+    @Test func packageGivesThemNoOtherDependencies() throws {
+        let manifest = try String(contentsOf: Self.root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        #expect(manifest.contains(#".target(name: "ConsumerCore", dependencies: ["AWSModels"])"#))
+        #expect(manifest.contains(#".target(name: "AWSModels")"#))
+    }
+}
