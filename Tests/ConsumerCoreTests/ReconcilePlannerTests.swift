@@ -206,6 +206,18 @@ import TestSupport
         #expect(events(actions) == [.shareWithdrawn])
     }
 
+    @Test func aShareRAMDoesNotListYetRightAfterItsAcceptanceIsNotAWithdrawal() {
+        var acme = InvitationMatcherTests.customer("acme", 1, state: .shareAccepted)
+        let observation = RegionObservation(region: "us-east-1")
+        acme.stateChangedAt = now.addingTimeInterval(-(policy.missingGrace - 1))
+        let early = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        #expect(events(early) == [.shareAccepted])
+        #expect(creates(early) == 0)
+        acme.stateChangedAt = now.addingTimeInterval(-policy.missingGrace)
+        let late = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        #expect(events(late) == [.shareWithdrawn])
+    }
+
     @Test func aFailedGenerationIsCountedOnceThenOnlyDeleted() throws {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .endpointPending)
         let shared = InvitationMatcherTests.resource(1)
@@ -280,6 +292,19 @@ import TestSupport
         #expect(change.from == [.creating] && change.to == to)
         #expect((change.failureNextAttempt != nil) == counts)
         #expect((next?.event == .endpointFailed) == counts)
+    }
+
+    @Test func aMismatchIsADeletedEndpointOnlyWhenTheExactRequestWasStored() {
+        let acme = InvitationMatcherTests.customer("acme", 1, state: .removing)
+        var stored = row(1, state: .creating, endpoint: nil)
+        stored.createRequest = #"{"stored":true}"#
+        var legacy = stored
+        legacy.createRequest = nil
+        let deleted = ReconcilePlanner.after(.idempotentMismatch(message: "m"), row: stored, customer: acme, policy: policy, now: now).change
+        let unresolved = ReconcilePlanner.after(.idempotentMismatch(message: "m"), row: legacy, customer: acme, policy: policy, now: now).change
+        #expect(deleted.to == .deleted && deleted.note?.event == "endpoint_deleted")
+        #expect(unresolved.to == .deleted && unresolved.note?.event == "endpoint_unresolved")
+        #expect(unresolved.note?.detail.contains("tag") == true)
     }
 
     @Test func aDeleteAnsweredNotFoundForANeverListedEndpointTeachesNothing() {

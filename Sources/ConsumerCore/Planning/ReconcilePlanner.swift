@@ -197,6 +197,16 @@ public enum ReconcilePlanner {
             return (change, failed ? (.endpointFailed, "endpoint \(endpoint.vpcEndpointId) \(endpoint.state): \(reason)",
                                       Hints.endpointFailed(region: customer.region)) : nil)
         case .idempotentMismatch(let message):
+            guard row.createRequest != nil else {
+                // A generation from before requests were stored: the request was rebuilt from today's
+                // configuration, so the mismatch may only mean that it differs. The generation closes; an
+                // endpoint it made carries our tag and is adopted (or, for a removal, deleted) as any untracked one.
+                let change = EndpointChange(
+                    from: [.creating], to: .deleted, lastError: "IdempotentParameterMismatch: \(message)",
+                    note: .init("endpoint_unresolved", "ClientToken \(row.clientToken): the original request was not stored; "
+                                + "an endpoint made with it is found by its tag"))
+                return (change, nil)
+            }
             // The same request with the same token: EC2 says the token's endpoint is already deleted.
             let change = EndpointChange(
                 from: [.creating], to: .deleted, lastError: "IdempotentParameterMismatch: \(message)",
@@ -478,6 +488,11 @@ struct CustomerContext {
             }
             return transition(.invitationMatched, "accepting invitation \(invitation?.resourceShareInvitationArn ?? "")",
                               share: invitation?.resourceShareArn)
+        }
+        // RAM lists a share it has just accepted a little later (eventual consistency): within the window
+        // after the acceptance that is not a withdrawal.
+        if customer.state == .shareAccepted, current == nil, now.timeIntervalSince(customer.stateChangedAt) < policy.missingGrace {
+            return transition(.shareAccepted, "share accepted; waiting for RAM to list \(arn)")
         }
         let hadShare: Set<CustomerState> = [.shareAccepted, .endpointPending, .ready, .endpointMissing, .endpointFailed, .shareRevoked]
         if hadShare.contains(customer.state) {
