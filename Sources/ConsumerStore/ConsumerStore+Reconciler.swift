@@ -190,6 +190,8 @@ public struct StatusSnapshot: Sendable {
     public var endpoints: [Int64: EndpointRecord]
     public var latestProbes: [Int64: ProbeResultRecord]
     public var refusedInvitations: [InvitationRecord]
+    /// The resource configuration checks' verdicts, by customer id, in display order.
+    public var checks: [Int64: [StoredCheck]]
 }
 
 extension ConsumerStore {
@@ -206,7 +208,8 @@ extension ConsumerStore {
                 customers: customers,
                 endpoints: endpoints,
                 latestProbes: Dictionary(probes.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
-                refusedInvitations: refused)
+                refusedInvitations: refused,
+                checks: try Self.checks(db))
         }
     }
 }

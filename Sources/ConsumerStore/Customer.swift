@@ -20,7 +20,8 @@ extension Customer: FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "customer"
 
     /// Column by column rather than through `Decodable`: a pass reads every live customer, and this is
-    /// several times cheaper. A value of the wrong type or an unknown state throws (the file is untrusted).
+    /// several times cheaper. NULL in a required column, an unknown state or an unreadable date throws;
+    /// integers are read as SQLite converts them (as `Decodable` did), the schema's CHECKs bound them.
     public init(row: Row) throws {
         self.init(id: try row.decode(forColumn: "id"), name: try row.decode(forColumn: "name"),
                   resourceConfigurationArn: try row.decode(forColumn: "resourceConfigurationArn"),

@@ -15,6 +15,10 @@ public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, Mut
     public var detail: String?
     /// Who made it: `daemon`, or `cli:<user>` (`LifecycleActor`).
     public var actor: String
+    /// For a resource configuration check's verdict change (`event == "check"`): which check, its verdict, the hint.
+    public var checkName: String? = nil
+    public var verdict: CheckVerdict? = nil
+    public var hint: String? = nil
 
     public init(id: Int64? = nil, time: Date, customerId: Int64?, customerName: String?, event: String,
                 fromState: CustomerState?, toState: CustomerState?, detail: String?, actor: LifecycleActor) {
@@ -107,6 +111,7 @@ extension InvitationRecord: FetchableRecord, PersistableRecord {
 }
 
 extension CustomerState: DatabaseValueConvertible {}
+extension CheckVerdict: DatabaseValueConvertible {}
 extension EndpointRecord.State: DatabaseValueConvertible {}
 extension InvitationRecord.Decision: DatabaseValueConvertible {}
 extension InvitationRecord.Reason: DatabaseValueConvertible {}

@@ -17,6 +17,7 @@ enum Schema {
         Migration(name: "v2-reconciler", apply: addReconcilerState),
         Migration(name: "v3-probe-login", apply: addProbeLogin),
         Migration(name: "v4-lifecycle", apply: enforceLifecycle),
+        Migration(name: "v5-resource-configuration-checks", apply: addResourceConfigurationChecks),
     ]
 
     /// The version a database has once all known migrations ran.
@@ -57,6 +58,26 @@ enum Schema {
             ALTER TABLE customer ADD COLUMN probeUser TEXT CHECK (probeUser IS NULL OR length(probeUser) BETWEEN 1 AND 63);
             ALTER TABLE customer ADD COLUMN probePasswordFile TEXT CHECK (probePasswordFile IS NULL OR probePasswordFile GLOB '/*');
             ALTER TABLE customer ADD COLUMN probeDatabase TEXT;
+            """)
+    }
+
+    /// The verdicts of the resource configuration checks, one row per customer and check, and the event
+    /// columns that carry a verdict change to the health log (`kind: check` lines).
+    private static func addResourceConfigurationChecks(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE customer_check (
+                customerId INTEGER NOT NULL REFERENCES customer(id) ON DELETE CASCADE,
+                name TEXT NOT NULL CHECK (name IN ('type','definition','port','status')),
+                verdict TEXT NOT NULL CHECK (verdict IN ('pass','fail','unknown')),
+                detail TEXT NOT NULL,
+                hint TEXT,
+                checkedAt DATETIME NOT NULL,
+                changedAt DATETIME NOT NULL,
+                PRIMARY KEY (customerId, name)
+            ) WITHOUT ROWID;
+            ALTER TABLE event ADD COLUMN checkName TEXT CHECK (checkName IS NULL OR checkName IN ('type','definition','port','status'));
+            ALTER TABLE event ADD COLUMN verdict TEXT CHECK (verdict IS NULL OR verdict IN ('pass','fail','unknown'));
+            ALTER TABLE event ADD COLUMN hint TEXT;
             """)
     }
 

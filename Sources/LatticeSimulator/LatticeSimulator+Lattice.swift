@@ -11,21 +11,27 @@ struct LatticeResourceConfigurationWire: Encodable {
         var ipAddress: String
     }
 
+    struct ARNResource: Encodable {
+        var arn: String
+    }
+
     struct Definition: Encodable {
         var dnsResource: DNSResource?
         var ipResource: IPResource?
+        var arnResource: ARNResource?
     }
 
     var arn: String
     var id: String
     var name: String
-    var type = "SINGLE"
-    var status = "ACTIVE"
+    var type: String
+    var status: String
+    var failureReason: String?
     var portRanges: [String]
     var `protocol` = "TCP"
     var resourceGatewayId: String
     var customDomainName: String?
-    var resourceConfigurationDefinition: Definition
+    var resourceConfigurationDefinition: Definition?
     var allowAssociationToShareableServiceNetwork = true
     var amazonManaged = false
     var createdAt: Date
@@ -35,6 +41,9 @@ struct LatticeResourceConfigurationWire: Encodable {
         arn = configuration.arn
         id = configuration.id
         name = configuration.name
+        type = configuration.type
+        status = configuration.status
+        failureReason = configuration.failureReason
         portRanges = configuration.portRanges
         resourceGatewayId = configuration.resourceGatewayId
         customDomainName = configuration.customDomainName
@@ -43,6 +52,10 @@ struct LatticeResourceConfigurationWire: Encodable {
             resourceConfigurationDefinition = Definition(dnsResource: DNSResource(domainName: domainName, ipAddressType: ipAddressType))
         case .ip(let address):
             resourceConfigurationDefinition = Definition(ipResource: IPResource(ipAddress: address))
+        case .arn(let arn):
+            resourceConfigurationDefinition = Definition(arnResource: ARNResource(arn: arn))
+        case .noDefinition:
+            resourceConfigurationDefinition = nil
         }
         createdAt = configuration.createdAt
         lastUpdatedAt = configuration.createdAt

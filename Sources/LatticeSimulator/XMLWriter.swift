@@ -42,14 +42,15 @@ struct XMLWriter {
                                           || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) else { return value }
         var out = ""
         out.reserveCapacity(value.utf8.count)
-        for character in value {
-            switch character {
+        // By scalar, not by Character: "<" followed by a combining mark is one Character but must still be escaped.
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out

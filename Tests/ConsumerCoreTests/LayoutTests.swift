@@ -17,8 +17,13 @@ import Testing
         #expect(!files.isEmpty, "no sources found under \(directory.path)")
         for file in files {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            for line in text.split(separator: "\n") where line.hasPrefix("import ") || line.hasPrefix("@_exported import ") {
-                let module = line.split(separator: " ").last.map(String.init) ?? ""
+            // Any import: indented (inside #if), with attributes (@_exported, @preconcurrency) or access modifiers.
+            for line in text.split(separator: "\n") {
+                let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                guard let at = words.firstIndex(of: "import"), at + 1 < words.count,
+                      words[..<at].allSatisfy({ $0.hasPrefix("@") || ["public", "package", "internal", "private", "fileprivate"].contains($0) })
+                else { continue }
+                let module = String(words[at + 1].split(separator: ".").first ?? "")
                 #expect(Self.allowed[target]!.contains(module), "\(target)/\(file) imports \(module)")
             }
         }

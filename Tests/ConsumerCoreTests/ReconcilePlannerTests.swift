@@ -297,14 +297,21 @@ import TestSupport
     @Test func aMismatchIsADeletedEndpointOnlyWhenTheExactRequestWasStored() {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .removing)
         var stored = row(1, state: .creating, endpoint: nil)
-        stored.createRequest = #"{"stored":true}"#
+        stored.createRequest = StoredCreateRequest(ResourceEndpointRequest(
+            resourceConfigurationArn: acme.resourceConfigurationArn, vpcId: "vpc-0123", subnetIds: ["subnet-1"], securityGroupIds: [],
+            ipAddressType: "ipv4", privateDnsEnabled: true, clientToken: "plc-1", tags: [])).json
         var legacy = stored
         legacy.createRequest = nil
+        var garbled = stored
+        garbled.createRequest = #"{"stored":true}"#
         let deleted = ReconcilePlanner.after(.idempotentMismatch(message: "m"), row: stored, customer: acme, policy: policy, now: now).change
         let unresolved = ReconcilePlanner.after(.idempotentMismatch(message: "m"), row: legacy, customer: acme, policy: policy, now: now).change
         #expect(deleted.to == .deleted && deleted.note?.event == "endpoint_deleted")
         #expect(unresolved.to == .deleted && unresolved.note?.event == "endpoint_unresolved")
         #expect(unresolved.note?.detail.contains("tag") == true)
+        // A stored value that is not a request is no better than none.
+        let unusable = ReconcilePlanner.after(.idempotentMismatch(message: "m"), row: garbled, customer: acme, policy: policy, now: now).change
+        #expect(unusable.note?.event == "endpoint_unresolved")
     }
 
     @Test func aDeleteAnsweredNotFoundForANeverListedEndpointTeachesNothing() {

@@ -77,7 +77,8 @@ import TestSupport
     /// A file written by every earlier schema, with rows in it, upgrades to the current one keeping them:
     /// the migrations are the SQL of their time, so `migrate(to: n)` writes exactly what version n wrote.
     @Test func upgradesAFileWithDataWrittenByEveryEarlierSchema() async throws {
-        for start in 1..<Schema.currentVersion {
+        // Versions 1–3 took rows in any state; from 4 on the file's own lifecycle rules apply (next test).
+        for start in 1..<4 {
             let dir = TemporaryDirectory()
             let path = dir.file("state.sqlite3")
             let queue = try DatabaseQueue(path: path)
@@ -119,6 +120,44 @@ import TestSupport
             await #expect(throws: DatabaseError.self, "from version \(start): removal finished with an open endpoint") {
                 try await store.transition(TransitionRequest(customerId: 1, from: .removing, event: .removalFinished, detail: nil))
             }
+        }
+    }
+
+    /// A file written by version 4 (rows made the way its lifecycle rules allow) upgrades to every later one.
+    @Test func upgradesAFileWithDataWrittenByTheLifecycleSchema() async throws {
+        for start in 4..<Schema.currentVersion {
+            let dir = TemporaryDirectory()
+            let path = dir.file("state.sqlite3")
+            let queue = try DatabaseQueue(path: path)
+            try await queue.writeWithoutTransaction { db in
+                try Schema.migrate(db, to: start)
+                try db.execute(sql: """
+                    INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state, keepEndpoint,
+                                          createdAt, updatedAt, stateChangedAt, stateActor)
+                    VALUES ('acme', ?, 'aws', 'us-east-1', '111122223333', 5432, 'awaiting_share', 0, '2026-01-01 00:00:00.000',
+                            '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', 'cli:se');
+                    UPDATE customer SET state = 'accepting', stateActor = 'daemon' WHERE id = 1;
+                    UPDATE customer SET state = 'share_accepted' WHERE id = 1;
+                    UPDATE customer SET state = 'endpoint_pending' WHERE id = 1;
+                    INSERT INTO endpoint (customerId, region, clientToken, generation, vpcEndpointId, state, createRequest, createdAt, updatedAt)
+                    VALUES (1, 'us-east-1', 'plc-a', 1, 'vpce-0aaaaaaaaaaaaaaaa', 'available', '{}', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                    UPDATE customer SET state = 'ready' WHERE id = 1;
+                    INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor)
+                    VALUES ('2026-01-01 00:00:00.000', 1, 'acme', 'registered', NULL, 'awaiting_share', NULL, 'cli:se'),
+                           ('2026-01-01 00:00:01.000', 1, 'acme', 'endpoint_available', 'endpoint_pending', 'ready', NULL, 'daemon');
+                    INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
+                    """, arguments: [testARN(1)])
+            }
+            try queue.close()
+            let store = try ConsumerStore(path: path)
+            #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
+            #expect(try await store.customers().map(\.state) == [.ready], "from version \(start)")
+            #expect(try await store.events(customerId: 1).map(\.actor) == ["cli:se", "daemon"])
+            #expect(try await store.checks().isEmpty)
+            // The new tables take rows for the upgraded customers.
+            let changed = try await store.recordChecks(customerId: 1, [CheckResult(check: "definition", verdict: .fail, detail: "an IP resource")])
+            #expect(changed.map(\.check) == ["definition"], "from version \(start)")
+            #expect(try await store.events(customerId: 1).last?.checkName == "definition")
         }
     }
 

@@ -39,6 +39,7 @@ import TestSupport
         #expect(config.regions["us-east-1"]?.subnetIds.count == 2)
         #expect(config.metrics == MetricsConfig(host: "127.0.0.1", port: 9464))
         #expect(config.unmatchedInvitations == .ignore)
+        #expect(config.checks.resourceConfigurationHours == 6)
     }
 
     @Test func minimalDocumentGetsDefaults() throws {
@@ -79,6 +80,8 @@ import TestSupport
         ("{\"regions\": {\"us-east-1\": \(region)}, \"probe\": {\"concurrency\": 2.5}}", "probe.concurrency: must be a whole number, not 2.5"),
         ("{\"regions\": {\"us-east-1\": \(region)}, \"probe\": {\"concurrency\": 0}}", "probe.concurrency: 0 is out of range"),
         ("{\"regions\": {\"us-east-1\": \(region)}, \"probe\": {\"retries\": 3}}", "probe.retries: unknown key"),
+        ("{\"regions\": {\"us-east-1\": \(region)}, \"checks\": {\"resourceConfigurationHours\": 0}}", "checks.resourceConfigurationHours: 0 is out of range"),
+        ("{\"regions\": {\"us-east-1\": \(region)}, \"checks\": {\"everyHours\": 6}}", "checks.everyHours: unknown key"),
         ("{\"regions\": {\"us-east-1\": \(region)}, \"metrics\": {\"listen\": \"9464\"}}", "metrics.listen: \"9464\" is not HOST:PORT"),
         ("{\"regions\": {\"us-east-1\": \(region)}, \"metrics\": {\"listen\": \"127.0.0.1:99999\"}}", "metrics.listen: \"127.0.0.1:99999\" is not HOST:PORT"),
         ("{\"regions\": {\"us-east-1\": \(region)}, \"stateDatabase\": 5}", "stateDatabase: must be a file path string, not a number"),

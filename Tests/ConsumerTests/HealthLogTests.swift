@@ -70,10 +70,31 @@ import Testing
                                                               "login": 12.0, "tls": 3.0])),
             .event(time: Self.time, customer: "acme", event: "share_accepted", detail: "rs-123"),
             .event(time: Self.time, customer: "initech", event: "ready", detail: nil),
+            .check(time: Self.time, HealthLogCheck(customer: "acme", check: "definition", verdict: "fail", detail: "an IP resource (10.0.0.5)",
+                                                   hint: "recreate it as a DNS resource (setup step 4)", eventId: 7, stateId: 42)),
         ]
         for entry in entries {
             #expect(HealthLogEntry(jsonLine: entry.jsonLine()) == entry)
         }
+    }
+
+    @Test func aCheckLineHasItsShapeAndCountsForTheOutboxRestart() throws {
+        let entry = HealthLogEntry.check(time: Self.time, HealthLogCheck(customer: "acme", check: "port", verdict: "fail", detail: "3306",
+                                                                        hint: nil, eventId: 9, stateId: 42))
+        #expect(entry.jsonLine() == #"{"time":"2026-11-25T22:00:00.123Z","kind":"check","customer":"acme","check":"port","verdict":"fail","detail":"3306","eventId":9,"stateId":42}"#)
+        let path = directory.file("checks.jsonl")
+        let writer = try HealthLogWriter(path: path)
+        try writer.append(.event(time: Self.time, customer: "acme", event: "ready", detail: nil,
+                                 trail: HealthLogEventTrail(eventId: 8, actor: "daemon", fromState: nil, toState: "ready", stateId: 42)))
+        try writer.append(entry)
+        #expect(HealthLogReader(path: path).lastEventId(stateId: 42) == 9)
+        #expect(HealthLogReader(path: path).lastEventId(stateId: 41) == nil)
+    }
+
+    @Test func probeStagesPrintInTheOrderTheyRun() {
+        let line = HealthCommand.format(.probe(HealthLogProbe(time: Self.time, customer: "acme", port: 5432, ok: true, stage: "postgres",
+                                                              latencyMs: ["postgres": 3, "connect": 2, "dns": 1])), json: false)
+        #expect(line.contains("dns 1.0 ms, connect 2.0 ms, postgres 3.0 ms"), "\(line)")
     }
 
     @Test(arguments: [

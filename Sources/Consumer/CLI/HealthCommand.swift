@@ -21,8 +21,11 @@ public enum HealthCommand {
             let move = trail.flatMap { trail in trail.toState.map { " (\(trail.fromState ?? "new") → \($0))" } } ?? ""
             let actor = trail.map { " by \($0.actor)" } ?? ""
             return "\(time)  \(customer.padding(toLength: 16, withPad: " ", startingAt: 0))  event  \(event)\(move)\(actor)\(detail.map { ": \($0)" } ?? "")"
+        case .check(_, let check):
+            let hint = check.verdict == "pass" ? "" : check.hint.map { " — \($0)" } ?? ""
+            return "\(time)  \(check.customer.padding(toLength: 16, withPad: " ", startingAt: 0))  check  \(check.check) \(check.verdict): \(check.detail ?? "")\(hint)"
         case .probe(let probe):
-            let stages = probe.latencyMs.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) ms" }
+            let stages = probe.latencyMs.sorted { HealthLogEntry.stageOrder($0.key, $1.key) }.map { "\($0.key) \(String(format: "%.1f", $0.value)) ms" }
                 .joined(separator: ", ")
             let outcome = probe.ok ? "ok" : "FAILED at \(probe.stage): \(probe.error ?? "")"
             let hint = probe.ok ? "" : probe.hint.map { " — \($0)" } ?? ""

@@ -17,6 +17,16 @@ public enum StatusCommand {
         var dnsName: String?
         var health: String
         var lastProbe: ProbeView?
+        /// The resource configuration checks (empty until the configuration was first read).
+        var checks: [CheckView]
+    }
+
+    struct CheckView: JSONRecord {
+        var check: String
+        var verdict: String
+        var detail: String
+        var hint: String?
+        var checkedAt: Date
     }
 
     struct ProbeView: JSONRecord {
@@ -52,6 +62,9 @@ public enum StatusCommand {
                 lastProbe: probe.map { probe in
                     ProbeView(time: probe.time, ok: probe.ok, stage: probe.stage.rawValue,
                               latencyMs: probe.latencyMs.values.reduce(0, +), error: probe.error, hint: probe.hint)
+                },
+                checks: (customer.id.flatMap { snapshot.checks[$0] } ?? []).map {
+                    CheckView(check: $0.name, verdict: $0.verdict.rawValue, detail: $0.detail, hint: $0.hint, checkedAt: $0.checkedAt)
                 })
         }
         let invitations = snapshot.refusedInvitations.map { record in
@@ -70,11 +83,11 @@ public enum StatusCommand {
         if customers.isEmpty {
             lines.append("no customers registered")
         } else {
-            var table = TextTable("CUSTOMER", "STATE", "HEALTH", "ENDPOINT", "DNS NAME", "LAST PROBE", "HINT")
+            var table = TextTable("CUSTOMER", "STATE", "HEALTH", "ENDPOINT", "DNS NAME", "LAST PROBE", "WARNING", "HINT")
             for row in customers {
                 let probe = row.lastProbe.map { "\($0.ok ? "ok" : "failed at \($0.stage)") \(Timestamp.string($0.time).prefix(19))" } ?? "-"
                 table.add(row.name, row.state, row.health, row.vpcEndpointId ?? "-", row.dnsName ?? "-", probe,
-                          row.hint ?? row.stateDetail ?? "")
+                          Self.warning(row.checks), row.hint ?? row.stateDetail ?? "")
             }
             lines.append(table.render())
         }
@@ -90,5 +103,12 @@ public enum StatusCommand {
             lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The failing checks in a few words (`-` when none fails): each with its detail and the setup step.
+    static func warning(_ checks: [CheckView]) -> String {
+        let failing = checks.filter { $0.verdict == CheckVerdict.fail.rawValue }
+        guard !failing.isEmpty else { return "-" }
+        return failing.map { "\($0.check): \($0.detail)\($0.hint.map { " — \($0)" } ?? "")" }.joined(separator: "; ")
     }
 }

@@ -73,7 +73,7 @@ struct ConfigValidator {
         guard let object = object(document, at: "", allowed: ["stateDatabase", "healthLog", "pollIntervalSeconds",
                                                               "probeIntervalSeconds", "regions", "probe",
                                                               "unmatchedInvitations", "metrics", "ec2Pacing",
-                                                              "healthLogRotation", "retention"]) else { return nil }
+                                                              "healthLogRotation", "retention", "checks"]) else { return nil }
         let stateDatabase = path(object["stateDatabase"], at: "stateDatabase", default: "/var/lib/privatelink-consumer/state.sqlite3")
         let healthLog = path(object["healthLog"], at: "healthLog", default: "/var/log/privatelink-consumer/health.jsonl")
         let poll = seconds(object["pollIntervalSeconds"], at: "pollIntervalSeconds", default: 60, max: 86_400)
@@ -86,13 +86,14 @@ struct ConfigValidator {
         let pacing = ec2Pacing(object["ec2Pacing"])
         let rotation = healthLogRotation(object["healthLogRotation"])
         let retention = retention(object["retention"])
+        let checks = checks(object["checks"])
         guard let stateDatabase, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
               problems.isEmpty else { return nil }
         return ConsumerConfig(source: source, stateDatabase: stateDatabase, healthLog: healthLog,
                               pollIntervalSeconds: poll, probeIntervalSeconds: probeInterval, regions: regions,
                               probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil,
                               ec2Pacing: pacing ?? EC2Pacing(), healthLogRotation: rotation ?? HealthLogRotation(),
-                              retention: retention ?? Retention())
+                              retention: retention ?? Retention(), checks: checks ?? Checks())
     }
 
     // MARK: Sections
@@ -171,6 +172,14 @@ struct ConfigValidator {
         let perCustomer = integer(object["eventsPerCustomer"], at: "retention.eventsPerCustomer", default: 1000, range: 10...1_000_000)
         guard let invitations, let events, let perCustomer else { return nil }
         return Retention(invitationDays: invitations, eventDays: events, eventsPerCustomer: perCustomer)
+    }
+
+    mutating func checks(_ value: JSONValue?) -> Checks? {
+        guard let value else { return Checks() }
+        guard let object = object(value, at: "checks", allowed: ["resourceConfigurationHours"]) else { return nil }
+        guard let hours = integer(object["resourceConfigurationHours"], at: "checks.resourceConfigurationHours", default: 6, range: 1...720)
+        else { return nil }
+        return Checks(resourceConfigurationHours: hours)
     }
 
     mutating func ec2Pacing(_ value: JSONValue?) -> EC2Pacing? {

@@ -20,6 +20,8 @@ public struct ConsumerConfig: Sendable, Equatable {
     public var healthLogRotation: HealthLogRotation = HealthLogRotation()
     /// How much history the state keeps.
     public var retention: Retention = Retention()
+    /// How often the customers' resource configurations are read again.
+    public var checks: Checks = Checks()
 
     /// Region names in a stable order.
     public var regionNames: [String] { regions.keys.sorted() }
@@ -71,6 +73,12 @@ public struct Retention: Sendable, Equatable {
     public var invitationDays: Int = 30
     public var eventDays: Int = 400
     public var eventsPerCustomer: Int = 1000
+}
+
+/// The resource configuration checks: read when a share is accepted, then again every
+/// `resourceConfigurationHours` (spread over passes).
+public struct Checks: Sendable, Equatable {
+    public var resourceConfigurationHours: Int = 6
 }
 
 /// Size-based rotation of the health log.

@@ -94,15 +94,38 @@ public struct HealthLogEventTrail: Sendable, Equatable, Decodable {
     }
 }
 
-/// One line of the health log: a probe result or a lifecycle event of one customer.
+/// A resource configuration check whose verdict changed (`kind: check`), from the event table.
+public struct HealthLogCheck: Sendable, Equatable, Decodable {
+    public var customer: String
+    public var check: String
+    public var verdict: String
+    public var detail: String?
+    public var hint: String?
+    public var eventId: Int64?
+    public var stateId: Int64?
+
+    public init(customer: String, check: String, verdict: String, detail: String?, hint: String?, eventId: Int64?, stateId: Int64?) {
+        self.customer = customer
+        self.check = check
+        self.verdict = verdict
+        self.detail = detail
+        self.hint = hint
+        self.eventId = eventId
+        self.stateId = stateId
+    }
+}
+
+/// One line of the health log: a probe result, a lifecycle event, or a check's new verdict, of one customer.
 public enum HealthLogEntry: Sendable, Equatable {
     case event(time: Date, customer: String, event: String, detail: String?, trail: HealthLogEventTrail? = nil)
     case probe(HealthLogProbe)
+    case check(time: Date, HealthLogCheck)
 
     public var time: Date {
         switch self {
         case .event(let time, _, _, _, _): time
         case .probe(let probe): probe.time
+        case .check(let time, _): time
         }
     }
 
@@ -110,14 +133,25 @@ public enum HealthLogEntry: Sendable, Equatable {
         switch self {
         case .event(_, let customer, _, _, _): customer
         case .probe(let probe): probe.customer
+        case .check(_, let check): check.customer
         }
     }
 
-    /// The line's `kind`: `event` or `probe`.
+    /// The line's `kind`: `event`, `probe` or `check`.
     public var kind: String {
         switch self {
         case .event: "event"
         case .probe: "probe"
+        case .check: "check"
+        }
+    }
+
+    /// The event table row the line was written from (event and check lines), for the outbox's restart.
+    public var eventId: (id: Int64, stateId: Int64?)? {
+        switch self {
+        case .event(_, _, _, _, let trail?): (trail.eventId, trail.stateId)
+        case .check(_, let check): check.eventId.map { ($0, check.stateId) }
+        default: nil
         }
     }
 
@@ -141,6 +175,13 @@ public enum HealthLogEntry: Sendable, Equatable {
                 line.add("eventId", raw: String(trail.eventId))
                 if let stateId = trail.stateId { line.add("stateId", raw: String(stateId)) }
             }
+        case .check(_, let check):
+            line.add("check", string: check.check)
+            line.add("verdict", string: check.verdict)
+            line.add("detail", string: check.detail)
+            line.add("hint", string: check.hint)
+            if let eventId = check.eventId { line.add("eventId", raw: String(eventId)) }
+            if let stateId = check.stateId { line.add("stateId", raw: String(stateId)) }
         case .probe(let probe):
             line.add("vpcEndpointId", string: probe.vpcEndpointId)
             line.add("dnsName", string: probe.dnsName)
@@ -171,6 +212,9 @@ public enum HealthLogEntry: Sendable, Equatable {
         case "probe":
             guard let probe = try? decoder.decode(HealthLogProbe.self, from: data) else { return nil }
             self = .probe(probe)
+        case "check":
+            guard let check = try? decoder.decode(HealthLogCheck.self, from: data) else { return nil }
+            self = .check(time: time, check)
         case "event":
             guard let fields = try? decoder.decode(EventFields.self, from: data) else { return nil }
             let trail = try? decoder.decode(HealthLogEventTrail.self, from: data)
@@ -192,7 +236,7 @@ public enum HealthLogEntry: Sendable, Equatable {
     }
 
     /// Stages in the order the probe runs them, then any others by name.
-    private static func stageOrder(_ a: String, _ b: String) -> Bool {
+    static func stageOrder(_ a: String, _ b: String) -> Bool {
         let order = ["dns", "connect", "postgres", "login"]
         switch (order.firstIndex(of: a), order.firstIndex(of: b)) {
         case let (x?, y?): return x < y

@@ -61,9 +61,9 @@ public struct HealthLogReader: Sendable {
             var best: Int64?
             for line in tail.split(separator: UInt8(ascii: "\n")) {
                 let text = String(decoding: line, as: UTF8.self)
-                guard text.contains(marker), case .event(_, _, _, _, let trail?)? = HealthLogEntry(jsonLine: text),
-                      trail.stateId == stateId else { continue }
-                best = max(best ?? 0, trail.eventId)
+                guard text.contains(marker), let written = HealthLogEntry(jsonLine: text)?.eventId,
+                      written.stateId == stateId else { continue }
+                best = max(best ?? 0, written.id)
             }
             if let best { return best }
         }

@@ -12,6 +12,8 @@ import Synchronization
 ///   probed customers; `privatelink_consumer_customer_state` still lists it.
 /// - `privatelink_consumer_customer_state{customer,state}`: 1 for the current state only; the old
 ///   state's series is removed when the state changes.
+/// - `privatelink_consumer_customer_check{customer,check}`: 1 while the resource configuration check
+///   fails, 0 when it passes or cannot tell; absent until the configuration was first read.
 /// - `privatelink_consumer_probe_latency_seconds{stage}`: histogram, 1 ms – 10 s.
 /// - `privatelink_consumer_pass_duration_seconds`: histogram, 10 ms – 5 min.
 /// - `privatelink_consumer_last_pass_timestamp_seconds`: Unix time the last pass finished.
@@ -35,6 +37,7 @@ public final class DaemonMetrics: Sendable {
         var state: String
         var stateGauge: Gauge
         var healthGauge: Gauge?
+        var checkGauges: [String: Gauge] = [:]
     }
 
     /// Upper bounds for probe stage latency: DNS answers from cache take about a millisecond, a stage
@@ -83,6 +86,20 @@ public final class DaemonMetrics: Sendable {
         recordCustomer(name: name, state: customerState.rawValue, healthy: healthy)
     }
 
+    /// A customer's resource configuration checks: check name → failing.
+    public func recordChecks(name: String, _ checks: [String: Bool]) {
+        state.withLock { state in
+            guard var series = state.customers[name] else { return }
+            for (check, failing) in checks {
+                let gauge = series.checkGauges[check]
+                    ?? registry.makeGauge(descriptor: Names.customerCheck, labels: [("customer", name), ("check", check)])
+                gauge.set(to: failing ? 1 : 0)
+                series.checkGauges[check] = gauge
+            }
+            state.customers[name] = series
+        }
+    }
+
     /// A customer's current lifecycle state (a `CustomerState` raw value) and health (`nil`: unknown).
     public func recordCustomer(name: String, state customerState: String, healthy: Bool?) {
         state.withLock { state in
@@ -118,6 +135,7 @@ public final class DaemonMetrics: Sendable {
             guard let series = state.customers.removeValue(forKey: name) else { return }
             registry.unregisterGauge(series.stateGauge)
             if let gauge = series.healthGauge { registry.unregisterGauge(gauge) }
+            for gauge in series.checkGauges.values { registry.unregisterGauge(gauge) }
         }
     }
 
@@ -165,6 +183,9 @@ public final class DaemonMetrics: Sendable {
         }
         static var customerState: MetricNameDescriptor {
             named("privatelink_consumer_customer_state", "1 for the customer's current lifecycle state.")
+        }
+        static var customerCheck: MetricNameDescriptor {
+            named("privatelink_consumer_customer_check", "1 while the customer's resource configuration check fails, else 0.")
         }
         static var probeLatency: MetricNameDescriptor {
             named("privatelink_consumer_probe_latency_seconds", "Time taken by each probe stage.")

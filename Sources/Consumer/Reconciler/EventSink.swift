@@ -3,7 +3,7 @@ import Synchronization
 import Foundation
 
 /// The health log's outbox reader: every row of the event table (the daemon's transitions and the CLI's)
-/// becomes exactly one `kind: event` line, in the order they were committed.
+/// becomes exactly one `kind: event` line (a check's verdict change a `kind: check` line), in the order they were committed.
 ///
 /// The cursor (the last event id written) is kept in the state; a daemon that died after writing lines
 /// but before moving the cursor finds the ids already in the log (each line carries its `eventId`) and
@@ -39,9 +39,14 @@ public final class HealthLogOutbox: Sendable {
                 let id = event.id ?? 0
                 // Skipped on a retry if this flush fails after the write but before the cursor moves.
                 guard id > written.withLock({ $0 ?? 0 }) else { continue }
-                try writer.append(.event(time: event.time, customer: event.customerName ?? "-", event: event.event, detail: event.detail,
-                                         trail: HealthLogEventTrail(eventId: id, actor: event.actor, fromState: event.fromState?.rawValue,
-                                                                    toState: event.toState?.rawValue, stateId: stateId)))
+                if let check = event.checkName, let verdict = event.verdict {
+                    try writer.append(.check(time: event.time, HealthLogCheck(customer: event.customerName ?? "-", check: check, verdict: verdict.rawValue,
+                                                                              detail: event.detail, hint: event.hint, eventId: id, stateId: stateId)))
+                } else {
+                    try writer.append(.event(time: event.time, customer: event.customerName ?? "-", event: event.event, detail: event.detail,
+                                             trail: HealthLogEventTrail(eventId: id, actor: event.actor, fromState: event.fromState?.rawValue,
+                                                                        toState: event.toState?.rawValue, stateId: stateId)))
+                }
                 written.withLock { $0 = max($0 ?? 0, id) }
             }
             try await store.advanceHealthLogCursor(to: last)

@@ -83,6 +83,7 @@ public final class Reconciler: Sendable {
                     case .failed: summary.errors += 1
                     }
                 }
+                await checkResourceConfigurations(region: region, customers: Array(run.states.values))
             } catch {
                 summary.errors += 1
                 report("observe \(region)", error, metadata: ["aws.region": "\(region)"])
@@ -130,6 +131,45 @@ public final class Reconciler: Sendable {
             }
         } catch {
             report("prune history", error, metadata: [:])
+        }
+    }
+
+    /// Reads the resource configurations of customers whose share is accepted and checks them: at once for
+    /// one never checked (its acceptance), and again every `checks.resourceConfigurationHours`, a few per
+    /// pass. A configuration that cannot be read gives `unknown` verdicts; nothing here holds onboarding back.
+    func checkResourceConfigurations(region: String, customers: [Customer]) async {
+        let shared: Set<CustomerState> = [.shareAccepted, .endpointPending, .ready, .endpointMissing, .endpointFailed]
+        let candidates = customers.filter { $0.region == region && $0.id != nil && shared.contains($0.state) }
+        guard !candidates.isEmpty else { return }
+        let interval = Double(config.checks.resourceConfigurationHours) * 3600
+        let time = now()
+        let last: [Int64: Date]
+        do {
+            last = try await store.lastChecked()
+        } catch {
+            report("checks \(region)", error, metadata: ["aws.region": "\(region)"])
+            return
+        }
+        let never = candidates.filter { last[$0.id!] == nil }.sorted { $0.stateChangedAt < $1.stateChangedAt }
+        let due = candidates.compactMap { customer in last[customer.id!].map { (customer, $0) } }
+            .filter { ResourceConfigurationChecks.isDue(lastChecked: $0.1, now: time, interval: interval) }
+            .sorted { $0.1 < $1.1 }.map(\.0)
+        let budget = ResourceConfigurationChecks.budget(checkedCustomers: candidates.count, passInterval: config.pollIntervalSeconds,
+                                                        interval: interval, cap: 20)
+        for customer in never.prefix(200) + due.prefix(budget) {
+            if Task.isCancelled { return }
+            let lookup = await aws.resourceConfiguration(region: region, arn: customer.resourceConfigurationArn)
+            let results = ResourceConfigurationChecks.evaluate(lookup, port: customer.port)
+            do {
+                for result in try await store.recordChecks(customerId: customer.id!, results) {
+                    logger.notice("resource configuration check", metadata: [
+                        "customer": "\(customer.name)", "check": "\(result.check)", "verdict": "\(result.verdict.rawValue)",
+                        "detail": "\(result.detail)"])
+                }
+            } catch {
+                report("checks \(region)", error, metadata: ["customer": "\(customer.name)"])
+            }
+            progress.mark()
         }
     }
 
@@ -244,7 +284,7 @@ public final class Reconciler: Sendable {
                     run.stale.insert(id)
                     return .done
                 }
-                let request = row.createRequest.flatMap(StoredCreateRequest.init(json:))?.request(clientToken: row.clientToken)
+                let request = row.storedRequest?.request(clientToken: row.clientToken)
                     ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region, clientToken: row.clientToken)
                 try await create(request, row: row, run: &run)
             case .adoptEndpoint(let id, let name, let endpoint, let dns):
@@ -379,7 +419,8 @@ public final class Reconciler: Sendable {
             // Throttling, 5xx, lost answers and refusals that say nothing about the endpoint are thrown: the
             // row stays `creating` and the next pass repeats the call with the same token.
             guard error.isRefusal, let code = error.code, !Self.saysNothingAboutTheEndpoint(code) else { throw error }
-            outcome = code == "IdempotentParameterMismatch" && row.createRequest != nil
+            // What a mismatch means depends on whether the exact request was stored: the planner's rule decides.
+            outcome = code == "IdempotentParameterMismatch"
                 ? .idempotentMismatch(message: error.message) : .refused(code: code, message: error.message)
         }
         guard let customer = run.states[row.customerId] else { return }

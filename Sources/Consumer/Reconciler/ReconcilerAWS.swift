@@ -1,4 +1,5 @@
 import AWSClient
+import ConsumerCore
 
 /// The AWS calls a reconcile pass makes: the HTTP clients in production (`AWSContext`), an in-memory
 /// model of RAM and EC2 in the seeded tests of interleavings, so that thousands of cases run in seconds
@@ -22,6 +23,9 @@ public protocol ReconcilerAWS: Sendable {
     func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure]
     /// Our account id (STS GetCallerIdentity), nil when it cannot be learned now.
     func accountId() async -> String?
+    /// GetResourceConfiguration of a shared configuration; any failure (access denied, not found,
+    /// throttled, transport) is reported as `unreadable` with its reason, never thrown.
+    func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup
 }
 
 extension AWSContext: ReconcilerAWS {
@@ -59,6 +63,18 @@ extension AWSContext: ReconcilerAWS {
 
     public func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure] {
         try await ec2(region).deleteVpcEndpoints(ids: ids)
+    }
+
+    public func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup {
+        do {
+            switch try await lattice(region).resourceConfiguration(arn) {
+            case .found(let configuration): return .found(configuration)
+            case .accessDenied(let message): return .unreadable("AccessDeniedException: \(message)")
+            case .notFound(let message): return .unreadable("ResourceNotFoundException: \(message)")
+            }
+        } catch {
+            return .unreadable("\(error.code ?? "error"): \(error.message)")
+        }
     }
 
     public func accountId() async -> String? {

@@ -197,7 +197,7 @@ public enum ReconcilePlanner {
             return (change, failed ? (.endpointFailed, "endpoint \(endpoint.vpcEndpointId) \(endpoint.state): \(reason)",
                                       Hints.endpointFailed(region: customer.region)) : nil)
         case .idempotentMismatch(let message):
-            guard row.createRequest != nil else {
+            guard row.storedRequest != nil else {
                 // A generation from before requests were stored: the request was rebuilt from today's
                 // configuration, so the mismatch may only mean that it differs. The generation closes; an
                 // endpoint it made carries our tag and is adopted (or, for a removal, deleted) as any untracked one.

@@ -47,3 +47,9 @@ package struct StoredCreateRequest: Codable, Equatable {
                                 clientToken: clientToken, tags: tags.map { ($0.key, $0.value) })
     }
 }
+
+extension EndpointRecord {
+    /// The exact request stored with the generation's token, when there is a usable one (nil for rows from
+    /// before requests were stored, and for anything that does not parse).
+    package var storedRequest: StoredCreateRequest? { createRequest.flatMap(StoredCreateRequest.init(json:)) }
+}

@@ -8,6 +8,10 @@ public struct SimulatedResourceConfiguration: Sendable, Hashable {
         case dns(domainName: String, ipAddressType: String = "IPV4")
         /// A fixed IP address: no failover when the database moves.
         case ip(address: String)
+        /// Another AWS resource by ARN (ARN-type configurations).
+        case arn(String)
+        /// None of its own (a GROUP configuration: its children have the definitions).
+        case noDefinition
     }
 
     /// `arn:aws:vpc-lattice:<region>:<owner>:resourceconfiguration/rcfg-<17 hex>`.
@@ -21,6 +25,12 @@ public struct SimulatedResourceConfiguration: Sendable, Hashable {
     /// False: the consumer account may not read it (`AccessDeniedException`), as is common for shared configurations.
     public var isReadable: Bool
     public var createdAt: Date
+    /// `SINGLE`, `GROUP`, `CHILD` or `ARN`.
+    public var type: String = "SINGLE"
+    /// `ACTIVE`, `CREATE_IN_PROGRESS`, `UPDATE_FAILED`, …
+    public var status: String = "ACTIVE"
+    /// Why the last change failed, when `status` is a failure.
+    public var failureReason: String? = nil
 
     /// Creates a configuration; the defaults describe a PostgreSQL RDS instance on port 5432.
     public init(arn: String,

@@ -234,7 +234,7 @@ public struct SimulatorScenario: Sendable {
         for element in elements {
             let object = try ScenarioObject(element.value, path: element.path, allowed: [
                 "arn", "type", "regionScope", "dnsName", "privateDnsName", "name", "domainName", "ipAddress", "port",
-                "customDomainName", "readable",
+                "customDomainName", "readable", "configurationType", "configurationStatus",
             ])
             let arn = try object.requiredString("arn")
             guard arn.hasPrefix("arn:") else {
@@ -255,14 +255,23 @@ public struct SimulatorScenario: Sendable {
             let name = try object.string("name")
             let customDomainName = try object.string("customDomainName")
             let readable = try object.bool("readable")
+            let configurationType = try object.choice("configurationType", ["SINGLE", "GROUP", "CHILD", "ARN"])
+            let configurationStatus = try object.choice("configurationStatus", [
+                "ACTIVE", "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"])
             let describes = definition != nil || port != nil || name != nil || customDomainName != nil || readable != nil
+                || configurationType != nil || configurationStatus != nil
             resources.append(Resource(
                 shared: SharedResource(arn: arn, type: type, regionScope: regionScope),
                 dnsName: try object.string("dnsName"), privateDNSName: try object.string("privateDnsName"),
                 configuration: describes
-                    ? SimulatedResourceConfiguration(arn: arn, name: name, definition: definition,
-                                                     portRanges: [String(port ?? 5432)], customDomainName: customDomainName,
-                                                     isReadable: readable ?? true)
+                    ? {
+                        var configuration = SimulatedResourceConfiguration(
+                            arn: arn, name: name, definition: configurationType == "GROUP" && definition == nil ? SimulatedResourceConfiguration.Definition.noDefinition : definition,
+                            portRanges: [String(port ?? 5432)], customDomainName: customDomainName, isReadable: readable ?? true)
+                        configuration.type = configurationType ?? "SINGLE"
+                        configuration.status = configurationStatus ?? "ACTIVE"
+                        return configuration
+                    }()
                     : nil))
         }
         return resources

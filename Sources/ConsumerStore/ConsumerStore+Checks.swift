@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+
+/// A stored verdict of one resource configuration check.
+public struct StoredCheck: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "customer_check"
+
+    public var customerId: Int64
+    public var name: String
+    public var verdict: CheckVerdict
+    public var detail: String
+    public var hint: String?
+    /// When the configuration was last read for it.
+    public var checkedAt: Date
+    /// When its verdict last changed.
+    public var changedAt: Date
+
+    public var result: CheckResult { CheckResult(check: name, verdict: verdict, detail: detail, hint: hint) }
+}
+
+extension ConsumerStore {
+    /// Stores one reading of a customer's resource configuration. A check whose verdict changed (or a first
+    /// verdict that is not `pass`) also gets an event row, which the health log writes as a `kind: check`
+    /// line. Nothing is written for a customer no longer live. Returns the checks whose verdict changed.
+    @discardableResult
+    public func recordChecks(customerId: Int64, _ results: [CheckResult]) async throws -> [CheckResult] {
+        let time = now()
+        return try await write { db in
+            guard let customer = try Customer.fetchOne(db, key: customerId), ![.removing, .removed].contains(customer.state) else { return [] }
+            var changed: [CheckResult] = []
+            for result in results {
+                let previous = try StoredCheck.fetchOne(db, key: ["customerId": customerId, "name": result.check])
+                let isChange = previous.map { $0.verdict != result.verdict } ?? (result.verdict != .pass)
+                let row = StoredCheck(customerId: customerId, name: result.check, verdict: result.verdict, detail: result.detail,
+                                      hint: result.hint, checkedAt: time,
+                                      changedAt: previous.map { $0.verdict == result.verdict ? $0.changedAt : time } ?? time)
+                try row.save(db)
+                guard isChange else { continue }
+                changed.append(result)
+                var event = LifecycleEvent(time: time, customerId: customerId, customerName: customer.name, event: "check",
+                                           fromState: nil, toState: nil, detail: result.detail, actor: .daemon)
+                event.checkName = result.check
+                event.verdict = result.verdict
+                event.hint = result.hint
+                try event.insert(db)
+            }
+            return changed
+        }
+    }
+
+    /// Every stored verdict, by customer id (for `status`, the metrics and the pass's schedule).
+    public func checks() async throws -> [Int64: [StoredCheck]] {
+        try await read { db in try Self.checks(db) }
+    }
+
+    static func checks(_ db: Database) throws -> [Int64: [StoredCheck]] {
+        Dictionary(grouping: try StoredCheck.order(Column("customerId")).fetchAll(db), by: \.customerId)
+            .mapValues { rows in rows.sorted { ResourceConfigurationChecks.order($0.name) < ResourceConfigurationChecks.order($1.name) } }
+    }
+
+    /// When each customer's configuration was last read (the oldest check of each), by customer id.
+    public func lastChecked() async throws -> [Int64: Date] {
+        try await read { db in
+            var times: [Int64: Date] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT customerId, min(checkedAt) AS checkedAt FROM customer_check GROUP BY customerId") {
+                times[try row.decode(forColumn: "customerId")] = try row.decode(forColumn: "checkedAt")
+            }
+            return times
+        }
+    }
+}
