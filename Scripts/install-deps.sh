@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev postgresql)
+packages=(libsqlite3-dev libcurl4-openssl-dev postgresql prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -99,6 +99,9 @@ struct Benchmark: AsyncParsableCommand {
                                              port: { _ in targetPort }, logger: logger)
             let built = try await world.onboardAll()
             progress("steady: \(customers) ready after \(built.passes) passes (\(format(built.seconds)) s)")
+            // Steady means every configuration has had its first check too (at most 200 new ones a pass).
+            let checked = try await world.checkAll()
+            progress("steady: every resource configuration checked after \(checked.passes) more passes (\(format(checked.seconds)) s)")
             // RAM drops answered invitations after about 7 days: a long-running steady state has none.
             let aged = world.simulator.ageAnsweredInvitations()
             progress("steady: \(aged) answered invitations aged out, as RAM does after about 7 days")
@@ -370,6 +373,16 @@ struct World: Sendable {
             }
         }
         throw CommandFailure.runtime("after \(maxPasses) passes only \(last?.ready ?? 0)/\(count) customers are ready")
+    }
+
+    /// Passes until every customer's resource configuration has been read once.
+    func checkAll(maxPasses: Int = 200) async throws -> (passes: Int, seconds: Double) {
+        let start = ContinuousClock.now
+        for pass in 0...maxPasses {
+            if try await parts.store.lastChecked().count >= count { return (pass, seconds(ContinuousClock.now - start)) }
+            _ = await parts.reconciler.pass()
+        }
+        throw CommandFailure.runtime("after \(maxPasses) passes not every resource configuration was checked")
     }
 
     /// One pass with its wall time, CPU time and AWS calls.

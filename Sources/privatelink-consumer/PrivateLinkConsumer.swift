@@ -12,7 +12,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
         version: ConsumerVersion.string,
-        subcommands: [Demo.self, Run.self, Status.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
+        subcommands: [Demo.self, Run.self, Status.self, Explain.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
     )
 }
 
@@ -223,6 +223,25 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await perform(options) { _ in try await StatusCommand.render(try options.app(), json: json) }
+    }
+}
+
+struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Everything known about one customer, oldest first, and the most likely cause of a problem (exit 1 unless ready and healthy)."
+    )
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The customer's name.") var name: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        var healthy = false
+        try await perform(options) { _ in
+            let explained = try await ExplainCommand.render(try options.app(), name: name, json: json)
+            healthy = explained.healthy
+            return explained.output
+        }
+        if !healthy { throw ExitCode(1) }
     }
 }
 

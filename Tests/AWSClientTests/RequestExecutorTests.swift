@@ -233,3 +233,19 @@ import TestSupport
     }
 }
 
+
+/// The `outcome` label of `privatelink_consumer_aws_calls_total`: the alert on AWS refusals counts
+/// `auth_refused`, which must be the caller's problems only.
+@Suite struct CallOutcomeLabelTests {
+    @Test(arguments: [
+        (403, "AccessDenied", "auth_refused"), (400, "UnauthorizedOperation", "auth_refused"),
+        (403, "SignatureDoesNotMatch", "auth_refused"), (403, "InvalidClientTokenId", "auth_refused"),
+        (400, "ExpiredToken", "auth_refused"), (403, "AccessDeniedException", "auth_refused"),
+        (400, "InvalidParameterValue", "client_error"), (400, "InvalidVpcEndpointId.NotFound", "client_error"),
+        (400, "Throttling", "throttled"), (503, "ServiceUnavailable", "server_error"),
+    ] as [(Int, String, String)])
+    func outcome(status: Int, code: String, expected: String) {
+        let error = AWSClientError(.service, service: "ec2", operation: "CreateVpcEndpoint", httpStatus: status, code: code, message: "m")
+        #expect(AWSRequestExecutor.outcomeLabel(error, RetryPolicy.classify(status: status, code: code)) == expected)
+    }
+}

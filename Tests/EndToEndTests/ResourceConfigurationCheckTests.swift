@@ -48,6 +48,21 @@ extension DaemonEndToEnd {
         // Checked once at acceptance, not again on every pass.
         #expect(harness.simulator.callCounts["vpc-lattice:GetResourceConfiguration"] == 4)
 
+        // `explain` tells the whole story, oldest first, and blames the configuration; not healthy: exit 1.
+        let explained = try await harness.cli(["explain", "ipdb"])
+        #expect(explained.status == 1)
+        #expect(explained.stdout.contains("→ customer side, resource configuration definition: delete and recreate"), "\(explained.stdout)")
+        let document = try await harness.cli(["explain", "ipdb", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(document.stdout.utf8)) as? [String: Any])
+        #expect(object["healthy"] as? Bool == false && object["state"] as? String == "ready")
+        let story = object["story"] as? [[String: Any]] ?? []
+        let kinds = story.compactMap { $0["kind"] as? String }
+        #expect(kinds.first == "registration")
+        #expect(Set(kinds).isSuperset(of: ["registration", "invitation", "event", "check", "endpoint"]), "\(kinds)")
+        let times = story.compactMap { $0["time"] as? String }
+        #expect(times == times.sorted(), "oldest first")
+        #expect(try await harness.cli(["explain", "nobody"]).status != 0)
+
         // The metric is 1 while a check fails.
         let daemon = try harness.startDaemon()
         var page = ""

@@ -173,7 +173,7 @@ public final class AWSRequestExecutor: Sendable {
         case .throttling: "throttled"
         case .timeout: "timeout"
         case .transient: error.kind == .service ? "server_error" : "transport_error"
-        case .fatal: error.kind == .service ? "client_error" : error.kind.description
+        case .fatal: error.isAuthorizationRefusal ? "auth_refused" : error.kind == .service ? "client_error" : error.kind.description
         }
     }
 

@@ -121,4 +121,19 @@ extension AWSClientError {
     public var isRefusal: Bool {
         kind == .service && RetryPolicy.classify(status: httpStatus ?? 500, code: code) == .fatal
     }
+
+    /// The codes with which AWS refuses who is asking rather than what is asked: a missing permission,
+    /// expired or unknown credentials, a bad signature or a skewed clock (botocore's models and the
+    /// common errors of every service).
+    public static let authorizationCodes: Set<String> = [
+        "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
+        "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch",
+        "IncompleteSignature", "MissingAuthenticationToken", "AuthFailure", "RequestExpired",
+        "InvalidSignatureException",
+    ]
+
+    /// AWS refused the caller (permission, credentials, signature): on-call's alert, not the customer's.
+    public var isAuthorizationRefusal: Bool {
+        kind == .service && code.map(Self.authorizationCodes.contains) == true
+    }
 }
