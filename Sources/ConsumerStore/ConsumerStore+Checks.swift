@@ -18,34 +18,70 @@ public struct StoredCheck: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var result: CheckResult { CheckResult(check: name, verdict: verdict, detail: detail, hint: hint) }
 }
 
+/// What the pass needs to choose which configurations to read: who was ever checked, and who is due.
+public struct CheckSchedule: Sendable, Equatable {
+    public var checked: Set<Int64> = []
+    public var due: [Int64: Date] = [:]
+}
+
 extension ConsumerStore {
     /// Stores one reading of a customer's resource configuration. A check whose verdict changed (or a first
     /// verdict that is not `pass`) also gets an event row, which the health log writes as a `kind: check`
     /// line. Nothing is written for a customer no longer live. Returns the checks whose verdict changed.
     @discardableResult
     public func recordChecks(customerId: Int64, _ results: [CheckResult]) async throws -> [CheckResult] {
+        try await recordChecks([(customerId, results)]).map(\.result)
+    }
+
+    /// Several customers' readings in one transaction (a pass's); returns the changed checks by customer id.
+    @discardableResult
+    public func recordChecks(_ readings: [(customerId: Int64, results: [CheckResult])]) async throws -> [(customerId: Int64, result: CheckResult)] {
         let time = now()
         return try await write { db in
-            guard let customer = try Customer.fetchOne(db, key: customerId), ![.removing, .removed].contains(customer.state) else { return [] }
-            var changed: [CheckResult] = []
-            for result in results {
-                let previous = try StoredCheck.fetchOne(db, key: ["customerId": customerId, "name": result.check])
-                let isChange = previous.map { $0.verdict != result.verdict } ?? (result.verdict != .pass)
-                let row = StoredCheck(customerId: customerId, name: result.check, verdict: result.verdict, detail: result.detail,
-                                      hint: result.hint, checkedAt: time,
-                                      changedAt: previous.map { $0.verdict == result.verdict ? $0.changedAt : time } ?? time)
-                try row.save(db)
-                guard isChange else { continue }
-                changed.append(result)
-                var event = LifecycleEvent(time: time, customerId: customerId, customerName: customer.name, event: "check",
-                                           fromState: nil, toState: nil, detail: result.detail, actor: .daemon)
-                event.checkName = result.check
-                event.verdict = result.verdict
-                event.hint = result.hint
-                try event.insert(db)
+            var changed: [(customerId: Int64, result: CheckResult)] = []
+            for (customerId, results) in readings {
+                guard let customer = try Customer.fetchOne(db, key: customerId), ![.removing, .removed].contains(customer.state) else { continue }
+                for result in results {
+                    let previous = try StoredCheck.fetchOne(db, key: ["customerId": customerId, "name": result.check])
+                    let isChange = previous.map { $0.verdict != result.verdict } ?? (result.verdict != .pass)
+                    let row = StoredCheck(customerId: customerId, name: result.check, verdict: result.verdict, detail: result.detail,
+                                          hint: result.hint, checkedAt: time,
+                                          changedAt: previous.map { $0.verdict == result.verdict ? $0.changedAt : time } ?? time)
+                    try row.save(db)
+                    guard isChange else { continue }
+                    changed.append((customerId, result))
+                    var event = LifecycleEvent(time: time, customerId: customerId, customerName: customer.name, event: "check",
+                                               fromState: nil, toState: nil, detail: result.detail, actor: .daemon)
+                    event.checkName = result.check
+                    event.verdict = result.verdict
+                    event.hint = result.hint
+                    try event.insert(db)
+                }
             }
             return changed
         }
+    }
+
+    /// Which customers have verdicts, and when the due ones were last read: those read before `dueBefore`
+    /// (or after `orAfter`, a clock that jumped back). Cheap at 10,000 customers: ids only for the rest.
+    public func checkSchedule(dueBefore: Date, orAfter: Date) async throws -> CheckSchedule {
+        try await read { db in
+            var schedule = CheckSchedule()
+            schedule.checked = Set(try Int64.fetchAll(db, sql: "SELECT DISTINCT customerId FROM customer_check"))
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT customerId, min(checkedAt) AS checkedAt FROM customer_check GROUP BY customerId
+                HAVING min(checkedAt) <= ? OR min(checkedAt) > ?
+                """, arguments: [dueBefore, orAfter])
+            for row in rows {
+                schedule.due[try row.decode(forColumn: "customerId")] = try row.decode(forColumn: "checkedAt")
+            }
+            return schedule
+        }
+    }
+
+    /// Forgets a customer's verdicts (its share is gone: they describe nothing shared with us any more).
+    public func clearChecks(customerId: Int64) async throws {
+        try await write { db in try db.execute(sql: "DELETE FROM customer_check WHERE customerId = ?", arguments: [customerId]) }
     }
 
     /// Every stored verdict, by customer id (for `status`, the metrics and the pass's schedule).
@@ -56,16 +92,5 @@ extension ConsumerStore {
     static func checks(_ db: Database) throws -> [Int64: [StoredCheck]] {
         Dictionary(grouping: try StoredCheck.order(Column("customerId")).fetchAll(db), by: \.customerId)
             .mapValues { rows in rows.sorted { ResourceConfigurationChecks.order($0.name) < ResourceConfigurationChecks.order($1.name) } }
-    }
-
-    /// When each customer's configuration was last read (the oldest check of each), by customer id.
-    public func lastChecked() async throws -> [Int64: Date] {
-        try await read { db in
-            var times: [Int64: Date] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT customerId, min(checkedAt) AS checkedAt FROM customer_check GROUP BY customerId") {
-                times[try row.decode(forColumn: "customerId")] = try row.decode(forColumn: "checkedAt")
-            }
-            return times
-        }
     }
 }

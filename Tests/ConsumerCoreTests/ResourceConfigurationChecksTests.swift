@@ -57,15 +57,6 @@ import Testing
         #expect(Self.verdicts(Self.configuration(type: nil, definition: nil, ports: nil, protocol: nil, status: nil)).values.allSatisfy { $0 == .unknown })
     }
 
-    @Test func dueWhenNeverCheckedOrAfterTheInterval() {
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
-        #expect(ResourceConfigurationChecks.isDue(lastChecked: nil, now: now, interval: 3600))
-        #expect(!ResourceConfigurationChecks.isDue(lastChecked: now.addingTimeInterval(-3599), now: now, interval: 3600))
-        #expect(ResourceConfigurationChecks.isDue(lastChecked: now.addingTimeInterval(-3600), now: now, interval: 3600))
-        // A time in the future (a clock that jumped back) does not postpone checks forever.
-        #expect(ResourceConfigurationChecks.isDue(lastChecked: now.addingTimeInterval(86_400), now: now, interval: 3600))
-    }
-
     @Test(arguments: [
         (10_000, 60.0, 6 * 3600.0, 20, 20),  // 10,000 customers every 6 h at one pass a minute: 28 due per pass, capped
         (1_000, 60.0, 6 * 3600.0, 20, 3),    // 1,000: 2.8 per pass

@@ -82,7 +82,8 @@ public enum CustomerCommands {
             lines.append("events (newest last):")
             var table = TextTable("TIME", "EVENT", "FROM", "TO", "BY", "DETAIL")
             for event in events {
-                table.add(Timestamp.string(event.time), event.event, event.fromState?.rawValue ?? "-",
+                let what = event.checkName.map { "check \($0) \(event.verdict?.rawValue ?? "")" } ?? event.event
+                table.add(Timestamp.string(event.time), what, event.fromState?.rawValue ?? "-",
                           event.toState?.rawValue ?? "-", event.actor, event.detail ?? "")
             }
             lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
@@ -150,6 +151,10 @@ struct EventView: JSONRecord {
     var toState: String?
     var actor: String
     var detail: String?
+    /// For a resource configuration check's verdict change (`event: check`).
+    var check: String?
+    var verdict: String?
+    var hint: String?
 
     init(_ event: LifecycleEvent) {
         time = event.time
@@ -158,6 +163,9 @@ struct EventView: JSONRecord {
         toState = event.toState?.rawValue
         actor = event.actor
         detail = event.detail
+        check = event.checkName
+        verdict = event.verdict?.rawValue
+        hint = event.hint
     }
 }
 

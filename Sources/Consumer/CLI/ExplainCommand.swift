@@ -24,9 +24,14 @@ public enum ExplainCommand {
         let store = try app.openStore()
         let customer = try await store.requireCustomer(named: name)
         let id = customer.id!
-        let events = try await store.events(customerId: id, limit: 200)
-        let invitations = try await store.invitationRecords(invitationArns: [], resourceArns: [customer.resourceConfigurationArn],
-                                                            senders: [customer.accountId]).values.sorted { $0.firstSeen < $1.firstSeen }
+        let events = try await store.events(customerId: id, limit: 1000)
+        // Those naming its resource, and the one it accepted (an expired one may list no resources).
+        let invitations = try await store.invitationRecords(invitationArns: Set([customer.invitationArn].compactMap { $0 }),
+                                                            resourceArns: [customer.resourceConfigurationArn], senders: [customer.accountId])
+            .values.filter { record in
+                record.resources.contains { $0.arn == customer.resourceConfigurationArn } || record.invitationArn == customer.invitationArn
+            }
+            .sorted { $0.firstSeen < $1.firstSeen }
         let generations = try await store.endpointGenerations(customerId: id)
         let checks = try await store.checks()[id] ?? []
         let probes = try await store.probeHistory(customerId: id, limit: 5).reversed()

@@ -60,9 +60,8 @@ struct ReconcilerService: Service {
         for customer in snapshot.customers {
             let probe = customer.id.flatMap { snapshot.latestProbes[$0] }
             metrics.recordCustomer(name: customer.name, state: customer.state, healthy: probe?.ok)
-            if let checks = customer.id.flatMap({ snapshot.checks[$0] }) {
-                metrics.recordChecks(name: customer.name, Dictionary(checks.map { ($0.name, $0.verdict == .fail) }, uniquingKeysWith: { $1 }))
-            }
+            let checks = customer.id.flatMap { snapshot.checks[$0] } ?? []
+            metrics.recordChecks(name: customer.name, Dictionary(checks.map { ($0.name, $0.verdict == .fail) }, uniquingKeysWith: { $1 }))
         }
         let current = Set(snapshot.customers.map(\.name))
         // A removed customer leaves the metrics as it leaves `status`.

@@ -86,10 +86,15 @@ public final class DaemonMetrics: Sendable {
         recordCustomer(name: name, state: customerState.rawValue, healthy: healthy)
     }
 
-    /// A customer's resource configuration checks: check name → failing.
+    /// A customer's resource configuration checks, all of them: check name → failing. Series of checks
+    /// not in `checks` (none stored any more) are removed.
     public func recordChecks(name: String, _ checks: [String: Bool]) {
         state.withLock { state in
             guard var series = state.customers[name] else { return }
+            for (check, gauge) in series.checkGauges where checks[check] == nil {
+                registry.unregisterGauge(gauge)
+                series.checkGauges[check] = nil
+            }
             for (check, failing) in checks {
                 let gauge = series.checkGauges[check]
                     ?? registry.makeGauge(descriptor: Names.customerCheck, labels: [("customer", name), ("check", check)])

@@ -69,12 +69,22 @@ extension AWSContext: ReconcilerAWS {
         do {
             switch try await lattice(region).resourceConfiguration(arn) {
             case .found(let configuration): return .found(configuration)
-            case .accessDenied(let message): return .unreadable("AccessDeniedException: \(message)")
-            case .notFound(let message): return .unreadable("ResourceNotFoundException: \(message)")
+            case .accessDenied(let message): return .unreadable("AccessDeniedException: \(Self.brief(message))")
+            case .notFound(let message): return .unreadable("ResourceNotFoundException: \(Self.brief(message))")
             }
         } catch {
-            return .unreadable("\(error.code ?? "error"): \(error.message)")
+            let reason = "\(error.code ?? "error"): \(Self.brief(error.message))"
+            return error.isRefusal ? .unreadable(reason) : .failed(reason)
         }
+    }
+
+    /// AWS's message cut to its first line and 200 characters: signature errors may echo the canonical
+    /// request (with the session token among its signed headers), which must not reach the state or logs.
+    static func brief(_ message: String) -> String {
+        var text = String(message.prefix { $0 != "\n" })
+        if let range = text.range(of: "The Canonical String") { text = String(text[..<range.lowerBound]) }
+        text = text.trimmingCharacters(in: .whitespaces)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
 
     public func accountId() async -> String? {

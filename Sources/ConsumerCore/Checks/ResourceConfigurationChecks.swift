@@ -34,14 +34,19 @@ public enum ResourceConfigurationChecks {
     /// What reading the configuration gave.
     public enum Lookup: Sendable, Equatable {
         case found(ResourceConfiguration)
-        /// Access denied, not found, throttled, a transport failure: the reason, for the `unknown` verdicts.
+        /// Access denied or not found: an answer, given as `unknown` verdicts with the reason.
         case unreadable(String)
+        /// Throttled, a server error, a lost answer: no answer at all. Nothing is recorded (the verdicts
+        /// stored stay) and the configuration is read again on the next pass.
+        case failed(String)
     }
 
     public static func evaluate(_ lookup: Lookup, port: Int) -> [CheckResult] {
-        guard case .found(let configuration) = lookup else {
-            guard case .unreadable(let reason) = lookup else { return [] }
-            return names.map { CheckResult(check: $0, verdict: .unknown, detail: "GetResourceConfiguration: \(reason)") }
+        let configuration: ResourceConfiguration
+        switch lookup {
+        case .found(let found): configuration = found
+        case .unreadable(let reason): return names.map { CheckResult(check: $0, verdict: .unknown, detail: "GetResourceConfiguration: \(reason)") }
+        case .failed: return []
         }
         return [type(configuration), definition(configuration), portRange(configuration, port: port), status(configuration)]
     }
@@ -87,8 +92,10 @@ public enum ResourceConfigurationChecks {
         case true?:
             return CheckResult(check: "port", verdict: .pass, detail: "TCP \(ranges) includes \(port)")
         case false?:
+            let single = (configuration.portRanges ?? []).count == 1 ? configuration.portRanges.flatMap { Int($0[0]) } : nil
             return CheckResult(check: "port", verdict: .fail, detail: "port ranges \(ranges) do not include the registered port \(port)",
-                               hint: "set the resource configuration's port ranges to \(port) (setup step 4), or register the customer with --port \(ranges)")
+                               hint: "set the resource configuration's port ranges to \(port) (setup step 4)"
+                                   + (single.map { ", or register the customer with --port \($0)" } ?? ""))
         case nil:
             return CheckResult(check: "port", verdict: .unknown, detail: "the configuration lists no port ranges")
         }
@@ -106,13 +113,6 @@ public enum ResourceConfigurationChecks {
             ? "wait for the customer's change to finish; if it stays, ask them to check the resource configuration (setup step 4)"
             : "ask the customer to fix or recreate the resource configuration (setup step 4)"
         return CheckResult(check: "status", verdict: .fail, detail: "\(status)\(reason)", hint: hint)
-    }
-
-    /// Whether a customer's configuration is due for a (re)check: never checked, or last checked at least
-    /// `interval` ago.
-    public static func isDue(lastChecked: Date?, now: Date, interval: TimeInterval) -> Bool {
-        guard let lastChecked else { return true }
-        return now.timeIntervalSince(lastChecked) >= interval || lastChecked > now.addingTimeInterval(60)
     }
 
     /// How many re-checks one pass may make: enough that every configuration is seen within `interval`

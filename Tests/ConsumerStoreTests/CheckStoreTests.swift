@@ -1,0 +1,48 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import ConsumerStore
+
+/// The stored verdicts of the resource configuration checks: an event only for a change, the schedule the
+/// pass reads, forgetting them, and nothing written for a customer being removed.
+@Suite struct CheckStoreTests {
+    static let fail = CheckResult(check: "definition", verdict: .fail, detail: "an IP resource", hint: "step 4")
+    static let pass = CheckResult(check: "definition", verdict: .pass, detail: "DNS resource")
+
+    @Test func onlyAChangedVerdictIsAnEventAndTheScheduleFollowsTheClock() async throws {
+        let dir = TemporaryDirectory()
+        let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        let store = try ConsumerStore(path: dir.file("state.sqlite3"), now: { clock.withLock { $0 } })
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
+        let globex = try await store.addCustomer(NewCustomer(name: "globex", arn: try ResourceConfigurationARN.parse(testARN(2)).get()), by: StoreFixtures.actor)
+        let start = clock.withLock { $0 }
+
+        // A first `pass` is no news; a first `fail` is.
+        let first = try await store.recordChecks([(acme.id!, [Self.fail]), (globex.id!, [Self.pass])])
+        #expect(first.map(\.customerId) == [acme.id!])
+        #expect(try await store.recordChecks(customerId: acme.id!, [Self.fail]).isEmpty, "the same verdict again writes no event")
+        clock.withLock { $0 = $0.addingTimeInterval(3600) }
+        #expect(try await store.recordChecks(customerId: acme.id!, [Self.pass]).map(\.verdict) == [.pass])
+        let checkEvents = try await store.events(customerId: acme.id!).filter { $0.event == "check" }
+        #expect(checkEvents.map(\.verdict) == [.fail, .pass])
+        #expect(checkEvents.first?.checkName == "definition" && checkEvents.first?.hint == "step 4")
+
+        // globex was read at `start`, acme an hour later: with a 30-minute interval only globex is due.
+        let now = clock.withLock { $0 }
+        let schedule = try await store.checkSchedule(dueBefore: now.addingTimeInterval(-1800), orAfter: now.addingTimeInterval(60))
+        #expect(schedule.checked == [acme.id!, globex.id!])
+        #expect(schedule.due == [globex.id!: start])
+        // A reading in the future (a clock that jumped back) is due at once.
+        let back = try await store.checkSchedule(dueBefore: start.addingTimeInterval(-1), orAfter: start.addingTimeInterval(-10))
+        #expect(Set(back.due.keys) == [acme.id!, globex.id!])
+
+        try await store.clearChecks(customerId: acme.id!)
+        #expect(try await store.checks()[acme.id!] == nil)
+        #expect(try await store.checks()[globex.id!]?.map(\.verdict) == [.pass])
+
+        // A customer being removed gets no verdicts.
+        _ = try await store.requestRemoval(named: "globex", keepEndpoint: false, by: StoreFixtures.actor)
+        #expect(try await store.recordChecks(customerId: globex.id!, [Self.fail]).isEmpty)
+    }
+}
