@@ -93,6 +93,9 @@ public struct VpcEndpointAssociation: Sendable, Equatable {
     public var id: String?
     public var vpcEndpointId: String
     public var associatedResourceArn: String?
+    /// Set when the associated resource is a child of a group configuration: the group's ARN.
+    public var resourceConfigurationGroupArn: String?
+    /// `Accessible` or `Inaccessible` (the resource configuration is not AVAILABLE, or no longer shared).
     public var accessibility: String?
     public var dnsName: String?
     public var privateDnsName: String?
@@ -102,11 +105,27 @@ public struct VpcEndpointAssociation: Sendable, Equatable {
     /// The name to connect to: the private DNS name when there is one, else the endpoint's own.
     public var preferredDnsName: String? { privateDnsName ?? dnsName }
 
-    public init(id: String?, vpcEndpointId: String, associatedResourceArn: String?, accessibility: String?, dnsName: String?,
-                privateDnsName: String?, failureCode: String?, failureReason: String?) {
+    /// Whether EC2 says the resource is reachable through it (absent: assumed so).
+    public var isAccessible: Bool { accessibility.map { $0.caseInsensitiveCompare("Accessible") == .orderedSame } ?? true }
+
+    /// The association of one endpoint that serves `resourceArn`: the one whose resource it is, else one
+    /// of its children (a group configuration; the lowest child ARN, so the choice never depends on the
+    /// order EC2 lists them in), else the only one when there is exactly one.
+    public static func chosen(from associations: [VpcEndpointAssociation], for resourceArn: String?) -> VpcEndpointAssociation? {
+        if let resourceArn {
+            if let own = associations.first(where: { $0.associatedResourceArn == resourceArn }) { return own }
+            let children = associations.filter { $0.resourceConfigurationGroupArn == resourceArn }
+            if let child = children.min(by: { ($0.associatedResourceArn ?? "") < ($1.associatedResourceArn ?? "") }) { return child }
+        }
+        return associations.count == 1 ? associations[0] : nil
+    }
+
+    public init(id: String?, vpcEndpointId: String, associatedResourceArn: String?, resourceConfigurationGroupArn: String? = nil,
+                accessibility: String?, dnsName: String?, privateDnsName: String?, failureCode: String?, failureReason: String?) {
         self.id = id
         self.vpcEndpointId = vpcEndpointId
         self.associatedResourceArn = associatedResourceArn
+        self.resourceConfigurationGroupArn = resourceConfigurationGroupArn
         self.accessibility = accessibility
         self.dnsName = dnsName
         self.privateDnsName = privateDnsName

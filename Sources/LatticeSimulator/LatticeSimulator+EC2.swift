@@ -75,6 +75,7 @@ extension LatticeSimulator {
                                     }
                                 }
                                 item.element("associatedResourceArn", association.resourceArn)
+                                if let group = association.groupArn { item.element("resourceConfigurationGroupArn", group) }
                                 item.element("tagSet") { _ in }
                             }
                         }

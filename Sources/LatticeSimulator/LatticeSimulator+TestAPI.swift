@@ -119,6 +119,12 @@ extension LatticeSimulator {
         }
     }
 
+    /// Makes an endpoint for `resourceArn` report these associations (in this order) instead of its one
+    /// default: a group configuration's children, inaccessible ones, several of them.
+    public func setAssociations(_ associations: [SimulatedAssociation], forResource resourceArn: String) {
+        state.withLock { $0.extraAssociations[resourceArn] = associations }
+    }
+
     /// The DNS name an association with `resourceArn` would report now for endpoint `id`.
     public func associationDNSName(endpoint id: String) -> String? {
         state.withLock { state in

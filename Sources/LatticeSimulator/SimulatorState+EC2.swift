@@ -5,6 +5,7 @@ struct AssociationView: Sendable, Equatable {
     var id: String
     var vpcEndpointId: String
     var resourceArn: String
+    var groupArn: String? = nil
     var accessibility: String
     var failureCode: String?
     var failureReason: String?
@@ -176,7 +177,7 @@ extension SimulatorState {
         }
         let views = endpoints
             .filter { $0.state == .available && (ids.isEmpty || ids.contains($0.id)) }
-            .map(association(of:))
+            .flatMap(associations(of:))
             .filter { view in
                 filters.allSatisfy { filter in
                     switch filter.name {
@@ -189,6 +190,20 @@ extension SimulatorState {
             }
         return try paginate(views, operation: "DescribeVpcEndpointAssociations", token: token, maxResults: maxResults,
                             invalidToken: Self.invalidPaginationToken(token))
+    }
+
+    /// Every association of an endpoint: the extra ones configured for its resource (a group
+    /// configuration's children, listed in the order they were given), else its one default association.
+    func associations(of endpoint: SimulatedEndpoint) -> [AssociationView] {
+        guard let extra = extraAssociations[endpoint.resourceConfigurationArn], !extra.isEmpty else { return [association(of: endpoint)] }
+        return extra.enumerated().map { index, spec in
+            AssociationView(
+                id: "\(endpoint.associationId)-\(index)", vpcEndpointId: endpoint.id, resourceArn: spec.resourceArn, groupArn: spec.groupArn,
+                accessibility: spec.accessible && endpoint.isAssociationAccessible ? "Accessible" : "Inaccessible",
+                failureCode: spec.accessible ? nil : "ResourceConfigurationNotAvailable",
+                failureReason: spec.accessible ? nil : "The resource configuration is not in an available state",
+                dnsName: spec.dnsName, hostedZoneId: Self.hostedZoneId, privateDNSName: nil)
+        }
     }
 
     func association(of endpoint: SimulatedEndpoint) -> AssociationView {

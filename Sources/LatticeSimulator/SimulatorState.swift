@@ -32,6 +32,8 @@ struct SimulatorState: Sendable {
     var endpointClientTokens: [String: (endpointId: String, input: CreateVpcEndpointInput)] = [:]
     /// Association DNS names configured per resource ARN.
     var associationDNSNames: [String: AssociationDNSName] = [:]
+    /// Associations an endpoint for a resource reports instead of its default one, by resource ARN.
+    var extraAssociations: [String: [SimulatedAssociation]] = [:]
 
     // VPC Lattice
     var resourceConfigurations: [String: SimulatedResourceConfiguration] = [:]

@@ -80,11 +80,7 @@ import TestSupport
         // Versions 1–3 took rows in any state; from 4 on the file's own lifecycle rules apply (next test).
         for start in 1..<4 {
             let dir = TemporaryDirectory()
-            let path = dir.file("state.sqlite3")
-            let queue = try DatabaseQueue(path: path)
-            try await queue.writeWithoutTransaction { db in
-                try Schema.migrate(db, to: start)
-                try db.execute(sql: """
+            let path = try await Self.file(in: dir, version: start, sql: """
                     INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state, keepEndpoint,
                                           createdAt, updatedAt, stateChangedAt)
                     VALUES ('acme', ?, 'aws', 'us-east-1', '111122223333', 5432, 'ready', 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000'),
@@ -104,8 +100,6 @@ import TestSupport
                             'accepted', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
                     INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
                     """, arguments: [testARN(1), testARN(2), testARN(3)])
-            }
-            try queue.close()
             let store = try ConsumerStore(path: path)
             #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
             #expect(try await store.customers().map(\.name) == ["acme", "globex"], "from version \(start)")
@@ -127,11 +121,7 @@ import TestSupport
     @Test func upgradesAFileWithDataWrittenByTheLifecycleSchema() async throws {
         for start in 4..<Schema.currentVersion {
             let dir = TemporaryDirectory()
-            let path = dir.file("state.sqlite3")
-            let queue = try DatabaseQueue(path: path)
-            try await queue.writeWithoutTransaction { db in
-                try Schema.migrate(db, to: start)
-                try db.execute(sql: """
+            let path = try await Self.file(in: dir, version: start, sql: """
                     INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state, keepEndpoint,
                                           createdAt, updatedAt, stateChangedAt, stateActor)
                     VALUES ('acme', ?, 'aws', 'us-east-1', '111122223333', 5432, 'awaiting_share', 0, '2026-01-01 00:00:00.000',
@@ -147,8 +137,6 @@ import TestSupport
                            ('2026-01-01 00:00:01.000', 1, 'acme', 'endpoint_available', 'endpoint_pending', 'ready', NULL, 'daemon');
                     INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
                     """, arguments: [testARN(1)])
-            }
-            try queue.close()
             let store = try ConsumerStore(path: path)
             #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
             #expect(try await store.customers().map(\.state) == [.ready], "from version \(start)")
@@ -159,6 +147,18 @@ import TestSupport
             #expect(changed.map(\.check) == ["definition"], "from version \(start)")
             #expect(try await store.events(customerId: 1).last?.checkName == "definition")
         }
+    }
+
+    /// A state file at schema `version` with the rows `sql` writes, as the build of that version made it.
+    static func file(in dir: TemporaryDirectory, version: Int, sql: String, arguments: StatementArguments) async throws -> String {
+        let path = dir.file("state.sqlite3")
+        let queue = try DatabaseQueue(path: path)
+        try await queue.writeWithoutTransaction { db in
+            try Schema.migrate(db, to: version)
+            try db.execute(sql: sql, arguments: arguments)
+        }
+        try queue.close()
+        return path
     }
 
     @Test func historyIsPrunedByAgeAndCountButNeverBeforeTheHealthLogHasIt() async throws {

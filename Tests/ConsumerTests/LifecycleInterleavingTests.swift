@@ -359,10 +359,13 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
         }
     }
 
-    func dnsNames(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: String] {
+    func associations(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: [VpcEndpointAssociation]] {
         let fault = await call("DescribeVpcEndpointAssociations")
         if fault.throttle { throw Self.throttled("DescribeVpcEndpointAssociations") }
-        return Dictionary(uniqueKeysWithValues: endpointIds.map { ($0, "\($0).vpc-lattice-rsc.us-east-1.on.aws") })
+        return Dictionary(uniqueKeysWithValues: endpointIds.map { id in
+            (id, [VpcEndpointAssociation(id: "a-\(id)", vpcEndpointId: id, associatedResourceArn: nil, accessibility: "Accessible",
+                                         dnsName: "\(id).vpc-lattice-rsc.us-east-1.on.aws", privateDnsName: nil, failureCode: nil, failureReason: nil)])
+        })
     }
 
     func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint {

@@ -122,7 +122,7 @@ public enum AWSCommands {
     static func endpoints(in region: String, vpcId: String, context: AWSContext) async throws(AWSClientError) -> [EndpointView] {
         let ec2 = context.ec2(region)
         let endpoints = try await ec2.resourceEndpoints(inVpc: vpcId).collectAll()
-        let dnsNames = try await ec2.dnsNames(ofEndpoints: endpoints.map(\.vpcEndpointId))
+        let dnsNames = try await ec2.dnsNames(of: endpoints)
         return endpoints.map { endpoint in
             EndpointView(vpcEndpointId: endpoint.vpcEndpointId, region: region, state: endpoint.state.description,
                          resourceConfigurationArn: endpoint.resourceConfigurationArn, dnsName: dnsNames[endpoint.vpcEndpointId],

@@ -242,7 +242,10 @@ public final class Reconciler: Sendable {
         let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
         observation.match = ReconcilePlanner.matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         // DNS names only for available endpoints whose name we do not know yet: none in steady state.
-        observation.dnsNames = try await aws.dnsNames(region: region, endpointIds: ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot))
+        let needed = ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot)
+        if !needed.isEmpty {
+            observation.record(associations: try await aws.associations(region: region, endpointIds: needed))
+        }
         return observation
     }
 

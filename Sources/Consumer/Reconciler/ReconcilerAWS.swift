@@ -16,8 +16,8 @@ public protocol ReconcilerAWS: Sendable {
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError)
     /// The Resource-type endpoints in the VPC, all pages.
     func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint]
-    /// DNS names from DescribeVpcEndpointAssociations, by endpoint id.
-    func dnsNames(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: String]
+    /// Every association of these endpoints (DescribeVpcEndpointAssociations, 100 ids a call), by endpoint id.
+    func associations(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: [VpcEndpointAssociation]]
     func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint
     /// DeleteVpcEndpoints; EC2 answers 200 with the items it could not delete.
     func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure]
@@ -53,8 +53,8 @@ extension AWSContext: ReconcilerAWS {
         try await ec2(region).resourceEndpoints(inVpc: vpcId).collectAll()
     }
 
-    public func dnsNames(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: String] {
-        try await ec2(region).dnsNames(ofEndpoints: endpointIds)
+    public func associations(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: [VpcEndpointAssociation]] {
+        try await ec2(region).associations(ofEndpoints: endpointIds)
     }
 
     public func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint {

@@ -406,6 +406,14 @@ struct CustomerContext {
         var actions: [ReconcileAction] = []
         let firstSighting = row.lastSeenAt == nil
         switch listed.state {
+        case .available where observation.inaccessible[endpointId] != nil:
+            let reason = observation.inaccessible[endpointId] ?? ""
+            if row.state != .available || row.awsState != listed.state.description || firstSighting {
+                actions.append(change(row, .init(from: [.pending, .available], to: .available, awsState: listed.state.description, seen: true)))
+            }
+            return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
+                                        "endpoint \(endpointId) available, but its association is \(reason)",
+                                        hint: Hints.associationInaccessible, share: share)
         case .available:
             let dns = observation.dnsNames[endpointId] ?? row.dnsName
             if row.state != .available || row.dnsName != dns || row.awsState != listed.state.description || firstSighting {
@@ -457,6 +465,9 @@ struct CustomerContext {
         if let dns {
             if customer.endpointFailures > 0 { actions.append(.resetFailures(customerId: id)) }
             actions += transition(.endpointAvailable, "endpoint \(endpoint.vpcEndpointId) found in EC2 and adopted; available at \(dns)", share: share)
+        } else if let reason = observation.inaccessible[endpoint.vpcEndpointId] {
+            actions += transition(.endpointRequested, "endpoint \(endpoint.vpcEndpointId) found in EC2 and adopted, but its association is \(reason)",
+                                  hint: Hints.associationInaccessible, share: share)
         } else {
             actions += transition(.endpointRequested, "endpoint \(endpoint.vpcEndpointId) found in EC2 (\(endpoint.state)); adopted", share: share)
         }
@@ -550,6 +561,8 @@ enum Hints {
     static func shareAgain(_ accountId: String?) -> String {
         "the customer must share the resource configuration again: RAM → Resource shares → add principal \(accountId ?? "<our account>") (setup step 5)"
     }
+
+    static let associationInaccessible = "EC2 says the resource is not reachable through the endpoint: the customer's resource configuration is not AVAILABLE or no longer shared with us; ask them to check it and its resource gateway (setup steps 2, 4 and 5)"
 
     static let shareRevoked = "the customer removed the share or deleted the resource configuration; ask them to share it again (setup steps 4–5), then the endpoint is recreated"
 

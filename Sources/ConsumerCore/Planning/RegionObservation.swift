@@ -11,8 +11,12 @@ public struct RegionObservation: Sendable, Equatable {
     public var sharedResources: [String: RAMResource]
     /// Resource endpoints in our VPC (ours by tag, or for a registered ARN), excluding deleted ones.
     public var endpoints: [VpcEndpoint]
-    /// DNS names read from DescribeVpcEndpointAssociations this pass, by endpoint id.
+    /// DNS names read from DescribeVpcEndpointAssociations this pass, by endpoint id: each from the
+    /// association that serves the endpoint's own resource configuration, when it is accessible.
     public var dnsNames: [String: String]
+    /// Endpoints whose association reads `Inaccessible` (the resource configuration is not AVAILABLE or
+    /// no longer shared), by endpoint id → EC2's reason: such an endpoint does not make a customer ready.
+    public var inaccessible: [String: String] = [:]
     /// Pending invitations whose resources RAM would not list because they expired (they may still
     /// read PENDING), by invitation ARN → the error code.
     public var unlistable: [String: String] = [:]
@@ -28,5 +32,20 @@ public struct RegionObservation: Sendable, Equatable {
         self.sharedResources = sharedResources
         self.endpoints = endpoints
         self.dnsNames = dnsNames
+    }
+
+    /// Takes what DescribeVpcEndpointAssociations answered: for each endpoint, the association of its own
+    /// resource configuration (or a child of it), never whichever came last.
+    public mutating func record(associations: [String: [VpcEndpointAssociation]]) {
+        for endpoint in endpoints {
+            guard let all = associations[endpoint.vpcEndpointId],
+                  let chosen = VpcEndpointAssociation.chosen(from: all, for: endpoint.resourceConfigurationArn) else { continue }
+            if chosen.isAccessible {
+                if let name = chosen.preferredDnsName { dnsNames[endpoint.vpcEndpointId] = name }
+            } else {
+                inaccessible[endpoint.vpcEndpointId] = [chosen.accessibility, chosen.failureCode, chosen.failureReason]
+                    .compactMap { $0 }.joined(separator: ": ")
+            }
+        }
     }
 }

@@ -60,13 +60,25 @@ public struct EC2Client: Sendable {
 
     /// The name to connect to (``VpcEndpointAssociation/preferredDnsName``) of each endpoint in `ids` that
     /// has one, by endpoint id; 100 endpoints per call.
-    public func dnsNames(ofEndpoints ids: [String]) async throws(AWSClientError) -> [String: String] {
-        var names: [String: String] = [:]
+    public func associations(ofEndpoints ids: [String]) async throws(AWSClientError) -> [String: [VpcEndpointAssociation]] {
+        var all: [String: [VpcEndpointAssociation]] = [:]
         for start in stride(from: 0, to: ids.count, by: 100) {
             let batch = Array(ids[start..<min(start + 100, ids.count)])
             for association in try await vpcEndpointAssociations(ids: batch).collectAll() {
-                if let name = association.preferredDnsName { names[association.vpcEndpointId] = name }
+                all[association.vpcEndpointId, default: []].append(association)
             }
+        }
+        return all
+    }
+
+    /// The DNS name of each endpoint: that of the association serving its own resource configuration
+    /// (`VpcEndpointAssociation.chosen`), never whichever EC2 listed last.
+    public func dnsNames(of endpoints: [VpcEndpoint]) async throws(AWSClientError) -> [String: String] {
+        let all = try await associations(ofEndpoints: endpoints.map(\.vpcEndpointId))
+        var names: [String: String] = [:]
+        for endpoint in endpoints {
+            let chosen = VpcEndpointAssociation.chosen(from: all[endpoint.vpcEndpointId] ?? [], for: endpoint.resourceConfigurationArn)
+            if let name = chosen?.preferredDnsName { names[endpoint.vpcEndpointId] = name }
         }
         return names
     }

@@ -31,6 +31,7 @@ extension VpcEndpointAssociation {
         }
         self.init(id: item.childText("id"), vpcEndpointId: endpoint,
                   associatedResourceArn: item.childText("associatedResourceArn"),
+                  resourceConfigurationGroupArn: item.childText("resourceConfigurationGroupArn"),
                   accessibility: item.childText("associatedResourceAccessibility"),
                   dnsName: item.child("dnsEntry")?.childText("dnsName").flatMap { $0.isEmpty ? nil : $0 },
                   privateDnsName: item.child("privateDnsEntry")?.childText("dnsName").flatMap { $0.isEmpty ? nil : $0 },
