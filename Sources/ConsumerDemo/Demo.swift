@@ -34,7 +34,10 @@ public enum Demo {
         simulator.addInvitation(sender: "111122223333", shareName: "acme-rds", resources: [SharedResource(arn: acme)])
         simulator.addInvitation(sender: "444455556666", shareName: "globex-rds", resources: [SharedResource(arn: globex)])
         simulator.addInvitation(sender: "555566667777", shareName: "who-is-this", resources: [SharedResource(arn: stranger)])
-        print("\(simulator.endpointURL): 3 pending RAM invitations (acme, globex, and one nobody registered)")
+        // globex made the setup guide's third mistake: its resource configuration points at an IP.
+        simulator.setResourceConfiguration(SimulatedResourceConfiguration(arn: globex, definition: .ip(address: "10.0.12.34")))
+        print("\(simulator.endpointURL): 3 pending RAM invitations (acme, globex, and one nobody registered); "
+              + "globex's resource configuration is an IP resource")
         do {
             try await walkthrough(work: work, simulator: simulator, ports: (postgresPort ?? closedPort, closedPort),
                                   arns: (acme, globex), logger: logger, print: print, step: step)
@@ -79,6 +82,8 @@ public enum Demo {
 
         step("on-call: privatelink-consumer status")
         print(try await StatusCommand.render(app, json: false))
+        step("on-call: privatelink-consumer explain globex (its whole story and the likely cause)")
+        print(try await ExplainCommand.render(app, name: "globex", json: false).output)
         step("SE: privatelink-consumer invitations")
         print(try await AWSCommands.invitations(app, context: parts.aws, json: false))
         step("on-call: privatelink-consumer health (the JSON-lines health log)")

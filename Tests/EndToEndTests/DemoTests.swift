@@ -16,6 +16,14 @@ extension DaemonEndToEnd {
             #expect(lines.contains { $0.hasPrefix("globex ") && $0.contains(" unhealthy ") && $0.contains("Nothing is listening") })
             #expect(lines.contains { $0.contains("555566667777") && $0.contains("unregistered_resource") })
             #expect(output.stdout.contains("probe  ok"))
+            // globex's IP-type resource configuration: warned about in status, blamed by explain.
+            #expect(lines.contains { $0.hasPrefix("globex ") && $0.contains("definition: an IP resource") }, "\(output.stdout)")
+            #expect(output.stdout.contains("→ customer side, resource configuration definition"))
+            // One pass's lifecycle lines in the order they happened.
+            let log = output.stdout
+            if let requested = log.range(of: "endpoint_requested"), let created = log.range(of: "endpoint_created") {
+                #expect(requested.lowerBound < created.lowerBound)
+            }
             let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
                 .filter { $0.hasPrefix("privatelink-consumer-demo-") }
             #expect(after == before, "the demo left its directory behind")

@@ -66,7 +66,8 @@ public enum ExplainCommand {
             story.append(Line(time: probe.time, kind: "probe",
                               text: (probe.ok ? "ok" : "failed at \(probe.stage.rawValue): \(probe.error ?? "")") + " (\(stages))"))
         }
-        story.sort { $0.time < $1.time }
+        // Oldest first; lines of the same instant keep the order they were gathered in (a stable sort).
+        story = story.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         let latest = probes.last
         let healthy = customer.state == .ready && latest?.ok == true
         let conclusion = likelyCause(state: customer.state, hint: customer.hint, detail: customer.stateDetail,
