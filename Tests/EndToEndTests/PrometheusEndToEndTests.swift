@@ -21,6 +21,7 @@ extension DaemonEndToEnd {
         defer { Task { await harness.shutdown() } }
         for (name, arn, port) in [("up", testARN(81), postgres.port), ("down", testARN(82), downPort)] {
             harness.simulator.addInvitation(sender: "111122223333", shareName: name, resources: [SharedResource(arn: arn)])
+            harness.simulator.setResourceConfiguration(SimulatedResourceConfiguration(arn: arn, portRanges: [String(port)]))
             #expect(try await harness.cli(["customer", "add", name, "--arn", arn, "--port", String(port)]).status == 0)
         }
         let daemon = try harness.startDaemon()
@@ -83,6 +84,10 @@ extension DaemonEndToEnd {
             #expect(answer.status == "success", "\(expression): \(answer.status)")
         }
         #expect(try await query("privatelink_consumer_customer_state{state=\"ready\"}").result.count == 2)
+        // Ready and healthy: `explain` exits 0 and says there is nothing to do.
+        let explained = try await harness.cli(["explain", "up"])
+        #expect(explained.status == 0, "\(explained.stdout)\(explained.stderr)")
+        #expect(explained.stdout.contains("→ nothing to do"))
     }
 }
 }

@@ -45,6 +45,12 @@ extension DaemonEndToEnd {
         let checkLines = log.split(separator: "\n").filter { $0.contains("\"kind\":\"check\"") }
         #expect(checkLines.count == 1 + 4 + 1, "\(checkLines.joined(separator: "\n"))")  // ipdb, denied ×4, wrongport
         #expect(checkLines.contains { $0.contains("\"customer\":\"ipdb\"") && $0.contains("\"check\":\"definition\"") && $0.contains("\"verdict\":\"fail\"") })
+        // One pass's lines for a customer in the order things happened (the outbox's commit order).
+        let goodLines = log.split(separator: "\n").filter { $0.contains("\"customer\":\"good\"") }
+        let requested = try #require(goodLines.firstIndex { $0.contains("\"event\":\"endpoint_requested\"") })
+        let created = try #require(goodLines.firstIndex { $0.contains("\"event\":\"endpoint_created\"") })
+        let available = try #require(goodLines.firstIndex { $0.contains("\"event\":\"endpoint_available\"") })
+        #expect(requested < created && created < available, "\(goodLines.joined(separator: "\n"))")
         // Checked once at acceptance, not again on every pass.
         #expect(harness.simulator.callCounts["vpc-lattice:GetResourceConfiguration"] == 4)
 
