@@ -106,7 +106,10 @@ public struct VpcEndpointAssociation: Sendable, Equatable {
     public var preferredDnsName: String? { privateDnsName ?? dnsName }
 
     /// Whether EC2 says the resource is reachable through it (absent: assumed so).
-    public var isAccessible: Bool { accessibility.map { $0.caseInsensitiveCompare("Accessible") == .orderedSame } ?? true }
+    public var isAccessible: Bool {
+        guard let accessibility, !accessibility.isEmpty else { return true }
+        return accessibility.caseInsensitiveCompare("Accessible") == .orderedSame
+    }
 
     /// The association of one endpoint that serves `resourceArn`: the one whose resource it is, else one
     /// of its children (a group configuration; the lowest child ARN, so the choice never depends on the

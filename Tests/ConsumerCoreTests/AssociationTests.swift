@@ -32,6 +32,23 @@ import TestSupport
         #expect(VpcEndpointAssociation.chosen(from: [], for: own) == nil)
     }
 
+    @Test func aCustomerAboutToBeReadyHasItsAssociationReadEvenWithAStoredName() throws {
+        let planner = ReconcilePlannerTests()
+        var acme = InvitationMatcherTests.customer("acme", 1, state: .endpointFailed)
+        let shared = InvitationMatcherTests.resource(1)
+        let endpoint = try #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: shared.arn, tag: "acme", state: "available"))
+        let named = planner.row(1, state: .available, dns: "old.example", seen: planner.now)
+        var observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared], endpoints: [endpoint])
+        let snapshot = { RegistrySnapshot(customers: [acme], openEndpoints: [1: [named]], invitations: [:]) }
+        #expect(ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot()) == [endpoint.vpcEndpointId])
+        observation.record(associations: [endpoint.vpcEndpointId: [Self.association(shared.arn, dns: "acme.example", accessible: false)]])
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot(), policy: ReconcilePolicy(), accountId: nil, now: planner.now)
+        #expect(!actions.contains { if case .transition(let request) = $0 { request.event == .endpointAvailable } else { false } })
+        // Ready with a name: nothing is read (steady state makes no DescribeVpcEndpointAssociations call).
+        acme.state = .ready
+        #expect(ReconcilePlanner.dnsNamesNeeded(RegionObservation(region: "us-east-1", endpoints: [endpoint]), snapshot: snapshot()).isEmpty)
+    }
+
     @Test func anInaccessibleAssociationKeepsTheCustomerOutOfReady() throws {
         var acme = InvitationMatcherTests.customer("acme", 1, state: .endpointPending)
         let shared = InvitationMatcherTests.resource(1)

@@ -21,9 +21,9 @@ extension DaemonEndToEnd {
             #expect(output.stdout.contains("→ customer side, resource configuration definition"))
             // One pass's lifecycle lines in the order they happened.
             let log = output.stdout
-            if let requested = log.range(of: "endpoint_requested"), let created = log.range(of: "endpoint_created") {
-                #expect(requested.lowerBound < created.lowerBound)
-            }
+            let requested = try #require(log.range(of: "endpoint_requested"), "\(log)")
+            let created = try #require(log.range(of: "endpoint_created"))
+            #expect(requested.lowerBound < created.lowerBound)
             let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
                 .filter { $0.hasPrefix("privatelink-consumer-demo-") }
             #expect(after == before, "the demo left its directory behind")

@@ -85,7 +85,8 @@ public enum ReconcilePlanner {
     }
 
     /// The endpoints whose DNS names this pass must read: available ones that a registered customer's
-    /// current generation records without a name, or that it is about to adopt. None in steady state.
+    /// current generation records without a name, or whose customer is about to become ready (its
+    /// association must be accessible then), or that it is about to adopt. None in steady state.
     public static func dnsNamesNeeded(_ observation: RegionObservation, snapshot: RegistrySnapshot) -> [String] {
         let registered = snapshot.customers.filter { $0.region == observation.region && $0.state != .removing }
         let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
@@ -93,7 +94,7 @@ public enum ReconcilePlanner {
         var needed: [String] = []
         for customer in registered {
             if let current = snapshot.currentEndpoint(of: customer.id), let id = current.vpcEndpointId {
-                if current.dnsName == nil, available.contains(id) { needed.append(id) }
+                if current.dnsName == nil || customer.state != .ready, available.contains(id) { needed.append(id) }
             } else if let adoptable = match.kept[customer.name], adoptable.state == .available {
                 needed.append(adoptable.vpcEndpointId)
             }

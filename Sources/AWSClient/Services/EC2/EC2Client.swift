@@ -78,7 +78,7 @@ public struct EC2Client: Sendable {
         var names: [String: String] = [:]
         for endpoint in endpoints {
             let chosen = VpcEndpointAssociation.chosen(from: all[endpoint.vpcEndpointId] ?? [], for: endpoint.resourceConfigurationArn)
-            if let name = chosen?.preferredDnsName { names[endpoint.vpcEndpointId] = name }
+            if let chosen, chosen.isAccessible, let name = chosen.preferredDnsName { names[endpoint.vpcEndpointId] = name }
         }
         return names
     }
