@@ -40,7 +40,8 @@ extension ConsumerStore {
         return try await write { db in
             var changed: [(customerId: Int64, result: CheckResult)] = []
             for (customerId, results) in readings {
-                guard let customer = try Customer.fetchOne(db, key: customerId), ![.removing, .removed].contains(customer.state) else { continue }
+                guard let customer = try Customer.fetchOne(db, key: customerId),
+                      ResourceConfigurationChecks.sharedStates.contains(customer.state) else { continue }
                 for result in results {
                     let previous = try StoredCheck.fetchOne(db, key: ["customerId": customerId, "name": result.check])
                     let isChange = previous.map { $0.verdict != result.verdict } ?? (result.verdict != .pass)
@@ -79,9 +80,14 @@ extension ConsumerStore {
         }
     }
 
-    /// Forgets a customer's verdicts (its share is gone: they describe nothing shared with us any more).
+    /// Forgets a customer's verdicts if, and only if, its share is gone now (decided on the state in the file,
+    /// not on the caller's snapshot: a share accepted again meanwhile keeps its new verdicts).
     public func clearChecks(customerId: Int64) async throws {
-        try await write { db in try db.execute(sql: "DELETE FROM customer_check WHERE customerId = ?", arguments: [customerId]) }
+        try await write { db in
+            guard let customer = try Customer.fetchOne(db, key: customerId),
+                  !ResourceConfigurationChecks.sharedStates.contains(customer.state) else { return }
+            try db.execute(sql: "DELETE FROM customer_check WHERE customerId = ?", arguments: [customerId])
+        }
     }
 
     /// Every stored verdict, by customer id (for `status`, the metrics and the pass's schedule).

@@ -14,8 +14,12 @@ import TestSupport
         let dir = TemporaryDirectory()
         let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
         let store = try ConsumerStore(path: dir.file("state.sqlite3"), now: { clock.withLock { $0 } })
-        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
-        let globex = try await store.addCustomer(NewCustomer(name: "globex", arn: try ResourceConfigurationARN.parse(testARN(2)).get()), by: StoreFixtures.actor)
+        let acme = try await StoreFixtures.readyCustomer(store, name: "acme", arn: testARN(1), vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa")
+        let globex = try await StoreFixtures.readyCustomer(store, name: "globex", arn: testARN(2), vpcEndpointId: "vpce-0bbbbbbbbbbbbbbbb")
+        let waiting = try await store.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(3)).get()), by: StoreFixtures.actor)
+        // Only a customer whose configuration is shared with us has verdicts.
+        #expect(try await store.recordChecks(customerId: waiting.id!, [Self.fail]).isEmpty)
+        #expect(try await store.checks()[waiting.id!] == nil)
         let start = clock.withLock { $0 }
 
         // A first `pass` is no news; a first `fail` is.
@@ -37,6 +41,11 @@ import TestSupport
         let back = try await store.checkSchedule(dueBefore: start.addingTimeInterval(-1), orAfter: start.addingTimeInterval(-10))
         #expect(Set(back.due.keys) == [acme.id!, globex.id!])
 
+        // Forgetting is decided on the state in the file: a customer still shared keeps its verdicts.
+        try await store.clearChecks(customerId: acme.id!)
+        #expect(try await store.checks()[acme.id!]?.isEmpty == false)
+        let revoked = try await store.transition(TransitionRequest(customerId: acme.id!, from: .ready, event: .shareWithdrawn, detail: "gone"))
+        guard case .applied = revoked else { Issue.record("\(revoked)"); return }
         try await store.clearChecks(customerId: acme.id!)
         #expect(try await store.checks()[acme.id!] == nil)
         #expect(try await store.checks()[globex.id!]?.map(\.verdict) == [.pass])

@@ -138,7 +138,7 @@ public final class Reconciler: Sendable {
     /// one never checked (its acceptance), and again every `checks.resourceConfigurationHours`, a few per
     /// pass. A configuration that cannot be read gives `unknown` verdicts; nothing here holds onboarding back.
     func checkResourceConfigurations(region: String, customers: [Customer]) async {
-        let shared: Set<CustomerState> = [.shareAccepted, .endpointPending, .ready, .endpointMissing, .endpointFailed]
+        let shared = ResourceConfigurationChecks.sharedStates
         let inRegion = customers.filter { $0.region == region && $0.id != nil }
         let candidates = inRegion.filter { shared.contains($0.state) }
         let interval = Double(config.checks.resourceConfigurationHours) * 3600

@@ -25,6 +25,10 @@ public struct CheckResult: Sendable, Equatable {
 /// The customer-side causes the setup guide names that a resource configuration shows (the probe finds the
 /// others): each a named check of what `GetResourceConfiguration` answered. Pure; tested as a table.
 public enum ResourceConfigurationChecks {
+    /// The states in which a customer's resource configuration is shared with us: the only ones that have
+    /// verdicts (the store keeps it so).
+    public static let sharedStates: Set<CustomerState> = [.shareAccepted, .endpointPending, .ready, .endpointMissing, .endpointFailed]
+
     /// The checks, in the order they are shown.
     public static let names = ["type", "definition", "port", "status"]
 
