@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -40,12 +41,17 @@ let package = Package(
         // of allowed edges), the records it reasons about, the invitation and endpoint matchers, the planner
         // and its actions and outcome rules.
         .target(name: "ConsumerCore", dependencies: ["AWSModels"]),
-        // The SQLite state file: schema, migrations, invariant-preserving writes.
+        // The state behind one contract (`StateStore`): the SQLite file (GRDB) or a shared PostgreSQL
+        // (postgres-nio), each with its schema, migrations and invariant-preserving writes.
         .target(
             name: "ConsumerStore",
             dependencies: [
                 "ConsumerCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // DNS → TCP → PostgreSQL protocol (→ login) with per-stage timing.
@@ -148,7 +154,11 @@ let package = Package(
         .testTarget(name: "AWSClientTests", dependencies: ["AWSClient", "LatticeSimulator", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ConsumerCoreTests", dependencies: ["ConsumerCore", "AWSModels", "TestSupport"]),
-        .testTarget(name: "ConsumerStoreTests", dependencies: ["ConsumerStore", "TestSupport"]),
+        .testTarget(name: "ConsumerStoreTests", dependencies: [
+            "ConsumerStore", "TestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
         .testTarget(name: "PostgresProbeTests", dependencies: ["PostgresProbe", "TestSupport"]),
         .testTarget(name: "ConsumerTests", dependencies: ["Consumer", "TestSupport"]),
         .testTarget(name: "LatticeSimulatorTests", dependencies: ["LatticeSimulator", "AWSClient", "TestSupport"]),

@@ -25,9 +25,12 @@ public struct ConsumerApp: Sendable {
         return String(cString: name)
     }
 
-    /// Opens (creating if needed) the state database.
-    public func openStore() throws -> ConsumerStore {
-        try ConsumerStore(path: config.stateDatabase)
+    /// Opens (creating or upgrading it if needed) the state: the SQLite file, or the PostgreSQL database.
+    public func openStore() async throws -> any StateStore {
+        switch config.state {
+        case .sqlite(let path): try SQLiteStore(path: path)
+        case .postgres(let postgres): try await PostgresStore.open(postgres)
+        }
     }
 }
 

@@ -27,6 +27,8 @@ public struct ThrowawayPostgres: Sendable {
     let directory: String
     let binDirectory: String
     let osUser: String?
+    /// The postmaster's `-c` settings, to start it again the same way.
+    let settings: [String]
 
     /// CPU seconds (user + system) the server has used so far: the postmaster's own and its finished
     /// children's (one backend per connection), from /proc; nil where /proc or the PID file is unreadable.
@@ -39,6 +41,41 @@ public struct ThrowawayPostgres: Sendable {
     /// The process-wide cluster, started on the first call (in a few seconds).
     public static func shared() async throws -> ThrowawayPostgres {
         try await launcher.instance()
+    }
+
+    /// A cluster of the caller's own, for tests that stop or restart it (never the shared one).
+    /// Its commits are synchronous: an immediate stop (SIGQUIT) keeps every committed transaction, as a real
+    /// server's crash does (the shared cluster trades that for speed).
+    public static func dedicated() async throws -> ThrowawayPostgres {
+        try await start(durable: true)
+    }
+
+    /// Stops the server at once (SIGQUIT: `pg_ctl stop -m immediate`, as a crash or a failover looks to clients).
+    public func stop() async throws {
+        let pidFile = directory + "/data/postmaster.pid"
+        guard let pidText = try? String(contentsOfFile: pidFile, encoding: .utf8),
+              let pid = pidText.split(separator: "\n").first.flatMap({ pid_t($0) }) else { return }
+        kill(pid, SIGQUIT)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while clock.now < deadline, kill(pid, 0) == 0 || errno != ESRCH {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // An immediate stop can leave the pid file behind; the next start would refuse to run over it.
+        try? FileManager.default.removeItem(atPath: pidFile)
+    }
+
+    /// Starts the stopped server again, on the same port with the same data.
+    public func startAgain() async throws {
+        let pid = try await Self.startPostmaster(bin: binDirectory, data: directory + "/data", settings: settings,
+                                                 directory: directory, as: osUser)
+        registerForShutdown(pid: pid, directory: directory)
+    }
+
+    /// Stops and starts the server: every client connection is cut.
+    public func restart() async throws {
+        try await stop()
+        try await startAgain()
     }
 
     /// Runs `sql` with psql as the superuser over the Unix socket and returns psql's unaligned output.
@@ -65,7 +102,7 @@ public struct ThrowawayPostgres: Sendable {
         }
     }
 
-    private static func start() async throws -> ThrowawayPostgres {
+    private static func start(durable: Bool = false) async throws -> ThrowawayPostgres {
         let (bin, major) = try findBinaries()
         let osUser: String? = geteuid() == 0 ? superuser : nil
         if let osUser { try await ensureUser(osUser) }
@@ -81,7 +118,7 @@ public struct ThrowawayPostgres: Sendable {
         let port = try freeLoopbackPort()
         var settings = [
             "listen_addresses=127.0.0.1", "port=\(port)", "unix_socket_directories=\(directory)",
-            "password_encryption=scram-sha-256", "fsync=off", "synchronous_commit=off", "full_page_writes=off",
+            "password_encryption=scram-sha-256", "fsync=off", "synchronous_commit=\(durable ? "on" : "off")", "full_page_writes=off",
             "shared_buffers=16MB", "max_connections=200",
         ]
         let tlsOnlyUser = "probe_tls"
@@ -100,7 +137,7 @@ public struct ThrowawayPostgres: Sendable {
         let password = randomPassword()
         let instance = ThrowawayPostgres(port: port, user: user, password: password, tlsEnabled: tls,
                                          tlsOnlyUser: tls ? tlsOnlyUser : nil, majorVersion: major,
-                                         directory: directory, binDirectory: bin, osUser: osUser)
+                                         directory: directory, binDirectory: bin, osUser: osUser, settings: settings)
         try await instance.superuserSQL("CREATE ROLE \(user) LOGIN PASSWORD '\(password)'")
         if tls { try await instance.superuserSQL("CREATE ROLE \(tlsOnlyUser) LOGIN PASSWORD '\(password)'") }
         return instance
@@ -236,7 +273,11 @@ private let clustersToStop = Mutex<[(pid: pid_t, directory: String)]>([])
 
 private func registerForShutdown(pid: pid_t, directory: String) {
     let first = clustersToStop.withLock { clusters in
+        // A restarted cluster has a new postmaster: forget the old pid (it may belong to another process by now).
+        let hadAny = !clusters.isEmpty
+        clusters.removeAll { $0.directory == directory }
         clusters.append((pid, directory))
+        if hadAny { return false }
         return clusters.count == 1
     }
     if first { atexit(stopClusters) }

@@ -11,6 +11,10 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let notFound = Code(rawValue: "not_found")
         public static let invalid = Code(rawValue: "invalid")
         public static let busy = Code(rawValue: "busy")
+        /// The state database cannot be reached (PostgreSQL down, restarting, or refusing us); retry later.
+        public static let unavailable = Code(rawValue: "unavailable")
+        /// The state database answered something this build cannot read.
+        public static let corrupt = Code(rawValue: "corrupt")
     }
 
     public let code: Code

@@ -106,7 +106,7 @@ struct Benchmark: AsyncParsableCommand {
             let aged = world.simulator.ageAnsweredInvitations()
             progress("steady: \(aged) answered invitations aged out, as RAM does after about 7 days")
             if history > 0 {
-                try HistoryFiller.fill(statePath: world.app.config.stateDatabase, count: history)
+                try HistoryFiller.fill(statePath: world.app.config.stateDatabase!, count: history)
                 progress("steady: \(history) old invitations and \(history) old events added to the state file")
                 report.notes["history"] = "\(history) answered invitations (20 days old) and \(history) events (100 days old) in the file"
             }

@@ -10,10 +10,10 @@ import TestSupport
     static let fail = CheckResult(check: "definition", verdict: .fail, detail: "an IP resource", hint: "step 4")
     static let pass = CheckResult(check: "definition", verdict: .pass, detail: "DNS resource")
 
-    @Test func onlyAChangedVerdictIsAnEventAndTheScheduleFollowsTheClock() async throws {
-        let dir = TemporaryDirectory()
+    @Test(arguments: Backend.allCases)
+    func onlyAChangedVerdictIsAnEventAndTheScheduleFollowsTheClock(_ backend: Backend) async throws {
         let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"), now: { clock.withLock { $0 } })
+        let store = try await backend.open(now: { clock.withLock { $0 } }).store
         let acme = try await StoreFixtures.readyCustomer(store, name: "acme", arn: testARN(1), vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa")
         let globex = try await StoreFixtures.readyCustomer(store, name: "globex", arn: testARN(2), vpcEndpointId: "vpce-0bbbbbbbbbbbbbbbb")
         let waiting = try await store.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(3)).get()), by: StoreFixtures.actor)

@@ -5,12 +5,11 @@ import TestSupport
 @testable import ConsumerStore
 
 @Suite struct CustomerRegistryTests {
-    let dir = TemporaryDirectory()
 
     func arn(_ n: Int) throws -> ResourceConfigurationARN { try ResourceConfigurationARN.parse(testARN(n)).get() }
 
-    @Test func addThenListAndShow() async throws {
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+    @Test(arguments: Backend.allCases) func addThenListAndShow(_ backend: Backend) async throws {
+        let store = try await backend.open().store
         let added = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1), port: 6543, note: "ticket 42"), by: StoreFixtures.actor)
         #expect(added.state == .awaitingShare)
         #expect(added.accountId == "111122223333")
@@ -22,8 +21,8 @@ import TestSupport
         #expect(events.first?.toState == .awaitingShare)
     }
 
-    @Test func countsLiveAndReadyCustomersAndStaysUsableAfterReleasingMemory() async throws {
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+    @Test(arguments: Backend.allCases) func countsLiveAndReadyCustomersAndStaysUsableAfterReleasingMemory(_ backend: Backend) async throws {
+        let store = try await backend.open().store
         #expect(try await store.customerCounts() == (0, 0))
         for n in 1...2 { try await StoreFixtures.readyCustomer(store, name: "c\(n)", arn: testARN(n), vpcEndpointId: "vpce-0000000000000000\(n)") }
         for n in 3...5 { _ = try await store.addCustomer(NewCustomer(name: "c\(n)", arn: try arn(n)), by: StoreFixtures.actor) }
@@ -40,7 +39,7 @@ import TestSupport
     /// checkpointing on close): it is tried again; any other error is not.
     @Test func openingRetriesWhileBusyOnly() throws {
         var attempts = 0
-        let value = try ConsumerStore.retryingWhileBusy { () throws -> Int in
+        let value = try SQLiteStore.retryingWhileBusy { () throws -> Int in
             attempts += 1
             if attempts < 3 { throw DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked") }
             return 42
@@ -48,7 +47,7 @@ import TestSupport
         #expect(value == 42 && attempts == 3)
         attempts = 0
         #expect(throws: DatabaseError.self) {
-            try ConsumerStore.retryingWhileBusy { () throws -> Int in
+            try SQLiteStore.retryingWhileBusy { () throws -> Int in
                 attempts += 1
                 throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "corrupt")
             }
@@ -56,8 +55,8 @@ import TestSupport
         #expect(attempts == 1)
     }
 
-    @Test func duplicateNameAndArnAreRefusedWithTheFix() async throws {
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+    @Test(arguments: Backend.allCases) func duplicateNameAndArnAreRefusedWithTheFix(_ backend: Backend) async throws {
+        let store = try await backend.open().store
         _ = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
         let byName = await #expect(throws: StoreError.self) {
             try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(2)), by: StoreFixtures.actor)
@@ -72,8 +71,8 @@ import TestSupport
         #expect(try await store.customers().count == 1)
     }
 
-    @Test func removeWithoutEndpointRemovesAtOnceAndFreesTheName() async throws {
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+    @Test(arguments: Backend.allCases) func removeWithoutEndpointRemovesAtOnceAndFreesTheName(_ backend: Backend) async throws {
+        let store = try await backend.open().store
         let first = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
         let removed = try await store.requestRemoval(named: "acme", keepEndpoint: false, by: StoreFixtures.actor)
         #expect(removed.state == .removed)
@@ -87,17 +86,14 @@ import TestSupport
         #expect(events.map(\.actor) == ["cli:test", "cli:test"])
     }
 
-    @Test func removeWithEndpointLeavesItToTheDaemonUnlessKept() async throws {
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+    @Test(arguments: Backend.allCases) func removeWithEndpointLeavesItToTheDaemonUnlessKept(_ backend: Backend) async throws {
+        let store = try await backend.open().store
         for (index, name) in ["acme", "globex"].enumerated() {
             let customer = try await store.addCustomer(NewCustomer(name: name, arn: try arn(index + 1)), by: StoreFixtures.actor)
-            try await store.database.write { db in
-                var endpoint = EndpointRecord(id: nil, customerId: customer.id!, region: "us-east-1", clientToken: "token-\(name)",
-                                              generation: 1, vpcEndpointId: "vpce-0000000000000000\(index)", state: .available,
-                                              awsState: "Available", dnsName: nil, lastError: nil,
-                                              createdAt: Date(), updatedAt: Date())
-                try endpoint.insert(db)
-            }
+            let row = try #require(try await store.beginEndpoint(customerId: customer.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                 clientToken: "token-\(name)", request: "{}"))
+            #expect(try await store.changeEndpoint(row.id!, .init(from: [.creating], to: .available,
+                                                                  vpcEndpointId: "vpce-0000000000000000\(index)", awsState: "Available")))
         }
         #expect(try await store.requestRemoval(named: "acme", keepEndpoint: false, by: StoreFixtures.actor).state == .removing)
         let kept = try await store.requestRemoval(named: "globex", keepEndpoint: true, by: StoreFixtures.actor)
@@ -105,30 +101,33 @@ import TestSupport
         #expect(kept.keepEndpoint)
     }
 
-    @Test func removingAnUnknownNameSaysHowToList() async throws {
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+    @Test(arguments: Backend.allCases) func removingAnUnknownNameSaysHowToList(_ backend: Backend) async throws {
+        let store = try await backend.open().store
         let error = await #expect(throws: StoreError.self) { try await store.requestRemoval(named: "nobody", keepEndpoint: false, by: StoreFixtures.actor) }
         #expect(error?.code == .notFound)
         #expect(error?.message.contains("customer list") == true)
     }
 
-    @Test func concurrentWritersOnSeparateConnectionsAllLand() async throws {
-        let path = dir.file("state.sqlite3")
-        _ = try ConsumerStore(path: path)
+    /// Several processes' writers (a store each: separate connections) all land, none refused.
+    @Test(arguments: Backend.allCases)
+    func concurrentWritersOnSeparateConnectionsAllLand(_ backend: Backend) async throws {
+        let opened = try await backend.open()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<4 {
                 group.addTask {
-                    // A pool per writer: separate SQLite connections, as separate processes have.
-                    let store = try ConsumerStore(path: path)
+                    let store = try await opened.reopen()
                     for n in 0..<5 {
                         let index = writer * 5 + n
                         _ = try await store.addCustomer(NewCustomer(name: "c\(index)", arn: try ResourceConfigurationARN.parse(testARN(index + 1)).get()), by: StoreFixtures.actor)
                     }
+                    await store.close()
                 }
             }
             try await group.waitForAll()
         }
-        #expect(try await ConsumerStore(path: path).customers().count == 20)
+        #expect(try await opened.store.customers().count == 20)
+        let events = try await opened.store.events(after: 0, limit: 100)
+        #expect(events.count == 20 && events.map(\.id!) == events.map(\.id!).sorted(), "the outbox has every registration, in id order")
     }
 }
 

@@ -6,15 +6,15 @@ import TestSupport
 @testable import ConsumerStore
 
 @Suite struct MigrationTests {
-    @Test func newFileIsCreatedWithDirectoryAndOwnerOnlyPermissions() throws {
+    @Test func newFileIsCreatedWithDirectoryAndOwnerOnlyPermissions() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("nested/deeper/state.sqlite3")
-        let store = try ConsumerStore(path: path)
-        #expect(try store.schemaVersion() == Schema.currentVersion)
+        let store = try SQLiteStore(path: path)
+        #expect(try await store.schemaVersion() == Schema.currentVersion)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
         #expect(mode & 0o077 == 0, "state file mode \(String(mode, radix: 8)) is readable by others")
-        let journal = try store.database.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        let journal = try await store.database.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
     }
 
@@ -25,8 +25,8 @@ import TestSupport
             let queue = try DatabaseQueue(path: path)
             try await queue.writeWithoutTransaction { db in try Schema.migrate(db, to: start) }
             try queue.close()
-            let store = try ConsumerStore(path: path)
-            #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
+            let store = try SQLiteStore(path: path)
+            #expect(try await store.schemaVersion() == Schema.currentVersion, "from version \(start)")
             let customer = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
             #expect(customer.id != nil)
         }
@@ -35,15 +35,15 @@ import TestSupport
     @Test func reopeningIsIdempotent() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file("state.sqlite3")
-        _ = try await ConsumerStore(path: path).addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
-        let reopened = try ConsumerStore(path: path)
+        _ = try await SQLiteStore(path: path).addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
+        let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.customers().map(\.name) == ["acme"])
     }
 
     @Test func newerSchemaIsRefusedAndLeftUntouched() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("state.sqlite3")
-        _ = try ConsumerStore(path: path)
+        _ = try SQLiteStore(path: path)
         let queue = try DatabaseQueue(path: path)
         try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA user_version = \(Schema.currentVersion + 1)")
@@ -51,7 +51,7 @@ import TestSupport
         }
         try queue.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let error = #expect(throws: StoreError.self) { try ConsumerStore(path: path) }
+        let error = #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
         #expect(error?.code == .newerSchema)
         #expect(error?.message.contains("newer") == true)
         #expect(error?.message.contains("not modified") == true)
@@ -62,7 +62,7 @@ import TestSupport
     @Test func aFileThatIsNotADatabaseIsRefusedClearly() throws {
         let dir = TemporaryDirectory()
         let path = try dir.write("state.sqlite3", String(repeating: "this is not sqlite\n", count: 200))
-        let error = #expect(throws: StoreError.self) { try ConsumerStore(path: path) }
+        let error = #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
         #expect(error?.message.contains("not an SQLite database") == true)
         #expect(error?.code == .cannotOpen)
     }
@@ -70,7 +70,7 @@ import TestSupport
     @Test func aDirectoryInPlaceOfTheFileIsRefused() throws {
         let dir = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir.file("state.sqlite3"), withIntermediateDirectories: true)
-        let error = #expect(throws: StoreError.self) { try ConsumerStore(path: dir.file("state.sqlite3")) }
+        let error = #expect(throws: StoreError.self) { try SQLiteStore(path: dir.file("state.sqlite3")) }
         #expect(error?.message.contains("is a directory") == true)
     }
 
@@ -100,8 +100,8 @@ import TestSupport
                             'accepted', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
                     INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
                     """, arguments: [testARN(1), testARN(2), testARN(3)])
-            let store = try ConsumerStore(path: path)
-            #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
+            let store = try SQLiteStore(path: path)
+            #expect(try await store.schemaVersion() == Schema.currentVersion, "from version \(start)")
             #expect(try await store.customers().map(\.name) == ["acme", "globex"], "from version \(start)")
             let generations = try await store.endpointGenerations()
             #expect(generations.map(\.state) == [.available, .deleted, .released],
@@ -137,8 +137,8 @@ import TestSupport
                            ('2026-01-01 00:00:01.000', 1, 'acme', 'endpoint_available', 'endpoint_pending', 'ready', NULL, 'daemon');
                     INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01 00:00:00.000', 1, 'postgres', 5432);
                     """, arguments: [testARN(1)])
-            let store = try ConsumerStore(path: path)
-            #expect(try store.schemaVersion() == Schema.currentVersion, "from version \(start)")
+            let store = try SQLiteStore(path: path)
+            #expect(try await store.schemaVersion() == Schema.currentVersion, "from version \(start)")
             #expect(try await store.customers().map(\.state) == [.ready], "from version \(start)")
             #expect(try await store.events(customerId: 1).map(\.actor) == ["cli:se", "daemon"])
             #expect(try await store.checks().isEmpty)
@@ -159,30 +159,5 @@ import TestSupport
         }
         try queue.close()
         return path
-    }
-
-    @Test func historyIsPrunedByAgeAndCountButNeverBeforeTheHealthLogHasIt() async throws {
-        let dir = TemporaryDirectory()
-        let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"), now: { clock.withLock { $0 } })
-        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
-        let old = InvitationRecord(invitationArn: "arn:aws:ram:us-east-1:1:resource-share-invitation/old", region: "us-east-1", resourceShareArn: "s",
-                                   resourceShareName: nil, senderAccountId: "1", status: "ACCEPTED", resources: [], decision: .accepted,
-                                   reason: nil, acceptClientToken: nil, firstSeen: clock.withLock { $0 }, lastSeen: clock.withLock { $0 }, decidedAt: nil)
-        try await store.recordInvitation(old)
-        clock.withLock { $0 = $0.addingTimeInterval(40 * 86_400) }
-        let now = clock.withLock { $0 }
-        // 1 event 40 days old (registered), 30 of today.
-        for n in 0..<30 {
-            _ = try await store.setProbeLogin(named: "acme", user: n % 2 == 0 ? "u" : nil, passwordFile: "/p", database: nil, by: StoreFixtures.actor)
-        }
-        // Nothing written to the health log yet: the events stay, whatever their age.
-        let first = try await store.pruneHistory(invitationsBefore: now.addingTimeInterval(-30 * 86_400), eventsBefore: now, eventsPerCustomer: 10)
-        #expect(first.invitations == 1 && first.events == 0)
-        try await store.advanceHealthLogCursor(to: 1_000_000)
-        let second = try await store.pruneHistory(invitationsBefore: now.addingTimeInterval(-30 * 86_400), eventsBefore: now.addingTimeInterval(-86_400),
-                                                  eventsPerCustomer: 10)
-        #expect(second.events == 21)
-        #expect(try await store.events(customerId: acme.id!, limit: 100).count == 10)
     }
 }

@@ -1,28 +1,39 @@
 import Foundation
-import GRDB
 import Testing
 import TestSupport
 @testable import ConsumerStore
 
-/// The schema itself refuses bad rows, whatever code writes them.
+/// The schema itself refuses bad rows, whatever code writes them: in the SQLite file and in PostgreSQL alike.
 @Suite struct SchemaInvariantTests {
-    let dir = TemporaryDirectory()
+    typealias Statement = (String, [SQLValue])
 
-    func store() throws -> ConsumerStore { try ConsumerStore(path: dir.file("state.sqlite3")) }
-
-    static func insertCustomer(_ db: Database, name: String = "acme", arn: String = testARN(1), state: String = "awaiting_share",
-                        port: Int = 5432, removedAt: String? = nil) throws {
-        try db.execute(sql: """
+    static func insertCustomer(name: String = "acme", arn: String = testARN(1), state: String = "awaiting_share",
+                               port: Int = 5432, removed: Bool = false) -> Statement {
+        ("""
             INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state,
                                   keepEndpoint, createdAt, updatedAt, stateChangedAt, removedAt, stateActor)
-            VALUES (?, ?, 'aws', 'us-east-1', '111122223333', ?, ?, 0, '2026-01-01', '2026-01-01', '2026-01-01', ?, 'cli:test')
-            """, arguments: [name, arn, port, state, removedAt])
+            VALUES (?, ?, 'aws', 'us-east-1', '111122223333', ?, ?, false, '2026-01-01', '2026-01-01', '2026-01-01', \
+            \(removed ? "'2026-01-02'" : "NULL"), 'cli:test')
+            """, [.text(name), .text(arn), .integer(port), .text(state)])
     }
 
-    static func move(_ db: Database, id: Int = 1, to state: String, by actor: String) throws {
-        try db.execute(sql: """
-            UPDATE customer SET state = ?, stateActor = ?, removedAt = CASE WHEN ? = 'removed' THEN '2026-01-02' END WHERE id = ?
-            """, arguments: [state, actor, state, id])
+    static func move(id: Int = 1, to state: String, by actor: String) -> Statement {
+        ("UPDATE customer SET state = ?, stateActor = ?, removedAt = \(state == "removed" ? "'2026-01-02'" : "NULL") WHERE id = ?",
+         [.text(state), .text(actor), .integer(id)])
+    }
+
+    static func endpoint(customer: Int = 1, token: String, generation: Int, state: String, vpcEndpointId: String? = nil) -> Statement {
+        ("""
+            INSERT INTO endpoint (customerId, region, clientToken, generation, state, vpcEndpointId, createdAt, updatedAt)
+            VALUES (?, 'us-east-1', ?, ?, ?, ?, '2026-01-01', '2026-01-01')
+            """, [.integer(customer), .text(token), .integer(generation), .text(state), vpcEndpointId.map { .text($0) } ?? .null])
+    }
+
+    static func invitation(reason: String?) -> Statement {
+        ("""
+            INSERT INTO invitation (invitationArn, region, resourceShareArn, senderAccountId, status, decision, reason, firstSeen, lastSeen)
+            VALUES ('arn:aws:ram:us-east-1:1:resource-share-invitation/x', 'us-east-1', 's', '1', 'PENDING', 'ignored', ?, '2026-01-01', '2026-01-01')
+            """, [reason.map { .text($0) } ?? .null])
     }
 
     /// Writes the schema must refuse, whatever code attempts them.
@@ -34,112 +45,81 @@ import TestSupport
         case removedComesBack, removalFinishesWithAnOpenEndpoint, endpointForACustomerBeingRemoved, closedEndpointReopens
         case liveEndpointWithoutId, twoOpenGenerationsWithOneId
 
-        func apply(_ db: Database) throws {
-            let endpoint = "INSERT INTO endpoint (customerId, region, clientToken, generation, state, createdAt, updatedAt) VALUES (?, 'us-east-1', ?, ?, ?, '2026', '2026')"
-            let invitation = "INSERT INTO invitation (invitationArn, region, resourceShareArn, senderAccountId, status, decision, reason, firstSeen, lastSeen) VALUES ('arn:aws:ram:us-east-1:1:resource-share-invitation/x', 'us-east-1', 's', '1', 'PENDING', 'ignored', ?, '2026', '2026')"
+        var statements: [Statement] {
             switch self {
-            case .badState: try insertCustomer(db, state: "happy")
-            case .portZero: try insertCustomer(db, port: 0)
-            case .portTooHigh: try insertCustomer(db, port: 70000)
-            case .upperCaseName: try insertCustomer(db, name: "Acme")
-            case .nameWithSpace: try insertCustomer(db, name: "ac me")
-            case .notAnArn: try insertCustomer(db, arn: "rcfg-1")
-            case .removedWithoutTime: try insertCustomer(db, state: "removed")
-            case .duplicateLiveName:
-                try insertCustomer(db)
-                try insertCustomer(db, arn: testARN(2))
-            case .duplicateLiveArn:
-                try insertCustomer(db)
-                try insertCustomer(db, name: "other")
-            case .endpointWithoutCustomer:
-                try db.execute(sql: endpoint, arguments: [99, "t", 1, "creating"])
+            case .badState: [insertCustomer(state: "happy")]
+            case .portZero: [insertCustomer(port: 0)]
+            case .portTooHigh: [insertCustomer(port: 70000)]
+            case .upperCaseName: [insertCustomer(name: "Acme")]
+            case .nameWithSpace: [insertCustomer(name: "ac me")]
+            case .notAnArn: [insertCustomer(arn: "rcfg-1")]
+            case .removedWithoutTime: [insertCustomer(state: "removed")]
+            case .duplicateLiveName: [insertCustomer(), insertCustomer(arn: testARN(2))]
+            case .duplicateLiveArn: [insertCustomer(), insertCustomer(name: "other")]
+            case .endpointWithoutCustomer: [endpoint(customer: 99, token: "t", generation: 1, state: "creating")]
             case .twoLiveEndpoints:
-                try insertCustomer(db)
-                try db.execute(sql: endpoint, arguments: [1, "t1", 1, "creating"])
-                try db.execute(sql: endpoint, arguments: [1, "t2", 2, "creating"])
-            case .registeredInAnotherState: try insertCustomer(db, state: "ready")
+                [insertCustomer(), endpoint(token: "t1", generation: 1, state: "creating"), endpoint(token: "t2", generation: 2, state: "creating")]
+            case .registeredInAnotherState: [insertCustomer(state: "ready")]
             case .registeredByTheDaemon:
-                try db.execute(sql: """
+                [("""
                     INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, state, keepEndpoint,
                                           createdAt, updatedAt, stateChangedAt, stateActor)
-                    VALUES ('other', ?, 'aws', 'us-east-1', '111122223333', 5432, 'awaiting_share', 0, '2026', '2026', '2026', 'daemon')
-                    """, arguments: [testARN(2)])
-            case .edgeNotInTheTable:
-                try insertCustomer(db)
-                try move(db, to: "endpoint_missing", by: "daemon")
-            case .daemonEntersRemoving:
-                try insertCustomer(db)
-                try move(db, to: "removing", by: "daemon")
-            case .cliMakesACustomerReady:
-                try insertCustomer(db)
-                try move(db, to: "ready", by: "cli:test")
-            case .removedComesBack:
-                try insertCustomer(db)
-                try move(db, to: "removed", by: "cli:test")
-                try move(db, to: "awaiting_share", by: "cli:test")
+                    VALUES ('other', ?, 'aws', 'us-east-1', '111122223333', 5432, 'awaiting_share', false, '2026-01-01', '2026-01-01', '2026-01-01', 'daemon')
+                    """, [.text(testARN(2))])]
+            case .edgeNotInTheTable: [insertCustomer(), move(to: "endpoint_missing", by: "daemon")]
+            case .daemonEntersRemoving: [insertCustomer(), move(to: "removing", by: "daemon")]
+            case .cliMakesACustomerReady: [insertCustomer(), move(to: "ready", by: "cli:test")]
+            case .removedComesBack: [insertCustomer(), move(to: "removed", by: "cli:test"), move(to: "awaiting_share", by: "cli:test")]
             case .removalFinishesWithAnOpenEndpoint:
-                try insertCustomer(db)
-                try db.execute(sql: "INSERT INTO endpoint (customerId, region, clientToken, generation, state, createdAt, updatedAt) VALUES (1, 'us-east-1', 't', 1, 'creating', '2026', '2026')")
-                try move(db, to: "removing", by: "cli:test")
-                try move(db, to: "removed", by: "daemon")
+                [insertCustomer(), endpoint(token: "t", generation: 1, state: "creating"), move(to: "removing", by: "cli:test"),
+                 move(to: "removed", by: "daemon")]
             case .endpointForACustomerBeingRemoved:
-                try insertCustomer(db)
-                try move(db, to: "removing", by: "cli:test")
-                try db.execute(sql: endpoint, arguments: [1, "t", 1, "creating"])
+                [insertCustomer(), move(to: "removing", by: "cli:test"), endpoint(token: "t", generation: 1, state: "creating")]
             case .closedEndpointReopens:
-                try insertCustomer(db)
-                try db.execute(sql: endpoint, arguments: [1, "t", 1, "deleted"])
-                try db.execute(sql: "UPDATE endpoint SET state = 'creating'")
-            case .liveEndpointWithoutId:
-                try insertCustomer(db)
-                try db.execute(sql: endpoint, arguments: [1, "t", 1, "available"])
+                [insertCustomer(), endpoint(token: "t", generation: 1, state: "deleted"), ("UPDATE endpoint SET state = 'creating'", [])]
+            case .liveEndpointWithoutId: [insertCustomer(), endpoint(token: "t", generation: 1, state: "available")]
             case .twoOpenGenerationsWithOneId:
-                try insertCustomer(db)
-                let withId = "INSERT INTO endpoint (customerId, region, clientToken, generation, state, vpcEndpointId, createdAt, updatedAt) VALUES (1, 'us-east-1', ?, ?, ?, 'vpce-0aaaaaaaaaaaaaaaa', '2026', '2026')"
-                try db.execute(sql: withId, arguments: ["t1", 1, "failed"])
-                try db.execute(sql: withId, arguments: ["t2", 2, "available"])
-            case .ignoredInvitationWithoutReason:
-                try db.execute(sql: invitation, arguments: [nil as String?])
-            case .unknownRefusalReason:
-                try db.execute(sql: invitation, arguments: ["because"])
+                [insertCustomer(), endpoint(token: "t1", generation: 1, state: "failed", vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa"),
+                 endpoint(token: "t2", generation: 2, state: "available", vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa")]
+            case .ignoredInvitationWithoutReason: [invitation(reason: nil)]
+            case .unknownRefusalReason: [invitation(reason: "because")]
             case .unknownProbeStage:
-                try insertCustomer(db)
-                try db.execute(sql: "INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026', 1, 'ping', 5432)")
+                [insertCustomer(), ("INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01', true, 'ping', 5432)", [])]
             }
         }
+
+        /// The same statements up to the last, which is the bad one: they must all be accepted.
+        var preparation: [Statement] { Array(statements.dropLast()) }
     }
 
-    @Test(arguments: BadWrite.allCases)
-    func schemaRefuses(_ write: BadWrite) throws {
-        let store = try store()
+    @Test(arguments: Backend.allCases, BadWrite.allCases)
+    func schemaRefuses(_ backend: Backend, _ write: BadWrite) async throws {
+        let opened = try await backend.open()
+        // The statements before the bad one are fine on their own: the refusal is the bad one's.
+        try await opened.raw(write.preparation)
+        let fresh = try await backend.open()
         // A constraint must refuse it: any other error (a typo in the test's SQL) would prove nothing.
-        let error = #expect(throws: DatabaseError.self, "\(write)") {
-            try store.database.write { db in try write.apply(db) }
+        await #expect(throws: ConstraintRefusal.self, "\(backend) \(write)") {
+            try await fresh.raw(write.statements)
         }
-        #expect(error?.resultCode == .SQLITE_CONSTRAINT, "\(write): \(String(describing: error))")
     }
 
-    @Test func aRemovedCustomersNameAndArnCanBeRegisteredAgain() throws {
-        let store = try store()
-        try store.database.write { db in
-            try Self.insertCustomer(db)
-            try Self.move(db, to: "removed", by: "cli:test")
-            try Self.insertCustomer(db)
-        }
-        let count = try store.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM customer WHERE name = 'acme'") }
-        #expect(count == 2)
+    @Test(arguments: Backend.allCases)
+    func aRemovedCustomersNameAndArnCanBeRegisteredAgain(_ backend: Backend) async throws {
+        let opened = try await backend.open()
+        try await opened.raw([Self.insertCustomer(), Self.move(to: "removed", by: "cli:test"), Self.insertCustomer()])
+        let rows = try await opened.rawRows("SELECT name FROM customer WHERE name = 'acme'", columns: 1)
+        #expect(rows.count == 2)
     }
 }
 
-/// The store's lifecycle table is the code's: the migration's literal rows equal `CustomerLifecycle.table`.
+/// The store's lifecycle table is the code's: the migration's literal rows equal `CustomerLifecycle.table`, in both databases.
 @Suite struct LifecycleTableInTheStoreTests {
-    @Test func theStoredEdgesAreTheLifecycleTable() async throws {
-        let dir = TemporaryDirectory()
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
-        let stored = try await store.read { db in
-            try Row.fetchAll(db, sql: "SELECT fromState, toState, byActor FROM lifecycle_edge").map {
-                CustomerLifecycle.StoredEdge(from: $0["fromState"], to: $0["toState"], by: $0["byActor"])
-            }
+    @Test(arguments: Backend.allCases)
+    func theStoredEdgesAreTheLifecycleTable(_ backend: Backend) async throws {
+        let opened = try await backend.open()
+        let stored = try await opened.rawRows("SELECT fromState, toState, byActor FROM lifecycle_edge", columns: 3).map {
+            CustomerLifecycle.StoredEdge(from: $0[0], to: $0[1], by: $0[2])
         }
         #expect(Set(stored) == CustomerLifecycle.storedEdges)
         #expect(stored.count == CustomerLifecycle.storedEdges.count)

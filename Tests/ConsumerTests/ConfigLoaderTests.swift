@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Consumer
+import ConsumerStore
 
 @Suite struct ConfigLoaderTests {
     static let region = """
@@ -31,6 +32,30 @@ import TestSupport
             object.insert(contentsOf: "\"\(key)\": \(value), ", at: object.index(after: object.startIndex))
         }
         return "{\"regions\": {\"us-east-1\": \(object)}}"
+    }
+
+    static let postgres = """
+        {"host": "db.internal", "port": 5433, "database": "plc", "user": "plc", "passwordFile": "secrets/pg", \
+        "tls": "verify-full", "caFile": "/etc/ssl/rds.pem", "leaseSeconds": 20}
+        """
+
+    static func withState(_ state: String, extra: String = "") -> String {
+        "{\(extra)\"state\": \(state), \"regions\": {\"us-east-1\": \(region)}}"
+    }
+
+    @Test func aPostgresStateIsReadWithEveryKey() throws {
+        let config = try parse(Self.withState("{\"backend\": \"postgres\", \"postgres\": \(Self.postgres)}"))
+        #expect(config.state == .postgres(PostgresStateConfig(host: "db.internal", port: 5433, database: "plc", user: "plc",
+                                                             passwordFile: "/etc/plc/secrets/pg", tls: .verifyFull,
+                                                             caFile: "/etc/ssl/rds.pem", leaseSeconds: 20)))
+        #expect(config.stateDatabase == nil)
+        #expect(CheckConfigCommand.summary(of: config).contains("postgres://plc@db.internal:5433/plc (PostgreSQL, tls verify-full, lease 20 s)"))
+        let defaults = try parse(Self.withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\", \"user\": \"plc\"}}"))
+        #expect(defaults.state == .postgres(PostgresStateConfig(host: "db", database: "plc", user: "plc")))
+        guard case .postgres(let postgres) = defaults.state else { return }
+        #expect(postgres.port == 5432 && postgres.tls == .verifyFull && postgres.leaseSeconds == 15 && postgres.passwordFile == nil)
+        let sqlite = try parse(Self.withState("{\"backend\": \"sqlite\"}"))
+        #expect(sqlite.stateDatabase == "/var/lib/privatelink-consumer/state.sqlite3")
     }
 
     @Test func theExampleConfigLoads() throws {
@@ -100,6 +125,24 @@ import TestSupport
         (withRegion("privateDnsEnabled", "1"), "regions.us-east-1.privateDnsEnabled: must be true or false, not 1"),
         (withRegion("routeTableIds", "[]"), "regions.us-east-1.routeTableIds: unknown key"),
         ("{\"regions\": {\"us-east-1\": {\"subnetIds\": [\"subnet-0aaaaaaaaaaaaaaaa\", \"subnet-0bbbbbbbbbbbbbbbb\"], \"securityGroupIds\": [\"sg-0123456789abcdef0\"]}}}", "regions.us-east-1.vpcId: is required"),
+        (withState("{\"backend\": \"mysql\"}"), "state.backend: \"mysql\" is not allowed; use \"sqlite\" or \"postgres\""),
+        (withState("{\"backend\": \"postgres\"}"), "state.postgres: is required"),
+        (withState("{\"backend\": \"sqlite\", \"postgres\": {}}"), "state.postgres: is only for \"backend\": \"postgres\""),
+        (withState("{\"backend\": \"postgres\", \"postgres\": \(postgres)}", extra: "\"stateDatabase\": \"/x.sqlite3\", "),
+         "stateDatabase: must be absent when state.backend is \"postgres\""),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\"}}"), "state.postgres.user: is required"),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db/x\", \"database\": \"plc\", \"user\": \"plc\"}}"),
+         "state.postgres.host: \"db/x\" is not a host name or IP address"),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\", \"user\": \"plc\", \"port\": 0}}"),
+         "state.postgres.port: 0 is out of range; use 1-65535"),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\", \"user\": \"plc\", \"tls\": \"prefer\"}}"),
+         "state.postgres.tls: \"prefer\" is not allowed; use \"disable\" or \"require\" or \"verify-full\""),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\", \"user\": \"plc\", \"tls\": \"disable\", \"caFile\": \"/ca.pem\"}}"),
+         "state.postgres.caFile: is only used with TLS"),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\", \"user\": \"plc\", \"leaseSeconds\": 2}}"),
+         "state.postgres.leaseSeconds: 2 is out of range; use 5-300"),
+        (withState("{\"backend\": \"postgres\", \"postgres\": {\"host\": \"db\", \"database\": \"plc\", \"user\": \"plc\", \"password\": \"x\"}}"),
+         "state.postgres.password: unknown key"),
     ])
     func refuses(_ document: String, _ expected: String) {
         do {

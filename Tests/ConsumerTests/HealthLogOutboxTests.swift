@@ -16,7 +16,7 @@ import TestSupport
 
     @Test func everyEventReachesTheLogExactlyOnceAcrossADeathBetweenWriteAndCursor() async throws {
         let dir = TemporaryDirectory()
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"))
         let logPath = dir.file("health.jsonl")
         for n in 1...3 {
             _ = try await store.addCustomer(NewCustomer(name: "c\(n)", arn: try ResourceConfigurationARN.parse(testARN(n)).get()),

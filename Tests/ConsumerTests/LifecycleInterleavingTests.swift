@@ -25,14 +25,16 @@ import TestSupport
         let dir = TemporaryDirectory("plc-interleavings", base: "/dev/shm")
         // One migrated empty state file, copied for each case (a fresh database each, without migrating each).
         let template = dir.file("template.sqlite3")
-        _ = try ConsumerStore(path: template)
+        _ = try SQLiteStore(path: template)
         let started = Date()
         var slowest: (seed: UInt64, seconds: Double) = (0, 0)
         for seed in seeds {
             let caseStart = Date()
             try FileManager.default.createDirectory(atPath: dir.file("case-\(seed)"), withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: template, toPath: dir.file("case-\(seed)/state.sqlite3"))
-            let failures = try await Self.run(seed: seed, directory: dir.file("case-\(seed)"))
+            let failures = try await Self.run(seed: seed, directory: dir.file("case-\(seed)")) { now in
+                try SQLiteStore(path: dir.file("case-\(seed)/state.sqlite3"), now: now)
+            }
             let seconds = Date().timeIntervalSince(caseStart)
             if seconds > slowest.seconds { slowest = (seed, seconds) }
             #expect(failures.isEmpty, "seed \(seed) (replay with LIFECYCLE_SEED=\(seed)): \(failures.joined(separator: "; "))")
@@ -44,11 +46,27 @@ import TestSupport
         print("lifecycle interleavings: \(seeds.count) cases in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; slowest seed \(slowest.seed) took \(String(format: "%.2f", slowest.seconds)) s")
     }
 
+    /// The same interleavings against PostgreSQL (a fresh database per case): the invariants hold in the
+    /// shared store too. Fewer cases (each creates a database); `LIFECYCLE_PG_CASES` runs more.
+    @Test func randomInterleavingsKeepTheInvariantsOnPostgres() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let seeds: [UInt64] = environment["LIFECYCLE_SEED"].flatMap(UInt64.init).map { [$0] }
+            ?? (1...UInt64(environment["LIFECYCLE_PG_CASES"].flatMap(Int.init) ?? 8)).map { 1000 + $0 }
+        let dir = TemporaryDirectory("plc-interleavings-pg")
+        for seed in seeds {
+            let config = try await TestPostgresDatabase.make()
+            let failures = try await Self.run(seed: seed, directory: dir.path) { now in try await PostgresStore.open(config, now: now) }
+            #expect(failures.isEmpty, "seed \(seed) (replay with LIFECYCLE_SEED=\(seed)): \(failures.joined(separator: "; "))")
+            if !failures.isEmpty { break }
+        }
+    }
+
     /// One case: random steps, then a quiet period without faults in which everything must converge.
-    static func run(seed: UInt64, directory: String) async throws -> [String] {
+    static func run(seed: UInt64, directory: String,
+                    open: (@escaping @Sendable () -> Date) async throws -> any StateStore) async throws -> [String] {
         var random = SeededRandom(seed: seed)
         let clock = TestClock()
-        let store = try ConsumerStore(path: directory + "/state.sqlite3", now: { clock.now })
+        let store = try await open({ clock.now })
         let model = ModelAWS(seed: seed &* 7919, clock: clock)
         var config = TestConfig(directory: directory)
         config.extra = [:]
@@ -128,7 +146,7 @@ import TestSupport
     }
 
     /// The invariants, read from the store and the model.
-    static func check(store: ConsumerStore, model: ModelAWS, removed: inout Set<Int64>, registered: [Int64: String],
+    static func check(store: any StateStore, model: ModelAWS, removed: inout Set<Int64>, registered: [Int64: String],
                       final: Bool) async throws -> [String] {
         var failures: [String] = []
         let customers = try await store.customers(includeRemoved: true)

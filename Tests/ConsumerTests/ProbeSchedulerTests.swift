@@ -10,7 +10,7 @@ import TestSupport
 @Suite struct ProbeSchedulerLogTests {
     @Test func repeatedIdenticalResultsAreWrittenOnChangeAndThenHourly() async throws {
         let dir = TemporaryDirectory()
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"))
         let log = dir.file("health.jsonl")
         let writer = try HealthLogWriter(path: log)
         let scheduler = ProbeScheduler(store: store, prober: PostgresProber(timeouts: ProbeTimeouts(uniform: .seconds(1)),

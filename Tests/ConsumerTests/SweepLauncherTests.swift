@@ -154,7 +154,7 @@ import TestSupport
         let silent = try SilentListener()
         defer { silent.close() }
         let dir = TemporaryDirectory()
-        let store = try ConsumerStore(path: dir.file("state.sqlite3"))
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"))
         let hung = Set(0..<4)
         for n in 0..<16 {
             try await StoreFixtures.readyCustomer(store, name: "c\(n)", arn: testARN(700 + n), port: hung.contains(n) ? silent.port : postgres.port,

@@ -122,7 +122,7 @@ import TestSupport
             #expect(pass.status == 1, "a pass whose delete failed exits 1: \(pass.stderr)")
         }
         #expect(harness.simulator.endpoint(id)?.state == .failed, "still listed, failed")
-        let store = try ConsumerStore(path: harness.config.stateDatabase)
+        let store = try SQLiteStore(path: harness.config.stateDatabase)
         let acme = try await store.requireCustomer(named: "acme")
         #expect(acme.endpointFailures == 1)
         #expect(acme.state == .endpointFailed)
@@ -136,7 +136,7 @@ import TestSupport
         let count = 100
         let customers = (0..<count).map { ("c\($0)", testARN(1000 + $0)) }
         do {
-            let store = try ConsumerStore(path: harness.config.stateDatabase)
+            let store = try SQLiteStore(path: harness.config.stateDatabase)
             for (name, arn) in customers {
                 harness.simulator.addInvitation(sender: Self.ours, shareName: name, resources: [SharedResource(arn: arn)])
                 _ = try await store.addCustomer(NewCustomer(name: name, arn: try ResourceConfigurationARN.parse(arn).get()), by: StoreFixtures.actor)
@@ -150,7 +150,7 @@ import TestSupport
         // The SE registers the same names and ARNs again (one through the CLI, the rest through the same store call).
         try await harness.register(customers[0].0, arn: customers[0].1)
         do {
-            let store = try ConsumerStore(path: harness.config.stateDatabase)
+            let store = try SQLiteStore(path: harness.config.stateDatabase)
             for (name, arn) in customers.dropFirst() {
                 _ = try await store.addCustomer(NewCustomer(name: name, arn: try ResourceConfigurationARN.parse(arn).get()), by: StoreFixtures.actor)
             }

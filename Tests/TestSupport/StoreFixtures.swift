@@ -8,7 +8,7 @@ public enum StoreFixtures {
 
     /// Registers a customer and takes it to `ready` with an available endpoint, as a pass would.
     @discardableResult
-    public static func readyCustomer(_ store: ConsumerStore, name: String, arn: String, port: Int = 5432,
+    public static func readyCustomer(_ store: any StateStore, name: String, arn: String, port: Int = 5432,
                                      vpcEndpointId: String, dnsName: String = "localhost") async throws -> Customer {
         let parsed = try ResourceConfigurationARN.parse(arn).get()
         let customer = try await store.addCustomer(NewCustomer(name: name, arn: parsed, port: port), by: actor)

@@ -34,7 +34,7 @@ public enum AWSCommands {
             views += try await invitations(in: region, context: context)
         }
         // The daemon's decisions, when it has run (a read-only command does not create the state file).
-        if FileManager.default.fileExists(atPath: app.config.stateDatabase) {
+        if app.config.stateDatabase.map({ FileManager.default.fileExists(atPath: $0) }) ?? true {
             let records = try await app.openStore().invitationRecords(invitationArns: Set(views.map(\.invitationArn)),
                                                                       resourceArns: [], senders: [])
             for index in views.indices {

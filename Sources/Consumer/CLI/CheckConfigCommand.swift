@@ -2,7 +2,12 @@
 public enum CheckConfigCommand {
     public static func summary(of config: ConsumerConfig) -> String {
         var lines = ["config \(config.source): ok"]
-        lines.append("  state database    \(config.stateDatabase)")
+        switch config.state {
+        case .sqlite(let path):
+            lines.append("  state database    \(path)")
+        case .postgres(let postgres):
+            lines.append("  state database    \(postgres) (PostgreSQL, tls \(postgres.tls.rawValue), lease \(postgres.leaseSeconds) s)")
+        }
         lines.append("  health log        \(config.healthLog)")
         lines.append("  poll / probe      every \(format(config.pollIntervalSeconds)) s / every \(format(config.probeIntervalSeconds)) s")
         lines.append("  probe             timeout \(format(config.probe.timeoutSeconds)) s, concurrency \(config.probe.concurrency)")

@@ -26,14 +26,14 @@ public enum CustomerCommands {
                 throw CommandFailure.usage("--note contains control characters; use plain text on one line")
             }
         }
-        let store = try app.openStore()
+        let store = try await app.openStore()
         let customer = try await store.addCustomer(NewCustomer(name: name, arn: arn, port: port, note: note), by: app.actor)
         return "registered \(customer.name): \(customer.resourceConfigurationArn) (account \(customer.accountId), \(customer.region), port \(customer.port)); the daemon accepts the customer's RAM share when it arrives"
     }
 
     /// `customer list [--json]`.
     public static func list(_ app: ConsumerApp, json: Bool) async throws -> String {
-        let store = try app.openStore()
+        let store = try await app.openStore()
         let customers = try await store.customers()
         var views: [CustomerView] = []
         for customer in customers {
@@ -52,7 +52,7 @@ public enum CustomerCommands {
 
     /// `customer show NAME [--json]`.
     public static func show(_ app: ConsumerApp, name: String, json: Bool) async throws -> String {
-        let store = try app.openStore()
+        let store = try await app.openStore()
         let customer = try await store.requireCustomer(named: name)
         let view = CustomerView(customer, endpoint: try await store.liveEndpoint(customerId: customer.id!))
         let events = try await store.events(customerId: customer.id!)
@@ -93,7 +93,7 @@ public enum CustomerCommands {
 
     /// `customer remove NAME [--keep-endpoint]`.
     public static func remove(_ app: ConsumerApp, name: String, keepEndpoint: Bool) async throws -> String {
-        let store = try app.openStore()
+        let store = try await app.openStore()
         let customer = try await store.requestRemoval(named: name, keepEndpoint: keepEndpoint, by: app.actor)
         switch customer.state {
         case .removed:

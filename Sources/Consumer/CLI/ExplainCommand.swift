@@ -21,7 +21,7 @@ public enum ExplainCommand {
 
     /// The rendered screen (or JSON) and whether the customer is ready and healthy (exit 0).
     public static func render(_ app: ConsumerApp, name: String, json: Bool) async throws -> (output: String, healthy: Bool) {
-        let store = try app.openStore()
+        let store = try await app.openStore()
         let customer = try await store.requireCustomer(named: name)
         let id = customer.id!
         let events = try await store.events(customerId: id, limit: 1000)

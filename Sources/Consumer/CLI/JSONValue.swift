@@ -64,7 +64,9 @@ enum JSONValue: Decodable, Equatable, Sendable {
     /// A JSON string literal, cut short so that one bad value cannot flood an error line.
     static func quote(_ text: String) -> String {
         let clipped = text.count > 80 ? String(text.prefix(80)) + "…" : text
-        let data = (try? JSONEncoder().encode(clipped)) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let data = (try? encoder.encode(clipped)) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -73,8 +73,8 @@ struct ConfigValidator {
         guard let object = object(document, at: "", allowed: ["stateDatabase", "healthLog", "pollIntervalSeconds",
                                                               "probeIntervalSeconds", "regions", "probe",
                                                               "unmatchedInvitations", "metrics", "ec2Pacing",
-                                                              "healthLogRotation", "retention", "checks"]) else { return nil }
-        let stateDatabase = path(object["stateDatabase"], at: "stateDatabase", default: "/var/lib/privatelink-consumer/state.sqlite3")
+                                                              "healthLogRotation", "retention", "checks", "state"]) else { return nil }
+        let state = state(object["state"], stateDatabase: object["stateDatabase"])
         let healthLog = path(object["healthLog"], at: "healthLog", default: "/var/log/privatelink-consumer/health.jsonl")
         let poll = seconds(object["pollIntervalSeconds"], at: "pollIntervalSeconds", default: 60, max: 86_400)
         let probeInterval = seconds(object["probeIntervalSeconds"], at: "probeIntervalSeconds", default: 60, max: 86_400)
@@ -87,9 +87,9 @@ struct ConfigValidator {
         let rotation = healthLogRotation(object["healthLogRotation"])
         let retention = retention(object["retention"])
         let checks = checks(object["checks"])
-        guard let stateDatabase, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
+        guard let state, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
               problems.isEmpty else { return nil }
-        return ConsumerConfig(source: source, stateDatabase: stateDatabase, healthLog: healthLog,
+        return ConsumerConfig(source: source, state: state, healthLog: healthLog,
                               pollIntervalSeconds: poll, probeIntervalSeconds: probeInterval, regions: regions,
                               probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil,
                               ec2Pacing: pacing ?? EC2Pacing(), healthLogRotation: rotation ?? HealthLogRotation(),
@@ -97,6 +97,54 @@ struct ConfigValidator {
     }
 
     // MARK: Sections
+
+    /// `stateDatabase` (SQLite, the default), or `state` with `"backend": "postgres"` and its connection.
+    mutating func state(_ value: JSONValue?, stateDatabase: JSONValue?) -> StateLocation? {
+        let sqlite = { (validator: inout ConfigValidator) -> StateLocation? in
+            validator.path(stateDatabase, at: "stateDatabase", default: "/var/lib/privatelink-consumer/state.sqlite3").map { .sqlite(path: $0) }
+        }
+        guard let value else { return sqlite(&self) }
+        guard let object = object(value, at: "state", allowed: ["backend", "postgres"]) else { return nil }
+        guard let backend = enumeration(object["backend"], at: "state.backend", default: StateBackendName.sqlite) else { return nil }
+        switch backend {
+        case .sqlite:
+            if object["postgres"] != nil {
+                problem("state.postgres", "is only for \"backend\": \"postgres\"; remove it or set state.backend to \"postgres\"")
+                return nil
+            }
+            return sqlite(&self)
+        case .postgres:
+            if stateDatabase != nil {
+                problem("stateDatabase", "must be absent when state.backend is \"postgres\" (the state lives in PostgreSQL); remove it")
+            }
+            guard let connection = required(object, "postgres", at: "state") else { return nil }
+            return postgres(connection).map { .postgres($0) }
+        }
+    }
+
+    mutating func postgres(_ value: JSONValue) -> PostgresStateConfig? {
+        let at = "state.postgres"
+        guard let object = object(value, at: at, allowed: ["host", "port", "database", "user", "passwordFile", "tls",
+                                                           "caFile", "leaseSeconds"]) else { return nil }
+        let host = text(required(object, "host", at: at), at: "\(at).host", what: "a host name or IP address such as \"db.example.internal\"",
+                        valid: PostgresStateConfig.isValidHost)
+        let port = integer(object["port"], at: "\(at).port", default: 5432, range: 1...65535)
+        let database = text(required(object, "database", at: at), at: "\(at).database", what: "a database name (1-63 characters)",
+                            valid: PostgresStateConfig.isValidIdentifier)
+        let user = text(required(object, "user", at: at), at: "\(at).user", what: "a role name (1-63 characters)",
+                        valid: PostgresStateConfig.isValidIdentifier)
+        let passwordFile: String?? = object["passwordFile"] == nil ? .some(nil) : path(object["passwordFile"], at: "\(at).passwordFile", default: "").map { .some($0) }
+        let tls = enumeration(object["tls"], at: "\(at).tls", default: PostgresStateConfig.TLSMode.verifyFull)
+        let caFile: String?? = object["caFile"] == nil ? .some(nil) : path(object["caFile"], at: "\(at).caFile", default: "").map { .some($0) }
+        let lease = integer(object["leaseSeconds"], at: "\(at).leaseSeconds", default: 15, range: 5...300)
+        guard let host, let port, let database, let user, let passwordFile, let tls, let caFile, let lease else { return nil }
+        if tls == .disable, caFile != nil {
+            problem("\(at).caFile", "is only used with TLS; set \(at).tls to \"verify-full\" (or remove caFile)")
+            return nil
+        }
+        return PostgresStateConfig(host: host, port: port, database: database, user: user, passwordFile: passwordFile,
+                                   tls: tls, caFile: caFile, leaseSeconds: lease)
+    }
 
     mutating func regions(_ value: JSONValue?) -> [String: RegionConfig]? {
         guard let value else {
@@ -262,6 +310,19 @@ struct ConfigValidator {
         }
         if text.hasPrefix("/") { return text }
         return URL(fileURLWithPath: text, relativeTo: URL(fileURLWithPath: baseDirectory, isDirectory: true)).standardizedFileURL.path
+    }
+
+    mutating func text(_ value: JSONValue?, at path: String, what: String, valid: (String) -> Bool) -> String? {
+        guard let value else { return nil }
+        guard case .string(let text) = value else {
+            problem(path, "must be a string (\(what)), not \(value.typeName)")
+            return nil
+        }
+        guard valid(text) else {
+            problem(path, "\(JSONValue.quote(text)) is not \(what)")
+            return nil
+        }
+        return text
     }
 
     mutating func seconds(_ value: JSONValue?, at path: String, default fallback: Double, max: Double) -> Double? {

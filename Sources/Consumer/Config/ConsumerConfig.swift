@@ -1,11 +1,13 @@
 import ConsumerCore
+import ConsumerStore
 import Foundation
 
 /// The daemon's configuration file (DESIGN.md "Configuration"), validated as a whole at load.
 public struct ConsumerConfig: Sendable, Equatable {
     /// Where the file was read from.
     public var source: String
-    public var stateDatabase: String
+    /// Where the state lives: the SQLite file (`stateDatabase`, the default) or PostgreSQL (`state`).
+    public var state: StateLocation
     public var healthLog: String
     public var pollIntervalSeconds: Double
     public var probeIntervalSeconds: Double
@@ -23,11 +25,32 @@ public struct ConsumerConfig: Sendable, Equatable {
     /// How often the customers' resource configurations are read again.
     public var checks: Checks = Checks()
 
+    /// The SQLite state file; nil when the state lives in PostgreSQL.
+    public var stateDatabase: String? {
+        if case .sqlite(let path) = state { return path }
+        return nil
+    }
+
     /// Region names in a stable order.
     public var regionNames: [String] { regions.keys.sorted() }
 
     public static let defaultPath = "/etc/privatelink-consumer/config.json"
     public static let environmentVariable = "PRIVATELINK_CONSUMER_CONFIG"
+}
+
+/// Where the state lives.
+public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
+    /// One SQLite file on this host (the embedded default).
+    case sqlite(path: String)
+    /// A shared PostgreSQL database: several hosts, one active daemon.
+    case postgres(PostgresStateConfig)
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): path
+        case .postgres(let postgres): postgres.description
+        }
+    }
 }
 
 /// Where a Resource endpoint is placed in one region.
@@ -98,4 +121,10 @@ public struct MetricsConfig: Sendable, Equatable {
 public struct EC2Pacing: Sendable, Equatable {
     public var burst: Double = 4
     public var refillPerSecond: Double = 0.3
+}
+
+/// `state.backend`.
+enum StateBackendName: String, CaseIterable {
+    case sqlite
+    case postgres
 }

@@ -31,13 +31,15 @@ public enum Daemon {
     public static func run(_ app: ConsumerApp, options: Options, logger: Logger) async throws -> String {
         MemoryReclaimer.configureAllocator()
         let config = app.config
-        let lock: StateLock
-        do {
-            lock = try StateLock.acquire(statePath: config.stateDatabase)
-        } catch {
-            throw CommandFailure.runtime(error.message)
+        var lock: StateLock?
+        if let path = config.stateDatabase {
+            do {
+                lock = try StateLock.acquire(statePath: path)
+            } catch {
+                throw CommandFailure.runtime(error.message)
+            }
         }
-        defer { lock.release() }
+        defer { lock?.release() }
         let parts = try await DaemonParts.make(app, environment: options.environment, pacer: options.pacer, policy: options.policy,
                                                metrics: config.metrics != nil && !options.once, logger: logger)
         let (store, reconciler, scheduler, metrics) = (parts.store, parts.reconciler, parts.scheduler, parts.metrics)
@@ -70,7 +72,7 @@ public enum Daemon {
         }
         if notifier.watchdogInterval != nil { services.append(WatchdogService(notifier: notifier, progress: reconciler.progress)) }
         logger.notice("daemon starting", metadata: [
-            "state": "\(config.stateDatabase)", "regions": "\(config.regionNames.joined(separator: ","))",
+            "state": "\(config.state)", "regions": "\(config.regionNames.joined(separator: ","))",
             "poll_interval_s": "\(config.pollIntervalSeconds)", "pid": "\(getpid())",
         ])
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -85,7 +87,7 @@ public enum Daemon {
 
 /// The daemon's parts, wired from the configuration: `run`, `run --once` and `demo` share them.
 public struct DaemonParts: Sendable {
-    public let store: ConsumerStore
+    public let store: any StateStore
     public let aws: AWSContext
     public let reconciler: Reconciler
     public let scheduler: ProbeScheduler
@@ -94,7 +96,7 @@ public struct DaemonParts: Sendable {
     public static func make(_ app: ConsumerApp, environment: [String: String], pacer: MutationPacer? = nil,
                             policy: ReconcilePolicy? = nil, metrics withMetrics: Bool = false, logger: Logger) async throws -> DaemonParts {
         let config = app.config
-        let store = try app.openStore()
+        let store = try await app.openStore()
         // Their errors name the file or the AWS setting already; `CommandFailure(error)` reports them.
         let healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
                                             files: config.healthLogRotation.files)

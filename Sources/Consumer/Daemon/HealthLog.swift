@@ -82,7 +82,7 @@ public struct HealthLogEventTrail: Sendable, Equatable, Decodable {
     public var actor: String
     public var fromState: String?
     public var toState: String?
-    /// The state file the event comes from (`ConsumerStore.stateId`).
+    /// The state file the event comes from (`StateStore.stateId`).
     public var stateId: Int64?
 
     public init(eventId: Int64, actor: String, fromState: String?, toState: String?, stateId: Int64? = nil) {

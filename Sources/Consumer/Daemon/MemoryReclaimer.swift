@@ -39,7 +39,7 @@ public enum MemoryReclaimer {
     }
 
     /// Lets `store` drop its caches, then returns free heap pages to the kernel (a few milliseconds).
-    static func releaseFreedMemory(_ store: ConsumerStore) async {
+    static func releaseFreedMemory(_ store: any StateStore) async {
         await store.releaseMemory()
         _ = trim?(0)
     }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// registry changes (checked every couple of seconds, so registrations land within seconds).
 struct ReconcilerService: Service {
     let reconciler: Reconciler
-    let store: ConsumerStore
+    let store: any StateStore
     let notifier: SystemdNotifier
     let pollInterval: Duration
     let registryCheckInterval: Duration

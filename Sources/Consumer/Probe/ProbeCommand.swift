@@ -7,7 +7,7 @@ import PostgresProbe
 /// every stage passed. The result is recorded like the daemon's.
 public enum ProbeCommand {
     public static func run(_ app: ConsumerApp, name: String, logger: Logger) async throws -> (output: String, ok: Bool) {
-        let store = try app.openStore()
+        let store = try await app.openStore()
         let customer = try await store.requireCustomer(named: name)
         let scheduler = ProbeScheduler(store: store, prober: PostgresProber(timeouts: app.config.probe.timeouts, logger: logger),
                                        concurrency: 1, healthLog: nil, logger: logger)

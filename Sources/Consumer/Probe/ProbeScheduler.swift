@@ -9,7 +9,7 @@ import Synchronization
 /// to the store (latest + bounded history) and the health log, where repeated identical results are
 /// written when they change and then once an hour, not every minute.
 public final class ProbeScheduler: Sendable {
-    let store: ConsumerStore
+    let store: any StateStore
     let prober: PostgresProber
     let concurrency: Int
     /// How long a probe may hold a concurrency slot; past it, the probe runs on without one.
@@ -28,7 +28,7 @@ public final class ProbeScheduler: Sendable {
     ///   - concurrency: probes started and not yet past `patience` at once.
     ///   - patience: how long a probe holds its slot (a healthy probe finishes well within it).
     ///   - inFlightLimit: probes running at once in all; default 8 × `concurrency`, within the file limit.
-    public init(store: ConsumerStore, prober: PostgresProber, concurrency: Int, patience: Duration = .milliseconds(250),
+    public init(store: any StateStore, prober: PostgresProber, concurrency: Int, patience: Duration = .milliseconds(250),
                 inFlightLimit: Int? = nil, healthLog: HealthLogWriter?,
                 metrics: DaemonMetrics? = nil, repeatInterval: TimeInterval = 3600,
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {

@@ -9,13 +9,13 @@ import Foundation
 /// but before moving the cursor finds the ids already in the log (each line carries its `eventId`) and
 /// does not write them twice.
 public final class HealthLogOutbox: Sendable {
-    let store: ConsumerStore
+    let store: any StateStore
     let writer: HealthLogWriter?
     let batch: Int
     /// The highest event id found in the health log when the daemon started (nil until looked at).
     private let written = Mutex<Int64?>(nil)
 
-    public init(store: ConsumerStore, writer: HealthLogWriter?, batch: Int = 500) {
+    public init(store: any StateStore, writer: HealthLogWriter?, batch: Int = 500) {
         self.store = store
         self.writer = writer
         self.batch = batch

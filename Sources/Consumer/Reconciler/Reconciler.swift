@@ -23,7 +23,7 @@ public struct PassSummary: Sendable, Equatable {
 /// Every write that must precede an AWS call (ClientTokens) is committed before the call.
 public final class Reconciler: Sendable {
     let config: ConsumerConfig
-    let store: ConsumerStore
+    let store: any StateStore
     let aws: any ReconcilerAWS
     let events: HealthLogOutbox
     let metrics: DaemonMetrics?
@@ -39,7 +39,7 @@ public final class Reconciler: Sendable {
     private let lastErrors = Mutex<[String: String]>([:])
     private let accountId = Mutex<String?>(nil)
 
-    public init(config: ConsumerConfig, store: ConsumerStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
+    public init(config: ConsumerConfig, store: any StateStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.config = config

@@ -91,3 +91,21 @@ public struct EndpointNote: Sendable, Equatable {
         self.detail = detail
     }
 }
+
+extension EndpointRecord {
+    /// What `change` does to a generation that is in one of `change.from` (both stores write the result):
+    /// the new state, the ids and names EC2 gave, the DNS name only while pending or available, the error
+    /// until it is available, and the times of the answers.
+    public mutating func apply(_ change: EndpointChange, at time: Date) {
+        state = change.to
+        if let id = change.vpcEndpointId { vpcEndpointId = id }
+        if let aws = change.awsState { awsState = aws }
+        if change.to == .available || change.dnsName != nil { dnsName = change.dnsName ?? dnsName }
+        if change.to != .available && change.to != .pending { dnsName = nil }
+        if change.lastError != nil || change.to == .available { lastError = change.lastError }
+        if change.createAnswered { createAnsweredAt = time }
+        if change.seen { lastSeenAt = time }
+        if change.deleteRequested { deleteRequestedAt = time }
+        updatedAt = time
+    }
+}

@@ -1,41 +1,26 @@
 import Foundation
 import GRDB
 
-extension ConsumerStore {
+extension SQLiteStore {
     /// Registers a customer (`customer add`), refusing a name or ARN that is already registered.
     public func addCustomer(_ new: NewCustomer, by actor: LifecycleActor) async throws -> Customer {
-        if let problem = CustomerName.problem(with: new.name) {
-            throw StoreError(.invalid, "name \(problem)")
-        }
-        guard (1...65535).contains(new.port) else {
-            throw StoreError(.invalid, "port \(new.port) is out of range; use 1-65535 (PostgreSQL's default is 5432)")
-        }
+        try StoreRules.validate(new)
         let time = now()
         return try await write { db in
             if let existing = try Self.registeredCustomer(new.name, db) {
-                throw StoreError(.duplicateName, "a customer named \(new.name) is already registered (\(existing.resourceConfigurationArn)); choose another name, or `customer remove \(new.name)` first")
+                throw StoreRules.duplicateName(new.name, registeredArn: existing.resourceConfigurationArn)
             }
             let arn = new.arn.description
             if let existing = try Customer.fetchOne(db, sql: "SELECT * FROM customer WHERE resourceConfigurationArn = ? AND state NOT IN ('removing', 'removed')",
                                                     arguments: [arn]) {
-                throw StoreError(.duplicateArn, "\(arn) is already registered as customer \(existing.name); use `customer show \(existing.name)`")
+                throw StoreRules.duplicateArn(arn, registeredAs: existing.name)
             }
-            var customer = Customer(
-                id: nil, name: new.name, resourceConfigurationArn: arn, partition: new.arn.partition,
-                region: new.arn.region, accountId: new.arn.accountId, port: new.port, note: new.note,
-                state: .awaitingShare, stateDetail: "waiting for the customer's RAM share", hint: nil,
-                keepEndpoint: false, resourceShareArn: nil, invitationArn: nil,
-                createdAt: time, updatedAt: time, stateChangedAt: time, removedAt: nil,
-                endpointFailures: 0, nextEndpointAttemptAt: nil)
-            customer.stateActor = actor.description
-            guard case .success(let state) = CustomerLifecycle.next(from: nil, on: .registered, by: actor.kind), state == customer.state else {
-                throw StoreError(.invalid, "lifecycle: \(actor) may not register customers")
-            }
+            var customer = try StoreRules.newCustomer(new, by: actor, at: time)
             try customer.insert(db)
             try Self.bumpRegistryVersion(db)
             var event = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
                                        event: CustomerLifecycle.Event.registered.rawValue, fromState: nil, toState: .awaitingShare,
-                                       detail: "\(arn) port \(new.port)" + (new.note.map { "; note: \($0)" } ?? ""), actor: actor)
+                                       detail: StoreRules.registeredDetail(new), actor: actor)
             try event.insert(db)
             // Re-read: stored times have millisecond precision, and callers should see what is stored.
             return try Customer.fetchOne(db, key: customer.id) ?? customer
@@ -43,7 +28,7 @@ extension ConsumerStore {
     }
 
     /// Registered customers by name; removed ones only when asked for.
-    public func customers(includeRemoved: Bool = false) async throws -> [Customer] {
+    public func customers(includeRemoved: Bool) async throws -> [Customer] {
         try await read { db in
             if includeRemoved {
                 return try Customer.order(Column("name"), Column("id")).fetchAll(db)
@@ -70,14 +55,6 @@ extension ConsumerStore {
         }
     }
 
-    /// The live customer named `name`, or a not-found error that says how to list them.
-    public func requireCustomer(named name: String) async throws -> Customer {
-        guard let customer = try await customer(named: name) else {
-            throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
-        }
-        return customer
-    }
-
     /// Deregisters a customer (`customer remove`). With nothing to clean up (or `keepEndpoint`: its current
     /// endpoint is released, left in place) it is removed at once; otherwise it goes to `removing` and the
     /// daemon deletes every endpoint ever created for it. The name and ARN are free again at once.
@@ -85,10 +62,8 @@ extension ConsumerStore {
         let time = now()
         return try await write { db in
             guard var customer = try Self.registeredCustomer(name, db), let id = customer.id else {
-                if try Self.liveCustomer(name, db) != nil {
-                    throw StoreError(.invalid, "\(name) is already being removed; the daemon deletes its endpoints (`customer show \(name)`)")
-                }
-                throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
+                if try Self.liveCustomer(name, db) != nil { throw StoreRules.alreadyRemoving(name) }
+                throw StoreRules.notFound(name)
             }
             if keepEndpoint {
                 try db.execute(sql: """
@@ -96,13 +71,7 @@ extension ConsumerStore {
                     """, arguments: [time, id])
             }
             let open = try EndpointRecord.filter(sql: "customerId = ? AND state NOT IN ('deleted', 'released')", arguments: [id]).fetchCount(db)
-            let event: CustomerLifecycle.Event = open > 0 ? .removalRequested : .removed
-            let detail = switch (open > 0, keepEndpoint) {
-            case (false, false): "removed by the CLI; no endpoint to delete"
-            case (false, true): "removed by the CLI; endpoint kept (--keep-endpoint)"
-            case (true, true): "removal requested; endpoint kept (--keep-endpoint), the daemon deletes \(open) failed generation(s)"
-            case (true, false): "removal requested; the daemon deletes \(open) endpoint(s)"
-            }
+            let (event, detail) = StoreRules.removal(open: open, keepEndpoint: keepEndpoint)
             customer.keepEndpoint = keepEndpoint
             let outcome = try Self.applyTransition(&customer, from: customer.state, event: event, detail: detail, hint: nil,
                                                    by: actor, at: time, in: db)
@@ -142,7 +111,7 @@ extension ConsumerStore {
     }
 
     /// The newest `limit` events of a customer, oldest first.
-    public func events(customerId: Int64, limit: Int = 20) async throws -> [LifecycleEvent] {
+    public func events(customerId: Int64, limit: Int) async throws -> [LifecycleEvent] {
         try await read { db in
             try LifecycleEvent.filter(Column("customerId") == customerId)
                 .order(Column("id").desc).limit(limit).fetchAll(db).reversed()
@@ -158,23 +127,19 @@ extension ConsumerStore {
     }
 }
 
-extension ConsumerStore {
+extension SQLiteStore {
     /// Sets or clears (`user: nil`) the probe's login stage for a customer.
     public func setProbeLogin(named name: String, user: String?, passwordFile: String?, database: String?,
                               by actor: LifecycleActor) async throws -> Customer {
         let time = now()
         return try await write { db in
-            guard var customer = try Self.registeredCustomer(name, db) else {
-                throw StoreError(.notFound, "no customer named \(name); `customer list` shows the registered ones")
-            }
+            guard var customer = try Self.registeredCustomer(name, db) else { throw StoreRules.notFound(name) }
             customer.probeUser = user
             customer.probePasswordFile = user == nil ? nil : passwordFile
             customer.probeDatabase = user == nil ? nil : database
             customer.updatedAt = time
             try customer.update(db)
-            var event = LifecycleEvent(time: time, customerId: customer.id, customerName: name,
-                                       event: user == nil ? "probe_login_cleared" : "probe_login_set", fromState: nil, toState: nil,
-                                       detail: user.map { "user \($0), password file \(passwordFile ?? "-")" }, actor: actor)
+            var event = StoreRules.probeLoginEvent(customer, user: user, passwordFile: passwordFile, by: actor, at: time)
             try event.insert(db)
             try Self.bumpRegistryVersion(db)
             return customer
@@ -182,7 +147,7 @@ extension ConsumerStore {
     }
 
     /// Records probe results, keeping the newest `history` per customer (latest + bounded history).
-    public func recordProbes(_ results: [ProbeResultRecord], history: Int = 100) async throws {
+    public func recordProbes(_ results: [ProbeResultRecord], history: Int) async throws {
         guard !results.isEmpty else { return }
         try await write { db in
             for var result in results {
@@ -198,7 +163,7 @@ extension ConsumerStore {
     }
 
     /// The newest probe results of a customer, newest first.
-    public func probeHistory(customerId: Int64, limit: Int = 20) async throws -> [ProbeResultRecord] {
+    public func probeHistory(customerId: Int64, limit: Int) async throws -> [ProbeResultRecord] {
         try await read { db in
             try ProbeResultRecord.filter(Column("customerId") == customerId).order(Column("id").desc).limit(limit).fetchAll(db)
         }

@@ -1,22 +1,9 @@
 import Foundation
 import GRDB
 
-/// What became of a requested lifecycle change.
-public enum TransitionOutcome: Sendable, Equatable {
-    /// The state changed; the event row is the record of it (and the health log's outbox entry).
-    case applied(LifecycleEvent)
-    /// The event leads to the state the customer is in: only its detail and hint were refreshed.
-    case refreshed
-    /// The customer is no longer in the state the decision was made from (another writer moved it, or
-    /// it is gone): nothing was written, and the next pass decides again.
-    case stale(current: CustomerState?)
-    /// The lifecycle table has no such edge: nothing was written.
-    case refused(CustomerLifecycle.Refusal)
-}
-
-extension ConsumerStore {
+extension SQLiteStore {
     /// Applies a lifecycle event to a customer if, and only if, it is still in `request.from`.
-    public func transition(_ request: TransitionRequest, by actor: LifecycleActor = .daemon) async throws -> TransitionOutcome {
+    public func transition(_ request: TransitionRequest, by actor: LifecycleActor) async throws -> TransitionOutcome {
         let time = now()
         return try await write { db in
             guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return .stale(current: nil) }
@@ -31,34 +18,22 @@ extension ConsumerStore {
     static func applyTransition(_ customer: inout Customer, from: CustomerState, event: CustomerLifecycle.Event,
                                 detail: String?, hint: String?, resourceShareArn: String? = nil, by actor: LifecycleActor,
                                 at time: Date, in db: Database) throws -> TransitionOutcome {
-        let next: CustomerState
-        switch CustomerLifecycle.next(from: from, on: event, by: actor.kind) {
-        case .success(let state): next = state
-        case .failure(let refusal): return .refused(refusal)
-        }
-        if next == from {
-            let newShare = resourceShareArn != nil && resourceShareArn != customer.resourceShareArn
-            guard customer.stateDetail != detail || customer.hint != hint || newShare else { return .refreshed }
-            if let resourceShareArn { customer.resourceShareArn = resourceShareArn }
-            customer.stateDetail = detail
-            customer.hint = hint
-            customer.updatedAt = time
+        switch TransitionStep.plan(customer, from: from, event: event, detail: detail, hint: hint,
+                                   resourceShareArn: resourceShareArn, by: actor, at: time) {
+        case .refused(let refusal):
+            return .refused(refusal)
+        case .unchanged:
+            return .refreshed
+        case .refresh(let updated):
+            customer = updated
             try customer.update(db)
             return .refreshed
+        case .apply(let updated, var record):
+            customer = updated
+            try customer.update(db)
+            try record.insert(db)
+            return .applied(record)
         }
-        if let resourceShareArn { customer.resourceShareArn = resourceShareArn }
-        customer.state = next
-        customer.stateActor = actor.description
-        customer.stateDetail = detail
-        customer.hint = hint
-        customer.updatedAt = time
-        customer.stateChangedAt = time
-        customer.removedAt = next == .removed ? time : nil
-        try customer.update(db)
-        var record = LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name, event: event.rawValue,
-                                    fromState: from, toState: next, detail: detail, actor: actor)
-        try record.insert(db)
-        return .applied(record)
     }
 
     /// Records a happening that is not a state change (an endpoint created or deleted) in the event table,
@@ -84,7 +59,7 @@ extension ConsumerStore {
     }
 
     /// Events after `cursor`, oldest first, at most `limit`.
-    public func events(after cursor: Int64, limit: Int = 500) async throws -> [LifecycleEvent] {
+    public func events(after cursor: Int64, limit: Int) async throws -> [LifecycleEvent] {
         try await read { db in
             try LifecycleEvent.filter(Column("id") > cursor).order(Column("id")).limit(limit).fetchAll(db)
         }

@@ -18,21 +18,7 @@ public struct StoredCheck: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var result: CheckResult { CheckResult(check: name, verdict: verdict, detail: detail, hint: hint) }
 }
 
-/// What the pass needs to choose which configurations to read: who was ever checked, and who is due.
-public struct CheckSchedule: Sendable, Equatable {
-    public var checked: Set<Int64> = []
-    public var due: [Int64: Date] = [:]
-}
-
-extension ConsumerStore {
-    /// Stores one reading of a customer's resource configuration. A check whose verdict changed (or a first
-    /// verdict that is not `pass`) also gets an event row, which the health log writes as a `kind: check`
-    /// line. Nothing is written for a customer no longer live. Returns the checks whose verdict changed.
-    @discardableResult
-    public func recordChecks(customerId: Int64, _ results: [CheckResult]) async throws -> [CheckResult] {
-        try await recordChecks([(customerId, results)]).map(\.result)
-    }
-
+extension SQLiteStore {
     /// Several customers' readings in one transaction (a pass's); returns the changed checks by customer id.
     @discardableResult
     public func recordChecks(_ readings: [(customerId: Int64, results: [CheckResult])]) async throws -> [(customerId: Int64, result: CheckResult)] {
@@ -51,11 +37,7 @@ extension ConsumerStore {
                     try row.save(db)
                     guard isChange else { continue }
                     changed.append((customerId, result))
-                    var event = LifecycleEvent(time: time, customerId: customerId, customerName: customer.name, event: "check",
-                                               fromState: nil, toState: nil, detail: result.detail, actor: .daemon)
-                    event.checkName = result.check
-                    event.verdict = result.verdict
-                    event.hint = result.hint
+                    var event = StoreRules.checkEvent(customerId: customerId, name: customer.name, result, at: time)
                     try event.insert(db)
                 }
             }
@@ -96,7 +78,6 @@ extension ConsumerStore {
     }
 
     static func checks(_ db: Database) throws -> [Int64: [StoredCheck]] {
-        Dictionary(grouping: try StoredCheck.order(Column("customerId")).fetchAll(db), by: \.customerId)
-            .mapValues { rows in rows.sorted { ResourceConfigurationChecks.order($0.name) < ResourceConfigurationChecks.order($1.name) } }
+        Dictionary(grouping: try StoredCheck.order(Column("customerId")).fetchAll(db), by: \.customerId).mapValues(CheckOrder.sorted)
     }
 }

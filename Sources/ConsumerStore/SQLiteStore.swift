@@ -2,13 +2,14 @@
 import Foundation
 import GRDB
 
-/// The daemon's only state: one SQLite file (WAL) shared by the daemon and the CLI.
+/// The embedded state: one SQLite file (WAL) shared by the daemon and the CLI on one host.
 ///
 /// Every write is a short IMMEDIATE transaction that keeps the schema's invariants, so several
 /// processes can use the file at once: they queue on SQLite's lock (busy timeout) instead of failing.
-public struct ConsumerStore: Sendable {
+public struct SQLiteStore: StateStore {
     /// The path of the state file.
     public let path: String
+    public var location: String { path }
     let database: DatabasePool
     let now: @Sendable () -> Date
 
@@ -51,9 +52,12 @@ public struct ConsumerStore: Sendable {
     }
 
     /// The schema version of the open file.
-    public func schemaVersion() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    public func schemaVersion() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
     }
+
+    /// Nothing to do: the pool closes with its last reference.
+    public func close() async {}
 
     // MARK: - Opening
 
@@ -78,7 +82,7 @@ public struct ConsumerStore: Sendable {
         }
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         if fd >= 0 {
-            close(fd)
+            closeDescriptor(fd)
             return false
         }
         let code = errno
@@ -167,4 +171,9 @@ public struct ConsumerStore: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await database.read(body)
     }
+}
+
+/// `close(2)`, out of reach of `StateStore.close()`.
+private func closeDescriptor(_ descriptor: Int32) {
+    close(descriptor)
 }

@@ -7,7 +7,7 @@ private extension Array {
     }
 }
 
-extension ConsumerStore {
+extension SQLiteStore {
     /// Customers and their open endpoint generations in one consistent read. Invitation records are read
     /// separately, only those a pass needs (`invitationRecords`): the history stays out of the pass.
     public func snapshot() async throws -> RegistrySnapshot {
@@ -99,16 +99,7 @@ extension ConsumerStore {
         return try await write { db in
             guard var record = try EndpointRecord.fetchOne(db, key: rowId), change.from.contains(record.state) else { return false }
             let moved = record.state != change.to
-            record.state = change.to
-            if let id = change.vpcEndpointId { record.vpcEndpointId = id }
-            if let aws = change.awsState { record.awsState = aws }
-            if change.to == .available || change.dnsName != nil { record.dnsName = change.dnsName ?? record.dnsName }
-            if change.to != .available && change.to != .pending { record.dnsName = nil }
-            if change.lastError != nil || change.to == .available { record.lastError = change.lastError }
-            if change.createAnswered { record.createAnsweredAt = time }
-            if change.seen { record.lastSeenAt = time }
-            if change.deleteRequested { record.deleteRequestedAt = time }
-            record.updatedAt = time
+            record.apply(change, at: time)
             try record.update(db)
             if let note = change.note {
                 try Self.note(note.event, customerId: record.customerId, detail: note.detail, at: time, in: db)
@@ -152,7 +143,7 @@ extension ConsumerStore {
 
     /// Every endpoint generation (of one customer, or all), oldest first: what `explain` and the
     /// interleaving tests read.
-    public func endpointGenerations(customerId: Int64? = nil) async throws -> [EndpointRecord] {
+    public func endpointGenerations(customerId: Int64?) async throws -> [EndpointRecord] {
         try await read { db in
             if let customerId {
                 return try EndpointRecord.filter(Column("customerId") == customerId).order(Column("id")).fetchAll(db)
@@ -184,17 +175,7 @@ extension ConsumerStore {
     }
 }
 
-/// Everything `status` shows, read in one snapshot.
-public struct StatusSnapshot: Sendable {
-    public var customers: [Customer]
-    public var endpoints: [Int64: EndpointRecord]
-    public var latestProbes: [Int64: ProbeResultRecord]
-    public var refusedInvitations: [InvitationRecord]
-    /// The resource configuration checks' verdicts, by customer id, in display order.
-    public var checks: [Int64: [StoredCheck]]
-}
-
-extension ConsumerStore {
+extension SQLiteStore {
     public func statusSnapshot() async throws -> StatusSnapshot {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name")).fetchAll(db)

@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// A few connections to the state database, opened on demand, each operation bounded in time.
+///
+/// Not postgres-nio's `PostgresClient`: its pool retries a failed login forever and a lease has no
+/// deadline, so an operation against a database that is down or refuses us would hang instead of
+/// failing with a message the daemon can report and retry next pass (BUILD-NOTES.md). Here a connect
+/// takes at most `connectTimeout`, a statement at most `statementTimeout` (the server enforces it), and
+/// a connection that failed is dropped, never reused.
+final class PostgresPool: Sendable {
+    let location: String
+    private let configuration: PostgresConnection.Configuration
+    private let logger: Logger
+    private let state: State
+
+    static let connectTimeout: TimeAmount = .seconds(5)
+    static let statementTimeout = "30s"
+
+    init(_ config: PostgresStateConfig, capacity: Int = 4, logger: Logger) throws {
+        self.location = config.description
+        self.logger = logger
+        self.configuration = try Self.configuration(config)
+        self.state = State(capacity: capacity)
+    }
+
+    /// Runs `body` on a connection of its own. A connection that fails is closed and forgotten; the error
+    /// is translated into a `StoreError` naming the database and the cause, never the password.
+    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await lease()
+        do {
+            let value = try await body(connection)
+            await state.giveBack(connection, broken: connection.isClosed)
+            return value
+        } catch {
+            let broken = connection.isClosed || PostgresErrors.isConnectionFailure(error)
+            await state.giveBack(connection, broken: broken)
+            throw PostgresErrors.translate(error, location: location)
+        }
+    }
+
+    /// Closes idle connections beyond one.
+    func trim() async {
+        for connection in await state.takeIdle(keeping: 1) { try? await connection.close() }
+    }
+
+    /// Closes every connection; later operations open new ones.
+    func close() async {
+        for connection in await state.takeIdle(keeping: 0) { try? await connection.close() }
+    }
+
+    private func lease() async throws -> PostgresConnection {
+        switch await state.acquire() {
+        case .reuse(let connection):
+            return connection
+        case .connect(let id):
+            do {
+                return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+            } catch {
+                await state.connectFailed()
+                throw PostgresErrors.translate(error, location: location)
+            }
+        }
+    }
+
+    /// Builds the connection settings: TLS as `tls` says, the password from its file (read now, kept only
+    /// in the configuration postgres-nio holds), a statement timeout and our application name.
+    static func configuration(_ config: PostgresStateConfig) throws -> PostgresConnection.Configuration {
+        let password = try config.passwordFile.map(readPassword)
+        let tls: PostgresConnection.Configuration.TLS
+        switch config.tls {
+        case .disable:
+            tls = .disable
+        case .require, .verifyFull:
+            var settings = TLSConfiguration.makeClientConfiguration()
+            if let caFile = config.caFile {
+                guard FileManager.default.isReadableFile(atPath: caFile) else {
+                    throw StoreError(.cannotOpen, "state.postgres.caFile \(caFile) does not exist or is not readable; give the PEM file of the database's CA")
+                }
+                settings.trustRoots = .file(caFile)
+            }
+            switch config.tls {
+            case .verifyFull: settings.certificateVerification = .fullVerification
+            default: settings.certificateVerification = config.caFile == nil ? .none : .noHostnameVerification
+            }
+            do {
+                tls = .require(try NIOSSLContext(configuration: settings))
+            } catch {
+                throw StoreError(.cannotOpen, "state.postgres.caFile \(config.caFile ?? "-"): not a usable PEM certificate file (\(error))")
+            }
+        }
+        var configuration = PostgresConnection.Configuration(host: config.host, port: config.port, username: config.user,
+                                                             password: password, database: config.database, tls: tls)
+        configuration.options.connectTimeout = connectTimeout
+        configuration.options.additionalStartupParameters = [
+            ("application_name", "privatelink-consumer"),
+            ("statement_timeout", statementTimeout),
+        ]
+        return configuration
+    }
+
+    /// The password file's first line. Its contents never appear in a message.
+    static func readPassword(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StoreError(.cannotOpen, "state.postgres.passwordFile \(path) does not exist or is not readable by this user")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let password = line.hasSuffix("\r") ? String(line.dropLast()) : line
+        guard !password.isEmpty else {
+            throw StoreError(.cannotOpen, "state.postgres.passwordFile \(path) is empty; put the database user's password on its first line")
+        }
+        return password
+    }
+
+    /// Who holds which connection; waiting callers queue here.
+    private actor State {
+        enum Lease {
+            case reuse(PostgresConnection)
+            case connect(id: Int)
+        }
+
+        let capacity: Int
+        var idle: [PostgresConnection] = []
+        var leased = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var nextId = 1
+
+        init(capacity: Int) {
+            self.capacity = capacity
+        }
+
+        /// A store dropped without `close()` closes its idle connections; each stays referenced until its
+        /// channel is closed (postgres-nio asserts that a connection is closed before it goes away).
+        deinit {
+            for connection in idle {
+                connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+            }
+        }
+
+        func acquire() async -> Lease {
+            while leased >= capacity {
+                await withCheckedContinuation { waiters.append($0) }
+            }
+            leased += 1
+            while let connection = idle.popLast() {
+                if !connection.isClosed { return .reuse(connection) }
+                Task { try? await connection.close() }
+            }
+            defer { nextId += 1 }
+            return .connect(id: nextId)
+        }
+
+        func connectFailed() {
+            leased -= 1
+            wakeOne()
+        }
+
+        func giveBack(_ connection: PostgresConnection, broken: Bool) {
+            leased -= 1
+            if broken {
+                Task { try? await connection.close() }
+            } else {
+                idle.append(connection)
+            }
+            wakeOne()
+        }
+
+        func takeIdle(keeping count: Int) -> [PostgresConnection] {
+            guard idle.count > count else { return [] }
+            let taken = Array(idle.dropLast(count))
+            idle = Array(idle.suffix(count))
+            return taken
+        }
+
+        private func wakeOne() {
+            if !waiters.isEmpty { waiters.removeFirst().resume() }
+        }
+    }
+}
+
+/// What a PostgreSQL failure means to the store, and the words for it.
+enum PostgresErrors {
+    /// The connection is unusable (closed, reset, the server shutting down): drop it, try another later.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        if error is IOError || error is ChannelError { return true }
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+        case .queryCancelled:
+            return false
+        default:
+            return true
+        }
+    }
+
+    /// A `StoreError` naming the database and the cause. Built from the server's message and SQLSTATE
+    /// only: never the query, its values or the password.
+    static func translate(_ error: any Error, location: String) -> any Error {
+        if error is StoreError { return error }
+        if error is IOError || error is ChannelError {
+            return StoreError(.unavailable, "state database \(location): connection lost (\(Self.describe(error)))")
+        }
+        // Errors of the caller's own (a test's, a cancellation) pass through unchanged.
+        guard let error = error as? PSQLError else { return error }
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? "?"
+            let message = (error.serverInfo?[.message] ?? "error").split(separator: "\n").first.map(String.init) ?? ""
+            switch state {
+            case "28P01", "28000":
+                return StoreError(.unavailable, "state database \(location): login refused (\(message)); check state.postgres.user, passwordFile and the server's pg_hba.conf")
+            case "3D000":
+                return StoreError(.unavailable, "state database \(location): \(message); create it (Deploy/README.md, \"Two hosts\")")
+            case "23505":
+                return StoreError(.invalid, "state database \(location) refused a duplicate: \(message)")
+            case "23514", "23503", "23502", "22P02":
+                return StoreError(.invalid, "state database \(location) refused the change: \(message)")
+            case "57014":
+                return StoreError(.unavailable, "state database \(location): a statement took longer than \(PostgresPool.statementTimeout); the database is overloaded or locked")
+            case "40001", "40P01":
+                return StoreError(.busy, "state database \(location): \(message)")
+            default:
+                if state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300" {
+                    return StoreError(.unavailable, "state database \(location): \(message)")
+                }
+                return StoreError(.invalid, "state database \(location): \(message) (SQLSTATE \(state))")
+            }
+        case .sslUnsupported:
+            return StoreError(.unavailable, "state database \(location): the server does not offer TLS; set state.postgres.tls to \"disable\" only if the network is private")
+        case .failedToAddSSLHandler:
+            return StoreError(.unavailable, "state database \(location): TLS could not be set up")
+        default:
+            if let underlying = error.underlying {
+                return StoreError(.unavailable, "state database \(location): cannot connect (\(Self.describe(underlying)))")
+            }
+            return StoreError(.unavailable, "state database \(location): connection failed (\(error.code))")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOSSLError { return "TLS: \(error)" }
+        if let error = error as? BoringSSLError { return "TLS: \(error)" }
+        return String(String(describing: error).prefix(200))
+    }
+}

@@ -1,0 +1,467 @@
+import Foundation
+import PostgresNIO
+
+// The store operations, statement for statement the SQLite store's (SQLiteStore+*.swift); the rules and
+// words they share live in `StoreRules` and `TransitionStep`.
+
+extension PostgresStore {
+    // MARK: Registry
+
+    public func addCustomer(_ new: NewCustomer, by actor: LifecycleActor) async throws -> Customer {
+        try StoreRules.validate(new)
+        let time = now().storedPrecision
+        return try await write { session in
+            if let existing = try await session.registeredCustomer(new.name, lock: false) {
+                throw StoreRules.duplicateName(new.name, registeredArn: existing.resourceConfigurationArn)
+            }
+            let arn = new.arn.description
+            if let existing = try await session.one("""
+                SELECT * FROM customer WHERE resourceConfigurationArn = \(arn) AND state NOT IN ('removing', 'removed')
+                """, Customer.init(postgres:)) {
+                throw StoreRules.duplicateArn(arn, registeredAs: existing.name)
+            }
+            let customer = try StoreRules.newCustomer(new, by: actor, at: time)
+            guard let inserted = try await session.one("""
+                INSERT INTO customer (name, resourceConfigurationArn, partition, region, accountId, port, note, state, stateDetail,
+                                      keepEndpoint, createdAt, updatedAt, stateChangedAt, stateActor)
+                VALUES (\(customer.name), \(customer.resourceConfigurationArn), \(customer.partition), \(customer.region),
+                        \(customer.accountId), \(customer.port), \(customer.note), \(customer.state.rawValue), \(customer.stateDetail),
+                        \(customer.keepEndpoint), \(time), \(time), \(time), \(customer.stateActor))
+                RETURNING *
+                """, Customer.init(postgres:)) else { throw StoreError(.corrupt, "state database: an insert returned no row") }
+            try await session.bumpRegistryVersion()
+            try await session.insert(LifecycleEvent(time: time, customerId: inserted.id, customerName: inserted.name,
+                                                    event: CustomerLifecycle.Event.registered.rawValue, fromState: nil,
+                                                    toState: .awaitingShare, detail: StoreRules.registeredDetail(new), actor: actor))
+            return inserted
+        }
+    }
+
+    public func customers(includeRemoved: Bool) async throws -> [Customer] {
+        try await read { session in
+            // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
+            let query: PostgresQuery = includeRemoved
+                ? #"SELECT * FROM customer ORDER BY name COLLATE "C", id"#
+                : #"SELECT * FROM customer WHERE state <> 'removed' ORDER BY name COLLATE "C", id"#
+            return try await session.all(query, Customer.init(postgres:))
+        }
+    }
+
+    public func customerCounts() async throws -> (live: Int, ready: Int) {
+        try await read { session in
+            let counts = try await session.one("""
+                SELECT count(*) FILTER (WHERE state <> 'removed') AS live, count(*) FILTER (WHERE state = 'ready') AS ready FROM customer
+                """) { row in (Int(try row("live", as: Int64.self)), Int(try row("ready", as: Int64.self))) }
+            return counts ?? (0, 0)
+        }
+    }
+
+    public func customer(named name: String) async throws -> Customer? {
+        try await read { session in try await session.liveCustomer(name) }
+    }
+
+    public func requestRemoval(named name: String, keepEndpoint: Bool, by actor: LifecycleActor) async throws -> Customer {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard var customer = try await session.registeredCustomer(name, lock: true), let id = customer.id else {
+                if try await session.liveCustomer(name) != nil { throw StoreRules.alreadyRemoving(name) }
+                throw StoreRules.notFound(name)
+            }
+            if keepEndpoint {
+                try await session.run("""
+                    UPDATE endpoint SET state = 'released', updatedAt = \(time) WHERE customerId = \(id) AND state IN ('creating', 'pending', 'available')
+                    """)
+            }
+            let open = Int(try await session.int("""
+                SELECT count(*) FROM endpoint WHERE customerId = \(id) AND state NOT IN ('deleted', 'released')
+                """) ?? 0)
+            let (event, detail) = StoreRules.removal(open: open, keepEndpoint: keepEndpoint)
+            customer.keepEndpoint = keepEndpoint
+            let outcome = try await session.applyTransition(&customer, from: customer.state, event: event, detail: detail, hint: nil,
+                                                            by: actor, at: time)
+            if case .refused(let refusal) = outcome { throw StoreError(.invalid, refusal.description) }
+            try await session.bumpRegistryVersion()
+            return customer
+        }
+    }
+
+    public func setProbeLogin(named name: String, user: String?, passwordFile: String?, database: String?,
+                              by actor: LifecycleActor) async throws -> Customer {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard var customer = try await session.registeredCustomer(name, lock: true) else { throw StoreRules.notFound(name) }
+            customer.probeUser = user
+            customer.probePasswordFile = user == nil ? nil : passwordFile
+            customer.probeDatabase = user == nil ? nil : database
+            customer.updatedAt = time
+            try await session.update(customer)
+            try await session.insert(StoreRules.probeLoginEvent(customer, user: user, passwordFile: passwordFile, by: actor, at: time))
+            try await session.bumpRegistryVersion()
+            return customer
+        }
+    }
+
+    public func registryVersion() async throws -> Int {
+        try await read { session in Int(try await session.meta("registryVersion")) }
+    }
+
+    // MARK: Lifecycle and the outbox
+
+    public func transition(_ request: TransitionRequest, by actor: LifecycleActor) async throws -> TransitionOutcome {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard var customer = try await session.customer(id: request.customerId, lock: true) else { return .stale(current: nil) }
+            guard customer.state == request.from else { return .stale(current: customer.state) }
+            return try await session.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                                     hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time)
+        }
+    }
+
+    public func events(customerId: Int64, limit: Int) async throws -> [LifecycleEvent] {
+        try await read { session in
+            try await session.all("SELECT * FROM event WHERE customerId = \(customerId) ORDER BY id DESC LIMIT \(limit)",
+                                  LifecycleEvent.init(postgres:)).reversed()
+        }
+    }
+
+    public func events(after cursor: Int64, limit: Int) async throws -> [LifecycleEvent] {
+        try await read { session in
+            try await session.all("SELECT * FROM event WHERE id > \(cursor) ORDER BY id LIMIT \(limit)", LifecycleEvent.init(postgres:))
+        }
+    }
+
+    public func stateId() async throws -> Int64 {
+        try await read { session in try await session.meta("stateId") }
+    }
+
+    public func healthLogCursor() async throws -> Int64 {
+        try await read { session in try await session.meta("healthLogCursor") }
+    }
+
+    public func advanceHealthLogCursor(to id: Int64) async throws {
+        try await write { session in
+            try await session.run("UPDATE meta SET value = greatest(value, \(id)) WHERE key = 'healthLogCursor'")
+        }
+    }
+
+    @discardableResult
+    public func pruneHistory(invitationsBefore: Date, eventsBefore: Date, eventsPerCustomer: Int) async throws -> (invitations: Int, events: Int) {
+        try await write { session in
+            let invitations = try await session.run("""
+                DELETE FROM invitation WHERE lastSeen < \(invitationsBefore) AND firstSeen < \(invitationsBefore)
+                """).affected
+            let cursor = try await session.meta("healthLogCursor")
+            var events = try await session.run("DELETE FROM event WHERE time < \(eventsBefore) AND id <= \(cursor)").affected
+            events += try await session.run("""
+                DELETE FROM event WHERE id IN (
+                    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY customerId ORDER BY id DESC) AS newer
+                                    FROM event WHERE customerId IS NOT NULL) ranked
+                    WHERE newer > \(eventsPerCustomer)) AND id <= \(cursor)
+                """).affected
+            return (invitations, events)
+        }
+    }
+
+    // MARK: The reconciler
+
+    public func snapshot() async throws -> RegistrySnapshot {
+        try await read(consistent: true) { session in
+            let customers = try await session.all(#"SELECT * FROM customer WHERE state <> 'removed' ORDER BY name COLLATE "C", id"#,
+                                                  Customer.init(postgres:))
+            let open = try await session.all("SELECT * FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation, id",
+                                             EndpointRecord.init(postgres:))
+            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:])
+        }
+    }
+
+    public func invitationRecords(invitationArns: Set<String>, resourceArns: Set<String>, senders: Set<String>) async throws -> [String: InvitationRecord] {
+        try await read(consistent: true) { session in
+            var records = try await session.all("SELECT * FROM invitation WHERE invitationArn = ANY(\(Array(invitationArns)))",
+                                                InvitationRecord.init(postgres:))
+            if !resourceArns.isEmpty {
+                records += try await session.all("""
+                    SELECT * FROM invitation WHERE senderAccountId = ANY(\(Array(senders)))
+                      AND (EXISTS (SELECT 1 FROM json_array_elements(resources::json) AS resource
+                                   WHERE resource->>'arn' = ANY(\(Array(resourceArns))))
+                           OR (resources = '[]' AND status = 'EXPIRED'))
+                    """, InvitationRecord.init(postgres:))
+            }
+            return Dictionary(records.map { ($0.invitationArn, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    @discardableResult
+    public func recordInvitation(_ record: InvitationRecord) async throws -> Bool {
+        try await write { session in
+            if var existing = try await session.one("SELECT * FROM invitation WHERE invitationArn = \(record.invitationArn) FOR UPDATE",
+                                                    InvitationRecord.init(postgres:)) {
+                let changed = existing.decision != record.decision || existing.reason != record.reason
+                existing.status = record.status
+                existing.lastSeen = record.lastSeen
+                existing.decision = record.decision
+                existing.reason = record.reason
+                existing.resources = record.resources
+                existing.acceptClientToken = record.acceptClientToken ?? existing.acceptClientToken
+                if changed { existing.decidedAt = record.decidedAt ?? record.lastSeen }
+                try await session.run("""
+                    UPDATE invitation SET status = \(existing.status), lastSeen = \(existing.lastSeen.storedPrecision),
+                        decision = \(existing.decision.rawValue), reason = \(existing.reason?.rawValue), resources = \(existing.resourcesJSON),
+                        acceptClientToken = \(existing.acceptClientToken), decidedAt = \(existing.decidedAt?.storedPrecision)
+                    WHERE invitationArn = \(existing.invitationArn)
+                    """)
+                return changed
+            }
+            try await session.run("""
+                INSERT INTO invitation (invitationArn, region, resourceShareArn, resourceShareName, senderAccountId, status, resources,
+                                        decision, reason, acceptClientToken, firstSeen, lastSeen, decidedAt)
+                VALUES (\(record.invitationArn), \(record.region), \(record.resourceShareArn), \(record.resourceShareName),
+                        \(record.senderAccountId), \(record.status), \(record.resourcesJSON), \(record.decision.rawValue),
+                        \(record.reason?.rawValue), \(record.acceptClientToken), \(record.firstSeen.storedPrecision),
+                        \(record.lastSeen.storedPrecision), \(record.decidedAt?.storedPrecision))
+                """)
+            return true
+        }
+    }
+
+    public func acceptToken(for invitationArn: String, proposed: String) async throws -> String {
+        try await write { session in
+            guard let row = try await session.one("""
+                SELECT acceptClientToken FROM invitation WHERE invitationArn = \(invitationArn) FOR UPDATE
+                """, { try $0("acceptClientToken", as: String?.self) }) else { return proposed }
+            if let token = row { return token }
+            try await session.run("UPDATE invitation SET acceptClientToken = \(proposed) WHERE invitationArn = \(invitationArn)")
+            return proposed
+        }
+    }
+
+    public func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws {
+        let time = now().storedPrecision
+        try await write { session in
+            try await session.run("""
+                UPDATE invitation SET status = \(status), decision = \(decision.rawValue), reason = NULL, decidedAt = \(time)
+                WHERE invitationArn = \(arn)
+                """)
+        }
+    }
+
+    public func beginEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, clientToken: String,
+                              request: String) async throws -> EndpointRecord? {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard try await session.state(ofCustomer: customerId) == expected else { return nil }
+            let generation = try await session.nextGeneration(customerId)
+            return try await session.insert(EndpointRecord(
+                id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
+                vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
+                createRequest: request, createdAt: time, updatedAt: time))
+        }
+    }
+
+    @discardableResult
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard var record = try await session.one("SELECT * FROM endpoint WHERE id = \(rowId) FOR UPDATE", EndpointRecord.init(postgres:)),
+                  change.from.contains(record.state) else { return false }
+            let moved = record.state != change.to
+            record.apply(change, at: time)
+            try await session.run("""
+                UPDATE endpoint SET state = \(record.state.rawValue), vpcEndpointId = \(record.vpcEndpointId), awsState = \(record.awsState),
+                    dnsName = \(record.dnsName), lastError = \(record.lastError), createAnsweredAt = \(record.createAnsweredAt),
+                    lastSeenAt = \(record.lastSeenAt), deleteRequestedAt = \(record.deleteRequestedAt), updatedAt = \(record.updatedAt)
+                WHERE id = \(rowId)
+                """)
+            if let note = change.note {
+                try await session.note(note.event, customerId: record.customerId, detail: note.detail, at: time)
+            }
+            if moved, let next = change.failureNextAttempt {
+                try await session.run("""
+                    UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = \(next.storedPrecision)
+                    WHERE id = \(record.customerId)
+                    """)
+            }
+            return true
+        }
+    }
+
+    public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String,
+                              state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord? {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard try await session.state(ofCustomer: customerId) == expected,
+                  try await session.int("""
+                      SELECT count(*) FROM endpoint WHERE customerId = \(customerId) AND state IN ('creating', 'pending', 'available')
+                      """) == 0 else { return nil }
+            // A released generation (kept at an earlier removal) gives its id up to the adopter.
+            try await session.run("""
+                UPDATE endpoint SET vpcEndpointId = NULL, updatedAt = \(time) WHERE vpcEndpointId = \(vpcEndpointId) AND state = 'released'
+                """)
+            let generation = try await session.nextGeneration(customerId)
+            let record = try await session.insert(EndpointRecord(
+                id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
+                generation: generation, vpcEndpointId: vpcEndpointId, state: state, awsState: awsState,
+                dnsName: dnsName, lastError: nil, lastSeenAt: time, createdAt: time, updatedAt: time))
+            try await session.note("endpoint_adopted", customerId: customerId, detail: "\(vpcEndpointId) (\(awsState)) found in EC2", at: time)
+            return record
+        }
+    }
+
+    public func endpointGeneration(_ id: Int64) async throws -> EndpointRecord? {
+        try await read { session in try await session.one("SELECT * FROM endpoint WHERE id = \(id)", EndpointRecord.init(postgres:)) }
+    }
+
+    public func endpointGenerations(customerId: Int64?) async throws -> [EndpointRecord] {
+        try await read { session in
+            if let customerId {
+                return try await session.all("SELECT * FROM endpoint WHERE customerId = \(customerId) ORDER BY id", EndpointRecord.init(postgres:))
+            }
+            return try await session.all("SELECT * FROM endpoint ORDER BY id", EndpointRecord.init(postgres:))
+        }
+    }
+
+    public func liveEndpoint(customerId: Int64) async throws -> EndpointRecord? {
+        try await read { session in
+            try await session.one("""
+                SELECT * FROM endpoint WHERE customerId = \(customerId) AND state NOT IN ('deleted', 'released')
+                ORDER BY generation DESC LIMIT 1
+                """, EndpointRecord.init(postgres:))
+        }
+    }
+
+    public func resetEndpointFailures(customerId: Int64) async throws {
+        try await write { session in
+            try await session.run("""
+                UPDATE customer SET endpointFailures = 0, nextEndpointAttemptAt = NULL WHERE id = \(customerId) AND endpointFailures > 0
+                """)
+        }
+    }
+
+    // MARK: Probes and checks
+
+    /// One statement for a whole sweep's results (a JSON array of rows), one to trim each customer's history.
+    public func recordProbes(_ results: [ProbeResultRecord], history: Int) async throws {
+        guard !results.isEmpty else { return }
+        let rows = results.map { result in
+            ProbeRow(customerid: result.customerId, time: Timestamp.string(result.time.storedPrecision), ok: result.ok,
+                     stage: result.stage.rawValue, errorkind: result.errorKind, error: result.error, hint: result.hint,
+                     latencyms: Self.json(result.latencyMs), vpcendpointid: result.vpcEndpointId, dnsname: result.dnsName,
+                     port: result.port)
+        }
+        let document = Self.json(rows)
+        let customers = Array(Set(results.map(\.customerId)))
+        try await write { session in
+            try await session.run("""
+                INSERT INTO probeResult (customerId, time, ok, stage, errorKind, error, hint, latencyMs, vpcEndpointId, dnsName, port)
+                SELECT customerid, time, ok, stage, errorkind, error, hint, latencyms, vpcendpointid, dnsname, port
+                FROM json_to_recordset(\(document)::json) AS row(customerid bigint, time timestamptz, ok boolean, stage text,
+                     errorkind text, error text, hint text, latencyms text, vpcendpointid text, dnsname text, port integer)
+                """)
+            try await session.run("""
+                DELETE FROM probeResult WHERE id IN (
+                    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY customerId ORDER BY id DESC) AS newer
+                                    FROM probeResult WHERE customerId = ANY(\(customers))) ranked
+                    WHERE newer > \(history))
+                """)
+        }
+    }
+
+    private struct ProbeRow: Encodable {
+        var customerid: Int64
+        var time: String
+        var ok: Bool
+        var stage: String
+        var errorkind: String?
+        var error: String?
+        var hint: String?
+        var latencyms: String
+        var vpcendpointid: String?
+        var dnsname: String?
+        var port: Int
+    }
+
+    private static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain strings, numbers and booleans cannot fail.
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    public func probeHistory(customerId: Int64, limit: Int) async throws -> [ProbeResultRecord] {
+        try await read { session in
+            try await session.all("SELECT * FROM probeResult WHERE customerId = \(customerId) ORDER BY id DESC LIMIT \(limit)",
+                                  ProbeResultRecord.init(postgres:))
+        }
+    }
+
+    @discardableResult
+    public func recordChecks(_ readings: [(customerId: Int64, results: [CheckResult])]) async throws -> [(customerId: Int64, result: CheckResult)] {
+        let time = now().storedPrecision
+        return try await write { session in
+            var changed: [(customerId: Int64, result: CheckResult)] = []
+            for (customerId, results) in readings {
+                guard let customer = try await session.customer(id: customerId, lock: true),
+                      ResourceConfigurationChecks.sharedStates.contains(customer.state) else { continue }
+                for result in results {
+                    let previous = try await session.one("""
+                        SELECT * FROM customer_check WHERE customerId = \(customerId) AND name = \(result.check)
+                        """, StoredCheck.init(postgres:))
+                    let isChange = previous.map { $0.verdict != result.verdict } ?? (result.verdict != .pass)
+                    let changedAt = previous.map { $0.verdict == result.verdict ? $0.changedAt : time } ?? time
+                    try await session.run("""
+                        INSERT INTO customer_check (customerId, name, verdict, detail, hint, checkedAt, changedAt)
+                        VALUES (\(customerId), \(result.check), \(result.verdict.rawValue), \(result.detail), \(result.hint), \(time), \(changedAt))
+                        ON CONFLICT (customerId, name) DO UPDATE SET verdict = excluded.verdict, detail = excluded.detail,
+                            hint = excluded.hint, checkedAt = excluded.checkedAt, changedAt = excluded.changedAt
+                        """)
+                    guard isChange else { continue }
+                    changed.append((customerId, result))
+                    try await session.insert(StoreRules.checkEvent(customerId: customerId, name: customer.name, result, at: time))
+                }
+            }
+            return changed
+        }
+    }
+
+    public func checkSchedule(dueBefore: Date, orAfter: Date) async throws -> CheckSchedule {
+        try await read(consistent: true) { session in
+            var schedule = CheckSchedule()
+            schedule.checked = Set(try await session.all("SELECT DISTINCT customerId FROM customer_check") { try $0("customerId", as: Int64.self) })
+            let due = try await session.all("""
+                SELECT customerId, min(checkedAt) AS checkedAt FROM customer_check GROUP BY customerId
+                HAVING min(checkedAt) <= \(dueBefore) OR min(checkedAt) > \(orAfter)
+                """) { row in (try row("customerId", as: Int64.self), try row("checkedAt", as: Date.self)) }
+            for (customerId, checkedAt) in due { schedule.due[customerId] = checkedAt }
+            return schedule
+        }
+    }
+
+    public func clearChecks(customerId: Int64) async throws {
+        try await write { session in
+            guard let customer = try await session.customer(id: customerId, lock: true),
+                  !ResourceConfigurationChecks.sharedStates.contains(customer.state) else { return }
+            try await session.run("DELETE FROM customer_check WHERE customerId = \(customerId)")
+        }
+    }
+
+    public func checks() async throws -> [Int64: [StoredCheck]] {
+        try await read(consistent: true) { session in try await session.checks() }
+    }
+
+    public func statusSnapshot() async throws -> StatusSnapshot {
+        try await read(consistent: true) { session in
+            let customers = try await session.all(#"SELECT * FROM customer WHERE state <> 'removed' ORDER BY name COLLATE "C", id"#,
+                                                  Customer.init(postgres:))
+            let endpoints = try await session.liveEndpoints()
+            let probes = try await session.all("SELECT DISTINCT ON (customerId) * FROM probeResult ORDER BY customerId, id DESC",
+                                               ProbeResultRecord.init(postgres:))
+            let refused = try await session.all("SELECT * FROM invitation WHERE decision IN ('ignored', 'rejected') ORDER BY firstSeen",
+                                                InvitationRecord.init(postgres:))
+            return StatusSnapshot(
+                customers: customers,
+                endpoints: endpoints,
+                latestProbes: Dictionary(probes.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
+                refusedInvitations: refused,
+                checks: try await session.checks())
+        }
+    }
+}

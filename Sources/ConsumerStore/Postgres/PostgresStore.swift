@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The shared state in PostgreSQL, for vendors who run the daemon on several hosts.
+///
+/// The same contract as `SQLiteStore`, kept the same way: the schema's checks, partial unique indexes
+/// and lifecycle triggers refuse what the SQLite file refuses, and every write is one transaction that
+/// re-reads the rows it decides on (`FOR UPDATE`). Write transactions also take one advisory lock first,
+/// so that they run one at a time as SQLite's do: event ids then commit in id order (the health log's
+/// outbox cursor can never skip an event that commits late), and our transactions cannot deadlock.
+public final class PostgresStore: StateStore {
+    public let location: String
+    let pool: PostgresPool
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    /// The advisory lock every write transaction takes first ("plc-wrte").
+    static let writeLock: Int64 = 0x706C_632D_7772_7465
+
+    /// Connects, and creates or upgrades the schema (once, however many processes start at once).
+    public static func open(_ config: PostgresStateConfig, logger: Logger = Logger(label: "state"),
+                            now: @escaping @Sendable () -> Date = { Date() }) async throws -> PostgresStore {
+        let store = try PostgresStore(config, logger: logger, now: now)
+        try await store.pool.withConnection { connection in
+            try await PostgresSchema.migrate(connection, logger: logger)
+        }
+        return store
+    }
+
+    private init(_ config: PostgresStateConfig, logger: Logger, now: @escaping @Sendable () -> Date) throws {
+        self.location = config.description
+        self.pool = try PostgresPool(config, logger: logger)
+        self.logger = logger
+        self.now = now
+    }
+
+    public func schemaVersion() async throws -> Int {
+        try await pool.withConnection { connection in try await PostgresSchema.version(connection, logger: logger) }
+    }
+
+    public func releaseMemory() async {
+        await pool.trim()
+    }
+
+    public func close() async {
+        await pool.close()
+    }
+
+    // MARK: Transactions
+
+    /// One write transaction, after every other writer's (the write lock).
+    func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+        try await pool.withConnection { connection in
+            try await PostgresTransaction.run(on: connection, logger: logger) { connection in
+                let session = Session(connection: connection, logger: logger)
+                try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+                return try await body(session)
+            }
+        }
+    }
+
+    /// Reads; `consistent` reads see one snapshot across several statements.
+    func read<T: Sendable>(consistent: Bool = false, _ body: (Session) async throws -> T) async throws -> T {
+        try await pool.withConnection { connection in
+            let session = Session(connection: connection, logger: logger)
+            guard consistent else { return try await body(session) }
+            return try await PostgresTransaction.run(on: connection, logger: logger) { connection in
+                try await session.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return try await body(session)
+            }
+        }
+    }
+
+    /// A connection with the store's logger, and typed helpers for the statements the store runs.
+    struct Session {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        @discardableResult
+        func run(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+            try await connection.query(query, logger: logger).get()
+        }
+
+        func all<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> [T] {
+            try await run(query).rows.map { try decode(PostgresRowReader($0)) }
+        }
+
+        func one<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> T? {
+            try await run(query).rows.first.map { try decode(PostgresRowReader($0)) }
+        }
+
+        func int(_ query: PostgresQuery) async throws -> Int64? {
+            try await run(query).firstInt()
+        }
+
+        func meta(_ key: String) async throws -> Int64 {
+            try await int("SELECT value FROM meta WHERE key = \(key)") ?? 0
+        }
+
+        func bumpRegistryVersion() async throws {
+            try await run("UPDATE meta SET value = value + 1 WHERE key = 'registryVersion'")
+        }
+
+        @discardableResult
+        func insert(_ event: LifecycleEvent) async throws -> LifecycleEvent {
+            var event = event
+            event.id = try await int("""
+                INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint)
+                VALUES (\(event.time), \(event.customerId), \(event.customerName), \(event.event), \(event.fromState?.rawValue),
+                        \(event.toState?.rawValue), \(event.detail), \(event.actor), \(event.checkName), \(event.verdict?.rawValue), \(event.hint))
+                RETURNING id
+                """)
+            return event
+        }
+
+        /// Writes every column of `customer` that can change after registration.
+        func update(_ customer: Customer) async throws {
+            try await run("""
+                UPDATE customer SET state = \(customer.state.rawValue), stateActor = \(customer.stateActor),
+                    stateDetail = \(customer.stateDetail), hint = \(customer.hint), keepEndpoint = \(customer.keepEndpoint),
+                    resourceShareArn = \(customer.resourceShareArn), invitationArn = \(customer.invitationArn),
+                    updatedAt = \(customer.updatedAt), stateChangedAt = \(customer.stateChangedAt), removedAt = \(customer.removedAt),
+                    endpointFailures = \(customer.endpointFailures), nextEndpointAttemptAt = \(customer.nextEndpointAttemptAt),
+                    probeUser = \(customer.probeUser), probePasswordFile = \(customer.probePasswordFile), probeDatabase = \(customer.probeDatabase)
+                WHERE id = \(customer.id)
+                """)
+        }
+
+        /// The lifecycle step inside the caller's transaction (see `TransitionStep`); the schema's trigger
+        /// refuses any edge the table lacks.
+        func applyTransition(_ customer: inout Customer, from: CustomerState, event: CustomerLifecycle.Event, detail: String?,
+                             hint: String?, resourceShareArn: String? = nil, by actor: LifecycleActor, at time: Date) async throws -> TransitionOutcome {
+            switch TransitionStep.plan(customer, from: from, event: event, detail: detail, hint: hint,
+                                       resourceShareArn: resourceShareArn, by: actor, at: time) {
+            case .refused(let refusal):
+                return .refused(refusal)
+            case .unchanged:
+                return .refreshed
+            case .refresh(let updated):
+                customer = updated
+                try await update(customer)
+                return .refreshed
+            case .apply(let updated, let record):
+                customer = updated
+                try await update(customer)
+                return .applied(try await insert(record))
+            }
+        }
+
+        /// A happening that is not a state change (an endpoint created or deleted), for the health log.
+        func note(_ event: String, customerId: Int64, detail: String, at time: Date) async throws {
+            let name = try await one("SELECT name FROM customer WHERE id = \(customerId)") { try $0("name", as: String.self) }
+            try await insert(LifecycleEvent(time: time, customerId: customerId, customerName: name, event: event,
+                                            fromState: nil, toState: nil, detail: detail, actor: .daemon))
+        }
+
+        func customer(id: Int64, lock: Bool) async throws -> Customer? {
+            let query: PostgresQuery = lock ? "SELECT * FROM customer WHERE id = \(id) FOR UPDATE" : "SELECT * FROM customer WHERE id = \(id)"
+            return try await one(query, Customer.init(postgres:))
+        }
+
+        /// The registered (not removing, not removed) customer named `name`.
+        func registeredCustomer(_ name: String, lock: Bool) async throws -> Customer? {
+            let query: PostgresQuery = lock
+                ? "SELECT * FROM customer WHERE name = \(name) AND state NOT IN ('removing', 'removed') FOR UPDATE"
+                : "SELECT * FROM customer WHERE name = \(name) AND state NOT IN ('removing', 'removed')"
+            return try await one(query, Customer.init(postgres:))
+        }
+
+        /// The live customer named `name`: the registered one, else one still being removed (the newest).
+        func liveCustomer(_ name: String) async throws -> Customer? {
+            try await one("""
+                SELECT * FROM customer WHERE name = \(name) AND state <> 'removed' ORDER BY state = 'removing', id DESC LIMIT 1
+                """, Customer.init(postgres:))
+        }
+
+        func state(ofCustomer id: Int64) async throws -> CustomerState? {
+            try await one("SELECT state FROM customer WHERE id = \(id) FOR UPDATE") { try $0.value("state", as: CustomerState.self) }
+        }
+
+        func nextGeneration(_ customerId: Int64) async throws -> Int {
+            Int(try await int("SELECT coalesce(max(generation), 0)::bigint FROM endpoint WHERE customerId = \(customerId)") ?? 0) + 1
+        }
+
+        func insert(_ record: EndpointRecord) async throws -> EndpointRecord {
+            guard let inserted = try await one("""
+                INSERT INTO endpoint (customerId, region, clientToken, generation, vpcEndpointId, state, awsState, dnsName, lastError,
+                                      createRequest, createAnsweredAt, lastSeenAt, deleteRequestedAt, createdAt, updatedAt)
+                VALUES (\(record.customerId), \(record.region), \(record.clientToken), \(record.generation), \(record.vpcEndpointId),
+                        \(record.state.rawValue), \(record.awsState), \(record.dnsName), \(record.lastError), \(record.createRequest),
+                        \(record.createAnsweredAt), \(record.lastSeenAt), \(record.deleteRequestedAt), \(record.createdAt), \(record.updatedAt))
+                RETURNING *
+                """, EndpointRecord.init(postgres:)) else { throw StoreError(.corrupt, "state database: an insert returned no row") }
+            return inserted
+        }
+
+        /// Each live customer's endpoint to show: the newest generation not closed.
+        func liveEndpoints() async throws -> [Int64: EndpointRecord] {
+            let endpoints = try await all("""
+                SELECT * FROM endpoint WHERE state NOT IN ('deleted', 'released')
+                  AND customerId IN (SELECT id FROM customer WHERE state <> 'removed') ORDER BY generation
+                """, EndpointRecord.init(postgres:))
+            return Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer })
+        }
+
+        func checks() async throws -> [Int64: [StoredCheck]] {
+            Dictionary(grouping: try await all("SELECT * FROM customer_check ORDER BY customerId", StoredCheck.init(postgres:)),
+                       by: \.customerId).mapValues(CheckOrder.sorted)
+        }
+    }
+}
+
+// MARK: - Rows
+
+extension Customer {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(id: try row("id", as: Int64.self), name: try row("name"), resourceConfigurationArn: try row("resourceConfigurationArn"),
+                  partition: try row("partition"), region: try row("region"), accountId: try row("accountId"), port: try row("port"),
+                  note: try row("note"), state: try row.value("state"), stateDetail: try row("stateDetail"), hint: try row("hint"),
+                  keepEndpoint: try row("keepEndpoint"), resourceShareArn: try row("resourceShareArn"),
+                  invitationArn: try row("invitationArn"), createdAt: try row("createdAt"), updatedAt: try row("updatedAt"),
+                  stateChangedAt: try row("stateChangedAt"), removedAt: try row("removedAt"),
+                  endpointFailures: try row("endpointFailures"), nextEndpointAttemptAt: try row("nextEndpointAttemptAt"))
+        probeUser = try row("probeUser")
+        probePasswordFile = try row("probePasswordFile")
+        probeDatabase = try row("probeDatabase")
+        stateActor = try row("stateActor")
+    }
+}
+
+extension EndpointRecord {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(id: try row("id", as: Int64.self), customerId: try row("customerId"), region: try row("region"),
+                  clientToken: try row("clientToken"), generation: try row("generation"), vpcEndpointId: try row("vpcEndpointId"),
+                  state: try row.value("state"), awsState: try row("awsState"), dnsName: try row("dnsName"),
+                  lastError: try row("lastError"), createRequest: try row("createRequest"),
+                  createAnsweredAt: try row("createAnsweredAt"), lastSeenAt: try row("lastSeenAt"),
+                  deleteRequestedAt: try row("deleteRequestedAt"), createdAt: try row("createdAt"), updatedAt: try row("updatedAt"))
+    }
+}
+
+extension InvitationRecord {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(invitationArn: try row("invitationArn"), region: try row("region"), resourceShareArn: try row("resourceShareArn"),
+                  resourceShareName: try row("resourceShareName"), senderAccountId: try row("senderAccountId"),
+                  status: try row("status"), resources: try row.json("resources"), decision: try row.value("decision"),
+                  reason: try row.optionalValue("reason"), acceptClientToken: try row("acceptClientToken"),
+                  firstSeen: try row("firstSeen"), lastSeen: try row("lastSeen"), decidedAt: try row("decidedAt"))
+    }
+
+    /// The resources as the JSON text both stores keep.
+    var resourcesJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(resources)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+}
+
+extension LifecycleEvent {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(id: try row("id", as: Int64.self), time: try row("time"), customerId: try row("customerId"),
+                  customerName: try row("customerName"), event: try row("event"), fromState: try row.optionalValue("fromState"),
+                  toState: try row.optionalValue("toState"), detail: try row("detail"), actor: .daemon)
+        actor = try row("actor")
+        checkName = try row("checkName")
+        verdict = try row.optionalValue("verdict")
+        hint = try row("hint")
+    }
+}
+
+extension ProbeResultRecord {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(id: try row("id", as: Int64.self), customerId: try row("customerId"), time: try row("time"), ok: try row("ok"),
+                  stage: try row.value("stage"), errorKind: try row("errorKind"), error: try row("error"), hint: try row("hint"),
+                  latencyMs: try row.json("latencyMs"), vpcEndpointId: try row("vpcEndpointId"), dnsName: try row("dnsName"),
+                  port: try row("port"))
+    }
+}
+
+extension StoredCheck {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(customerId: try row("customerId"), name: try row("name"), verdict: try row.value("verdict"),
+                  detail: try row("detail"), hint: try row("hint"), checkedAt: try row("checkedAt"), changedAt: try row("changedAt"))
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// One transaction on one connection: BEGIN, the body, COMMIT; ROLLBACK when the body throws. The body's
+/// own error is rethrown as it is (postgres-nio's `withTransaction` wraps it).
+enum PostgresTransaction {
+    static func run<T: Sendable>(on connection: PostgresConnection, logger: Logger,
+                                 _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let value = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            throw error
+        }
+    }
+}
+
+/// Reading rows whose values come from a database we do not trust blindly: a NULL where a value must be,
+/// an unknown state name or a wrong type is an error naming the column, never a crash or a default.
+struct PostgresRowReader {
+    let row: PostgresRandomAccessRow
+
+    init(_ row: PostgresRow) {
+        self.row = row.makeRandomAccess()
+    }
+
+    /// The column named `name` (as written in the schema; PostgreSQL folded it to lower case).
+    func callAsFunction<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+        let column = name.lowercased()
+        guard row.contains(column) else { throw StoreError(.corrupt, "state database: column \(column) is missing from a row") }
+        do {
+            return try row[column].decode(T.self, context: .default)
+        } catch {
+            throw StoreError(.corrupt, "state database: column \(column) holds an unreadable value")
+        }
+    }
+
+    /// A column holding one of `E`'s raw values.
+    func value<E: RawRepresentable>(_ name: String, as type: E.Type = E.self) throws -> E where E.RawValue == String {
+        let text: String = try self(name)
+        guard let value = E(rawValue: text) else { throw StoreError(.corrupt, "state database: column \(name.lowercased()) holds unknown value \(text)") }
+        return value
+    }
+
+    func optionalValue<E: RawRepresentable>(_ name: String, as type: E.Type = E.self) throws -> E? where E.RawValue == String {
+        guard let text: String? = try self(name), let text else { return nil }
+        guard let value = E(rawValue: text) else { throw StoreError(.corrupt, "state database: column \(name.lowercased()) holds unknown value \(text)") }
+        return value
+    }
+
+    /// A JSON document stored as text.
+    func json<T: Decodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+        let text: String = try self(name)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(.corrupt, "state database: column \(name.lowercased()) holds unreadable JSON")
+        }
+    }
+}
+
+extension PostgresQueryResult {
+    /// The first column of the first row as an integer, if there is one.
+    func firstInt() throws -> Int64? {
+        guard let row = rows.first else { return nil }
+        return try row.makeRandomAccess()[0].decode(Int64?.self, context: .default)
+    }
+
+    /// Rows the statement changed (INSERT/UPDATE/DELETE), from its command tag.
+    var affected: Int { metadata.rows ?? 0 }
+}
+
+/// Dates are stored to the millisecond, as the SQLite file stores them, so that both backends give back
+/// exactly what they were given (to the millisecond) and compare the same.
+extension Date {
+    var storedPrecision: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+}
+
+/// Splits a migration's text into statements (the extended protocol takes one at a time): at a `;` that
+/// ends a line, outside `$$`-quoted function bodies.
+enum SQLStatements {
+    static func split(_ text: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inDollarQuote = false
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            if text[index...].hasPrefix("$$") {
+                inDollarQuote.toggle()
+                current += "$$"
+                index = text.index(index, offsetBy: 2)
+                continue
+            }
+            if character == ";" && !inDollarQuote {
+                let statement = current.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !statement.isEmpty { statements.append(statement) }
+                current = ""
+            } else {
+                current.append(character)
+            }
+            index = text.index(after: index)
+        }
+        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty, !rest.split(separator: "\n").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }) {
+            statements.append(rest)
+        }
+        return statements
+    }
+}
