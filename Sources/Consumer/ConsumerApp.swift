@@ -1,5 +1,6 @@
 import ConsumerStore
 import Foundation
+import Logging
 
 /// What every command starts from: the validated configuration, and the state file it names.
 public struct ConsumerApp: Sendable {
@@ -23,6 +24,16 @@ public struct ConsumerApp: Sendable {
         let uid = geteuid()
         guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid\(uid)" }
         return String(cString: name)
+    }
+
+    /// The daemon's state: the SQLite file opened now (one host: no reason to start without it), or a
+    /// PostgreSQL store that connects at its first use, so that a daemon started while the database is
+    /// unreachable runs, says so, and carries on once it answers, instead of exiting into a restart loop.
+    public func openDaemonStore() async throws -> any StateStore {
+        switch config.state {
+        case .sqlite(let path): try SQLiteStore(path: path)
+        case .postgres(let postgres): try PostgresStore(postgres, logger: Logger(label: "state"))
+        }
     }
 
     /// Opens (creating or upgrading it if needed) the state: the SQLite file, or the PostgreSQL database.

@@ -59,6 +59,9 @@ public struct SQLiteStore: StateStore {
     /// Nothing to do: the pool closes with its last reference.
     public func close() async {}
 
+    /// No lease: one daemon per file, held by its lock file (`StateLock`).
+    public func leader() async throws -> LeaderInfo? { nil }
+
     // MARK: - Opening
 
     /// Creates the parent directory (0750) and an empty file readable by its owner only (0600).

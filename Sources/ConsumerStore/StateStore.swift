@@ -109,6 +109,10 @@ public protocol StateStore: Sendable {
 
     /// Everything `status` shows, read in one snapshot.
     func statusSnapshot() async throws -> StatusSnapshot
+
+    /// The daemon holding the leadership lease now; nil when none does (and always with SQLite, where
+    /// one daemon per file is held by a file lock instead).
+    func leader() async throws -> LeaderInfo?
 }
 
 /// What became of a requested lifecycle change.

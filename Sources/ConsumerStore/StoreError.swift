@@ -13,6 +13,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let busy = Code(rawValue: "busy")
         /// The state database cannot be reached (PostgreSQL down, restarting, or refusing us); retry later.
         public static let unavailable = Code(rawValue: "unavailable")
+        /// A write of a daemon that no longer holds the leadership lease: refused, nothing written.
+        public static let fenced = Code(rawValue: "fenced")
         /// The state database answered something this build cannot read.
         public static let corrupt = Code(rawValue: "corrupt")
     }

@@ -50,6 +50,15 @@ public final class LatticeSimulator: Sendable {
     /// How many requests each operation received (`sts:GetCallerIdentity` → 3, `ec2:CreateVpcEndpoint` → 1).
     public var callCounts: [String: Int] { state.withLock { $0.callCounts } }
 
+    /// Every request so far, oldest first (the newest 100,000): which operation, when, signed by which key.
+    public var calls: [SimulatedCall] { state.withLock { $0.calls } }
+
+    /// The access key id in a SigV4 `Authorization` header (`Credential=AKID/date/region/service/aws4_request`).
+    static func accessKeyId(_ authorization: String?) -> String? {
+        guard let authorization, let range = authorization.range(of: "Credential=") else { return nil }
+        return authorization[range.upperBound...].split(separator: "/", maxSplits: 1).first.map(String.init)
+    }
+
     /// Credentials the simulator also accepts from now on (e.g. what AssumeRoleWithWebIdentity issued).
     public func accept(_ credentials: AWSCredentials) {
         state.withLock { $0.credentials[credentials.accessKeyId] = credentials }
@@ -63,7 +72,13 @@ public final class LatticeSimulator: Sendable {
             return .json(404, "{\"message\":\"no such operation in the simulator: \(request.method) \(request.path)\"}",
                          headers: [ServerHeader("x-amzn-RequestId", requestId)])
         }
-        state.withLock { $0.callCounts["\(route.service.name):\(route.operation)", default: 0] += 1 }
+        let call = SimulatedCall(time: Date(), operation: "\(route.service.name):\(route.operation)",
+                                 accessKeyId: Self.accessKeyId(request.headers.first { $0.name.lowercased() == "authorization" }?.value))
+        state.withLock { state in
+            state.callCounts[call.operation, default: 0] += 1
+            state.calls.append(call)
+            if state.calls.count > 100_000 { state.calls.removeFirst(state.calls.count - 100_000) }
+        }
         if route.requiresSignature {
             let signable = SignableRequest(method: request.method, path: request.path, query: request.query,
                                            headers: request.headers.map { HTTPHeader(name: $0.name, value: $0.value) },
@@ -216,4 +231,19 @@ private final class HandlerBox: Sendable {
 func jsonString(_ text: String) -> String {
     let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
     return String(decoding: data, as: UTF8.self)
+}
+
+/// One request the simulator received.
+public struct SimulatedCall: Sendable, Equatable {
+    public var time: Date
+    /// `service:Operation`, e.g. `ec2:CreateVpcEndpoint`.
+    public var operation: String
+    /// The key that signed it; nil for an unsigned request.
+    public var accessKeyId: String?
+
+    /// Whether the call changes something in AWS (accepting, rejecting, creating or deleting).
+    public var isMutation: Bool {
+        ["ram:AcceptResourceShareInvitation", "ram:RejectResourceShareInvitation", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"]
+            .contains(operation)
+    }
 }

@@ -9,6 +9,8 @@ struct SimulatorState: Sendable {
     /// Accepted credentials by access key id.
     var credentials: [String: AWSCredentials]
     var callCounts: [String: Int] = [:]
+    /// Every request in arrival order (the newest 100,000), with the access key that signed it.
+    var calls: [SimulatedCall] = []
     var issuedCredentials = 0
 
     /// The account invitations are addressed to and endpoints belong to.

@@ -89,3 +89,102 @@ import TestSupport
         try await cluster.stop()
     }
 }
+
+/// The lease and its fence in the store: a takeover waits for nothing but the lease to run out, and then
+/// every write of the old holder is refused with nothing written.
+@Suite struct LeaseStoreTests {
+    static let a = LeaseCandidate(holder: "host-a:1:aa", host: "host-a", pid: 1)
+    static let b = LeaseCandidate(holder: "host-b:2:bb", host: "host-b", pid: 2)
+
+    @Test func claimsRenewTakeOverAndFenceTheOldHolder() async throws {
+        let opened = try await Backend.postgres.open()
+        let config = try #require(opened.postgres)
+        let storeA = try await PostgresStore.open(config)
+        let storeB = try await PostgresStore.open(config)
+        #expect(try await storeA.leader() == nil)
+
+        guard case .leading(let first, tookOver: true, previous: nil) = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30) else {
+            Issue.record("a did not take the free lease"); return
+        }
+        #expect(first.epoch == 1 && first.host == "host-a")
+        guard case .standby(let seen) = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30) else {
+            Issue.record("b took a live lease"); return
+        }
+        #expect(seen.holder == Self.a.holder)
+        guard case .leading(let renewed, tookOver: false, previous: nil) = try await storeA.claimLeadership(Self.a, held: 1, leaseSeconds: 30) else {
+            Issue.record("a did not renew"); return
+        }
+        #expect(renewed.epoch == 1 && renewed.since == first.since && renewed.expiresAt >= first.expiresAt)
+
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
+        let acme = try await storeA.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()),
+                                                by: StoreFixtures.actor)
+        // A's lease runs out (it was paused): B takes over with the next epoch.
+        try await opened.raw("UPDATE leader SET expiresAt = now() - interval '1 second'")
+        guard case .leading(let second, tookOver: true, previous: let previous) = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30) else {
+            Issue.record("b did not take over a lapsed lease"); return
+        }
+        #expect(second.epoch == 2 && previous?.holder == Self.a.holder)
+        #expect(try await storeA.leader()?.holder == Self.b.holder)
+
+        // Every write A tries now is refused, and nothing of it is written.
+        let eventsBefore = try await storeB.events(after: 0, limit: 1000).count
+        let refused = await #expect(throws: StoreError.self) {
+            try await storeA.transition(TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .shareExpired, detail: "stale"))
+        }
+        #expect(refused?.code == .fenced)
+        #expect(refused?.message.contains("no longer holds the leadership lease") == true)
+        await #expect(throws: StoreError.self) {
+            try await storeA.addCustomer(NewCustomer(name: "globex", arn: try ResourceConfigurationARN.parse(testARN(2)).get()), by: StoreFixtures.actor)
+        }
+        #expect(try await storeB.customers().map(\.state) == [.awaitingShare])
+        #expect(try await storeB.events(after: 0, limit: 1000).count == eventsBefore)
+        // A, claiming again, stands by; B's writes pass its own fence.
+        guard case .standby = try await storeA.claimLeadership(Self.a, held: 1, leaseSeconds: 30) else {
+            Issue.record("a took a live lease back"); return
+        }
+        storeB.setFence(LeaseFence(holder: Self.b.holder, epoch: 2))
+        #expect(try await storeB.transition(TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .shareExpired, detail: "b")) != .refreshed)
+
+        // Released at shutdown: free at once; the epoch never goes back.
+        try await storeA.releaseLeadership(LeaseFence(holder: Self.a.holder, epoch: 1))
+        #expect(try await storeA.leader()?.holder == Self.b.holder, "only the holder can release")
+        try await storeB.releaseLeadership(LeaseFence(holder: Self.b.holder, epoch: 2))
+        #expect(try await storeA.leader() == nil)
+        await #expect(throws: ConstraintRefusal.self) { try await opened.raw("UPDATE leader SET epoch = 1") }
+        for store in [storeA, storeB] { await store.close() }
+    }
+
+    /// A write in flight when another daemon takes over commits before the takeover or not at all: the
+    /// takeover waits for it (the fence holds the lease row for share), and the next write is refused.
+    @Test func aTakeoverWaitsForTheWriteInFlight() async throws {
+        let opened = try await Backend.postgres.open()
+        let config = try #require(opened.postgres)
+        let storeA = try await PostgresStore.open(config)
+        let storeB = try await PostgresStore.open(config)
+        _ = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30)
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
+        // A write of A's holds the row for share while it runs (a large batch); B's takeover waits for it.
+        let results = (0..<2000).map { n in
+            ProbeResultRecord(id: nil, customerId: 0, time: Date(), ok: true, stage: .postgres, errorKind: nil, error: nil, hint: nil,
+                              latencyMs: ["dns": 1], vpcEndpointId: nil, dnsName: nil, port: 5432 + n % 2)
+        }
+        let customer = try await storeA.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()),
+                                                    by: StoreFixtures.actor)
+        let batch = results.map { record -> ProbeResultRecord in var record = record; record.customerId = customer.id!; return record }
+        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '200 milliseconds'")
+        let write = Task { try await storeA.recordProbes(batch, history: 5000) }
+        try await Task.sleep(for: .milliseconds(400))
+        let claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30)
+        let outcome = await write.result
+        guard case .leading(let info, tookOver: true, previous: _) = claim else { Issue.record("\(claim)"); return }
+        #expect(info.epoch == 2)
+        let stored = try await storeB.probeHistory(customerId: customer.id!, limit: 5000).count
+        switch outcome {
+        case .success: #expect(stored == 2000, "the write committed before the takeover, whole")
+        case .failure(let error): #expect(stored == 0 && (error as? StoreError)?.code == .fenced, "\(error)")
+        }
+        await #expect(throws: StoreError.self) { try await storeA.recordProbes(batch, history: 5000) }
+        for store in [storeA, storeB] { await store.close() }
+    }
+}

@@ -36,6 +36,8 @@ public struct TestConfig: Sendable {
             ("probe", "{\"timeoutSeconds\": 5, \"concurrency\": 32}"),
             ("unmatchedInvitations", "\"ignore\""),
         ]
+        // A `state` section (PostgreSQL) replaces the SQLite file: the two may not be given together.
+        if extra["state"] != nil { top.removeAll { $0.0 == "stateDatabase" } }
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
             if let index = top.firstIndex(where: { $0.0 == key }) { top[index].1 = value } else { top.append((key, value)) }
         }

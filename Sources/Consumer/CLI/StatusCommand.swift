@@ -48,8 +48,21 @@ public enum StatusCommand {
         var firstSeen: Date
     }
 
+    struct LeaderView: JSONRecord {
+        var host: String
+        var pid: Int
+        var since: Date
+        var epoch: Int64
+    }
+
     public static func render(_ app: ConsumerApp, json: Bool) async throws -> String {
-        let snapshot = try await app.openStore().statusSnapshot()
+        let store = try await app.openStore()
+        let snapshot = try await store.statusSnapshot()
+        // PostgreSQL state only: which daemon is active (the lease's holder), or none.
+        var shared: (leader: LeaderView?, Void)?
+        if case .postgres = app.config.state {
+            shared = (try await store.leader().map { LeaderView(host: $0.host, pid: $0.pid, since: $0.since, epoch: $0.epoch) }, ())
+        }
         let customers: [CustomerRow] = snapshot.customers.map { customer in
             let endpoint = customer.id.flatMap { snapshot.endpoints[$0] }
             let probe = customer.id.flatMap { snapshot.latestProbes[$0] }
@@ -76,10 +89,29 @@ public enum StatusCommand {
             struct Document: Encodable {
                 var customers: [CustomerRow]
                 var invitations: [InvitationRow]
+                /// Outer nil: no `leader` key (SQLite); inner nil: `"leader": null` (nobody holds the lease).
+                var leader: LeaderView??
+
+                enum CodingKeys: String, CodingKey { case customers, invitations, leader }
+
+                func encode(to encoder: any Encoder) throws {
+                    var container = encoder.container(keyedBy: CodingKeys.self)
+                    try container.encode(customers, forKey: .customers)
+                    try container.encode(invitations, forKey: .invitations)
+                    if let leader { try container.encode(leader, forKey: .leader) }
+                }
             }
-            return JSONOutput.encode(Document(customers: customers, invitations: invitations))
+            return JSONOutput.encode(Document(customers: customers, invitations: invitations, leader: shared.map(\.leader)))
         }
         var lines: [String] = []
+        if let shared {
+            if let leader = shared.leader {
+                lines.append("active daemon: \(leader.host) pid \(leader.pid), epoch \(leader.epoch), since \(Timestamp.string(leader.since).prefix(19))")
+            } else {
+                lines.append("active daemon: none holds the lease (a standby takes over within its lease; check the daemons)")
+            }
+            lines.append("")
+        }
         if customers.isEmpty {
             lines.append("no customers registered")
         } else {

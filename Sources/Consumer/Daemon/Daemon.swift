@@ -27,6 +27,23 @@ public enum Daemon {
         }
     }
 
+    /// One pass and one probe sweep (`run --once`). Exit 1 when either failed (an AWS refusal, the store),
+    /// whatever the customers' health.
+    static func once(reconciler: Reconciler, scheduler: ProbeScheduler) async throws -> String {
+        let summary = await reconciler.pass()
+        let probes: [ProbeResultRecord]
+        do {
+            probes = try await scheduler.sweep()
+        } catch {
+            throw CommandFailure.runtime("\(summary.line); probe sweep failed: \(error)")
+        }
+        let line = summary.line + (probes.isEmpty ? "" : "; \(probes.filter(\.ok).count)/\(probes.count) probes healthy")
+        if summary.errors > 0 {
+            throw CommandFailure.runtime("\(line) (the pass failed; the log above says why)")
+        }
+        return line
+    }
+
     /// Runs until SIGTERM/SIGINT (or one pass with `once`). Returns what to print; throws `CommandFailure`.
     public static func run(_ app: ConsumerApp, options: Options, logger: Logger) async throws -> String {
         MemoryReclaimer.configureAllocator()
@@ -40,31 +57,54 @@ public enum Daemon {
             }
         }
         defer { lock?.release() }
+        let leadership: Leadership
+        if case .postgres(let postgres) = config.state {
+            leadership = .standby(leaseSeconds: postgres.leaseSeconds)
+        } else {
+            leadership = .solo
+        }
         let parts = try await DaemonParts.make(app, environment: options.environment, pacer: options.pacer, policy: options.policy,
-                                               metrics: config.metrics != nil && !options.once, logger: logger)
+                                               metrics: config.metrics != nil && !options.once, leadership: leadership, logger: logger)
         let (store, reconciler, scheduler, metrics) = (parts.store, parts.reconciler, parts.scheduler, parts.metrics)
+        let candidate = LeaseCandidate.thisProcess()
+        let postgresStore = store as? PostgresStore
         if options.once {
-            // Exit 1 when the pass or the sweep failed (an AWS refusal, the store), whatever the customers' health.
-            let summary = await reconciler.pass()
-            let probes: [ProbeResultRecord]
+            // With shared state, one pass only as the active daemon: never beside a running one.
+            var fence: LeaseFence?
+            if let postgresStore {
+                let service = LeadershipService(store: postgresStore, leadership: leadership, candidate: candidate, metrics: nil, logger: logger)
+                guard await service.claim(databaseWasUp: nil) else {
+                    throw CommandFailure.runtime("run --once: the state database \(postgresStore.location) is unavailable (the log above says why)")
+                }
+                guard let epoch = leadership.heldEpoch else {
+                    let leader = try? await postgresStore.leader()
+                    throw CommandFailure.runtime("run --once: another daemon is active (\(leader.map { "\($0.host) pid \($0.pid), epoch \($0.epoch)" } ?? "unknown")); nothing was done")
+                }
+                fence = LeaseFence(holder: candidate.holder, epoch: epoch)
+            }
+            let outcome: Result<String, any Error>
             do {
-                probes = try await scheduler.sweep()
+                outcome = .success(try await once(reconciler: reconciler, scheduler: scheduler))
             } catch {
-                throw CommandFailure.runtime("\(summary.line); probe sweep failed: \(error)")
+                outcome = .failure(error)
             }
-            let line = summary.line + (probes.isEmpty ? "" : "; \(probes.filter(\.ok).count)/\(probes.count) probes healthy")
-            if summary.errors > 0 {
-                throw CommandFailure.runtime("\(line) (the pass failed; the log above says why)")
-            }
-            return line
+            if let fence, let postgresStore { try? await postgresStore.releaseLeadership(fence) }
+            return try outcome.get()
         }
         let notifier = SystemdNotifier(environment: options.environment)
         let service = ReconcilerService(reconciler: reconciler, store: store, notifier: notifier,
                                         pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000)),
                                         registryCheckInterval: options.registryCheckInterval, metrics: metrics,
-                                        progress: reconciler.progress, logger: logger)
-        let probing = ProbeService(scheduler: scheduler, interval: .milliseconds(Int64(config.probeIntervalSeconds * 1000)), logger: logger)
+                                        progress: reconciler.progress, leadership: leadership, logger: logger)
+        let probing = ProbeService(scheduler: scheduler, interval: .milliseconds(Int64(config.probeIntervalSeconds * 1000)),
+                                   leadership: leadership, logger: logger)
         var services: [any Service] = [service, probing]
+        if let postgresStore {
+            services.insert(LeadershipService(store: postgresStore, leadership: leadership, candidate: candidate, metrics: metrics,
+                                              logger: logger), at: 0)
+        } else {
+            metrics?.recordLeader(true)
+        }
         if let listen = config.metrics, let metrics {
             services.append(MetricsServer(config: listen, metrics: metrics,
                                           staleAfter: MetricsServer.staleAfter(pollInterval: .milliseconds(Int64(config.pollIntervalSeconds * 1000))),
@@ -94,9 +134,10 @@ public struct DaemonParts: Sendable {
     public let metrics: DaemonMetrics?
 
     public static func make(_ app: ConsumerApp, environment: [String: String], pacer: MutationPacer? = nil,
-                            policy: ReconcilePolicy? = nil, metrics withMetrics: Bool = false, logger: Logger) async throws -> DaemonParts {
+                            policy: ReconcilePolicy? = nil, metrics withMetrics: Bool = false, leadership: Leadership = .solo,
+                            logger: Logger) async throws -> DaemonParts {
         let config = app.config
-        let store = try await app.openStore()
+        let store = try await app.openDaemonStore()
         // Their errors name the file or the AWS setting already; `CommandFailure(error)` reports them.
         let healthLog = try HealthLogWriter(path: config.healthLog, maxBytes: config.healthLogRotation.maxBytes,
                                             files: config.healthLogRotation.files)
@@ -113,7 +154,7 @@ public struct DaemonParts: Sendable {
                                     policy: policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations),
                                     pacer: pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
                                                                   refillPerSecond: config.ec2Pacing.refillPerSecond),
-                                    logger: logger)
+                                    mayAct: { leadership.mayAct }, logger: logger)
         return DaemonParts(store: store, aws: aws, reconciler: reconciler, scheduler: scheduler, metrics: metrics)
     }
 }

@@ -13,6 +13,8 @@ struct ReconcilerService: Service {
     let registryCheckInterval: Duration
     let metrics: DaemonMetrics?
     let progress: ProgressMark
+    /// Passes run only while this daemon may act (a standby waits here, ready and alive).
+    var leadership: Leadership = .solo
     let logger: Logger
 
     func run() async throws {
@@ -31,6 +33,21 @@ struct ReconcilerService: Service {
         var first = true
         var known: Set<String> = []
         while !Task.isCancelled {
+            guard leadership.mayAct else {
+                // Standing by: the active daemon reports the customers; this one only shows it is alive.
+                if !known.isEmpty {
+                    metrics?.forgetAllCustomers()
+                    known = []
+                }
+                if first {
+                    notifier.ready()
+                    notifier.status("standing by: another daemon holds the leadership lease")
+                    first = false
+                }
+                progress.mark()
+                try await Task.sleep(for: .milliseconds(250))
+                continue
+            }
             let version = try? await store.registryVersion()
             if first {
                 notifier.ready()
@@ -104,12 +121,18 @@ struct WatchdogService: Service {
 struct ProbeService: Service {
     let scheduler: ProbeScheduler
     let interval: Duration
+    /// Sweeps run only while this daemon may act.
+    var leadership: Leadership = .solo
     let logger: Logger
 
     func run() async throws {
         do {
             try await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
+                    guard leadership.mayAct else {
+                        try await Task.sleep(for: .milliseconds(250))
+                        continue
+                    }
                     let start = ContinuousClock.now
                     do {
                         // Only counts outlive the sweep, so that its memory is free before it is handed back.

@@ -18,6 +18,10 @@ import Synchronization
 /// - `privatelink_consumer_pass_duration_seconds`: histogram, 10 ms – 5 min.
 /// - `privatelink_consumer_last_pass_timestamp_seconds`: Unix time the last pass finished.
 /// - `privatelink_consumer_invitations_refused_total{reason}`: every known reason starts at 0.
+/// - `privatelink_consumer_leader`: 1 while this daemon is the active one, 0 while it stands by
+///   (PostgreSQL state; a SQLite daemon is always 1).
+/// - `privatelink_consumer_leadership_changes_total`: times this daemon took or lost the lease.
+/// - `privatelink_consumer_state_database_up`: 1 while the state database answers, 0 while it does not.
 /// - `privatelink_consumer_aws_calls_total{service,operation,outcome}`: written by the AWS layer
 ///   through swift-metrics once ``bootstrapMetricsSystem()`` has run.
 public final class DaemonMetrics: Sendable {
@@ -30,6 +34,8 @@ public final class DaemonMetrics: Sendable {
 
     private struct State {
         var lastPassFinished: Date?
+        /// A standby's proof of life for `/healthz`: its last successful look at the lease.
+        var lastStandbyCheck: Date?
         var customers: [String: CustomerSeries] = [:]
     }
 
@@ -75,10 +81,37 @@ public final class DaemonMetrics: Sendable {
         state.withLock { $0.lastPassFinished = at }
     }
 
-    /// Seconds since the last pass finished (never negative, should the wall clock step back);
-    /// nil before the first pass.
+    /// Seconds since the last pass finished, or for a standby since it last saw the lease (never negative,
+    /// should the wall clock step back); nil before either.
     public func lastPassAge(now: Date) -> TimeInterval? {
-        lastPassFinished.map { max(0, now.timeIntervalSince($0)) }
+        let latest = state.withLock { state in [state.lastPassFinished, state.lastStandbyCheck].compactMap { $0 }.max() }
+        return latest.map { max(0, now.timeIntervalSince($0)) }
+    }
+
+    /// Whether this daemon is the active one.
+    public func recordLeader(_ leading: Bool) {
+        registry.makeGauge(descriptor: Names.leader).set(to: leading ? 1 : 0)
+    }
+
+    /// This daemon took or lost the lease.
+    public func recordLeadershipChange() {
+        registry.makeCounter(descriptor: Names.leadershipChanges).increment()
+    }
+
+    /// A standby looked at the lease and the database answered: it is healthy though it runs no passes.
+    public func recordStandbyCheck(at: Date) {
+        state.withLock { $0.lastStandbyCheck = at }
+    }
+
+    /// Whether the state database answers.
+    public func recordStateDatabase(up: Bool) {
+        registry.makeGauge(descriptor: Names.stateDatabaseUp).set(to: up ? 1 : 0)
+    }
+
+    /// Removes every customer's series (a daemon that stood down: the active one reports them now).
+    public func forgetAllCustomers() {
+        let names = state.withLock { Array($0.customers.keys) }
+        for name in names { forgetCustomer(name: name) }
     }
 
     /// A customer's current lifecycle state and health (`nil`: unknown, no probe yet).
@@ -203,6 +236,16 @@ public final class DaemonMetrics: Sendable {
         }
         static var invitationsRefused: MetricNameDescriptor {
             named("privatelink_consumer_invitations_refused_total", "Resource share invitations not accepted, by reason.")
+        }
+
+        static var leader: MetricNameDescriptor {
+            named("privatelink_consumer_leader", "1 while this daemon is the active one, 0 while it stands by.")
+        }
+        static var leadershipChanges: MetricNameDescriptor {
+            named("privatelink_consumer_leadership_changes_total", "Times this daemon took or lost the leadership lease.")
+        }
+        static var stateDatabaseUp: MetricNameDescriptor {
+            named("privatelink_consumer_state_database_up", "1 while the state database answers, 0 while it does not.")
         }
 
         private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {

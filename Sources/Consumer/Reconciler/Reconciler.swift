@@ -29,6 +29,9 @@ public final class Reconciler: Sendable {
     let metrics: DaemonMetrics?
     public let policy: ReconcilePolicy
     let pacer: MutationPacer
+    /// Whether this daemon may act now (it holds the leadership lease); checked before each action and
+    /// just before each AWS call that changes something.
+    let mayAct: @Sendable () -> Bool
     let now: @Sendable () -> Date
     let logger: Logger
     /// Marked after each region observed and each action done: what the watchdog calls progress.
@@ -41,7 +44,9 @@ public final class Reconciler: Sendable {
 
     public init(config: ConsumerConfig, store: any StateStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
+                mayAct: @escaping @Sendable () -> Bool = { true },
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+        self.mayAct = mayAct
         self.config = config
         self.store = store
         self.aws = aws
@@ -61,7 +66,7 @@ public final class Reconciler: Sendable {
         await learnAccountId()
         var live: Set<String> = []
         for region in config.regionNames {
-            if Task.isCancelled { break }
+            if Task.isCancelled || !mayAct() { break }
             do {
                 var snapshot = try await store.snapshot()
                 live.formUnion(snapshot.customers.compactMap { $0.id.map { "customer \($0)" } })
@@ -75,6 +80,12 @@ public final class Reconciler: Sendable {
                 var run = PassRun(states: Dictionary(snapshot.customers.compactMap { c in c.id.map { ($0, c) } }, uniquingKeysWith: { a, _ in a }))
                 for action in Self.ordered(actions) {
                     if Task.isCancelled { break }
+                    // A daemon that lost the lease stops here: the rest of the plan is the new leader's.
+                    guard mayAct() else {
+                        summary.errors += 1
+                        logger.warning("pass stopped: this daemon no longer holds the leadership lease")
+                        break
+                    }
                     if let id = action.customerId, run.stale.contains(id) { continue }
                     defer { progress.mark() }
                     switch await execute(action, region: region, run: &run) {
@@ -270,6 +281,13 @@ public final class Reconciler: Sendable {
 
     // MARK: Acting
 
+    /// Throws unless this daemon may act now: called right before every AWS call that changes something.
+    func requireLease() throws {
+        guard mayAct() else {
+            throw StoreError(.fenced, "this daemon no longer holds the leadership lease; the AWS call was not made")
+        }
+    }
+
     enum Outcome { case done, deferred, failed }
 
     func execute(_ action: ReconcileAction, region: String, run: inout PassRun) async -> Outcome {
@@ -353,6 +371,10 @@ public final class Reconciler: Sendable {
             return .done
         } catch is CancellationError {
             return .failed
+        } catch let error as StoreError where error.code == .fenced {
+            // The lease is gone: the pass stops at the next action (one line there, not one per action).
+            logger.debug("action refused: not the active daemon", metadata: ["error": "\(error)"])
+            return .failed
         } catch {
             report(Self.key(action), error, metadata: ["customer": "\(action.customerId.flatMap { run.states[$0]?.name } ?? "-")"])
             return .failed
@@ -390,6 +412,7 @@ public final class Reconciler: Sendable {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
         let outcome: AcceptOutcome
         var status = "ACCEPTED"
+        try requireLease()
         do {
             status = try await aws.acceptInvitation(region: region, invitationArn: arn, clientToken: token)
             outcome = .accepted
@@ -418,6 +441,7 @@ public final class Reconciler: Sendable {
 
     func reject(_ arn: String, region: String) async throws {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
+        try requireLease()
         do {
             try await aws.rejectInvitation(region: region, invitationArn: arn, clientToken: token)
             logger.notice("invitation rejected", metadata: ["ram.invitation": "\(arn)"])
@@ -442,6 +466,7 @@ public final class Reconciler: Sendable {
     func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws {
         let region = row.region
         let outcome: CreateOutcome
+        try requireLease()
         do {
             outcome = .created(try await aws.createResourceEndpoint(region: region, request))
         } catch {
@@ -465,6 +490,7 @@ public final class Reconciler: Sendable {
 
     /// Calls DeleteVpcEndpoints for one endpoint; EC2 answers 200 with per-item failures.
     func delete(_ endpointId: String, region: String) async throws -> DeleteOutcome {
+        try requireLease()
         let failures = try await aws.deleteVpcEndpoints(region: region, ids: [endpointId])
         guard let failure = failures.first else { return .accepted }
         if (failure.error.code ?? "").contains("NotFound") { return .notFound }

@@ -20,6 +20,7 @@ enum PostgresSchema {
 
     static let migrations: [Migration] = [
         Migration(name: "v1-state", sql: v1),
+        Migration(name: "v2-leadership", sql: v2),
     ]
 
     static var currentVersion: Int { migrations.count }
@@ -58,6 +59,31 @@ enum PostgresSchema {
     static let tables = ["meta", "customer", "endpoint", "invitation", "event", "probeResult", "customer_check"]
 
     private static let states = "'awaiting_share','accepting','share_accepted','endpoint_pending','ready','share_expired','share_rejected','share_revoked','endpoint_failed','endpoint_missing','removing','removed'"
+
+    /// The leadership lease: one row; `epoch` fences every write of the active daemon.
+    private static let v2 = """
+        CREATE TABLE leader (
+            singleton BOOLEAN PRIMARY KEY DEFAULT true CHECK (singleton),
+            epoch BIGINT NOT NULL DEFAULT 0 CHECK (epoch >= 0),
+            holder TEXT CHECK (holder IS NULL OR length(holder) BETWEEN 1 AND 300),
+            host TEXT,
+            pid INTEGER,
+            since TIMESTAMPTZ,
+            renewedAt TIMESTAMPTZ,
+            expiresAt TIMESTAMPTZ,
+            CHECK ((holder IS NULL) = (expiresAt IS NULL))
+        );
+        INSERT INTO leader (singleton, epoch) VALUES (true, 0);
+        -- An epoch never goes back: a restored or hand-edited row cannot reopen an old leader's writes.
+        CREATE FUNCTION leader_epoch_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.epoch < OLD.epoch THEN
+                RAISE EXCEPTION 'leadership: the epoch never goes back' USING ERRCODE = 'check_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER leader_epoch_grows BEFORE UPDATE ON leader FOR EACH ROW EXECUTE FUNCTION leader_epoch_grows();
+        """
 
     private static let v1 = """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);

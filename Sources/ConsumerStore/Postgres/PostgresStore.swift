@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The shared state in PostgreSQL, for vendors who run the daemon on several hosts.
 ///
@@ -19,25 +20,42 @@ public final class PostgresStore: StateStore {
     /// The advisory lock every write transaction takes first ("plc-wrte").
     static let writeLock: Int64 = 0x706C_632D_7772_7465
 
+    /// The fence every write checks (set while this process leads; see `LeaseFence`).
+    let fence = Mutex<LeaseFence?>(nil)
+    /// Whether this process saw the schema at the current version.
+    private let migrated = Mutex(false)
+
     /// Connects, and creates or upgrades the schema (once, however many processes start at once).
     public static func open(_ config: PostgresStateConfig, logger: Logger = Logger(label: "state"),
                             now: @escaping @Sendable () -> Date = { Date() }) async throws -> PostgresStore {
         let store = try PostgresStore(config, logger: logger, now: now)
-        try await store.pool.withConnection { connection in
-            try await PostgresSchema.migrate(connection, logger: logger)
-        }
+        try await store.ensureSchema()
         return store
     }
 
-    private init(_ config: PostgresStateConfig, logger: Logger, now: @escaping @Sendable () -> Date) throws {
+    /// A store that connects at its first operation (the daemon: it starts, and says so, while the
+    /// database is unreachable, instead of exiting into a restart loop). Fails only on a configuration
+    /// it cannot use (an unreadable password or CA file).
+    public init(_ config: PostgresStateConfig, logger: Logger = Logger(label: "state"),
+                now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.location = config.description
         self.pool = try PostgresPool(config, logger: logger)
         self.logger = logger
         self.now = now
     }
 
+    /// Creates or upgrades the schema unless this process already saw it current.
+    func ensureSchema() async throws {
+        guard !migrated.withLock({ $0 }) else { return }
+        try await pool.withConnection { connection in
+            try await PostgresSchema.migrate(connection, logger: logger)
+        }
+        migrated.withLock { $0 = true }
+    }
+
     public func schemaVersion() async throws -> Int {
-        try await pool.withConnection { connection in try await PostgresSchema.version(connection, logger: logger) }
+        try await ensureSchema()
+        return try await pool.withConnection { connection in try await PostgresSchema.version(connection, logger: logger) }
     }
 
     public func releaseMemory() async {
@@ -52,10 +70,21 @@ public final class PostgresStore: StateStore {
 
     /// One write transaction, after every other writer's (the write lock).
     func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
+        try await ensureSchema()
+        let fence = fence.withLock { $0 }
+        return try await pool.withConnection { connection in
             try await PostgresTransaction.run(on: connection, logger: logger) { connection in
                 let session = Session(connection: connection, logger: logger)
                 try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+                if let fence {
+                    let holds = try await session.int("""
+                        SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch)
+                          AND expiresAt > clock_timestamp() FOR SHARE
+                        """)
+                    guard holds != nil else {
+                        throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); another daemon is active or the lease ran out, so nothing was written")
+                    }
+                }
                 return try await body(session)
             }
         }
@@ -63,7 +92,8 @@ public final class PostgresStore: StateStore {
 
     /// Reads; `consistent` reads see one snapshot across several statements.
     func read<T: Sendable>(consistent: Bool = false, _ body: (Session) async throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
+        try await ensureSchema()
+        return try await pool.withConnection { connection in
             let session = Session(connection: connection, logger: logger)
             guard consistent else { return try await body(session) }
             return try await PostgresTransaction.run(on: connection, logger: logger) { connection in

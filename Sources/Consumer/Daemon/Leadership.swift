@@ -1,0 +1,186 @@
+import ConsumerStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Whether this daemon may act (reconcile, probe, call AWS) now.
+///
+/// With SQLite it always may (one daemon per file, held by `StateLock`). With PostgreSQL it may only while
+/// it holds the lease: from a successful claim until `leaseSeconds` after that claim was sent, by this
+/// process's monotonic clock, less a second's margin. The database fences its writes independently
+/// (`LeaseFence`); this local bound also stops AWS calls that no write precedes, such as a delete of a
+/// generation already marked for deletion.
+public final class Leadership: Sendable {
+    public enum Role: Sendable, Equatable {
+        /// The only daemon (SQLite).
+        case solo
+        case standby
+        case leading(epoch: Int64)
+    }
+
+    private struct State {
+        var role: Role
+        /// When the last successful claim was sent (leading only).
+        var claimedAt: ContinuousClock.Instant?
+    }
+
+    public let leaseSeconds: Int
+    private let state: Mutex<State>
+
+    private init(role: Role, leaseSeconds: Int) {
+        self.leaseSeconds = leaseSeconds
+        state = Mutex(State(role: role, claimedAt: nil))
+    }
+
+    /// A daemon alone on its state (SQLite).
+    public static var solo: Leadership { Leadership(role: .solo, leaseSeconds: 0) }
+
+    /// A daemon that starts as a standby and claims the lease (PostgreSQL).
+    public static func standby(leaseSeconds: Int) -> Leadership { Leadership(role: .standby, leaseSeconds: leaseSeconds) }
+
+    public var role: Role { state.withLock { $0.role } }
+
+    /// The epoch this daemon believes it leads, if it does.
+    public var heldEpoch: Int64? {
+        if case .leading(let epoch) = role { return epoch }
+        return nil
+    }
+
+    /// Whether this daemon may act now.
+    public var mayAct: Bool {
+        state.withLock { state in
+            switch state.role {
+            case .solo: return true
+            case .standby: return false
+            case .leading:
+                guard let claimedAt = state.claimedAt else { return false }
+                return ContinuousClock.now < claimedAt + .seconds(leaseSeconds) - .seconds(1)
+            }
+        }
+    }
+
+    /// A claim sent at `sentAt` made or kept this daemon the leader of `epoch`. Returns whether it just became leader.
+    @discardableResult
+    func lead(epoch: Int64, claimSentAt sentAt: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in
+            let was = state.role
+            state.role = .leading(epoch: epoch)
+            state.claimedAt = sentAt
+            return was != .leading(epoch: epoch)
+        }
+    }
+
+    /// Another daemon leads, or the lease ran out. Returns whether this daemon was leading until now.
+    @discardableResult
+    func standBy() -> Bool {
+        state.withLock { state in
+            defer { state.role = .standby; state.claimedAt = nil }
+            if case .leading = state.role { return true }
+            return false
+        }
+    }
+
+    /// The lease could not be renewed (the database did not answer): stand down once it has run out.
+    /// Returns whether this daemon stood down now.
+    func standDownIfLapsed() -> Bool {
+        guard heldEpoch != nil, !mayAct else { return false }
+        return standBy()
+    }
+}
+
+/// Claims and renews the lease every third of its length (a standby takes over within the lease plus that),
+/// reports what changed (one log line per change, the health log, metrics), and gives the lease up at
+/// shutdown so that a standby takes over at once.
+struct LeadershipService: Service {
+    let store: PostgresStore
+    let leadership: Leadership
+    let candidate: LeaseCandidate
+    let metrics: DaemonMetrics?
+    let logger: Logger
+
+    var interval: Duration { .milliseconds(max(500, leadership.leaseSeconds * 1000 / 3)) }
+
+    func run() async throws {
+        metrics?.recordLeader(false)
+        do {
+            try await cancelWhenGracefulShutdown {
+                var databaseUp: Bool?
+                while !Task.isCancelled {
+                    databaseUp = await claim(databaseWasUp: databaseUp)
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {}
+        if let epoch = leadership.heldEpoch {
+            leadership.standBy()
+            do {
+                try await store.releaseLeadership(LeaseFence(holder: candidate.holder, epoch: epoch))
+                logger.notice("leadership released at shutdown", metadata: ["epoch": "\(epoch)"])
+            } catch {
+                logger.warning("could not release the leadership lease at shutdown; a standby takes over when it runs out",
+                               metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// One claim; returns whether the database answered.
+    func claim(databaseWasUp: Bool?) async -> Bool {
+        let sentAt = ContinuousClock.now
+        do {
+            let claim = try await store.claimLeadership(candidate, held: leadership.heldEpoch, leaseSeconds: leadership.leaseSeconds)
+            if databaseWasUp == false {
+                logger.notice("state database answers again", metadata: ["state": "\(store.location)"])
+            }
+            metrics?.recordStateDatabase(up: true)
+            switch claim {
+            case .leading(let info, let tookOver, let previous):
+                store.setFence(LeaseFence(holder: candidate.holder, epoch: info.epoch))
+                if leadership.lead(epoch: info.epoch, claimSentAt: sentAt) {
+                    await becameLeader(info, tookOver: tookOver, previous: previous)
+                }
+            case .standby(let leader):
+                if leadership.standBy() {
+                    logger.warning("stood down: another daemon holds the leadership lease", metadata: [
+                        "leader.host": "\(leader.host)", "leader.pid": "\(leader.pid)", "epoch": "\(leader.epoch)"])
+                    metrics?.recordLeader(false)
+                    metrics?.recordLeadershipChange()
+                }
+                metrics?.recordStandbyCheck(at: Date())
+            }
+            return true
+        } catch {
+            if databaseWasUp != false {
+                logger.error("state database unavailable; standing by and retrying", metadata: [
+                    "state": "\(store.location)", "error": "\(error)"])
+            } else {
+                logger.debug("state database still unavailable", metadata: ["error": "\(error)"])
+            }
+            metrics?.recordStateDatabase(up: false)
+            if leadership.standDownIfLapsed() {
+                logger.warning("stood down: the leadership lease ran out without renewal", metadata: ["state": "\(store.location)"])
+                metrics?.recordLeader(false)
+                metrics?.recordLeadershipChange()
+            }
+            return false
+        }
+    }
+
+    private func becameLeader(_ info: LeaderInfo, tookOver: Bool, previous: LeaderInfo?) async {
+        var metadata: Logger.Metadata = ["epoch": "\(info.epoch)", "lease_s": "\(leadership.leaseSeconds)"]
+        var detail = "\(info.host) pid \(info.pid) is the active daemon (epoch \(info.epoch))"
+        if let previous {
+            metadata["previous.host"] = "\(previous.host)"
+            metadata["previous.pid"] = "\(previous.pid)"
+            detail += "; took over from \(previous.host) pid \(previous.pid) (epoch \(previous.epoch)), whose lease ran out"
+        }
+        logger.notice("leading: this daemon holds the leadership lease", metadata: metadata)
+        metrics?.recordLeader(true)
+        metrics?.recordLeadershipChange()
+        do {
+            try await store.noteLeadership("leader_acquired", detail: detail)
+        } catch {
+            logger.warning("could not record the leadership change in the state", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import PostgresNIO
+
+/// The fence a leading daemon's writes carry: the store refuses any write unless this holder still holds
+/// a live lease of this epoch (checked inside the write's own transaction, the lease row locked for share,
+/// so a takeover waits for writes in flight and every write after it is refused).
+public struct LeaseFence: Sendable, Equatable {
+    public var holder: String
+    public var epoch: Int64
+
+    public init(holder: String, epoch: Int64) {
+        self.holder = holder
+        self.epoch = epoch
+    }
+}
+
+/// The answer to a claim on the lease.
+public enum LeaseClaim: Sendable, Equatable {
+    /// The candidate leads; `previous` is the holder it took over from (nil on a renewal or a free lease).
+    case leading(LeaderInfo, tookOver: Bool, previous: LeaderInfo?)
+    /// Another daemon leads.
+    case standby(LeaderInfo)
+}
+
+extension PostgresStore {
+    /// Sets (leading) or changes the fence every later write must pass. A daemon that lost the lease keeps
+    /// its old fence: its writes keep being refused.
+    public func setFence(_ fence: LeaseFence?) {
+        self.fence.withLock { $0 = fence }
+    }
+
+    /// Renews the candidate's lease, or takes a free or lapsed one with the next epoch, or reports who leads.
+    /// One transaction on the database's clock (`clock_timestamp()`), the lease row locked for update.
+    public func claimLeadership(_ candidate: LeaseCandidate, held: Int64?, leaseSeconds: Int) async throws -> LeaseClaim {
+        try await ensureSchema()
+        let lease = Double(leaseSeconds)
+        return try await pool.withConnection { connection in
+            try await PostgresTransaction.run(on: connection, logger: logger) { connection in
+                let session = Session(connection: connection, logger: logger)
+                guard let row = try await session.one("""
+                    SELECT epoch, holder, host, pid, since, expiresAt, clock_timestamp() AS now FROM leader WHERE singleton FOR UPDATE
+                    """, { row in (epoch: try row("epoch", as: Int64.self), info: try LeaderInfo(postgresLease: row),
+                                   now: try row("now", as: Date.self)) }) else {
+                    throw StoreError(.corrupt, "state database \(location): the leader row is missing")
+                }
+                switch LeaseDecision.decide(current: row.info, storedEpoch: row.epoch, candidate: candidate, held: held, now: row.now) {
+                case .standby(let leader):
+                    return .standby(leader)
+                case .renew(let epoch):
+                    let renewed = try await session.one("""
+                        UPDATE leader SET renewedAt = clock_timestamp(), expiresAt = clock_timestamp() + make_interval(secs => \(lease))
+                        WHERE singleton AND epoch = \(epoch) RETURNING *
+                        """, LeaderInfo.init(postgresLease:))
+                    guard let renewed = renewed ?? nil else { throw StoreError(.corrupt, "state database \(location): the lease did not renew") }
+                    return .leading(renewed, tookOver: false, previous: nil)
+                case .takeOver(let epoch):
+                    let taken = try await session.one("""
+                        UPDATE leader SET epoch = \(epoch), holder = \(candidate.holder), host = \(candidate.host), pid = \(candidate.pid),
+                            since = clock_timestamp(), renewedAt = clock_timestamp(), expiresAt = clock_timestamp() + make_interval(secs => \(lease))
+                        WHERE singleton RETURNING *
+                        """, LeaderInfo.init(postgresLease:))
+                    guard let taken = taken ?? nil else { throw StoreError(.corrupt, "state database \(location): the lease was not taken") }
+                    return .leading(taken, tookOver: true, previous: row.info)
+                }
+            }
+        }
+    }
+
+    /// Gives the lease up (a daemon stopping): a standby takes over at its next attempt instead of after
+    /// the lease runs out. Only the holder of `epoch` can.
+    public func releaseLeadership(_ fence: LeaseFence) async throws {
+        try await ensureSchema()
+        try await pool.withConnection { connection in
+            try await connection.query("""
+                UPDATE leader SET holder = NULL, host = NULL, pid = NULL, since = NULL, renewedAt = NULL, expiresAt = NULL
+                WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch)
+                """, logger: logger)
+        }
+    }
+
+    /// A leadership change for the health log (written by the new leader, fenced like any of its writes).
+    public func noteLeadership(_ event: String, detail: String) async throws {
+        let time = now().storedPrecision
+        try await write { session in
+            try await session.insert(LifecycleEvent(time: time, customerId: nil, customerName: nil, event: event,
+                                                    fromState: nil, toState: nil, detail: detail, actor: .daemon))
+        }
+    }
+
+    public func leader() async throws -> LeaderInfo? {
+        try await read { session in
+            let info = try await session.one("""
+                SELECT * FROM leader WHERE singleton AND holder IS NOT NULL AND expiresAt > clock_timestamp()
+                """, LeaderInfo.init(postgresLease:))
+            return info ?? nil
+        }
+    }
+}
+
+extension LeaderInfo {
+    /// nil when nobody holds the lease.
+    init?(postgresLease row: PostgresRowReader) throws {
+        guard let holder: String = try row("holder") else { return nil }
+        self.init(holder: holder, host: try row("host", as: String?.self) ?? "?", pid: Int(try row("pid", as: Int32?.self) ?? 0),
+                  since: try row("since", as: Date?.self) ?? .distantPast, epoch: try row("epoch"),
+                  expiresAt: try row("expiresAt", as: Date?.self) ?? .distantPast)
+    }
+}
