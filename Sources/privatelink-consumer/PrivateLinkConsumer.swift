@@ -12,7 +12,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
         version: ConsumerVersion.string,
-        subcommands: [Demo.self, Run.self, Status.self, Explain.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self]
+        subcommands: [Demo.self, Run.self, Status.self, Explain.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self, StateCommand.self]
     )
 }
 
@@ -165,6 +165,38 @@ struct CustomerCommand: AsyncParsableCommand {
             try await perform(options) { _ in
                 try await CustomerCommands.remove(try options.app(), name: name, keepEndpoint: keepEndpoint)
             }
+        }
+    }
+}
+
+struct StateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Move a SQLite state into PostgreSQL, or take an online copy of it.",
+        subcommands: [Copy.self, Backup.self]
+    )
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy this config's SQLite state into the empty PostgreSQL state another config names (stop the daemon first).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: ArgumentHelp("A configuration whose \"state\" is PostgreSQL; its database must be empty.", valueName: "config"))
+        var to: String
+
+        func run() async throws {
+            try await perform(options) { _ in try await StateCommands.copy(try options.app(), to: to) }
+        }
+    }
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write an online, consistent copy of the SQLite state to a new file (the daemon may keep running).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: ArgumentHelp("The new file (never overwritten).", valueName: "path"))
+        var path: String
+
+        func run() async throws {
+            try await perform(options) { _ in try await StateCommands.backup(try options.app(), to: path) }
         }
     }
 }
