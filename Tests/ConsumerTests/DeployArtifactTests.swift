@@ -17,6 +17,9 @@ import Testing
         metrics.recordChecks(name: "acme", ["definition": true])
         metrics.recordProbe(stage: "dns", seconds: 0.001)
         metrics.recordRefusal(reason: .senderMismatch)
+        metrics.recordLeader(true)
+        metrics.recordLeadershipChange()
+        metrics.recordStateDatabase(up: true)
         var families: Set<String> = ["privatelink_consumer_aws_calls_total", "up"]
         for line in metrics.render().split(separator: "\n") where line.hasPrefix("# TYPE ") {
             families.insert(String(line.split(separator: " ")[2]))

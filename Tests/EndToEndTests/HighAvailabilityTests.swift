@@ -180,6 +180,17 @@ import TestSupport
         try await harness.waitUntil(timeout: .seconds(10), "the woken daemon reports standby") {
             (try? await httpGet(port: port, path: "/metrics"))?.body.contains("privatelink_consumer_leader 0") == true
         }
+
+        // A daemon stopped with SIGTERM gives the lease up: the other takes over at its next claim, long
+        // before the lease would have run out.
+        let stopping = fleet.daemons[standby].process
+        let stoppedCleanly = ContinuousClock.now
+        kill(stopping.processIdentifier, SIGTERM)
+        #expect(await waitForExit(stopping, timeout: .seconds(15)) == 0)
+        _ = try await fleet.waitForLeader(excluding: standby, timeout: .seconds(Double(lease)))
+        let handover = ContinuousClock.now - stoppedCleanly
+        #expect(handover < .seconds(Double(lease)), "handed over in \(handover)")
+        #expect(harness.daemonLog(standby).contains("leadership released at shutdown"))
     }
 
     /// The database goes away and comes back: a daemon started while it is down runs, says so once, and
