@@ -44,16 +44,9 @@ extension SQLiteStore {
     @discardableResult
     public func recordInvitation(_ record: InvitationRecord) async throws -> Bool {
         try await write { db in
-            if var existing = try InvitationRecord.fetchOne(db, key: record.invitationArn) {
-                let changed = existing.decision != record.decision || existing.reason != record.reason
-                existing.status = record.status
-                existing.lastSeen = record.lastSeen
-                existing.decision = record.decision
-                existing.reason = record.reason
-                existing.resources = record.resources
-                existing.acceptClientToken = record.acceptClientToken ?? existing.acceptClientToken
-                if changed { existing.decidedAt = record.decidedAt ?? record.lastSeen }
-                try existing.update(db)
+            if let existing = try InvitationRecord.fetchOne(db, key: record.invitationArn) {
+                let (merged, changed) = StoreRules.merge(record, into: existing)
+                try merged.update(db)
                 return changed
             }
             try record.insert(db)

@@ -62,6 +62,9 @@ public struct SQLiteStore: StateStore {
     /// No lease: one daemon per file, held by its lock file (`StateLock`).
     public func leader() async throws -> LeaderInfo? { nil }
 
+    /// One daemon per file: it always holds the state.
+    public func confirmLease() async throws {}
+
     // MARK: - Opening
 
     /// Creates the parent directory (0750) and an empty file readable by its owner only (0600).

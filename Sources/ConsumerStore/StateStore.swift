@@ -113,6 +113,9 @@ public protocol StateStore: Sendable {
     /// The daemon holding the leadership lease now; nil when none does (and always with SQLite, where
     /// one daemon per file is held by a file lock instead).
     func leader() async throws -> LeaderInfo?
+
+    /// Throws `fenced` unless this daemon still holds the leadership lease (PostgreSQL; SQLite: always holds).
+    func confirmLease() async throws
 }
 
 /// What became of a requested lifecycle change.
@@ -302,6 +305,21 @@ enum StoreRules {
         LifecycleEvent(time: time, customerId: customer.id, customerName: customer.name,
                        event: user == nil ? "probe_login_cleared" : "probe_login_set", fromState: nil, toState: nil,
                        detail: user.map { "user \($0), password file \(passwordFile ?? "-")" }, actor: actor)
+    }
+
+    /// A pass's reading of an invitation over the stored record: what RAM says now and our decision, the
+    /// accept token kept, and whether the decision or its reason changed (what deserves a log line).
+    static func merge(_ record: InvitationRecord, into stored: InvitationRecord) -> (InvitationRecord, changed: Bool) {
+        var merged = stored
+        let changed = stored.decision != record.decision || stored.reason != record.reason
+        merged.status = record.status
+        merged.lastSeen = record.lastSeen
+        merged.decision = record.decision
+        merged.reason = record.reason
+        merged.resources = record.resources
+        merged.acceptClientToken = record.acceptClientToken ?? stored.acceptClientToken
+        if changed { merged.decidedAt = record.decidedAt ?? record.lastSeen }
+        return (merged, changed)
     }
 
     /// A check verdict's event (the health log's `kind: check` line).

@@ -47,7 +47,7 @@ struct Benchmark: AsyncParsableCommand {
     var only: String?
 
     enum Measurement: String, CaseIterable {
-        case steady, store, onboard, probeSweep, probeSweepWithSilent, idle
+        case steady, store, onboard, steadyPostgres, storePostgres, onboardPostgres, probeSweep, probeSweepWithSilent, idle
     }
 
     var selected: Set<Measurement> {
@@ -93,7 +93,15 @@ struct Benchmark: AsyncParsableCommand {
         }
         let (targetPort, postgres) = (pgPort, server)
 
-        if !wanted.isDisjoint(with: [.steady, .store, .idle]) {
+        // The shared state's figures run on a throwaway PostgreSQL on this machine (fsync off: it measures
+        // the store's queries, not the disk).
+        var stateServer: ThrowawayPostgres?
+        if !wanted.isDisjoint(with: [.steadyPostgres, .storePostgres, .onboardPostgres]) {
+            progress("starting a throwaway PostgreSQL for the shared state")
+            stateServer = try await ThrowawayPostgres.shared()
+        }
+
+        if !wanted.isDisjoint(with: [.steady, .store, .idle, .steadyPostgres, .storePostgres]) {
             progress("steady: building \(customers) ready customers")
             let world = try await World.make(root: root, label: "steady", count: customers, concurrency: probeConcurrency,
                                              port: { _ in targetPort }, logger: logger)
@@ -113,6 +121,23 @@ struct Benchmark: AsyncParsableCommand {
             if wanted.contains(.steady) { try await measureSteady(world, into: &report) }
             if wanted.contains(.store) { try await measureStore(world, into: &report) }
             if wanted.contains(.idle) { try await measureIdle(world, root: root, into: &report) }
+            if let stateServer, !wanted.isDisjoint(with: [.steadyPostgres, .storePostgres]) {
+                // The same state, moved into PostgreSQL with `state copy`, against the same simulator.
+                let database = try await BenchPostgres.database(on: stateServer, named: "bench_steady", root: root)
+                let target = try await PostgresStore.open(database)
+                let started = ContinuousClock.now
+                let counts = try await StateCopy.copy(from: SQLiteStore(path: world.app.config.stateDatabase!), to: target)
+                let copySeconds = seconds(ContinuousClock.now - started)
+                await target.close()
+                progress("steadyPostgres: state copied in \(format(copySeconds)) s (\(StateCopy.describe(counts)))")
+                report.results["stateCopy"] = ["seconds": copySeconds, "rows": counts.tables.reduce(0) { $0 + $1.rows }] as [String: Any]
+                report.rows.append(["state copy", "\(customers) customers", "\(format(copySeconds)) s",
+                                    StateCopy.describe(counts), "-", "-"])
+                let shared = try await World.attach(to: world, root: root, label: "steady-postgres", postgres: database, logger: logger)
+                if wanted.contains(.steadyPostgres) { try await measureSteady(shared, key: "steadyPostgres", label: "steady pass, PostgreSQL", into: &report) }
+                if wanted.contains(.storePostgres) { try await measureStore(shared, key: "storePostgres", label: "status --json, PostgreSQL", into: &report) }
+                await shared.close()
+            }
             await world.shutdown()
         }
 
@@ -121,6 +146,15 @@ struct Benchmark: AsyncParsableCommand {
             let world = try await World.make(root: root, label: "onboard", count: onboard, concurrency: probeConcurrency,
                                              port: { _ in targetPort }, logger: logger)
             try await measureOnboard(world, into: &report)
+            await world.shutdown()
+        }
+
+        if wanted.contains(.onboardPostgres), let stateServer {
+            progress("onboardPostgres: registering \(onboard) customers with pending invitations in PostgreSQL")
+            let database = try await BenchPostgres.database(on: stateServer, named: "bench_onboard", root: root)
+            let world = try await World.make(root: root, label: "onboard-postgres", count: onboard, concurrency: probeConcurrency,
+                                             port: { _ in targetPort }, postgres: database, logger: logger)
+            try await measureOnboard(world, key: "onboardPostgres", label: "onboard, PostgreSQL", into: &report)
             await world.shutdown()
         }
 
@@ -213,7 +247,7 @@ struct Benchmark: AsyncParsableCommand {
     }
 
     /// One more pass over N ready customers.
-    func measureSteady(_ world: World, into report: inout Report) async throws {
+    func measureSteady(_ world: World, key: String = "steady", label: String = "steady pass", into report: inout Report) async throws {
         progress("steady: measuring \(passes) passes")
         var runs: [(summary: PassSummary, seconds: Double, cpuSeconds: Double, calls: [String: Int], totalCalls: Int)] = []
         for _ in 0..<passes {
@@ -227,46 +261,46 @@ struct Benchmark: AsyncParsableCommand {
         let run = runs.sorted { $0.seconds < $1.seconds }[runs.count / 2]
         let callLimit = ceilDiv(customers, 1000) + ceilDiv(customers, 500) + 5
         let met = run.seconds <= 2 && run.totalCalls <= callLimit
-        report.results["steady"] = [
+        report.results[key] = [
             "customers": customers, "seconds": run.seconds, "awsCalls": run.calls, "awsCallsTotal": run.totalCalls,
             "cpuSeconds": run.cpuSeconds, "passes": runs.map(\.seconds),
             "targets": ["seconds": 2.0, "awsCalls": callLimit], "met": met,
         ] as [String: Any]
-        report.rows.append(["steady pass", "\(customers) customers", "\(format(run.seconds)) s",
+        report.rows.append([label, "\(customers) customers", "\(format(run.seconds)) s",
                             "\(run.totalCalls) calls, \(format(run.cpuSeconds)) s CPU (with the simulator's)",
                             "≤ 2 s, ≤ \(callLimit) calls", verdict(met)])
-        report.details.append("steady pass AWS calls: " + callsText(run.calls))
+        report.details.append("\(label) AWS calls: " + callsText(run.calls))
     }
 
     /// `status --json` over N customers.
-    func measureStore(_ world: World, into report: inout Report) async throws {
+    func measureStore(_ world: World, key: String = "store", label: String = "status --json", into report: inout Report) async throws {
         progress("store: rendering status --json for \(customers) customers")
         let start = ContinuousClock.now
         let rendered = try await StatusCommand.render(world.app, json: true)
         let elapsed = seconds(ContinuousClock.now - start)
-        report.results["store"] = ["customers": customers, "seconds": elapsed, "bytes": rendered.utf8.count,
+        report.results[key] = ["customers": customers, "seconds": elapsed, "bytes": rendered.utf8.count,
                                    "target": 1.0, "met": elapsed <= 1] as [String: Any]
-        report.rows.append(["status --json", "\(customers) customers", "\(format(elapsed)) s", "\(rendered.utf8.count) bytes",
+        report.rows.append([label, "\(customers) customers", "\(format(elapsed)) s", "\(rendered.utf8.count) bytes",
                             "≤ 1 s", verdict(elapsed <= 1)])
     }
 
     /// M registered customers with M pending invitations, passes until all are ready.
-    func measureOnboard(_ world: World, into report: inout Report) async throws {
+    func measureOnboard(_ world: World, key: String = "onboard", label: String = "onboard", into report: inout Report) async throws {
         let before = world.simulator.callCounts
         let onboarded = try await world.onboardAll()
         let calls = diff(world.simulator.callCounts, before)
         let total = calls.values.reduce(0, +)
         let perCustomer = Double(total) / Double(onboard)
         let met = onboarded.seconds <= 60 && perCustomer <= 6
-        report.results["onboard"] = [
+        report.results[key] = [
             "customers": onboard, "seconds": onboarded.seconds, "passes": onboarded.passes, "awsCalls": calls,
             "awsCallsTotal": total, "awsCallsPerCustomer": perCustomer,
             "targets": ["seconds": 60.0, "awsCallsPerCustomer": 6.0], "met": met,
         ] as [String: Any]
-        report.rows.append(["onboard", "\(onboard) customers", "\(format(onboarded.seconds)) s",
+        report.rows.append([label, "\(onboard) customers", "\(format(onboarded.seconds)) s",
                             "\(onboarded.passes) passes, \(total) calls (\(format(perCustomer))/customer)",
                             "≤ 60 s, ~≤ 6 calls/customer", verdict(met)])
-        report.details.append("onboard AWS calls: " + callsText(calls))
+        report.details.append("\(label) AWS calls: " + callsText(calls))
     }
 
     /// The real daemon binary over the steady world, sampled from /proc for 30 s once its first pass
@@ -325,25 +359,65 @@ struct World: Sendable {
     }
 
     /// A fresh world with `count` registered customers (`c0`…), each with a pending invitation.
-    static func make(root: String, label: String, count: Int, concurrency: Int?,
-                     port: @Sendable (Int) -> Int, logger: Logger) async throws -> World {
-        let directory = root + "/" + label
+    /// The config file of a world: SQLite in its directory, or the PostgreSQL `postgres` names.
+    static func writeConfig(directory: String, concurrency: Int?, postgres: PostgresStateConfig?) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let configPath = directory + "/config.json"
         let concurrencyLine = concurrency.map { ", \"concurrency\": \($0)" } ?? ""
+        let state = postgres.map { postgres in
+            """
+            "state": {"backend": "postgres", "postgres": {"host": "\(postgres.host)", "port": \(postgres.port), "database": "\(postgres.database)", \
+            "user": "\(postgres.user)", "passwordFile": "\(postgres.passwordFile ?? "")", "tls": "disable"}}
+            """
+        } ?? "\"stateDatabase\": \"state/state.sqlite3\""
         try Data("""
-            {"stateDatabase": "state/state.sqlite3", "healthLog": "log/health.jsonl",
+            {\(state), "healthLog": "log/health.jsonl",
              "regions": {"us-east-1": {"vpcId": "vpc-0123456789abcdef0",
                "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"], "securityGroupIds": ["sg-0123456789abcdef0"]}},
              "probe": {"timeoutSeconds": 2\(concurrencyLine)}}
             """.utf8).write(to: URL(fileURLWithPath: configPath))
+        return configPath
+    }
+
+    /// The daemon's parts over `app`'s state; with PostgreSQL, as the active daemon (its writes fenced).
+    static func parts(_ app: ConsumerApp, environment: [String: String], logger: Logger) async throws -> DaemonParts {
+        let parts = try await DaemonParts.make(app, environment: environment, pacer: .unpaced, logger: logger)
+        if let store = parts.store as? PostgresStore {
+            let candidate = LeaseCandidate.thisProcess()
+            guard case .leading(let info, _, _) = try await store.claimLeadership(candidate, held: nil, leaseSeconds: 300) else {
+                throw CommandFailure.runtime("the bench's state database has another active daemon")
+            }
+            store.setFence(LeaseFence(holder: candidate.holder, epoch: info.epoch))
+        }
+        return parts
+    }
+
+    /// A second world over the same simulator and the state `postgres` holds (copied from `world`'s).
+    static func attach(to world: World, root: String, label: String, postgres: PostgresStateConfig, logger: Logger) async throws -> World {
+        let directory = root + "/" + label
+        let configPath = try writeConfig(directory: directory, concurrency: nil, postgres: postgres)
+        let app = try ConsumerApp(configPath: configPath, environment: [:])
+        let parts = try await parts(app, environment: world.environment, logger: logger)
+        return World(directory: directory, configPath: configPath, environment: world.environment, app: app, simulator: world.simulator,
+                     parts: parts, count: world.count)
+    }
+
+    /// Closes the state's connections (the simulator stays: it belongs to the world attached to).
+    func close() async {
+        await parts.store.close()
+    }
+
+    static func make(root: String, label: String, count: Int, concurrency: Int?,
+                     port: @Sendable (Int) -> Int, postgres: PostgresStateConfig? = nil, logger: Logger) async throws -> World {
+        let directory = root + "/" + label
+        let configPath = try writeConfig(directory: directory, concurrency: concurrency, postgres: postgres)
         let app = try ConsumerApp(configPath: configPath, environment: [:])
         let simulator = try await LatticeSimulator.start(SimulatorConfiguration(pageSize: 1000, provisioning: .instant))
         var environment = simulator.endpointEnvironment
         environment["AWS_ACCESS_KEY_ID"] = SimulatorConfiguration.defaultCredentials.accessKeyId
         environment["AWS_SECRET_ACCESS_KEY"] = SimulatorConfiguration.defaultCredentials.secretAccessKey
         environment["AWS_REGION"] = "us-east-1"
-        let parts = try await DaemonParts.make(app, environment: environment, pacer: .unpaced, logger: logger)
+        let parts = try await parts(app, environment: environment, logger: logger)
         let start = ContinuousClock.now
         for n in 0..<count {
             let text = arn(n)
@@ -434,6 +508,7 @@ struct World: Sendable {
     }
 
     func shutdown() async {
+        await parts.store.close()
         try? await simulator.shutdown()
     }
 }
@@ -488,4 +563,16 @@ func cpuTime() -> Double {
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     func value(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
     return value(usage.ru_utime) + value(usage.ru_stime)
+}
+
+/// Databases for the shared-state figures on the throwaway cluster.
+enum BenchPostgres {
+    static func database(on server: ThrowawayPostgres, named name: String, root: String) async throws -> PostgresStateConfig {
+        try await server.superuserSQL("DROP DATABASE IF EXISTS \(name)")
+        try await server.superuserSQL("CREATE DATABASE \(name) OWNER \(server.user)")
+        let passwordFile = root + "/postgres-password"
+        try Data((server.password + "\n").utf8).write(to: URL(fileURLWithPath: passwordFile), options: .atomic)
+        return PostgresStateConfig(host: server.host, port: server.port, database: name, user: server.user,
+                                   passwordFile: passwordFile, tls: .disable)
+    }
 }

@@ -144,7 +144,8 @@ import TestSupport
             Issue.record("a took a live lease back"); return
         }
         storeB.setFence(LeaseFence(holder: Self.b.holder, epoch: 2))
-        #expect(try await storeB.transition(TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .shareExpired, detail: "b")) != .refreshed)
+        let moved = try await storeB.transition(TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .shareExpired, detail: "b"))
+        guard case .applied = moved else { Issue.record("b's write under its own fence: \(moved)"); return }
 
         // Released at shutdown: free at once; the epoch never goes back.
         try await storeA.releaseLeadership(LeaseFence(holder: Self.a.holder, epoch: 1))
@@ -155,8 +156,9 @@ import TestSupport
         for store in [storeA, storeB] { await store.close() }
     }
 
-    /// A write in flight when another daemon takes over commits before the takeover or not at all: the
-    /// takeover waits for it (the fence holds the lease row for share), and the next write is refused.
+    /// A write in flight when another daemon takes over commits before the takeover, whole: the takeover
+    /// waits for it (the fence holds the lease row for share until the write commits), and every write after
+    /// the takeover is refused.
     @Test func aTakeoverWaitsForTheWriteInFlight() async throws {
         let opened = try await Backend.postgres.open()
         let config = try #require(opened.postgres)
@@ -164,27 +166,69 @@ import TestSupport
         let storeB = try await PostgresStore.open(config)
         _ = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30)
         storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
-        // A write of A's holds the row for share while it runs (a large batch); B's takeover waits for it.
-        let results = (0..<2000).map { n in
-            ProbeResultRecord(id: nil, customerId: 0, time: Date(), ok: true, stage: .postgres, errorKind: nil, error: nil, hint: nil,
-                              latencyMs: ["dns": 1], vpcEndpointId: nil, dnsName: nil, port: 5432 + n % 2)
+        // A's lease runs out 300 ms from now; its write starts before that and takes a second.
+        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '300 milliseconds'")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let write = Task {
+            try await storeA.write { session in
+                try await Task.sleep(for: .seconds(1))
+                try await session.insert(LifecycleEvent(time: Date(), customerId: nil, customerName: nil, event: "in_flight",
+                                                        fromState: nil, toState: nil, detail: nil, actor: .daemon))
+            }
         }
-        let customer = try await storeA.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()),
-                                                    by: StoreFixtures.actor)
-        let batch = results.map { record -> ProbeResultRecord in var record = record; record.customerId = customer.id!; return record }
-        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '200 milliseconds'")
-        let write = Task { try await storeA.recordProbes(batch, history: 5000) }
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(500))
         let claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30)
-        let outcome = await write.result
+        let claimed = clock.now - started
+        try await write.value
         guard case .leading(let info, tookOver: true, previous: _) = claim else { Issue.record("\(claim)"); return }
         #expect(info.epoch == 2)
-        let stored = try await storeB.probeHistory(customerId: customer.id!, limit: 5000).count
-        switch outcome {
-        case .success: #expect(stored == 2000, "the write committed before the takeover, whole")
-        case .failure(let error): #expect(stored == 0 && (error as? StoreError)?.code == .fenced, "\(error)")
+        #expect(claimed >= .milliseconds(950), "the takeover waited for the write in flight (\(claimed))")
+        #expect(try await storeB.events(after: 0, limit: 10).map(\.event) == ["in_flight"])
+        let refused = await #expect(throws: StoreError.self) {
+            try await storeA.noteLeadership("after", detail: "refused")
         }
-        await #expect(throws: StoreError.self) { try await storeA.recordProbes(batch, history: 5000) }
+        #expect(refused?.code == .fenced)
+        for store in [storeA, storeB] { await store.close() }
+    }
+
+    /// A daemon frozen in the middle of a write (SIGSTOP, a frozen VM: its transaction open, the lease row
+    /// held for share) cannot hold a failover up: the server ends the idle transaction within half a lease,
+    /// the standby takes over, and the frozen write is lost whole.
+    @Test func aDaemonFrozenMidTransactionCannotHoldTheLeaseRowForever() async throws {
+        let config = try await TestPostgresDatabase.make(leaseSeconds: 5)
+        let storeA = try await PostgresStore.open(config)
+        let storeB = try await PostgresStore.open(config)
+        _ = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 5)
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
+        let opened = OpenedStore(store: storeA, path: nil, postgres: config)
+        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '300 milliseconds'")
+        let frozen = Task {
+            try await storeA.write { session in
+                // Frozen for longer than a lease, between two statements of its transaction.
+                try await Task.sleep(for: .seconds(8))
+                try await session.insert(LifecycleEvent(time: Date(), customerId: nil, customerName: nil, event: "frozen",
+                                                        fromState: nil, toState: nil, detail: nil, actor: .daemon))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let clock = ContinuousClock()
+        let started = clock.now
+        var claim: LeaseClaim?
+        while claim == nil, clock.now - started < .seconds(10) {
+            do {
+                claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 5)
+            } catch let error as StoreError where error.code == .busy {
+                continue
+            }
+        }
+        let tookOver = clock.now - started
+        guard case .leading(let info, tookOver: true, previous: _)? = claim else { Issue.record("\(String(describing: claim))"); return }
+        #expect(info.epoch == 2)
+        #expect(tookOver < .seconds(4), "the frozen transaction held the lease row for \(tookOver)")
+        let lost = await frozen.result
+        guard case .failure = lost else { Issue.record("the frozen write committed after the takeover"); return }
+        #expect(try await storeB.events(after: 0, limit: 10).isEmpty)
         for store in [storeA, storeB] { await store.close() }
     }
 }

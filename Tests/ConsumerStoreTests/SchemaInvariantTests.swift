@@ -44,6 +44,8 @@ import TestSupport
         case registeredInAnotherState, registeredByTheDaemon, edgeNotInTheTable, daemonEntersRemoving, cliMakesACustomerReady
         case removedComesBack, removalFinishesWithAnOpenEndpoint, endpointForACustomerBeingRemoved, closedEndpointReopens
         case liveEndpointWithoutId, twoOpenGenerationsWithOneId
+        // The same checks met by an UPDATE, past the insert trigger that refuses these rows first.
+        case movedToAnUnknownState, removedWithoutTimeByUpdate
 
         var statements: [Statement] {
             switch self {
@@ -81,12 +83,21 @@ import TestSupport
             case .twoOpenGenerationsWithOneId:
                 [insertCustomer(), endpoint(token: "t1", generation: 1, state: "failed", vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa"),
                  endpoint(token: "t2", generation: 2, state: "available", vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa")]
+            case .movedToAnUnknownState:
+                // An edge to it in the table, so that the lifecycle trigger lets it through to the CHECK.
+                [insertCustomer(), ("INSERT INTO lifecycle_edge (fromState, toState, byActor) VALUES ('awaiting_share', 'happy', 'daemon')", []),
+                 ("UPDATE customer SET state = 'happy', stateActor = 'daemon' WHERE id = 1", [])]
+            case .removedWithoutTimeByUpdate:
+                [insertCustomer(), ("UPDATE customer SET state = 'removed', stateActor = 'cli:test' WHERE id = 1", [])]
             case .ignoredInvitationWithoutReason: [invitation(reason: nil)]
             case .unknownRefusalReason: [invitation(reason: "because")]
             case .unknownProbeStage:
                 [insertCustomer(), ("INSERT INTO probeResult (customerId, time, ok, stage, port) VALUES (1, '2026-01-01', true, 'ping', 5432)", [])]
             }
         }
+
+        /// Whether a CHECK constraint (not a trigger) is what must refuse it.
+        var refusedByACheck: Bool { self == .movedToAnUnknownState || self == .removedWithoutTimeByUpdate }
 
         /// The same statements up to the last, which is the bad one: they must all be accepted.
         var preparation: [Statement] { Array(statements.dropLast()) }
@@ -99,8 +110,11 @@ import TestSupport
         try await opened.raw(write.preparation)
         let fresh = try await backend.open()
         // A constraint must refuse it: any other error (a typo in the test's SQL) would prove nothing.
-        await #expect(throws: ConstraintRefusal.self, "\(backend) \(write)") {
+        let refusal = await #expect(throws: ConstraintRefusal.self, "\(backend) \(write)") {
             try await fresh.raw(write.statements)
+        }
+        if write.refusedByACheck {
+            #expect(refusal?.description.lowercased().contains("check constraint") == true, "\(backend) \(write): \(String(describing: refusal))")
         }
     }
 

@@ -57,23 +57,24 @@ public enum Daemon {
             }
         }
         defer { lock?.release() }
+        let candidate = LeaseCandidate.thisProcess()
         let leadership: Leadership
         if case .postgres(let postgres) = config.state {
-            leadership = .standby(leaseSeconds: postgres.leaseSeconds)
+            leadership = .standby(leaseSeconds: postgres.leaseSeconds, holder: candidate.holder)
         } else {
             leadership = .solo
         }
         let parts = try await DaemonParts.make(app, environment: options.environment, pacer: options.pacer, policy: options.policy,
                                                metrics: config.metrics != nil && !options.once, leadership: leadership, logger: logger)
         let (store, reconciler, scheduler, metrics) = (parts.store, parts.reconciler, parts.scheduler, parts.metrics)
-        let candidate = LeaseCandidate.thisProcess()
         let postgresStore = store as? PostgresStore
         if options.once {
             // With shared state, one pass only as the active daemon: never beside a running one.
             var fence: LeaseFence?
+            var renewal: Task<Void, Never>?
             if let postgresStore {
                 let service = LeadershipService(store: postgresStore, leadership: leadership, candidate: candidate, metrics: nil, logger: logger)
-                guard await service.claim(databaseWasUp: nil) else {
+                guard try await service.claim(databaseWasUp: nil) else {
                     throw CommandFailure.runtime("run --once: the state database \(postgresStore.location) is unavailable (the log above says why)")
                 }
                 guard let epoch = leadership.heldEpoch else {
@@ -81,13 +82,24 @@ public enum Daemon {
                     throw CommandFailure.runtime("run --once: another daemon is active (\(leader.map { "\($0.host) pid \($0.pid), epoch \($0.epoch)" } ?? "unknown")); nothing was done")
                 }
                 fence = LeaseFence(holder: candidate.holder, epoch: epoch)
+                // Renewed while the pass and the sweep run, however long they take.
+                renewal = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: service.interval)
+                        if Task.isCancelled { break }
+                        _ = try? await service.claim(databaseWasUp: true)
+                    }
+                }
             }
             let outcome: Result<String, any Error>
             do {
-                outcome = .success(try await once(reconciler: reconciler, scheduler: scheduler))
+                outcome = .success(try await LeaseFence.$current.withValue(fence) {
+                    try await once(reconciler: reconciler, scheduler: scheduler)
+                })
             } catch {
                 outcome = .failure(error)
             }
+            renewal?.cancel()
             if let fence, let postgresStore { try? await postgresStore.releaseLeadership(fence) }
             return try outcome.get()
         }
@@ -154,7 +166,7 @@ public struct DaemonParts: Sendable {
                                     policy: policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations),
                                     pacer: pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
                                                                   refillPerSecond: config.ec2Pacing.refillPerSecond),
-                                    mayAct: { leadership.mayAct }, logger: logger)
+                                    mayAct: { leadership.mayAct }, leaseRemaining: { leadership.remaining }, logger: logger)
         return DaemonParts(store: store, aws: aws, reconciler: reconciler, scheduler: scheduler, metrics: metrics)
     }
 }

@@ -26,18 +26,43 @@ public final class Leadership: Sendable {
     }
 
     public let leaseSeconds: Int
+    /// This daemon's identity in the lease (empty when solo).
+    public let holder: String
     private let state: Mutex<State>
 
-    private init(role: Role, leaseSeconds: Int) {
+    private init(role: Role, leaseSeconds: Int, holder: String) {
         self.leaseSeconds = leaseSeconds
+        self.holder = holder
         state = Mutex(State(role: role, claimedAt: nil))
     }
 
     /// A daemon alone on its state (SQLite).
-    public static var solo: Leadership { Leadership(role: .solo, leaseSeconds: 0) }
+    public static var solo: Leadership { Leadership(role: .solo, leaseSeconds: 0, holder: "") }
 
     /// A daemon that starts as a standby and claims the lease (PostgreSQL).
-    public static func standby(leaseSeconds: Int) -> Leadership { Leadership(role: .standby, leaseSeconds: leaseSeconds) }
+    public static func standby(leaseSeconds: Int, holder: String) -> Leadership {
+        Leadership(role: .standby, leaseSeconds: leaseSeconds, holder: holder)
+    }
+
+    /// The fence a pass or sweep starting now carries (nil when solo or standing by): its writes are
+    /// refused once this epoch is over, even if this daemon leads again under a newer one.
+    public var fence: LeaseFence? {
+        heldEpoch.map { LeaseFence(holder: holder, epoch: $0) }
+    }
+
+    /// How long this daemon may still act: nil when solo (no limit), zero or less when it may not.
+    public var remaining: Duration? {
+        state.withLock { state in
+            switch state.role {
+            case .solo: return nil
+            case .standby: return .zero
+            case .leading(let epoch):
+                if let current = LeaseFence.current, current.epoch != epoch { return .zero }
+                guard let claimedAt = state.claimedAt else { return .zero }
+                return claimedAt + .seconds(leaseSeconds) - .seconds(1) - ContinuousClock.now
+            }
+        }
+    }
 
     public var role: Role { state.withLock { $0.role } }
 
@@ -47,17 +72,10 @@ public final class Leadership: Sendable {
         return nil
     }
 
-    /// Whether this daemon may act now.
+    /// Whether this daemon may act now (for the work of the current task's fence, when it carries one).
     public var mayAct: Bool {
-        state.withLock { state in
-            switch state.role {
-            case .solo: return true
-            case .standby: return false
-            case .leading:
-                guard let claimedAt = state.claimedAt else { return false }
-                return ContinuousClock.now < claimedAt + .seconds(leaseSeconds) - .seconds(1)
-            }
-        }
+        guard let remaining else { return true }
+        return remaining > .zero
     }
 
     /// A claim sent at `sentAt` made or kept this daemon the leader of `epoch`. Returns whether it just became leader.
@@ -107,7 +125,7 @@ struct LeadershipService: Service {
             try await cancelWhenGracefulShutdown {
                 var databaseUp: Bool?
                 while !Task.isCancelled {
-                    databaseUp = await claim(databaseWasUp: databaseUp)
+                    databaseUp = try await claim(databaseWasUp: databaseUp)
                     try await Task.sleep(for: interval)
                 }
             }
@@ -124,8 +142,9 @@ struct LeadershipService: Service {
         }
     }
 
-    /// One claim; returns whether the database answered.
-    func claim(databaseWasUp: Bool?) async -> Bool {
+    /// One claim; returns whether the database answered. Throws only for a state this build cannot use
+    /// (written by a newer build, or damaged): retrying would not help.
+    func claim(databaseWasUp: Bool?) async throws -> Bool {
         let sentAt = ContinuousClock.now
         do {
             let claim = try await store.claimLeadership(candidate, held: leadership.heldEpoch, leaseSeconds: leadership.leaseSeconds)
@@ -149,6 +168,19 @@ struct LeadershipService: Service {
                 metrics?.recordStandbyCheck(at: Date())
             }
             return true
+        } catch let error as StoreError where error.code == .newerSchema || error.code == .corrupt {
+            // Not a database that is away: one this build cannot work with. Say so and stop.
+            throw error
+        } catch let error as StoreError where error.code == .busy {
+            // The database answers; the lease row is locked by a write in flight (the active daemon's, or a
+            // frozen one's, which the server ends within half a lease). Try again at the next claim.
+            logger.debug("lease row busy; claiming again shortly", metadata: ["error": "\(error)"])
+            if leadership.standDownIfLapsed() {
+                logger.warning("stood down: the leadership lease ran out without renewal", metadata: ["state": "\(store.location)"])
+                metrics?.recordLeader(false)
+                metrics?.recordLeadershipChange()
+            }
+            return databaseWasUp ?? true
         } catch {
             if databaseWasUp != false {
                 logger.error("state database unavailable; standing by and retrying", metadata: [
@@ -169,7 +201,9 @@ struct LeadershipService: Service {
     private func becameLeader(_ info: LeaderInfo, tookOver: Bool, previous: LeaderInfo?) async {
         var metadata: Logger.Metadata = ["epoch": "\(info.epoch)", "lease_s": "\(leadership.leaseSeconds)"]
         var detail = "\(info.host) pid \(info.pid) is the active daemon (epoch \(info.epoch))"
-        if let previous {
+        if let previous, previous.holder == candidate.holder {
+            detail += "; this daemon's own lease (epoch \(previous.epoch)) had run out: a new epoch, nothing of the old one is written"
+        } else if let previous {
             metadata["previous.host"] = "\(previous.host)"
             metadata["previous.pid"] = "\(previous.pid)"
             detail += "; took over from \(previous.host) pid \(previous.pid) (epoch \(previous.epoch)), whose lease ran out"

@@ -54,7 +54,8 @@ struct ReconcilerService: Service {
                 first = false
             }
             progress.mark()
-            let summary = await reconciler.pass()
+            // The pass's writes carry the epoch it starts under (nil when solo).
+            let summary = await LeaseFence.$current.withValue(leadership.fence) { await reconciler.pass() }
             progress.mark()
             if Task.isCancelled { break }
             known = await record(summary, known: known)
@@ -137,7 +138,7 @@ struct ProbeService: Service {
                     do {
                         // Only counts outlive the sweep, so that its memory is free before it is handed back.
                         let (probed, healthy) = try await { () async throws -> (Int, Int) in
-                            let results = try await scheduler.sweep()
+                            let results = try await LeaseFence.$current.withValue(leadership.fence) { try await scheduler.sweep() }
                             return (results.count, results.filter(\.ok).count)
                         }()
                         await MemoryReclaimer.releaseFreedMemory(scheduler.store)

@@ -32,6 +32,9 @@ public final class Reconciler: Sendable {
     /// Whether this daemon may act now (it holds the leadership lease); checked before each action and
     /// just before each AWS call that changes something.
     let mayAct: @Sendable () -> Bool
+    /// How long this daemon may still act (nil: no lease, no limit); an AWS call that changes something
+    /// is cancelled, retries and all, when it runs out.
+    let leaseRemaining: @Sendable () -> Duration?
     let now: @Sendable () -> Date
     let logger: Logger
     /// Marked after each region observed and each action done: what the watchdog calls progress.
@@ -44,9 +47,10 @@ public final class Reconciler: Sendable {
 
     public init(config: ConsumerConfig, store: any StateStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
-                mayAct: @escaping @Sendable () -> Bool = { true },
+                mayAct: @escaping @Sendable () -> Bool = { true }, leaseRemaining: @escaping @Sendable () -> Duration? = { nil },
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.mayAct = mayAct
+        self.leaseRemaining = leaseRemaining
         self.config = config
         self.store = store
         self.aws = aws
@@ -94,7 +98,7 @@ public final class Reconciler: Sendable {
                     case .failed: summary.errors += 1
                     }
                 }
-                await checkResourceConfigurations(region: region, customers: Array(run.states.values))
+                if mayAct() { await checkResourceConfigurations(region: region, customers: Array(run.states.values)) }
             } catch {
                 summary.errors += 1
                 report("observe \(region)", error, metadata: ["aws.region": "\(region)"])
@@ -104,12 +108,16 @@ public final class Reconciler: Sendable {
         if !Task.isCancelled {
             lastErrors.withLock { errors in errors = errors.filter { !$0.key.hasPrefix("customer ") || live.contains($0.key) } }
         }
-        await pruneHistoryHourly()
-        do {
-            try await events.flush()
-        } catch {
-            summary.errors += 1
-            report("health log", error, metadata: [:])
+        // A daemon that stood down leaves the history and the health log to the active one (its writes would
+        // be refused, and a line written before the refusal would be written again by the active daemon).
+        if mayAct() {
+            await pruneHistoryHourly()
+            do {
+                try await events.flush()
+            } catch {
+                summary.errors += 1
+                report("health log", error, metadata: [:])
+            }
         }
         if let counts = try? await store.customerCounts() {
             summary.customers = counts.live
@@ -281,10 +289,40 @@ public final class Reconciler: Sendable {
 
     // MARK: Acting
 
-    /// Throws unless this daemon may act now: called right before every AWS call that changes something.
-    func requireLease() throws {
+    /// Throws unless this daemon may act now, by its own clock and then by the database's: called right
+    /// before every AWS call that changes something.
+    func requireLease() async throws {
         guard mayAct() else {
             throw StoreError(.fenced, "this daemon no longer holds the leadership lease; the AWS call was not made")
+        }
+        try await store.confirmLease()
+    }
+
+    /// Runs an AWS call that changes something, cancelled (with its retries) when the lease runs out.
+    func withinLease<T: Sendable>(_ call: @escaping @Sendable () async throws(AWSClientError) -> T) async throws(AWSClientError) -> T {
+        guard let remaining = leaseRemaining() else { return try await call() }
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await call() }
+                group.addTask {
+                    try await Task.sleep(for: remaining)
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if let value = next {
+                        group.cancelAll()
+                        return value
+                    }
+                    // The lease ran out first: the call is cancelled between attempts and gives its error.
+                    group.cancelAll()
+                }
+                throw CancellationError()
+            }
+        } catch let error as AWSClientError {
+            throw error
+        } catch {
+            throw AWSClientError(.cancelled, service: "lease", operation: "call", code: nil,
+                                 message: "not finished before this daemon's leadership lease ran out")
         }
     }
 
@@ -412,9 +450,11 @@ public final class Reconciler: Sendable {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
         let outcome: AcceptOutcome
         var status = "ACCEPTED"
-        try requireLease()
+        try await requireLease()
         do {
-            status = try await aws.acceptInvitation(region: region, invitationArn: arn, clientToken: token)
+            status = try await withinLease { [aws] () async throws(AWSClientError) -> String in
+                try await aws.acceptInvitation(region: region, invitationArn: arn, clientToken: token)
+            }
             outcome = .accepted
         } catch {
             // AlreadyAccepted is success (an earlier attempt's answer was lost); Expired and AlreadyRejected
@@ -441,9 +481,11 @@ public final class Reconciler: Sendable {
 
     func reject(_ arn: String, region: String) async throws {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
-        try requireLease()
+        try await requireLease()
         do {
-            try await aws.rejectInvitation(region: region, invitationArn: arn, clientToken: token)
+            try await withinLease { [aws] () async throws(AWSClientError) in
+                try await aws.rejectInvitation(region: region, invitationArn: arn, clientToken: token)
+            }
             logger.notice("invitation rejected", metadata: ["ram.invitation": "\(arn)"])
         } catch {
             let answered = ["ResourceShareInvitationAlreadyRejectedException", "ResourceShareInvitationExpiredException",
@@ -466,9 +508,11 @@ public final class Reconciler: Sendable {
     func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws {
         let region = row.region
         let outcome: CreateOutcome
-        try requireLease()
+        try await requireLease()
         do {
-            outcome = .created(try await aws.createResourceEndpoint(region: region, request))
+            outcome = .created(try await withinLease { [aws] () async throws(AWSClientError) in
+                try await aws.createResourceEndpoint(region: region, request)
+            })
         } catch {
             // Throttling, 5xx, lost answers and refusals that say nothing about the endpoint are thrown: the
             // row stays `creating` and the next pass repeats the call with the same token.
@@ -490,8 +534,10 @@ public final class Reconciler: Sendable {
 
     /// Calls DeleteVpcEndpoints for one endpoint; EC2 answers 200 with per-item failures.
     func delete(_ endpointId: String, region: String) async throws -> DeleteOutcome {
-        try requireLease()
-        let failures = try await aws.deleteVpcEndpoints(region: region, ids: [endpointId])
+        try await requireLease()
+        let failures = try await withinLease { [aws] () async throws(AWSClientError) in
+            try await aws.deleteVpcEndpoints(region: region, ids: [endpointId])
+        }
         guard let failure = failures.first else { return .accepted }
         if (failure.error.code ?? "").contains("NotFound") { return .notFound }
         throw AWSClientError(.service, service: "ec2", operation: "DeleteVpcEndpoints", code: failure.error.code,

@@ -3,34 +3,55 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// A few connections to the state database, opened on demand, each operation bounded in time.
 ///
 /// Not postgres-nio's `PostgresClient`: its pool retries a failed login forever and a lease has no
 /// deadline, so an operation against a database that is down or refuses us would hang instead of
-/// failing with a message the daemon can report and retry next pass (BUILD-NOTES.md). Here a connect
-/// takes at most `connectTimeout`, a statement at most `statementTimeout` (the server enforces it), and
-/// a connection that failed is dropped, never reused.
+/// failing with a message the daemon can report and retry next pass (BUILD-NOTES.md). Here:
+/// - a connect takes at most `connectTimeout`; a statement at most `statementTimeout` (the server
+///   enforces it); a whole operation at most its deadline on our side too (a server that vanished
+///   without a reset answers nothing): when it passes, the connection is closed under the operation;
+/// - the server ends a transaction left idle for half a lease (`idle_in_transaction_session_timeout`)
+///   and notices a vanished client within seconds (TCP keepalives, `tcp_user_timeout`), so that a daemon
+///   frozen or cut off mid-transaction releases its locks and cannot hold a failover up;
+/// - a connection that failed is dropped, never reused; callers waiting for one are served in order.
 final class PostgresPool: Sendable {
     let location: String
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
     private let state: State
+    /// How long one operation may take, from asking for a connection to its last answer.
+    let operationTimeout: Duration
 
     static let connectTimeout: TimeAmount = .seconds(5)
     static let statementTimeout = "30s"
 
-    init(_ config: PostgresStateConfig, capacity: Int = 4, logger: Logger) throws {
+    init(_ config: PostgresStateConfig, capacity: Int = 4, operationTimeout: Duration = .seconds(40), logger: Logger) throws {
         self.location = config.description
         self.logger = logger
         self.configuration = try Self.configuration(config)
         self.state = State(capacity: capacity)
+        self.operationTimeout = operationTimeout
     }
 
-    /// Runs `body` on a connection of its own. A connection that fails is closed and forgotten; the error
-    /// is translated into a `StoreError` naming the database and the cause, never the password.
-    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await lease()
+    /// Runs `body` on a connection of its own, within `operationTimeout`. A connection that fails is closed
+    /// and forgotten; the error is translated into a `StoreError` naming the database and the cause, never
+    /// the password.
+    func withConnection<T: Sendable>(timeout: Duration? = nil, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let operationTimeout = timeout ?? operationTimeout
+        let deadline = ContinuousClock.now + operationTimeout
+        let connection = try await lease(until: deadline)
+        // The server's statement_timeout cannot help when the server is gone: close the connection under
+        // the operation when its deadline passes, which fails whatever it waits for.
+        let expired = Mutex(false)
+        let watchdog = Task {
+            try await Task.sleep(until: deadline)
+            expired.withLock { $0 = true }
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
+        defer { watchdog.cancel() }
         do {
             let value = try await body(connection)
             await state.giveBack(connection, broken: connection.isClosed)
@@ -38,6 +59,9 @@ final class PostgresPool: Sendable {
         } catch {
             let broken = connection.isClosed || PostgresErrors.isConnectionFailure(error)
             await state.giveBack(connection, broken: broken)
+            if expired.withLock({ $0 }) {
+                throw StoreError(.unavailable, "state database \(location): no answer within \(operationTimeout); the connection was closed")
+            }
             throw PostgresErrors.translate(error, location: location)
         }
     }
@@ -52,8 +76,14 @@ final class PostgresPool: Sendable {
         for connection in await state.takeIdle(keeping: 0) { try? await connection.close() }
     }
 
-    private func lease() async throws -> PostgresConnection {
-        switch await state.acquire() {
+    private func lease(until deadline: ContinuousClock.Instant) async throws -> PostgresConnection {
+        let lease: State.Lease
+        do {
+            lease = try await state.acquire(until: deadline)
+        } catch {
+            throw StoreError(.unavailable, "state database \(location): every connection stayed busy until the operation's deadline")
+        }
+        switch lease {
         case .reuse(let connection):
             return connection
         case .connect(let id):
@@ -98,6 +128,12 @@ final class PostgresPool: Sendable {
         configuration.options.additionalStartupParameters = [
             ("application_name", "privatelink-consumer"),
             ("statement_timeout", statementTimeout),
+            // A frozen or vanished daemon's open transaction (and its locks) ends within half a lease.
+            ("idle_in_transaction_session_timeout", "\(max(1000, config.leaseSeconds * 500))ms"),
+            ("tcp_keepalives_idle", "5"),
+            ("tcp_keepalives_interval", "2"),
+            ("tcp_keepalives_count", "3"),
+            ("tcp_user_timeout", "10000"),
         ]
         return configuration
     }
@@ -126,8 +162,10 @@ final class PostgresPool: Sendable {
         let capacity: Int
         var idle: [PostgresConnection] = []
         var leased = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Callers waiting for a connection, in order; a returned connection's slot goes to the first.
+        var waiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
         var nextId = 1
+        var nextWaiter = 1
 
         init(capacity: Int) {
             self.capacity = capacity
@@ -141,11 +179,21 @@ final class PostgresPool: Sendable {
             }
         }
 
-        func acquire() async -> Lease {
-            while leased >= capacity {
-                await withCheckedContinuation { waiters.append($0) }
+        /// A slot, at once or handed over by a caller that finishes; throws when `deadline` passes first.
+        func acquire(until deadline: ContinuousClock.Instant) async throws -> Lease {
+            if leased < capacity {
+                leased += 1
+            } else {
+                let id = nextWaiter
+                nextWaiter += 1
+                let timer = Task { [weak self] in
+                    try await Task.sleep(until: deadline)
+                    await self?.expire(waiter: id)
+                }
+                defer { timer.cancel() }
+                // Resumed with the slot already counted for us (`handOver`), or with an error at the deadline.
+                try await withCheckedThrowingContinuation { waiters.append((id, $0)) }
             }
-            leased += 1
             while let connection = idle.popLast() {
                 if !connection.isClosed { return .reuse(connection) }
                 Task { try? await connection.close() }
@@ -155,18 +203,21 @@ final class PostgresPool: Sendable {
         }
 
         func connectFailed() {
-            leased -= 1
-            wakeOne()
+            handOver()
         }
 
         func giveBack(_ connection: PostgresConnection, broken: Bool) {
-            leased -= 1
             if broken {
                 Task { try? await connection.close() }
             } else {
                 idle.append(connection)
             }
-            wakeOne()
+            handOver()
+        }
+
+        private func expire(waiter id: Int) {
+            guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+            waiters.remove(at: index).continuation.resume(throwing: CancellationError())
         }
 
         func takeIdle(keeping count: Int) -> [PostgresConnection] {
@@ -176,8 +227,13 @@ final class PostgresPool: Sendable {
             return taken
         }
 
-        private func wakeOne() {
-            if !waiters.isEmpty { waiters.removeFirst().resume() }
+        /// A slot is free: the first waiter gets it (still counted in `leased`), else it is released.
+        private func handOver() {
+            if waiters.isEmpty {
+                leased -= 1
+            } else {
+                waiters.removeFirst().continuation.resume()
+            }
         }
     }
 }
@@ -186,7 +242,7 @@ final class PostgresPool: Sendable {
 enum PostgresErrors {
     /// The connection is unusable (closed, reset, the server shutting down): drop it, try another later.
     static func isConnectionFailure(_ error: any Error) -> Bool {
-        if error is IOError || error is ChannelError { return true }
+        if error is IOError || error is ChannelError || error is ConnectionClosed { return true }
         guard let error = error as? PSQLError else { return false }
         switch error.code {
         case .server:
@@ -206,6 +262,9 @@ enum PostgresErrors {
         if error is IOError || error is ChannelError {
             return StoreError(.unavailable, "state database \(location): connection lost (\(Self.describe(error)))")
         }
+        if error is ConnectionClosed {
+            return StoreError(.unavailable, "state database \(location): the server closed the connection (it restarted, or ended a transaction left idle); nothing of that transaction was kept")
+        }
         // Errors of the caller's own (a test's, a cancellation) pass through unchanged.
         guard let error = error as? PSQLError else { return error }
         switch error.code {
@@ -223,6 +282,8 @@ enum PostgresErrors {
                 return StoreError(.invalid, "state database \(location) refused the change: \(message)")
             case "57014":
                 return StoreError(.unavailable, "state database \(location): a statement took longer than \(PostgresPool.statementTimeout); the database is overloaded or locked")
+            case "55P03":
+                return StoreError(.busy, "state database \(location): a lock is held by a transaction in flight (\(message)); trying again")
             case "40001", "40P01":
                 return StoreError(.busy, "state database \(location): \(message)")
             default:

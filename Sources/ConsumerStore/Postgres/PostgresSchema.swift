@@ -28,31 +28,31 @@ enum PostgresSchema {
     /// Brings the database to the current version. Refuses one written by a newer build, untouched.
     static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
         try await PostgresTransaction.run(on: connection, logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-            try await connection.query("""
+            try await connection.statement("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.statement("""
                 CREATE TABLE IF NOT EXISTS schema_migration (
                     version INTEGER PRIMARY KEY CHECK (version >= 1),
                     name TEXT NOT NULL,
                     appliedAt TIMESTAMPTZ NOT NULL DEFAULT now())
                 """, logger: logger)
-            let version = Int(try await connection.query("SELECT coalesce(max(version), 0)::bigint FROM schema_migration", logger: logger).get().firstInt() ?? 0)
+            let version = Int(try await connection.statement("SELECT coalesce(max(version), 0)::bigint FROM schema_migration", logger: logger).firstInt() ?? 0)
             if version > currentVersion {
                 throw StoreError.newerSchema(found: version, known: currentVersion)
             }
             for index in version..<currentVersion {
                 let migration = migrations[index]
                 for statement in SQLStatements.split(migration.sql) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.statement(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 let number = index + 1
-                try await connection.query("INSERT INTO schema_migration (version, name) VALUES (\(number), \(migration.name))", logger: logger)
+                try await connection.statement("INSERT INTO schema_migration (version, name) VALUES (\(number), \(migration.name))", logger: logger)
                 logger.info("state schema migrated", metadata: ["version": "\(number)", "migration": "\(migration.name)"])
             }
         }
     }
 
     static func version(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
-        Int(try await connection.query("SELECT coalesce(max(version), 0)::bigint FROM schema_migration", logger: logger).get().firstInt() ?? 0)
+        Int(try await connection.statement("SELECT coalesce(max(version), 0)::bigint FROM schema_migration", logger: logger).firstInt() ?? 0)
     }
 
     /// Every table the state has, in an order that respects foreign keys (what `state copy` fills).
@@ -193,7 +193,7 @@ enum PostgresSchema {
             errorKind TEXT,
             error TEXT,
             hint TEXT,
-            latencyMs TEXT NOT NULL DEFAULT '{}' CHECK (json_typeof(latencyMs::json) = 'object'),
+            latencyMs TEXT NOT NULL DEFAULT '{}' CHECK (json_typeof(latencyMs::json) IS NOT NULL),
             vpcEndpointId TEXT,
             dnsName TEXT,
             port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
@@ -247,11 +247,9 @@ enum PostgresSchema {
             ('endpoint_missing','ready','daemon'), ('endpoint_missing','share_revoked','daemon'), ('endpoint_missing','endpoint_failed','daemon'),
             ('endpoint_missing','removing','cli'), ('endpoint_missing','removed','cli'), ('removing','removed','daemon');
 
-        -- `state copy` sets plc.copying for its own transaction: it writes rows as they stand, not as new events.
         CREATE FUNCTION customer_starts_awaiting_share() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF coalesce(current_setting('plc.copying', true), '') <> 'on'
-               AND (NEW.state <> 'awaiting_share' OR NEW.stateActor !~ '^cli:.') THEN
+            IF NEW.state <> 'awaiting_share' OR NEW.stateActor !~ '^cli:.' THEN
                 RAISE EXCEPTION 'lifecycle: a customer is registered by the CLI in awaiting_share' USING ERRCODE = 'check_violation';
             END IF;
             RETURN NEW;
@@ -276,8 +274,7 @@ enum PostgresSchema {
 
         CREATE FUNCTION endpoint_not_for_removed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF (SELECT state FROM customer WHERE id = NEW.customerId) IN ('removing','removed')
-               AND coalesce(current_setting('plc.copying', true), '') <> 'on' THEN
+            IF (SELECT state FROM customer WHERE id = NEW.customerId) IN ('removing','removed') THEN
                 RAISE EXCEPTION 'lifecycle: no new endpoint generation for a customer being removed' USING ERRCODE = 'check_violation';
             END IF;
             RETURN NEW;

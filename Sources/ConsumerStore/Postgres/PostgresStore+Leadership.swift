@@ -8,6 +8,11 @@ public struct LeaseFence: Sendable, Equatable {
     public var holder: String
     public var epoch: Int64
 
+    /// The fence of the work the current task does (a pass, a sweep): its writes carry the epoch they were
+    /// decided under, not the store's latest, so that work begun under an epoch this daemon lost writes
+    /// nothing even after it leads again with a newer one.
+    @TaskLocal public static var current: LeaseFence?
+
     public init(holder: String, epoch: Int64) {
         self.holder = holder
         self.epoch = epoch
@@ -34,9 +39,11 @@ extension PostgresStore {
     public func claimLeadership(_ candidate: LeaseCandidate, held: Int64?, leaseSeconds: Int) async throws -> LeaseClaim {
         try await ensureSchema()
         let lease = Double(leaseSeconds)
-        return try await pool.withConnection { connection in
+        return try await leasePool.withConnection { connection in
             try await PostgresTransaction.run(on: connection, logger: logger) { connection in
                 let session = Session(connection: connection, logger: logger)
+                // A write in flight holds the row for share; a frozen one is ended by the server within half a lease.
+                try await session.run(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(max(1, leaseSeconds / 3))s'"))
                 guard let row = try await session.one("""
                     SELECT epoch, holder, host, pid, since, expiresAt, clock_timestamp() AS now FROM leader WHERE singleton FOR UPDATE
                     """, { row in (epoch: try row("epoch", as: Int64.self), info: try LeaderInfo(postgresLease: row),
@@ -70,11 +77,25 @@ extension PostgresStore {
     /// the lease runs out. Only the holder of `epoch` can.
     public func releaseLeadership(_ fence: LeaseFence) async throws {
         try await ensureSchema()
-        try await pool.withConnection { connection in
-            try await connection.query("""
+        try await leasePool.withConnection { connection in
+            try await connection.statement("""
                 UPDATE leader SET holder = NULL, host = NULL, pid = NULL, since = NULL, renewedAt = NULL, expiresAt = NULL
                 WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch)
                 """, logger: logger)
+        }
+    }
+
+    /// Confirms, right before an AWS call that changes something, that the fence still holds in the database
+    /// (its clock, not ours, decides when a lease runs out). Throws `fenced` when it does not.
+    public func confirmLease() async throws {
+        guard let fence = LeaseFence.current ?? fence.withLock({ $0 }) else { return }
+        let holds = try await read { session in
+            try await session.int("""
+                SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) AND expiresAt > clock_timestamp()
+                """)
+        }
+        guard holds != nil else {
+            throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); nothing was done")
         }
     }
 

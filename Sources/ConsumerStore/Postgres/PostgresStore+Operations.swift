@@ -193,16 +193,9 @@ extension PostgresStore {
     @discardableResult
     public func recordInvitation(_ record: InvitationRecord) async throws -> Bool {
         try await write { session in
-            if var existing = try await session.one("SELECT * FROM invitation WHERE invitationArn = \(record.invitationArn) FOR UPDATE",
-                                                    InvitationRecord.init(postgres:)) {
-                let changed = existing.decision != record.decision || existing.reason != record.reason
-                existing.status = record.status
-                existing.lastSeen = record.lastSeen
-                existing.decision = record.decision
-                existing.reason = record.reason
-                existing.resources = record.resources
-                existing.acceptClientToken = record.acceptClientToken ?? existing.acceptClientToken
-                if changed { existing.decidedAt = record.decidedAt ?? record.lastSeen }
+            if let stored = try await session.one("SELECT * FROM invitation WHERE invitationArn = \(record.invitationArn) FOR UPDATE",
+                                                  InvitationRecord.init(postgres:)) {
+                let (existing, changed) = StoreRules.merge(record, into: stored)
                 try await session.run("""
                     UPDATE invitation SET status = \(existing.status), lastSeen = \(existing.lastSeen.storedPrecision),
                         decision = \(existing.decision.rawValue), reason = \(existing.reason?.rawValue), resources = \(existing.resourcesJSON),

@@ -14,6 +14,8 @@ import Synchronization
 public final class PostgresStore: StateStore {
     public let location: String
     let pool: PostgresPool
+    /// The lease's own connection: claims never wait behind the store's other work, and fail fast.
+    let leasePool: PostgresPool
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -40,6 +42,7 @@ public final class PostgresStore: StateStore {
                 now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.location = config.description
         self.pool = try PostgresPool(config, logger: logger)
+        self.leasePool = try PostgresPool(config, capacity: 1, operationTimeout: .seconds(max(2, config.leaseSeconds / 3)), logger: logger)
         self.logger = logger
         self.now = now
     }
@@ -64,15 +67,17 @@ public final class PostgresStore: StateStore {
 
     public func close() async {
         await pool.close()
+        await leasePool.close()
     }
 
     // MARK: Transactions
 
     /// One write transaction, after every other writer's (the write lock).
-    func write<T: Sendable>(_ body: (Session) async throws -> T) async throws -> T {
+    func write<T: Sendable>(timeout: Duration? = nil, _ body: (Session) async throws -> T) async throws -> T {
         try await ensureSchema()
-        let fence = fence.withLock { $0 }
-        return try await pool.withConnection { connection in
+        // The fence of the pass or sweep this write belongs to (decided under that epoch), else the store's.
+        let fence = LeaseFence.current ?? fence.withLock { $0 }
+        return try await pool.withConnection(timeout: timeout) { connection in
             try await PostgresTransaction.run(on: connection, logger: logger) { connection in
                 let session = Session(connection: connection, logger: logger)
                 try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
@@ -110,7 +115,7 @@ public final class PostgresStore: StateStore {
 
         @discardableResult
         func run(_ query: PostgresQuery) async throws -> PostgresQueryResult {
-            try await connection.query(query, logger: logger).get()
+            try await connection.statement(query, logger: logger)
         }
 
         func all<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> [T] {

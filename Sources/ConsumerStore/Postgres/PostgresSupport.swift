@@ -3,18 +3,32 @@ import Logging
 import NIOCore
 import PostgresNIO
 
+/// A statement on a connection that the server may have closed meanwhile.
+struct ConnectionClosed: Error {}
+
+extension PostgresConnection {
+    /// Runs one statement and collects its rows and command tag. Fails at once on a closed connection:
+    /// postgres-nio leaves a query sent on a connection the server has closed (it ended an idle
+    /// transaction, it restarted) waiting forever.
+    @discardableResult
+    func statement(_ query: PostgresQuery, logger: Logger) async throws -> PostgresQueryResult {
+        guard !isClosed else { throw ConnectionClosed() }
+        return try await self.query(query, logger: logger).get()
+    }
+}
+
 /// One transaction on one connection: BEGIN, the body, COMMIT; ROLLBACK when the body throws. The body's
 /// own error is rethrown as it is (postgres-nio's `withTransaction` wraps it).
 enum PostgresTransaction {
     static func run<T: Sendable>(on connection: PostgresConnection, logger: Logger,
                                  _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.statement("BEGIN", logger: logger)
         do {
             let value = try await body(connection)
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.statement("COMMIT", logger: logger)
             return value
         } catch {
-            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            if !connection.isClosed { _ = try? await connection.statement("ROLLBACK", logger: logger) }
             throw error
         }
     }
@@ -34,7 +48,13 @@ struct PostgresRowReader {
         let column = name.lowercased()
         guard row.contains(column) else { throw StoreError(.corrupt, "state database: column \(column) is missing from a row") }
         do {
-            return try row[column].decode(T.self, context: .default)
+            let value = try row[column].decode(T.self, context: .default)
+            // postgres-nio writes a Date as whole microseconds, truncating: 12:00:00.123 can come back as
+            // .122999. Every date the store writes is to the millisecond: read it back as written.
+            if let date = value as? Date, let rounded = Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000) as? T {
+                return rounded
+            }
+            return value
         } catch {
             throw StoreError(.corrupt, "state database: column \(column) holds an unreadable value")
         }
@@ -78,8 +98,10 @@ extension PostgresQueryResult {
 /// Dates are stored to the millisecond, as the SQLite file stores them, so that both backends give back
 /// exactly what they were given (to the millisecond) and compare the same.
 extension Date {
+    /// To the millisecond, down; a value already on a millisecond (up to a microsecond of floating-point
+    /// error, as a date read back is) stays on it, so that storing a read value again never moves it.
     var storedPrecision: Date {
-        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000 + 0.001).rounded(.down) / 1000)
     }
 }
 
