@@ -39,6 +39,8 @@ public enum StateCopy {
                                        ("probeResult", rows.probes.count), ("customer_check", rows.checks.count)])
         // One transaction, however long it takes (10,000 customers and their history: seconds).
         return try await target.write(timeout: .seconds(1800)) { session in
+            // Building a table's rows takes time between statements: not an idle transaction to end.
+            try await session.run("SET LOCAL idle_in_transaction_session_timeout = 0")
             let existing = try await counts(session)
             let occupied = existing.tables.filter { $0.rows > 0 }
             guard occupied.isEmpty else {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 @testable import ConsumerStore
@@ -166,25 +167,40 @@ import TestSupport
         let storeB = try await PostgresStore.open(config)
         _ = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30)
         storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
-        // A's lease runs out 300 ms from now; its write starts before that and takes a second.
-        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '300 milliseconds'")
+        // A's lease runs out 2 s from now; its write passes the fence at once and then takes 4 s.
+        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '2 seconds'")
+        let (started, signal) = AsyncStream.makeStream(of: Void.self)
         let clock = ContinuousClock()
-        let started = clock.now
+        let committed = Mutex<ContinuousClock.Instant?>(nil)
         let write = Task {
             try await storeA.write { session in
-                try await Task.sleep(for: .seconds(1))
+                signal.yield()
+                try await Task.sleep(for: .seconds(4))
                 try await session.insert(LifecycleEvent(time: Date(), customerId: nil, customerName: nil, event: "in_flight",
                                                         fromState: nil, toState: nil, detail: nil, actor: .daemon))
             }
+            committed.withLock { $0 = clock.now }
         }
-        try await Task.sleep(for: .milliseconds(500))
-        let claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30)
-        let claimed = clock.now - started
+        for await _ in started { break }
+        let writeStarted = clock.now
+        // B claims once the lease ran out, again while the row is busy, until it takes over.
+        try await Task.sleep(for: .milliseconds(2500))
+        var claim: LeaseClaim?
+        while claim == nil {
+            do {
+                claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30)
+            } catch let error as StoreError where error.code == .busy {
+                continue
+            }
+        }
+        let claimedAt = clock.now
         try await write.value
-        guard case .leading(let info, tookOver: true, previous: _) = claim else { Issue.record("\(claim)"); return }
+        guard case .leading(let info, tookOver: true, previous: _)? = claim else { Issue.record("\(String(describing: claim))"); return }
         #expect(info.epoch == 2)
-        #expect(claimed >= .milliseconds(950), "the takeover waited for the write in flight (\(claimed))")
-        #expect(try await storeB.events(after: 0, limit: 10).map(\.event) == ["in_flight"])
+        #expect(committed.withLock { $0 } != nil)
+        // The write held the lease row for 4 s after it started: no takeover before it committed.
+        #expect(claimedAt - writeStarted >= .milliseconds(3900), "the takeover did not wait for the write in flight (\(claimedAt - writeStarted))")
+        #expect(try await storeB.events(after: 0, limit: 10).map(\.event) == ["in_flight"], "the write in flight landed whole")
         let refused = await #expect(throws: StoreError.self) {
             try await storeA.noteLeadership("after", detail: "refused")
         }

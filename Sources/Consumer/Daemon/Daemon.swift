@@ -74,8 +74,10 @@ public enum Daemon {
             var renewal: Task<Void, Never>?
             if let postgresStore {
                 let service = LeadershipService(store: postgresStore, leadership: leadership, candidate: candidate, metrics: nil, logger: logger)
-                guard try await service.claim(databaseWasUp: nil) else {
-                    throw CommandFailure.runtime("run --once: the state database \(postgresStore.location) is unavailable (the log above says why)")
+                switch try await service.claim(databaseWasUp: nil) {
+                case .answered: break
+                case .busy: throw CommandFailure.runtime("run --once: the leadership lease is busy (a write of the active daemon in flight); nothing was done, try again")
+                case .unavailable: throw CommandFailure.runtime("run --once: the state database \(postgresStore.location) is unavailable (the log above says why)")
                 }
                 guard let epoch = leadership.heldEpoch else {
                     let leader = try? await postgresStore.leader()
@@ -99,7 +101,9 @@ public enum Daemon {
             } catch {
                 outcome = .failure(error)
             }
+            // A claim in flight finishes before the release, or it would take the lease back.
             renewal?.cancel()
+            await renewal?.value
             if let fence, let postgresStore { try? await postgresStore.releaseLeadership(fence) }
             return try outcome.get()
         }

@@ -125,8 +125,12 @@ struct LeadershipService: Service {
             try await cancelWhenGracefulShutdown {
                 var databaseUp: Bool?
                 while !Task.isCancelled {
-                    databaseUp = try await claim(databaseWasUp: databaseUp)
-                    try await Task.sleep(for: interval)
+                    // Claims keep their rhythm however long one takes; a failed one is tried again soon.
+                    let sentAt = ContinuousClock.now
+                    let result = try await claim(databaseWasUp: databaseUp)
+                    databaseUp = result != .unavailable
+                    try await Task.sleep(until: result == .answered ? sentAt + interval
+                                                                    : min(sentAt + interval, ContinuousClock.now + .milliseconds(500)))
                 }
             }
         } catch is CancellationError {}
@@ -142,9 +146,18 @@ struct LeadershipService: Service {
         }
     }
 
-    /// One claim; returns whether the database answered. Throws only for a state this build cannot use
-    /// (written by a newer build, or damaged): retrying would not help.
-    func claim(databaseWasUp: Bool?) async throws -> Bool {
+    enum ClaimResult: Equatable {
+        /// The database answered: this daemon leads or stands by, as it said.
+        case answered
+        /// The lease row was held by a write in flight: nothing decided, try again soon.
+        case busy
+        /// The database did not answer.
+        case unavailable
+    }
+
+    /// One claim. Throws only for a state this build cannot use (written by a newer build, or damaged):
+    /// retrying would not help.
+    func claim(databaseWasUp: Bool?) async throws -> ClaimResult {
         let sentAt = ContinuousClock.now
         do {
             let claim = try await store.claimLeadership(candidate, held: leadership.heldEpoch, leaseSeconds: leadership.leaseSeconds)
@@ -167,7 +180,7 @@ struct LeadershipService: Service {
                 }
                 metrics?.recordStandbyCheck(at: Date())
             }
-            return true
+            return .answered
         } catch let error as StoreError where error.code == .newerSchema || error.code == .corrupt {
             // Not a database that is away: one this build cannot work with. Say so and stop.
             throw error
@@ -180,7 +193,7 @@ struct LeadershipService: Service {
                 metrics?.recordLeader(false)
                 metrics?.recordLeadershipChange()
             }
-            return databaseWasUp ?? true
+            return .busy
         } catch {
             if databaseWasUp != false {
                 logger.error("state database unavailable; standing by and retrying", metadata: [
@@ -194,7 +207,7 @@ struct LeadershipService: Service {
                 metrics?.recordLeader(false)
                 metrics?.recordLeadershipChange()
             }
-            return false
+            return .unavailable
         }
     }
 
@@ -211,10 +224,13 @@ struct LeadershipService: Service {
         logger.notice("leading: this daemon holds the leadership lease", metadata: metadata)
         metrics?.recordLeader(true)
         metrics?.recordLeadershipChange()
-        do {
-            try await store.noteLeadership("leader_acquired", detail: detail)
-        } catch {
-            logger.warning("could not record the leadership change in the state", metadata: ["error": "\(error)"])
+        // Written beside the claims, never in their way (a busy store must not delay the next renewal).
+        Task { [store, logger] in
+            do {
+                try await store.noteLeadership("leader_acquired", detail: detail)
+            } catch {
+                logger.warning("could not record the leadership change in the state", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

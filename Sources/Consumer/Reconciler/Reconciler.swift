@@ -300,12 +300,16 @@ public final class Reconciler: Sendable {
 
     /// Runs an AWS call that changes something, cancelled (with its retries) when the lease runs out.
     func withinLease<T: Sendable>(_ call: @escaping @Sendable () async throws(AWSClientError) -> T) async throws(AWSClientError) -> T {
-        guard let remaining = leaseRemaining() else { return try await call() }
+        guard leaseRemaining() != nil else { return try await call() }
+        let leaseRemaining = leaseRemaining
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await call() }
                 group.addTask {
-                    try await Task.sleep(for: remaining)
+                    // Renewals extend it: read it again until it is spent.
+                    while let remaining = leaseRemaining(), remaining > .zero {
+                        try await Task.sleep(for: min(remaining, .milliseconds(500)))
+                    }
                     return nil
                 }
                 while let next = try await group.next() {
@@ -321,8 +325,10 @@ public final class Reconciler: Sendable {
         } catch let error as AWSClientError {
             throw error
         } catch {
+            // The sleeper's own cancellation (the daemon stopping) or the lease running out.
             throw AWSClientError(.cancelled, service: "lease", operation: "call", code: nil,
-                                 message: "not finished before this daemon's leadership lease ran out")
+                                 message: Task.isCancelled ? "cancelled: the daemon is stopping"
+                                     : "not finished before this daemon's leadership lease ran out")
         }
     }
 

@@ -45,21 +45,36 @@ final class PostgresPool: Sendable {
         let connection = try await lease(until: deadline)
         // The server's statement_timeout cannot help when the server is gone: close the connection under
         // the operation when its deadline passes, which fails whatever it waits for.
-        let expired = Mutex(false)
+        // nil: running; true: the watchdog fired (the connection is being closed); false: the operation
+        // finished first, and the watchdog must leave the connection alone (it may serve another one next).
+        let fired = Race()
         let watchdog = Task {
             try await Task.sleep(until: deadline)
-            expired.withLock { $0 = true }
-            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+            let fire = fired.state.withLock { state -> Bool in
+                guard state == nil else { return false }
+                state = true
+                return true
+            }
+            if fire { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
         }
-        defer { watchdog.cancel() }
+        /// Ends the race with the watchdog before the connection goes back; true when the watchdog won.
+        func finish() -> Bool {
+            watchdog.cancel()
+            return fired.state.withLock { state in
+                if state == nil { state = false }
+                return state == true
+            }
+        }
         do {
             let value = try await body(connection)
-            await state.giveBack(connection, broken: connection.isClosed)
+            let expired = finish()
+            await state.giveBack(connection, broken: expired || connection.isClosed)
             return value
         } catch {
-            let broken = connection.isClosed || PostgresErrors.isConnectionFailure(error)
+            let expired = finish()
+            let broken = expired || connection.isClosed || PostgresErrors.isConnectionFailure(error)
             await state.giveBack(connection, broken: broken)
-            if expired.withLock({ $0 }) {
+            if expired {
                 throw StoreError(.unavailable, "state database \(location): no answer within \(operationTimeout); the connection was closed")
             }
             throw PostgresErrors.translate(error, location: location)
@@ -150,6 +165,11 @@ final class PostgresPool: Sendable {
             throw StoreError(.cannotOpen, "state.postgres.passwordFile \(path) is empty; put the database user's password on its first line")
         }
         return password
+    }
+
+    /// The outcome of an operation's race with its deadline.
+    private final class Race: Sendable {
+        let state = Mutex<Bool?>(nil)
     }
 
     /// Who holds which connection; waiting callers queue here.

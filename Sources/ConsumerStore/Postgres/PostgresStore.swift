@@ -42,9 +42,15 @@ public final class PostgresStore: StateStore {
                 now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.location = config.description
         self.pool = try PostgresPool(config, logger: logger)
-        self.leasePool = try PostgresPool(config, capacity: 1, operationTimeout: .seconds(max(2, config.leaseSeconds / 3)), logger: logger)
+        self.leasePool = try PostgresPool(config, capacity: 1, operationTimeout: Self.claimDeadline(leaseSeconds: config.leaseSeconds),
+                                          logger: logger)
         self.logger = logger
         self.now = now
+    }
+
+    /// How long a claim may take: well inside one claim interval (a third of the lease), at least 1.5 s.
+    static func claimDeadline(leaseSeconds: Int) -> Duration {
+        max(.milliseconds(1500), .milliseconds(leaseSeconds * 1000 / 5))
     }
 
     /// Creates or upgrades the schema unless this process already saw it current.

@@ -10,10 +10,18 @@ extension PostgresConnection {
     /// Runs one statement and collects its rows and command tag. Fails at once on a closed connection:
     /// postgres-nio leaves a query sent on a connection the server has closed (it ended an idle
     /// transaction, it restarted) waiting forever.
+    ///
+    /// The answer also races the connection's closing: a query written in the instant the channel closes
+    /// is dropped by postgres-nio without failing, and would otherwise be waited for forever (the pool's
+    /// deadline closes the connection, which ends the wait here).
     @discardableResult
     func statement(_ query: PostgresQuery, logger: Logger) async throws -> PostgresQueryResult {
         guard !isClosed else { throw ConnectionClosed() }
-        return try await self.query(query, logger: logger).get()
+        let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
+        self.query(query, logger: logger).cascade(to: answer)
+        // A promise completes once: whichever comes second is ignored.
+        closeFuture.whenComplete { _ in answer.fail(ConnectionClosed()) }
+        return try await answer.futureResult.get()
     }
 }
 
