@@ -2,7 +2,7 @@ import PostgresProbe
 import Testing
 import TestSupport
 
-@Suite("The password never leaves its file")
+@Suite("The password never leaves its file", .calmPool)
 struct ProbeRedactionTests {
     @Test("no description, failure or log line contains the password")
     func redaction() async throws {
