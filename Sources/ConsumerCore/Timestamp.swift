@@ -9,7 +9,35 @@ public enum Timestamp {
         let millis = Int(total - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
+        let year = Int(parts.tm_year) + 1900
+        if (0...9999).contains(year) {
+            // Straight into the string's bytes: status --json writes tens of thousands of these.
+            return String(unsafeUninitializedCapacity: 24) { buffer in
+                func put(_ value: Int, width: Int, at offset: Int) {
+                    var rest = value
+                    for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                        buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                        rest /= 10
+                    }
+                }
+                put(year, width: 4, at: 0)
+                buffer[4] = UInt8(ascii: "-")
+                put(Int(parts.tm_mon) + 1, width: 2, at: 5)
+                buffer[7] = UInt8(ascii: "-")
+                put(Int(parts.tm_mday), width: 2, at: 8)
+                buffer[10] = UInt8(ascii: "T")
+                put(Int(parts.tm_hour), width: 2, at: 11)
+                buffer[13] = UInt8(ascii: ":")
+                put(Int(parts.tm_min), width: 2, at: 14)
+                buffer[16] = UInt8(ascii: ":")
+                put(Int(parts.tm_sec), width: 2, at: 17)
+                buffer[19] = UInt8(ascii: ".")
+                put(millis, width: 3, at: 20)
+                buffer[23] = UInt8(ascii: "Z")
+                return 24
+            }
+        }
+        return pad(year, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
             + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
             + "." + pad(millis, 3) + "Z"
     }

@@ -205,6 +205,244 @@ struct MetricsServerTests {
     }
 }
 
+// MARK: - A hostile peer
+
+/// The listener's limits (issue 14), over real sockets: half-open, trickling, idle and oversized
+/// connections are closed and counted; a full listener makes room by closing the oldest connection that
+/// never completed a request; a flood of half-open connections does not lock Prometheus out.
+@Suite(.timeLimit(.minutes(2)))
+struct MetricsServerLimitTests {
+    static func closedCount(_ metrics: DaemonMetrics, _ reason: MetricsConnectionClose) -> Int? {
+        let prefix = #"privatelink_consumer_metrics_connections_closed_total{reason="\#(reason.rawValue)"} "#
+        return metrics.render().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+    }
+
+    static func limits(request: Duration = .seconds(10), idle: Duration = .seconds(60), head: Int = 16 * 1024,
+                       connections: Int = 128) -> MetricsServerLimits {
+        MetricsServerLimits(requestTimeout: request, idleTimeout: idle, maxHeadBytes: head, maxConnections: connections)
+    }
+
+    @Test func halfOpenAndTricklingConnectionsCloseAtTheRequestTimeout() async throws {
+        let metrics = DaemonMetrics(registry: .init())
+        #expect(Self.closedCount(metrics, .requestTimeout) == 0)
+        try await withServer(metrics, limits: Self.limits(request: .milliseconds(400))) { server in
+            let start = ContinuousClock.now
+            let silent = try await RawPeer.connect(port: server.port)
+            try await silent.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            // A byte every 50 ms: bytes arriving do not buy more time.
+            let trickling = try await RawPeer.connect(port: server.port)
+            let trickle = Task {
+                try await trickling.send("GET /metrics HTTP/1.1\r\n")
+                while !trickling.isClosed {
+                    try await Task.sleep(for: .milliseconds(50))
+                    try? await trickling.send("X")
+                }
+            }
+            try await silent.waitClosed()
+            try await trickling.waitClosed()
+            trickle.cancel()
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed >= .milliseconds(400), "closed before the timeout: \(elapsed)")
+            #expect(!silent.received.contains("HTTP/1.1 200"))
+            #expect(Self.closedCount(metrics, .requestTimeout) == 2)
+            // The listener still serves.
+            #expect(try await LoopbackHTTP.request("GET", "/metrics", port: server.port).status == 200)
+        }
+    }
+
+    @Test func anIdleKeepAliveConnectionClosesAfterTheIdleTimeoutOnly() async throws {
+        let metrics = DaemonMetrics(registry: .init())
+        try await withServer(metrics, limits: Self.limits(idle: .milliseconds(500))) { server in
+            let peer = try await RawPeer.connect(port: server.port)
+            // Requests 200 ms apart for longer than the idle timeout: each one restarts it.
+            for _ in 0..<6 {
+                try await peer.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                try await peer.waitFor("staleAfterSeconds")
+                peer.clear()
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(!peer.isClosed)
+            #expect(Self.closedCount(metrics, .idleTimeout) == 0)
+            try await peer.waitClosed()
+            #expect(Self.closedCount(metrics, .idleTimeout) == 1)
+        }
+    }
+
+    @Test(arguments: [1, 1024]) func aHeadOverTheLimitIsAnswered431AndClosed(chunk: Int) async throws {
+        let metrics = DaemonMetrics(registry: .init())
+        try await withServer(metrics) { server in
+            // Just under the limit: answered.
+            let small = try await RawPeer.connect(port: server.port)
+            let padding = String(repeating: "a", count: 16 * 1024 - 100)
+            try await small.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: \(padding)\r\n\r\n")
+            try await small.waitFor("staleAfterSeconds")
+            #expect(small.received.hasPrefix("HTTP/1.1 503"))
+            small.close()
+
+            // 17 KiB, in pieces of `chunk` bytes (the last ones may be refused unsent).
+            let large = try await RawPeer.connect(port: server.port)
+            let head = Array("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "b", count: 17 * 1024))\r\n\r\n".utf8)
+            for start in stride(from: 0, to: head.count, by: chunk * 64) where !large.isClosed {
+                try? await large.send(bytes: Array(head[start ..< min(head.count, start + chunk * 64)]))
+            }
+            try await large.waitClosed()
+            #expect(large.received.hasPrefix("HTTP/1.1 431 "), "got \(large.received.prefix(40))")
+            #expect(Self.closedCount(metrics, .headTooLarge) == 1)
+        }
+    }
+
+    @Test func aFullListenerClosesTheOldestConnectionThatNeverCompletedARequest() async throws {
+        let metrics = DaemonMetrics(registry: .init())
+        try await withServer(metrics, limits: Self.limits(connections: 4)) { server in
+            // The oldest connection, idle after a request: kept while newer half-open ones exist.
+            let served = try await RawPeer.connect(port: server.port)
+            try await served.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await served.waitFor("staleAfterSeconds")
+            served.clear()
+            var halfOpen: [RawPeer] = []
+            for _ in 0..<3 {
+                let peer = try await RawPeer.connect(port: server.port)
+                try await peer.send("GET /metrics HTTP/1.1\r\n")
+                halfOpen.append(peer)
+                try await RawPeer.waitOpen(metrics, 1 + halfOpen.count)
+            }
+            // Full: each newcomer closes the oldest half-open connection, not the idle one.
+            for evicted in 0..<3 {
+                let newcomer = try await RawPeer.connect(port: server.port)
+                try await halfOpen[evicted].waitClosed()
+                try await RawPeer.waitOpen(metrics, 4)
+                #expect(halfOpen.dropFirst(evicted + 1).allSatisfy { !$0.isClosed })
+                #expect(!served.isClosed)
+                halfOpen.append(newcomer)
+            }
+            #expect(Self.closedCount(metrics, .evicted) == 3)
+            try await served.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await served.waitFor("staleAfterSeconds")
+            for peer in halfOpen { peer.close() }
+        }
+    }
+
+    @Test func aFloodOfHalfOpenConnectionsCannotLockPrometheusOut() async throws {
+        let hostile = 2_000
+        try RawPeer.raiseFileLimit(to: hostile * 2 + 512)
+        let metrics = DaemonMetrics(registry: .init())
+        metrics.recordPass(duration: .seconds(1), at: Date())
+        try await withServer(metrics) { server in
+            let floodDone = Mutex(false)
+            let flood = Task {
+                defer { floodDone.withLock { $0 = true } }
+                return try await withThrowingTaskGroup(of: RawPeer?.self) { group in
+                    var peers: [RawPeer] = []
+                    for index in 0..<hostile {
+                        if index >= 64, let peer = try await group.next() { peer.map { peers.append($0) } }
+                        group.addTask {
+                            guard let peer = try? await RawPeer.connect(port: server.port) else { return nil }
+                            try? await peer.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                            return peer
+                        }
+                    }
+                    for try await peer in group { peer.map { peers.append($0) } }
+                    return peers
+                }
+            }
+            // Prometheus scrapes throughout the flood: every scrape is answered.
+            var latencies: [Duration] = []
+            while !floodDone.withLock({ $0 }) || latencies.count < 10 {
+                for path in ["/metrics", "/healthz"] {
+                    let start = ContinuousClock.now
+                    let reply = try await LoopbackHTTP.request("GET", path, port: server.port)
+                    latencies.append(ContinuousClock.now - start)
+                    #expect(reply.status == 200, "\(path) answered \(reply.status)")
+                }
+            }
+            let peers = try await flood.value
+            // The last connections may still wait in the backlog: every one past the cap goes once accepted
+            // (the scrapers' own connections may have made a few more go).
+            while (Self.closedCount(metrics, .evicted) ?? 0) < hostile - 128 || peers.filter({ !$0.isClosed }).count > 128 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let evicted = Self.closedCount(metrics, .evicted) ?? 0
+            let sorted = latencies.sorted()
+            print("metrics flood: \(peers.count) hostile connections, \(evicted) evicted, \(latencies.count) scrapes, "
+                  + "median \(sorted[sorted.count / 2]), slowest \(sorted.last!)")
+            #expect(peers.count == hostile)
+            #expect(Self.closedCount(metrics, .refused) == 0)
+            for peer in peers { peer.close() }
+        }
+    }
+}
+
+/// One client TCP connection the test drives byte by byte, recording what the server sent.
+private final class RawPeer: Sendable {
+    let channel: any Channel
+    private let collector: Collector
+
+    private init(channel: any Channel, collector: Collector) {
+        self.channel = channel
+        self.collector = collector
+    }
+
+    static func connect(port: Int) async throws -> RawPeer {
+        let collector = Collector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawPeer(channel: channel, collector: collector)
+    }
+
+    var received: String { collector.text.withLock { $0 } }
+    var isClosed: Bool { !channel.isActive }
+    func clear() { collector.text.withLock { $0 = "" } }
+
+    func send(_ text: String) async throws { try await send(bytes: Array(text.utf8)) }
+    func send(bytes: [UInt8]) async throws { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() }
+    func close() { channel.close(promise: nil) }
+
+    /// Until the server closes the connection.
+    func waitClosed() async throws { try await channel.closeFuture.get() }
+
+    /// Until `text` has arrived (or the connection closed without it).
+    func waitFor(_ text: String) async throws {
+        while !received.contains(text) {
+            guard !isClosed else { throw ClosedEarly(received: received) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Until the server holds `open` connections: the kernel completes a handshake before the server
+    /// accepts it, and the cap's order is the order of acceptance.
+    static func waitOpen(_ metrics: DaemonMetrics, _ open: Int) async throws {
+        let line = "privatelink_consumer_metrics_connections_open \(Double(open))"
+        while !metrics.render().split(separator: "\n").contains(Substring(line)) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    struct ClosedEarly: Error { var received: String }
+
+    /// Raises the soft file limit for the flood (the hard limit permitting), else fails naming it.
+    static func raiseFileLimit(to wanted: Int) throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        guard limit.rlim_cur < rlim_t(wanted) else { return }
+        guard limit.rlim_max >= rlim_t(wanted) else {
+            Issue.record("the flood needs \(wanted) open files; the hard limit is \(limit.rlim_max)")
+            return
+        }
+        limit.rlim_cur = rlim_t(wanted)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let text = Mutex("")
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = unwrapInboundIn(data)
+            text.withLock { $0 += String(decoding: bytes.readableBytesView, as: UTF8.self) }
+        }
+    }
+}
+
 // MARK: - Helpers
 
 /// A wall clock the test moves by hand.
@@ -224,11 +462,12 @@ private struct RunningServer {
 
 /// Runs `body` against a server on 127.0.0.1 (a free port), then shuts it down gracefully.
 private func withServer(_ metrics: DaemonMetrics, staleAfter: Duration = .seconds(240),
+                        limits: MetricsServerLimits = .standard,
                         now: @escaping @Sendable () -> Date = { Date() },
                         _ body: (RunningServer) async throws -> Void) async throws {
     let logger = LogCollector().logger(level: .debug)
     let (ports, bound) = AsyncStream.makeStream(of: Int.self)
-    let server = MetricsServer(host: "127.0.0.1", port: 0, metrics: metrics, staleAfter: staleAfter, now: now,
+    let server = MetricsServer(host: "127.0.0.1", port: 0, metrics: metrics, staleAfter: staleAfter, limits: limits, now: now,
                                logger: logger, onBound: { bound.yield($0) })
     let group = ServiceGroup(services: [server], logger: logger)
     let running = Task {

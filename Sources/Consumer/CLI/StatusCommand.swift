@@ -148,7 +148,7 @@ public enum StatusCommand {
                           decision: record.decision.rawValue, reason: record.reason?.rawValue, firstSeen: record.firstSeen)
         }
         if json {
-            struct Document: Encodable {
+            struct Document: Encodable, JSONWritable {
                 var customers: [CustomerRow]
                 var invitations: [InvitationRow]
                 /// Outer nil: no `leader` key (SQLite); inner nil: `"leader": null` (nobody holds the lease).
@@ -162,8 +162,18 @@ public enum StatusCommand {
                     try container.encode(invitations, forKey: .invitations)
                     if let leader { try container.encode(leader, forKey: .leader) }
                 }
+
+                func write(to writer: inout JSONWriter) {
+                    writer.object { object in
+                        object.field("customers", customers)
+                        object.field("invitations", invitations)
+                        if let leader { object.field("leader", leader) }
+                    }
+                }
             }
-            return JSONOutput.encode(Document(customers: customers, invitations: invitations, leader: shared.map(\.leader)))
+            let document = Document(customers: customers, invitations: invitations, leader: shared.map(\.leader))
+            // About a kilobyte per customer with its checks.
+            return JSONWriter.write(document, capacity: 1024 * (customers.count + invitations.count + 1))
         }
         var lines: [String] = []
         if let shared {
@@ -204,5 +214,77 @@ public enum StatusCommand {
         let failing = checks.filter { $0.verdict == CheckVerdict.fail.rawValue }
         guard !failing.isEmpty else { return "-" }
         return failing.map { "\($0.check): \($0.detail)\($0.hint.map { " — \($0)" } ?? "")" }.joined(separator: "; ")
+    }
+}
+
+// The same documents as their `Encodable` forms write, at JSONWriter's pace (`JSONWriterTests` compares them).
+extension StatusCommand.CustomerRow: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object { object in
+            object.field("accountId", accountId)
+            object.field("checks", checks)
+            object.field("dnsName", dnsName)
+            object.field("health", health)
+            object.field("hint", hint)
+            object.field("lastProbe", lastProbe)
+            object.field("name", name)
+            object.field("port", port)
+            object.field("region", region)
+            object.field("resourceConfigurationArn", resourceConfigurationArn)
+            object.field("resourceShareArn", resourceShareArn)
+            object.field("state", state)
+            object.field("stateDetail", stateDetail)
+            object.field("vpcEndpointId", vpcEndpointId)
+        }
+    }
+}
+
+extension StatusCommand.CheckView: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object { object in
+            object.field("check", check)
+            object.field("checkedAt", checkedAt)
+            object.field("detail", detail)
+            object.field("hint", hint)
+            object.field("verdict", verdict)
+        }
+    }
+}
+
+extension StatusCommand.ProbeView: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object { object in
+            object.field("error", error)
+            object.field("hint", hint)
+            object.field("latencyMs", latencyMs)
+            object.field("ok", ok)
+            object.field("stage", stage)
+            object.field("time", time)
+        }
+    }
+}
+
+extension StatusCommand.InvitationRow: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object { object in
+            object.field("decision", decision)
+            object.field("firstSeen", firstSeen)
+            object.field("invitationArn", invitationArn)
+            object.field("reason", reason)
+            object.field("resourceShareArn", resourceShareArn)
+            object.field("resources", resources)
+            object.field("senderAccountId", senderAccountId)
+        }
+    }
+}
+
+extension StatusCommand.LeaderView: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object { object in
+            object.field("epoch", epoch)
+            object.field("host", host)
+            object.field("pid", pid)
+            object.field("since", since)
+        }
     }
 }

@@ -22,6 +22,10 @@ import Synchronization
 ///   (PostgreSQL state; a SQLite daemon is always 1).
 /// - `privatelink_consumer_leadership_changes_total`: times this daemon took or lost the lease.
 /// - `privatelink_consumer_state_database_up`: 1 while the state database answers, 0 while it does not.
+/// - `privatelink_consumer_metrics_connections_closed_total{reason}`: connections the metrics listener
+///   closed on its own (`MetricsConnectionClose`: evicted, request_timeout, idle_timeout, head_too_large,
+///   refused); every reason starts at 0.
+/// - `privatelink_consumer_metrics_connections_open`: connections the metrics listener holds open.
 /// - `privatelink_consumer_aws_calls_total{service,operation,outcome}`: written by the AWS layer
 ///   through swift-metrics once ``bootstrapMetricsSystem()`` has run.
 public final class DaemonMetrics: Sendable {
@@ -68,6 +72,9 @@ public final class DaemonMetrics: Sendable {
         // Present from the start at 0, so `rate()`/`increase()` see the first refusal.
         for reason in InvitationRecord.Reason.allCases {
             _ = registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason.rawValue)])
+        }
+        for reason in MetricsConnectionClose.allCases {
+            _ = registry.makeCounter(descriptor: Names.metricsConnectionsClosed, labels: [("reason", reason.rawValue)])
         }
     }
 
@@ -194,6 +201,16 @@ public final class DaemonMetrics: Sendable {
         registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason)]).increment()
     }
 
+    /// The metrics listener closed a connection on its own.
+    public func recordMetricsConnectionClosed(_ reason: MetricsConnectionClose) {
+        registry.makeCounter(descriptor: Names.metricsConnectionsClosed, labels: [("reason", reason.rawValue)]).increment()
+    }
+
+    /// The metrics listener holds `count` connections.
+    public func recordMetricsConnectionsOpen(_ count: Int) {
+        registry.makeGauge(descriptor: Names.metricsConnectionsOpen).set(to: Double(count))
+    }
+
     /// The Prometheus text exposition (format 0.0.4) of every series.
     public func render() -> String {
         String(decoding: renderBytes(), as: UTF8.self)
@@ -236,6 +253,15 @@ public final class DaemonMetrics: Sendable {
         }
         static var invitationsRefused: MetricNameDescriptor {
             named("privatelink_consumer_invitations_refused_total", "Resource share invitations not accepted, by reason.")
+        }
+
+        static var metricsConnectionsClosed: MetricNameDescriptor {
+            named("privatelink_consumer_metrics_connections_closed_total",
+                  "Connections the metrics listener closed on its own, by reason.")
+        }
+
+        static var metricsConnectionsOpen: MetricNameDescriptor {
+            named("privatelink_consumer_metrics_connections_open", "Connections the metrics listener holds open.")
         }
 
         static var leader: MetricNameDescriptor {

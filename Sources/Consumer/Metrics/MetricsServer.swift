@@ -8,12 +8,18 @@ import ServiceLifecycle
 /// The `metrics.listen` HTTP endpoint: `GET /metrics` (Prometheus text) and `GET /healthz` (whether
 /// reconcile passes are still finishing). Serves until graceful shutdown, then closes the listener and
 /// every open connection.
+///
+/// The port may be reachable by more than Prometheus: `MetricsServerLimits` bound what a peer can hold
+/// (request and idle timeouts, head size, connections at once, the oldest never-served connection
+/// making room for a newcomer), and every connection closed that way is counted by reason.
 public struct MetricsServer: Service {
     public let host: String
     public let port: Int
     public let metrics: DaemonMetrics
     /// `/healthz` reports stale once the last pass finished longer ago than this.
     public let staleAfter: Duration
+    /// What one peer may hold: timeouts, head size, connections at once.
+    public let limits: MetricsServerLimits
     let eventLoopGroup: any EventLoopGroup
     let now: @Sendable () -> Date
     let logger: Logger
@@ -25,6 +31,7 @@ public struct MetricsServer: Service {
     ///   - now: the wall clock `/healthz` measures the last pass's age with.
     ///   - onBound: called once with the port actually bound, before the first connection is accepted.
     public init(host: String, port: Int, metrics: DaemonMetrics, staleAfter: Duration,
+                limits: MetricsServerLimits = .standard,
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 now: @escaping @Sendable () -> Date = { Date() },
                 logger: Logger,
@@ -33,6 +40,7 @@ public struct MetricsServer: Service {
         self.port = port
         self.metrics = metrics
         self.staleAfter = staleAfter
+        self.limits = limits
         self.eventLoopGroup = eventLoopGroup
         self.now = now
         self.logger = logger
@@ -56,14 +64,34 @@ public struct MetricsServer: Service {
 
     public func run() async throws {
         let listener: NIOAsyncChannel<Connection, Never>
+        let connections = MetricsConnections(limit: limits.maxConnections) { [metrics] in metrics.recordMetricsConnectionsOpen($0) }
+        let (limits, metrics) = (limits, metrics)
         do {
             listener = try await ServerBootstrap(group: eventLoopGroup)
-                .serverChannelOption(.backlog, value: 64)
+                // Room for a burst of connections while the oldest are closed to make way.
+                .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        let operations = channel.pipeline.syncOperations
+                        let admission = connections.admit(channel)
+                        if let evicted = admission.evicted {
+                            metrics.recordMetricsConnectionClosed(.evicted)
+                            evicted.close(promise: nil)
+                        }
+                        if let id = admission.id {
+                            let connectionGuard = MetricsConnectionGuard(limits: limits, connections: connections, id: id) {
+                                metrics.recordMetricsConnectionClosed($0)
+                            }
+                            try operations.addHandler(connectionGuard)
+                            try operations.configureHTTPServerPipeline(withErrorHandling: true)
+                            try operations.addHandler(connectionGuard.observer)
+                        } else {
+                            metrics.recordMetricsConnectionClosed(.refused)
+                            try operations.addHandler(CloseWhenActive())
+                            try operations.configureHTTPServerPipeline(withErrorHandling: true)
+                        }
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -146,4 +174,19 @@ public struct MetricsServer: Service {
             .end(nil),
         ])
     }
+}
+
+/// Closes a refused connection as soon as it is open (the accept loop still sees it, and finds it closed).
+private final class CloseWhenActive: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { context.close(promise: nil) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

@@ -125,7 +125,8 @@ public final class PostgresStore: StateStore {
         }
 
         func all<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> [T] {
-            try await run(query).rows.map { try decode(PostgresRowReader($0)) }
+            let columns = PostgresColumns()
+            return try await run(query).rows.map { try decode(PostgresRowReader($0, columns: columns)) }
         }
 
         func one<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> T? {

@@ -46,26 +46,46 @@ enum PostgresTransaction {
 /// an unknown state name or a wrong type is an error naming the column, never a crash or a default.
 struct PostgresRowReader {
     let row: PostgresRandomAccessRow
+    let columns: PostgresColumns
 
-    init(_ row: PostgresRow) {
+    init(_ row: PostgresRow, columns: PostgresColumns = PostgresColumns()) {
         self.row = row.makeRandomAccess()
+        self.columns = columns
     }
 
     /// The column named `name` (as written in the schema; PostgreSQL folded it to lower case).
     func callAsFunction<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
-        let column = name.lowercased()
-        guard row.contains(column) else { throw StoreError(.corrupt, "state database: column \(column) is missing from a row") }
+        assert(T.self != Date.self && T.self != Date?.self, "dates are read by their own overload, which rounds them")
+        let cell = try self.cell(name)
         do {
-            let value = try row[column].decode(T.self, context: .default)
-            // postgres-nio writes a Date as whole microseconds, truncating: 12:00:00.123 can come back as
-            // .122999. Every date the store writes is to the millisecond: read it back as written.
-            if let date = value as? Date, let rounded = Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000) as? T {
-                return rounded
-            }
-            return value
+            return try cell.decode(T.self, context: .default)
         } catch {
-            throw StoreError(.corrupt, "state database: column \(column) holds an unreadable value")
+            throw StoreError(.corrupt, "state database: column \(cell.columnName) holds an unreadable value")
         }
+    }
+
+    /// A date column: postgres-nio reads whole microseconds, truncating (12:00:00.123 can come back as
+    /// .122999), and every date the store writes is to the millisecond: read it back as written.
+    func callAsFunction(_ name: String, as type: Date.Type = Date.self) throws -> Date {
+        let date: Date = try self(name, as: Date?.self).orThrow(StoreError(.corrupt, "state database: column \(name.lowercased()) holds an unreadable value"))
+        return date
+    }
+
+    func callAsFunction(_ name: String, as type: Date?.Type = Date?.self) throws -> Date? {
+        let cell = try self.cell(name)
+        do {
+            guard let date = try cell.decode(Date?.self, context: .default) else { return nil }
+            return Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
+        } catch {
+            throw StoreError(.corrupt, "state database: column \(cell.columnName) holds an unreadable value")
+        }
+    }
+
+    private func cell(_ name: String) throws -> PostgresCell {
+        guard let index = columns.index(of: name, in: row) else {
+            throw StoreError(.corrupt, "state database: column \(name.lowercased()) is missing from a row")
+        }
+        return row[index]
     }
 
     /// A column holding one of `E`'s raw values.
@@ -81,14 +101,40 @@ struct PostgresRowReader {
         return value
     }
 
+    private static let decoder = JSONDecoder()
+
     /// A JSON document stored as text.
     func json<T: Decodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         let text: String = try self(name)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            return try Self.decoder.decode(T.self, from: Data(text.utf8))
         } catch {
             throw StoreError(.corrupt, "state database: column \(name.lowercased()) holds unreadable JSON")
         }
+    }
+}
+
+/// Where each column of one statement's rows is, by the name the store's code uses: the rows of one
+/// statement share their columns, so each name is folded to lower case and found once, not once per row.
+final class PostgresColumns {
+    private var positions: [String: Int] = [:]
+    private var folded: [String: Int]?
+
+    func index(of name: String, in row: PostgresRandomAccessRow) -> Int? {
+        if let index = positions[name] { return index }
+        if folded == nil {
+            folded = Dictionary(row.indices.map { (row[$0].columnName, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        guard let index = folded?[name.lowercased()] else { return nil }
+        positions[name] = index
+        return index
+    }
+}
+
+extension Optional {
+    fileprivate func orThrow(_ error: @autoclosure () -> some Error) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
     }
 }
 

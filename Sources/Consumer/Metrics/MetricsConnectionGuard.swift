@@ -1,0 +1,212 @@
+import NIOCore
+import NIOHTTP1
+
+/// Holds one metrics connection to `MetricsServerLimits`: first in the pipeline, it sees the raw bytes
+/// (so it can count a request head's bytes before NIO's decoder holds them, and answer 431 without the
+/// HTTP machinery); its `Observer`, after the HTTP codec, tells it where requests and responses begin and end.
+///
+/// Timers: the request timer runs from the connection's opening (and from the first byte after an idle
+/// spell) until a request is complete; bytes arriving do not extend it, so a peer trickling a header a
+/// byte at a time is closed like one that sends nothing. The idle timer runs from a response's end to
+/// the next request's first byte. Everything happens on the channel's event loop.
+final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        /// Reading a request (or waiting for the first one).
+        case reading
+        /// A complete request is being answered.
+        case answering
+        /// Kept alive between requests.
+        case idle
+        /// Closing on our own: nothing more is read or answered.
+        case closing
+    }
+
+    private let limits: MetricsServerLimits
+    private let connections: MetricsConnections
+    private let id: Int
+    private let closed: (MetricsConnectionClose) -> Void
+    private var phase = Phase.reading
+    /// Bytes of the current request's head so far, until its end is seen.
+    private var headBytes = 0
+    private var headComplete = false
+    /// Whether the head's current line is empty so far (its end is an empty line).
+    private var lineEmpty = false
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    /// - Parameters:
+    ///   - id: the connection's id in `connections`.
+    ///   - closed: counts a connection this guard closed, by reason (called on the event loop).
+    init(limits: MetricsServerLimits, connections: MetricsConnections, id: Int,
+         closed: @escaping (MetricsConnectionClose) -> Void) {
+        self.limits = limits
+        self.connections = connections
+        self.id = id
+        self.closed = closed
+    }
+
+    /// The half after the HTTP codec: reports request heads, request ends and response ends.
+    var observer: Observer { Observer(guard: self) }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { arm(limits.requestTimeout, .requestTimeout) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if timer == nil && phase == .reading { arm(limits.requestTimeout, .requestTimeout) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        connections.remove(id)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        switch phase {
+        case .closing:
+            return
+        case .idle:
+            // The next request's first byte: it has the request timeout from now.
+            phase = .reading
+            connections.update(id, to: .busy)
+            arm(limits.requestTimeout, .requestTimeout)
+        case .reading, .answering:
+            break
+        }
+        if phase == .reading && !headComplete && !scanHead(bytes) {
+            refuseHead()
+            return
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// Counts the bytes of the request head up to its blank line (CRLF CRLF, or bare LFs as lenient
+    /// parsers take them); false once the count passes the limit without the head ending. Bytes after a
+    /// head in the same read (a pipelined request) are not counted: NIO's parser bounds those.
+    private func scanHead(_ bytes: ByteBuffer) -> Bool {
+        bytes.withUnsafeReadableBytes { buffer in
+            for byte in buffer {
+                headBytes += 1
+                if headBytes > limits.maxHeadBytes { return false }
+                switch byte {
+                case UInt8(ascii: "\n"):
+                    if lineEmpty {
+                        headComplete = true
+                        return true
+                    }
+                    lineEmpty = true
+                case UInt8(ascii: "\r"):
+                    break
+                default:
+                    lineEmpty = false
+                }
+            }
+            return true
+        }
+    }
+
+    /// A request is complete: no timer runs while it is answered.
+    fileprivate func requestEnded() -> Bool {
+        guard phase != .closing else { return false }
+        phase = .answering
+        timer?.cancel()
+        timer = nil
+        connections.update(id, to: .busy)
+        return true
+    }
+
+    /// A response was written to its end: the connection idles until the next request.
+    fileprivate func responseEnded() {
+        guard phase == .answering else { return }
+        phase = .idle
+        headBytes = 0
+        headComplete = false
+        lineEmpty = false
+        connections.update(id, to: .idle)
+        arm(limits.idleTimeout, .idleTimeout)
+    }
+
+    fileprivate var isClosing: Bool { phase == .closing }
+
+    // MARK: - Closing on our own
+
+    private func arm(_ delay: Duration, _ reason: MetricsConnectionClose) {
+        timer?.cancel()
+        guard let context else { return }
+        let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+            timer = nil
+            close(reason)
+        }
+    }
+
+    private func close(_ reason: MetricsConnectionClose) {
+        guard phase != .closing, let context else { return }
+        phase = .closing
+        timer?.cancel()
+        timer = nil
+        closed(reason)
+        context.close(promise: nil)
+    }
+
+    /// Answers 431 straight onto the socket (bypassing the HTTP encoder: no response is in progress while
+    /// a head is read) and closes once it is written.
+    private func refuseHead() {
+        guard phase != .closing, let context else { return }
+        phase = .closing
+        timer?.cancel()
+        timer = nil
+        closed(.headTooLarge)
+        let body = "request head too large: at most \(limits.maxHeadBytes) bytes\n"
+        let response = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)))
+            .assumeIsolated()
+            .whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// The guard's eyes after the HTTP codec. Parts of a request the guard has refused are dropped.
+    final class Observer: ChannelDuplexHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias InboundOut = HTTPServerRequestPart
+        typealias OutboundIn = HTTPServerResponsePart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let connectionGuard: MetricsConnectionGuard
+
+        fileprivate init(guard connectionGuard: MetricsConnectionGuard) {
+            self.connectionGuard = connectionGuard
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let forward: Bool
+            switch unwrapInboundIn(data) {
+            case .head, .body: forward = !connectionGuard.isClosing
+            case .end: forward = connectionGuard.requestEnded()
+            }
+            if forward { context.fireChannelRead(data) }
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            let isEnd: Bool
+            if case .end = unwrapOutboundIn(data) { isEnd = true } else { isEnd = false }
+            context.write(data, promise: promise)
+            if isEnd { connectionGuard.responseEnded() }
+        }
+    }
+}
