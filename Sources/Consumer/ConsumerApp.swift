@@ -31,7 +31,7 @@ public struct ConsumerApp: Sendable {
     /// unreachable runs, says so, and carries on once it answers, instead of exiting into a restart loop.
     public func openDaemonStore() async throws -> any StateStore {
         switch config.state {
-        case .sqlite(let path): try SQLiteStore(path: path)
+        case .sqlite(let path): try await Self.openSQLite(path)
         case .postgres(let postgres): try PostgresStore(postgres, logger: Logger(label: "state"))
         }
     }
@@ -39,9 +39,15 @@ public struct ConsumerApp: Sendable {
     /// Opens (creating or upgrading it if needed) the state: the SQLite file, or the PostgreSQL database.
     public func openStore() async throws -> any StateStore {
         switch config.state {
-        case .sqlite(let path): try SQLiteStore(path: path)
+        case .sqlite(let path): try await Self.openSQLite(path)
         case .postgres(let postgres): try await PostgresStore.open(postgres)
         }
+    }
+
+    /// Opening the SQLite file may wait up to 15 s while another process holds it (migrations, WAL
+    /// switching): on a blocking-work thread, never a cooperative one.
+    static func openSQLite(_ path: String) async throws -> SQLiteStore {
+        try await BlockingIO.run { try SQLiteStore(path: path) }
     }
 }
 

@@ -87,7 +87,7 @@ public enum Demo {
         step("SE: privatelink-consumer invitations")
         print(try await AWSCommands.invitations(app, context: parts.aws, json: false))
         step("on-call: privatelink-consumer health (the JSON-lines health log)")
-        let lines = try HealthCommand.read(app, customer: nil, since: nil, json: false).split(separator: "\n")
+        let lines = try await HealthCommand.read(app, customer: nil, since: nil, json: false).split(separator: "\n")
         print(lines.suffix(6).joined(separator: "\n"))
     }
 }

@@ -291,7 +291,7 @@ struct Health: AsyncParsableCommand {
         try await perform(options) { _ in
             let app = try options.app()
             guard follow else {
-                return try HealthCommand.read(app, customer: customer, since: since, json: json)
+                return try await HealthCommand.read(app, customer: customer, since: since, json: json)
             }
             try await HealthCommand.follow(app, customer: customer, since: since, json: json) { line in
                 // Unbuffered, so that `health --follow | grep …` sees each line as it is written.

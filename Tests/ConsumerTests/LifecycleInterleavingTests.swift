@@ -351,7 +351,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
 
     func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String { "ACCEPTED" }
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) {}
-    func accountId() async -> String? { "999999999999" }
+    func accountId() async throws(AWSClientError) -> String { "999999999999" }
     /// Not modelled: the checks' verdicts are `unknown`, which must change nothing in the lifecycle.
     func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup { .unreadable("not modelled") }
 

@@ -23,10 +23,10 @@ import TestSupport
                               latencyMs: ["dns": 0.4, "connect": 5000], vpcEndpointId: "vpce-0aaaaaaaaaaaaaaaa", dnsName: "localhost", port: 5432)
         }
         // A day of one failure every minute, a recovery, and a different failure.
-        for minute in 0..<(24 * 60) { scheduler.log(record(Double(minute), ok: false), customer: "acme") }
-        scheduler.log(record(24 * 60, ok: true), customer: "acme")
-        scheduler.log(record(24 * 60 + 1, ok: true), customer: "acme")
-        scheduler.log(record(24 * 60 + 2, ok: false, kind: "connectRefused"), customer: "acme")
+        for minute in 0..<(24 * 60) { await scheduler.log(record(Double(minute), ok: false), customer: "acme") }
+        await scheduler.log(record(24 * 60, ok: true), customer: "acme")
+        await scheduler.log(record(24 * 60 + 1, ok: true), customer: "acme")
+        await scheduler.log(record(24 * 60 + 2, ok: false, kind: "connectRefused"), customer: "acme")
         let entries = try HealthLogReader(path: log).entries(customer: "acme")
         // 24 hourly lines for the repeated failure, one for the recovery, one for the new failure.
         #expect(entries.count == 24 + 1 + 1, "\(entries.count) lines")

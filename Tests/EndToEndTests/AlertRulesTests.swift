@@ -26,7 +26,7 @@ import TestSupport
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             return trimmed.hasPrefix("- alert: ") ? String(trimmed.dropFirst("- alert: ".count)) : nil
         }
-        #expect(alerts.count == 8)
+        #expect(alerts.count == 9)
         for alert in alerts {
             #expect(testText.contains("alertname: \(alert)\n    exp_alerts:\n    - exp_labels:"), "\(alert) has no firing test")
             #expect(testText.contains("alertname: \(alert)\n    exp_alerts: []"), "\(alert) has no not-firing test")

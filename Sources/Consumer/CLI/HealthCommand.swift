@@ -33,8 +33,11 @@ public enum HealthCommand {
         }
     }
 
-    public static func read(_ app: ConsumerApp, customer: String?, since: String?, json: Bool) throws -> String {
-        let entries = try HealthLogReader(path: app.config.healthLog).entries(customer: customer, since: try parseSince(since))
+    public static func read(_ app: ConsumerApp, customer: String?, since: String?, json: Bool) async throws -> String {
+        let reader = HealthLogReader(path: app.config.healthLog)
+        let since = try parseSince(since)
+        // Whole files: read on a blocking-work thread.
+        let entries = try await BlockingIO.run { try reader.entries(customer: customer, since: since) }
         if entries.isEmpty && !json { return "no health-log entries\(customer.map { " for \($0)" } ?? "")" }
         return entries.map { format($0, json: json) }.joined(separator: "\n")
     }

@@ -77,14 +77,30 @@ struct JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// An object whose keys `body` writes in sorted order.
-    mutating func object(_ body: (inout ObjectWriter) -> Void) {
+    /// Whether the object being written has no member yet, and its last key (to check the order).
+    private var firstMember = true
+    private var lastKey: StaticString?
+
+    /// An object whose members `body` writes with ``field(_:_:)``, keys in sorted order.
+    mutating func object(_ body: (inout JSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
-        var object = ObjectWriter(writer: self)
-        bytes = []
-        body(&object)
-        self = object.writer
+        let outer = (firstMember, lastKey)
+        (firstMember, lastKey) = (true, nil)
+        body(&self)
+        (firstMember, lastKey) = outer
         bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// One member of the object being written; keys must come in sorted order, as `.sortedKeys` puts them.
+    mutating func field(_ key: StaticString, _ value: some JSONWritable) {
+        assert(lastKey.map { "\($0)" < "\(key)" } ?? true, "JSON keys out of order: \(key) after \(lastKey!)")
+        if !firstMember { bytes.append(UInt8(ascii: ",")) }
+        firstMember = false
+        lastKey = key
+        bytes.append(UInt8(ascii: "\""))
+        raw(key)
+        raw("\":")
+        value.write(to: &self)
     }
 
     mutating func array<Element: JSONWritable>(_ elements: [Element]) {
@@ -94,26 +110,6 @@ struct JSONWriter {
             element.write(to: &self)
         }
         bytes.append(UInt8(ascii: "]"))
-    }
-
-    /// Writes one object's members; keys must come in sorted order, as `.sortedKeys` puts them.
-    struct ObjectWriter {
-        fileprivate var writer: JSONWriter
-        private var lastKey: StaticString?
-
-        fileprivate init(writer: JSONWriter) {
-            self.writer = writer
-        }
-
-        mutating func field(_ key: StaticString, _ value: some JSONWritable) {
-            assert(lastKey.map { "\($0)" < "\(key)" } ?? true, "JSON keys out of order: \(key) after \(lastKey!)")
-            if lastKey != nil { writer.bytes.append(UInt8(ascii: ",")) }
-            lastKey = key
-            writer.bytes.append(UInt8(ascii: "\""))
-            writer.raw(key)
-            writer.raw("\":")
-            value.write(to: &writer)
-        }
     }
 }
 

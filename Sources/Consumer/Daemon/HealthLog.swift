@@ -7,6 +7,11 @@ import Glibc
 import Darwin
 #endif
 
+/// `write(2)`, named apart from `HealthLogWriter.write(_:)`.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
+
 /// One probe result as the health log records it.
 public struct HealthLogProbe: Sendable, Equatable, Codable {
     public var time: Date
@@ -380,14 +385,25 @@ public final class HealthLogWriter: Sendable {
         }
     }
 
-    /// Writes the entry as one line.
+    /// Writes the entry as one line, on a blocking-work thread: `write(2)` and rotation's `flock` may wait
+    /// (a full disk, another writer rotating), which must not hold a cooperative thread.
+    public func write(_ entry: HealthLogEntry) async throws {
+        try await BlockingIO.run { try self.append(entry) }
+    }
+
+    /// Writes the entries, in order, one line each, on a blocking-work thread.
+    public func write(_ entries: [HealthLogEntry]) async throws {
+        try await BlockingIO.run { for entry in entries { try self.append(entry) } }
+    }
+
+    /// Writes the entry as one line, blocking the calling thread: from async code, use ``write(_:)``.
     public func append(_ entry: HealthLogEntry) throws {
         let line = Array((entry.jsonLine() + "\n").utf8)
         try state.withLock { file in
             let fd = try prepare(&file, adding: line.count)
             var written: Int
             repeat {
-                written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                written = line.withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
             } while written < 0 && errno == EINTR
             if written < 0 {
                 throw HealthLogError.system(.cannotWrite, "write", path, errno, fix: "check free space on its filesystem")

@@ -216,15 +216,18 @@ final class HealthLogFollower: Sendable {
     /// The next entry, waiting for one to be appended; nil once the calling task is cancelled.
     func next() async throws -> HealthLogEntry? {
         while !Task.isCancelled {
-            let entry = try state.withLock { state throws -> HealthLogEntry? in
-                if state.next == state.ready.count {
-                    state.ready.removeAll(keepingCapacity: true)
-                    state.next = 0
-                    try poll(&state)
+            // Polling reads files (the whole log at the start): on a blocking-work thread.
+            let entry = try await BlockingIO.run { [self] in
+                try state.withLock { state throws -> HealthLogEntry? in
+                    if state.next == state.ready.count {
+                        state.ready.removeAll(keepingCapacity: true)
+                        state.next = 0
+                        try poll(&state)
+                    }
+                    guard state.next < state.ready.count else { return nil }
+                    defer { state.next += 1 }
+                    return state.ready[state.next]
                 }
-                guard state.next < state.ready.count else { return nil }
-                defer { state.next += 1 }
-                return state.ready[state.next]
             }
             if let entry { return entry }
             do {

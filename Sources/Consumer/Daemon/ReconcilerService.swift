@@ -48,7 +48,7 @@ struct ReconcilerService: Service {
                 try await Task.sleep(for: .milliseconds(250))
                 continue
             }
-            let version = try? await store.registryVersion()
+            let version = await registryVersion()
             if first {
                 notifier.ready()
                 first = false
@@ -74,7 +74,16 @@ struct ReconcilerService: Service {
     private func record(_ summary: PassSummary, known: Set<String>) async -> Set<String> {
         guard let metrics else { return known }
         metrics.recordPass(duration: summary.duration, at: Date())
-        guard let snapshot = try? await store.statusSnapshot() else { return known }
+        let snapshot: StatusSnapshot
+        do {
+            snapshot = try await store.statusSnapshot()
+            reconciler.failures.succeeded(.metricsRefresh)
+        } catch {
+            guard !Task.isCancelled else { return known }
+            reconciler.failures.failed(.metricsRefresh, "cannot refresh the customer metrics from the state database: \(error); "
+                                           + "they show the last pass that could read it")
+            return known
+        }
         for customer in snapshot.customers {
             let probe = customer.id.flatMap { snapshot.latestProbes[$0] }
             metrics.recordCustomer(name: customer.name, state: customer.state, healthy: probe?.ok)
@@ -87,6 +96,21 @@ struct ReconcilerService: Service {
         return current
     }
 
+    /// The registry's version (it changes whenever the CLI changes a registration); nil when the store
+    /// cannot say, which turns the early wake-up off until it can: said once, counted.
+    private func registryVersion() async -> Int? {
+        do {
+            let version = try await store.registryVersion()
+            reconciler.failures.succeeded(.registryVersion)
+            return version
+        } catch {
+            guard !Task.isCancelled else { return nil }
+            reconciler.failures.failed(.registryVersion, "cannot read the registry version: \(error); "
+                                           + "registrations are picked up at the next poll instead of within seconds")
+            return nil
+        }
+    }
+
     /// Sleeps until the next pass is due; returns early when the CLI changed the registry.
     private func waitForNextPass(after version: Int?, soon: Bool) async throws {
         let interval = soon ? min(pollInterval, .seconds(5)) : pollInterval
@@ -94,7 +118,7 @@ struct ReconcilerService: Service {
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: min(registryCheckInterval, deadline - ContinuousClock.now))
             progress.mark()
-            if let version, let current = try? await store.registryVersion(), current != version {
+            if let version, let current = await registryVersion(), current != version {
                 logger.debug("registry changed; starting a pass early")
                 return
             }

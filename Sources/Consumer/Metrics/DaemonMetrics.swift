@@ -26,6 +26,9 @@ import Synchronization
 ///   closed on its own (`MetricsConnectionClose`: evicted, request_timeout, idle_timeout, head_too_large,
 ///   refused); every reason starts at 0.
 /// - `privatelink_consumer_metrics_connections_open`: connections the metrics listener holds open.
+/// - `privatelink_consumer_background_failures_total{failure}`: failures of background work
+///   (`BackgroundFailures.Kind`: sts_identity, registry_version, metrics_refresh, probe_target); every
+///   kind starts at 0. `privatelink_consumer_background_failing{failure}`: 1 while it lasts.
 /// - `privatelink_consumer_aws_calls_total{service,operation,outcome}`: written by the AWS layer
 ///   through swift-metrics once ``bootstrapMetricsSystem()`` has run.
 public final class DaemonMetrics: Sendable {
@@ -72,6 +75,10 @@ public final class DaemonMetrics: Sendable {
         // Present from the start at 0, so `rate()`/`increase()` see the first refusal.
         for reason in InvitationRecord.Reason.allCases {
             _ = registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason.rawValue)])
+        }
+        for kind in BackgroundFailures.Kind.allCases {
+            _ = registry.makeCounter(descriptor: Names.backgroundFailures, labels: [("failure", kind.rawValue)])
+            registry.makeGauge(descriptor: Names.backgroundFailing, labels: [("failure", kind.rawValue)]).set(to: 0)
         }
         for reason in MetricsConnectionClose.allCases {
             _ = registry.makeCounter(descriptor: Names.metricsConnectionsClosed, labels: [("reason", reason.rawValue)])
@@ -201,6 +208,14 @@ public final class DaemonMetrics: Sendable {
         registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason)]).increment()
     }
 
+    /// Background work of `kind` failed once more (`failing`), or works again.
+    public func recordBackgroundFailure(_ kind: BackgroundFailures.Kind, failing: Bool) {
+        if failing {
+            registry.makeCounter(descriptor: Names.backgroundFailures, labels: [("failure", kind.rawValue)]).increment()
+        }
+        registry.makeGauge(descriptor: Names.backgroundFailing, labels: [("failure", kind.rawValue)]).set(to: failing ? 1 : 0)
+    }
+
     /// The metrics listener closed a connection on its own.
     public func recordMetricsConnectionClosed(_ reason: MetricsConnectionClose) {
         registry.makeCounter(descriptor: Names.metricsConnectionsClosed, labels: [("reason", reason.rawValue)]).increment()
@@ -260,6 +275,12 @@ public final class DaemonMetrics: Sendable {
                   "Connections the metrics listener closed on its own, by reason.")
         }
 
+        static var backgroundFailures: MetricNameDescriptor {
+            named("privatelink_consumer_background_failures_total", "Failures of background work that the daemon carries on through.")
+        }
+        static var backgroundFailing: MetricNameDescriptor {
+            named("privatelink_consumer_background_failing", "1 while this background work fails, else 0.")
+        }
         static var metricsConnectionsOpen: MetricNameDescriptor {
             named("privatelink_consumer_metrics_connections_open", "Connections the metrics listener holds open.")
         }

@@ -33,8 +33,9 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     /// Bytes of the current request's head so far, until its end is seen.
     private var headBytes = 0
     private var headComplete = false
-    /// Whether the head's current line is empty so far (its end is an empty line).
-    private var lineEmpty = false
+    /// Whether the head's current line is empty so far (its end is an empty line after a non-empty one).
+    private var atLineStart = true
+    private var sawContent = false
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
@@ -105,15 +106,17 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
                 if headBytes > limits.maxHeadBytes { return false }
                 switch byte {
                 case UInt8(ascii: "\n"):
-                    if lineEmpty {
+                    // Empty lines before the request line are tolerated by parsers; they end nothing.
+                    if atLineStart && sawContent {
                         headComplete = true
                         return true
                     }
-                    lineEmpty = true
+                    atLineStart = true
                 case UInt8(ascii: "\r"):
                     break
                 default:
-                    lineEmpty = false
+                    atLineStart = false
+                    sawContent = true
                 }
             }
             return true
@@ -136,7 +139,8 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
         phase = .idle
         headBytes = 0
         headComplete = false
-        lineEmpty = false
+        atLineStart = true
+        sawContent = false
         connections.update(id, to: .idle)
         arm(limits.idleTimeout, .idleTimeout)
     }
@@ -203,10 +207,10 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
         }
 
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            let isEnd: Bool
-            if case .end = unwrapOutboundIn(data) { isEnd = true } else { isEnd = false }
+            // Idle before the end is passed on: NIO's pipelining handler may hand over a request it held back
+            // while this write is on its way, and that request must find the connection answering, not idle.
+            if case .end = unwrapOutboundIn(data) { connectionGuard.responseEnded() }
             context.write(data, promise: promise)
-            if isEnd { connectionGuard.responseEnded() }
         }
     }
 }

@@ -23,6 +23,8 @@ public final class ProbeScheduler: Sendable {
     /// How often an unchanged result is written to the health log again.
     public let repeatInterval: TimeInterval
     private let lastLogged = Mutex<[String: (signature: String, time: Date)]>([:])
+    /// Ready customers that cannot be probed are said once and counted here.
+    let failures: BackgroundFailures
 
     /// - Parameters:
     ///   - concurrency: probes started and not yet past `patience` at once.
@@ -31,7 +33,7 @@ public final class ProbeScheduler: Sendable {
     public init(store: any StateStore, prober: PostgresProber, concurrency: Int, patience: Duration = .milliseconds(250),
                 inFlightLimit: Int? = nil, healthLog: HealthLogWriter?,
                 metrics: DaemonMetrics? = nil, repeatInterval: TimeInterval = 3600,
-                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+                now: @escaping @Sendable () -> Date = { Date() }, failures: BackgroundFailures? = nil, logger: Logger) {
         self.store = store
         self.prober = prober
         self.concurrency = max(1, concurrency)
@@ -42,39 +44,69 @@ public final class ProbeScheduler: Sendable {
         self.repeatInterval = repeatInterval
         self.now = now
         self.logger = logger
+        self.failures = failures ?? BackgroundFailures(metrics: metrics, logger: logger)
     }
 
-    /// A customer the probe can reach: ready, with a DNS name that came from our own endpoint.
+    /// A customer the probe can reach: ready, stored (it has an id), with a DNS name that came from our
+    /// own endpoint.
     public struct Target: Sendable {
         public var customer: Customer
+        public var customerId: Int64
         public var endpoint: EndpointRecord
         public var dnsName: String
         /// The last probe ran out of time: this one is expected to hang again.
         public var expectedSlow = false
 
-        /// Nil unless `customer` is ready and `endpoint` has a DNS name: only names recorded from our
-        /// endpoints' associations are ever probed.
-        init?(customer: Customer, endpoint: EndpointRecord?, lastProbe: ProbeResultRecord?) {
-            guard customer.state == .ready, let endpoint, let dns = endpoint.dnsName else { return nil }
-            self.customer = customer
-            self.endpoint = endpoint
-            self.dnsName = dns
-            expectedSlow = lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false
+        /// Why a customer cannot be probed now.
+        enum Unprobeable: Error, Equatable {
+            /// Not ready: nothing to probe yet, or any more (not a fault).
+            case notReady
+            /// Ready, but something a ready customer always has is missing: a fault worth saying.
+            case missing(String)
+        }
+
+        /// Only names recorded from our endpoints' associations are ever probed.
+        static func make(customer: Customer, endpoint: EndpointRecord?, lastProbe: ProbeResultRecord?) -> Result<Target, Unprobeable> {
+            guard customer.state == .ready else { return .failure(.notReady) }
+            guard let id = customer.id else { return .failure(.missing("no id")) }
+            guard let endpoint else { return .failure(.missing("no live endpoint")) }
+            guard let dns = endpoint.dnsName else { return .failure(.missing("no DNS name on endpoint \(endpoint.vpcEndpointId ?? "?")")) }
+            return .success(Target(customer: customer, customerId: id, endpoint: endpoint, dnsName: dns,
+                                   expectedSlow: lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false))
         }
     }
 
-    /// Every customer the probe can reach now.
+    /// Every customer the probe can reach now. A ready customer that cannot be probed is said (once, until
+    /// the set changes) and counted: its health would otherwise just stop changing.
     public func targets() async throws -> [Target] {
         let snapshot = try await store.statusSnapshot()
-        return snapshot.customers.compactMap { customer in
-            customer.id.flatMap { id in Target(customer: customer, endpoint: snapshot.endpoints[id], lastProbe: snapshot.latestProbes[id]) }
+        var targets: [Target] = []
+        var faults: [String] = []
+        for customer in snapshot.customers {
+            let id = customer.id
+            switch Target.make(customer: customer, endpoint: id.flatMap { snapshot.endpoints[$0] },
+                               lastProbe: id.flatMap { snapshot.latestProbes[$0] }) {
+            case .success(let target): targets.append(target)
+            case .failure(.notReady): continue
+            case .failure(.missing(let what)): faults.append("\(customer.name) (\(what))")
+            }
         }
+        if faults.isEmpty {
+            failures.succeeded(.probeTarget)
+        } else {
+            let listed = faults.prefix(10).joined(separator: ", ") + (faults.count > 10 ? " and \(faults.count - 10) more" : "")
+            failures.failed(.probeTarget, "ready customers cannot be probed: \(listed); their health is not measured "
+                                + "until a pass records their endpoint (privatelink-consumer explain NAME)",
+                            metadata: ["customers": "\(faults.count)"])
+        }
+        return targets
     }
 
     /// `customer`'s target, or nil when it cannot be probed now.
     public func target(for customer: Customer) async throws -> Target? {
         guard let id = customer.id else { return nil }
-        return Target(customer: customer, endpoint: try await store.liveEndpoint(customerId: id), lastProbe: nil)
+        let endpoint = try await store.liveEndpoint(customerId: id)
+        return try? Target.make(customer: customer, endpoint: endpoint, lastProbe: nil).get()
     }
 
     /// One sweep over every target. Returns the results in target order.
@@ -83,7 +115,7 @@ public final class ProbeScheduler: Sendable {
         let targets = try await targets()
         let records = await probeAll(targets)
         try await store.recordProbes(records)
-        for (target, record) in zip(targets, records) { log(record, customer: target.customer.name) }
+        for (target, record) in zip(targets, records) { await log(record, customer: target.customer.name) }
         return records
     }
 
@@ -106,8 +138,8 @@ public final class ProbeScheduler: Sendable {
         let result = await prober.probe(ProbeTarget(host: target.dnsName, port: customer.port, credentials: credentials))
         for (stage, milliseconds) in result.latencyMs { metrics?.recordProbe(stage: stage.rawValue, seconds: milliseconds / 1000) }
         return ProbeResultRecord(
-            id: nil, customerId: customer.id ?? 0, time: started, ok: result.ok,
-            stage: ProbeResultRecord.Stage(rawValue: result.stage.rawValue) ?? .dns,
+            id: nil, customerId: target.customerId, time: started, ok: result.ok,
+            stage: ProbeResultRecord.Stage(result.stage),
             errorKind: result.failure?.kind.name, error: result.failure?.message, hint: result.failure?.hint,
             latencyMs: result.latencyMsByStageName, vpcEndpointId: target.endpoint.vpcEndpointId, dnsName: target.dnsName,
             port: customer.port)
@@ -123,7 +155,7 @@ public final class ProbeScheduler: Sendable {
     }
 
     /// Writes the result to the health log when it differs from the last one written, or an hour passed.
-    func log(_ record: ProbeResultRecord, customer: String) {
+    func log(_ record: ProbeResultRecord, customer: String) async {
         let signature = record.ok ? "ok" : "\(record.stage.rawValue)/\(record.errorKind ?? "")"
         let time = record.time
         let due = lastLogged.withLock { memory -> Bool in
@@ -138,13 +170,26 @@ public final class ProbeScheduler: Sendable {
                                    port: record.port, ok: record.ok, stage: record.stage.rawValue, error: record.error,
                                    hint: record.hint, latencyMs: record.latencyMs)
         do {
-            try healthLog?.append(.probe(entry))
+            try await healthLog?.write(.probe(entry))
         } catch {
             logger.warning("cannot write the health log", metadata: ["error": "\(error)"])
         }
         if !record.ok {
             logger.warning("probe failed", metadata: ["customer": "\(customer)", "probe.stage": "\(record.stage.rawValue)",
                                                       "probe.error": "\(record.error ?? "")"])
+        }
+    }
+}
+
+extension ProbeResultRecord.Stage {
+    /// The stored name of a probe stage: every stage has one (a new stage fails to compile here, instead
+    /// of being recorded as another).
+    init(_ stage: ProbeStage) {
+        switch stage {
+        case .dns: self = .dns
+        case .connect: self = .connect
+        case .postgres: self = .postgres
+        case .login: self = .login
         }
     }
 }

@@ -26,28 +26,37 @@ public final class HealthLogOutbox: Sendable {
         guard let writer else { return }
         var cursor = try await store.healthLogCursor()
         let stateId = try await store.stateId()
-        let alreadyWritten = written.withLock { value -> Int64 in
-            if let value { return value }
-            let found = HealthLogReader(path: writer.path).lastEventId(stateId: stateId) ?? 0
-            value = found
-            return found
+        let alreadyWritten: Int64
+        if let known = written.withLock({ $0 }) {
+            alreadyWritten = known
+        } else {
+            // Reading the log's tail blocks: on a blocking-work thread.
+            let found = try await BlockingIO.run { HealthLogReader(path: writer.path).lastEventId(stateId: stateId) ?? 0 }
+            alreadyWritten = written.withLock { value in
+                value = max(value ?? 0, found)
+                return value ?? 0
+            }
         }
         while true {
             let events = try await store.events(after: cursor, limit: batch)
             guard let last = events.last?.id else { return }
-            for event in events where (event.id ?? 0) > alreadyWritten {
-                let id = event.id ?? 0
-                // Skipped on a retry if this flush fails after the write but before the cursor moves.
-                guard id > written.withLock({ $0 ?? 0 }) else { continue }
+            let lines: [(id: Int64, entry: HealthLogEntry)] = events.compactMap { event in
+                guard let id = event.id, id > alreadyWritten else { return nil }
                 if let check = event.checkName, let verdict = event.verdict {
-                    try writer.append(.check(time: event.time, HealthLogCheck(customer: event.customerName ?? "-", check: check, verdict: verdict.rawValue,
-                                                                              detail: event.detail, hint: event.hint, eventId: id, stateId: stateId)))
-                } else {
-                    try writer.append(.event(time: event.time, customer: event.customerName ?? "-", event: event.event, detail: event.detail,
-                                             trail: HealthLogEventTrail(eventId: id, actor: event.actor, fromState: event.fromState?.rawValue,
-                                                                        toState: event.toState?.rawValue, stateId: stateId)))
+                    return (id, .check(time: event.time, HealthLogCheck(customer: event.customerName ?? "-", check: check, verdict: verdict.rawValue,
+                                                                        detail: event.detail, hint: event.hint, eventId: id, stateId: stateId)))
                 }
-                written.withLock { $0 = max($0 ?? 0, id) }
+                return (id, .event(time: event.time, customer: event.customerName ?? "-", event: event.event, detail: event.detail,
+                                   trail: HealthLogEventTrail(eventId: id, actor: event.actor, fromState: event.fromState?.rawValue,
+                                                              toState: event.toState?.rawValue, stateId: stateId)))
+            }
+            // One trip to a blocking-work thread per batch; each line is remembered as it lands, so a retry
+            // after a failure midway does not write it twice.
+            try await BlockingIO.run { [self] in
+                for line in lines where line.id > written.withLock({ $0 ?? 0 }) {
+                    try writer.append(line.entry)
+                    written.withLock { $0 = max($0 ?? 0, line.id) }
+                }
             }
             try await store.advanceHealthLogCursor(to: last)
             cursor = last

@@ -37,6 +37,8 @@ public final class Reconciler: Sendable {
     let leaseRemaining: @Sendable () -> Duration?
     let now: @Sendable () -> Date
     let logger: Logger
+    /// Background failures the daemon carries on through, logged once and counted.
+    public let failures: BackgroundFailures
     /// Marked after each region observed and each action done: what the watchdog calls progress.
     public let progress = ProgressMark()
     /// When history was last pruned (at most hourly; the first pass prunes).
@@ -48,7 +50,7 @@ public final class Reconciler: Sendable {
     public init(config: ConsumerConfig, store: any StateStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
                 policy: ReconcilePolicy? = nil, pacer: MutationPacer = MutationPacer(),
                 mayAct: @escaping @Sendable () -> Bool = { true }, leaseRemaining: @escaping @Sendable () -> Duration? = { nil },
-                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+                now: @escaping @Sendable () -> Date = { Date() }, failures: BackgroundFailures? = nil, logger: Logger) {
         self.mayAct = mayAct
         self.leaseRemaining = leaseRemaining
         self.config = config
@@ -60,6 +62,7 @@ public final class Reconciler: Sendable {
         self.pacer = pacer
         self.now = now
         self.logger = logger
+        self.failures = failures ?? BackgroundFailures(metrics: metrics, logger: logger)
     }
 
     /// One full pass over every configured region. Failures are logged and counted, never thrown:
@@ -282,8 +285,17 @@ public final class Reconciler: Sendable {
 
     func learnAccountId() async {
         guard accountId.withLock({ $0 }) == nil else { return }
-        if let account = await aws.accountId() {
+        do {
+            let account = try await aws.accountId()
             accountId.withLock { $0 = account }
+            failures.succeeded(.stsIdentity)
+        } catch {
+            // Asked again every pass until it answers. The code, not the message: a request id would make
+            // every repeat look new.
+            guard error.kind != .cancelled else { return }
+            failures.failed(.stsIdentity, "cannot learn this account's id (STS GetCallerIdentity): \(error.code ?? error.kind.description); "
+                                + "check the daemon's AWS credentials and that STS is reachable",
+                            metadata: ["aws.operation": "GetCallerIdentity"])
         }
     }
 

@@ -21,8 +21,8 @@ public protocol ReconcilerAWS: Sendable {
     func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint
     /// DeleteVpcEndpoints; EC2 answers 200 with the items it could not delete.
     func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure]
-    /// Our account id (STS GetCallerIdentity), nil when it cannot be learned now.
-    func accountId() async -> String?
+    /// Our account id (STS GetCallerIdentity).
+    func accountId() async throws(AWSClientError) -> String
     /// GetResourceConfiguration of a shared configuration; any failure (access denied, not found,
     /// throttled, transport) is reported as `unreadable` with its reason, never thrown.
     func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup
@@ -87,7 +87,7 @@ extension AWSContext: ReconcilerAWS {
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }
 
-    public func accountId() async -> String? {
-        try? await STSClient(executor: executor, credentials: credentials, region: defaultRegion).getCallerIdentity().account
+    public func accountId() async throws(AWSClientError) -> String {
+        try await STSClient(executor: executor, credentials: credentials, region: defaultRegion).getCallerIdentity().account
     }
 }
