@@ -72,23 +72,22 @@ import Testing
         }
     }
 
-    @Test func theWholeStatusDocumentMatches() async throws {
-        // Through `render`, as `status --json` runs it, against JSONEncoder over the rows render produced.
+    @Test(arguments: [0, 1, 2]) func theWholeStatusDocumentMatches(leaderCase: Int) {
+        // The document `render` writes: no leader key (SQLite), `"leader": null`, or the lease's holder.
         var random = SeededRandom(seed: 7)
         let rows = (0..<50).map { _ in Self.row(&random) }
         let invitations = (0..<5).map { _ in Self.invitation(&random) }
-        struct Document: Encodable, JSONWritable {
-            var customers: [StatusCommand.CustomerRow]
-            var invitations: [StatusCommand.InvitationRow]
-            func write(to writer: inout JSONWriter) {
-                writer.object { object in
-                    object.field("customers", customers)
-                    object.field("invitations", invitations)
-                }
-            }
+        let leader: StatusCommand.LeaderView?? = switch leaderCase {
+        case 0: .none
+        case 1: .some(nil)
+        default: StatusCommand.LeaderView(host: "ip-10-0-0-1", pid: 4242, since: Self.date(&random), epoch: 7)
         }
-        Self.expectSame(Document(customers: rows, invitations: invitations), seed: 7)
-        Self.expectSame([StatusCommand.CustomerRow](), seed: 0)
+        let document = StatusCommand.Document(customers: rows, invitations: invitations, leader: leader)
+        Self.expectSame(document, seed: 7)
+        let text = JSONWriter.write(document)
+        #expect(text.contains(#""leader":"#) == (leaderCase != 0))
+        #expect(text.contains(#""leader":null"#) == (leaderCase == 1))
+        Self.expectSame(StatusCommand.Document(customers: [], invitations: [], leader: nil), seed: 0)
     }
 }
 

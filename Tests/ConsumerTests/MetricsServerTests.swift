@@ -252,10 +252,10 @@ struct MetricsServerLimitTests {
 
     @Test func anIdleKeepAliveConnectionClosesAfterTheIdleTimeoutOnly() async throws {
         let metrics = DaemonMetrics(registry: .init())
-        try await withServer(metrics, limits: Self.limits(idle: .milliseconds(500))) { server in
+        try await withServer(metrics, limits: Self.limits(idle: .seconds(1))) { server in
             let peer = try await RawPeer.connect(port: server.port)
             // Requests 200 ms apart for longer than the idle timeout: each one restarts it.
-            for _ in 0..<6 {
+            for _ in 0..<8 {
                 try await peer.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 try await peer.waitFor("staleAfterSeconds")
                 peer.clear()
@@ -268,26 +268,68 @@ struct MetricsServerLimitTests {
         }
     }
 
-    @Test(arguments: [1, 1024]) func aHeadOverTheLimitIsAnswered431AndClosed(chunk: Int) async throws {
+    /// A head of exactly `bytes` bytes (request line, a padding header, the blank line).
+    static func head(bytes: Int) -> [UInt8] {
+        let fixed = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: \r\n\r\n".utf8.count
+        return Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "a", count: bytes - fixed))\r\n\r\n".utf8)
+    }
+
+    @Test(arguments: [64, 65_536]) func aHeadOverTheLimitIsAnswered431AndClosed(piece: Int) async throws {
         let metrics = DaemonMetrics(registry: .init())
         try await withServer(metrics) { server in
-            // Just under the limit: answered.
-            let small = try await RawPeer.connect(port: server.port)
-            let padding = String(repeating: "a", count: 16 * 1024 - 100)
-            try await small.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: \(padding)\r\n\r\n")
-            try await small.waitFor("staleAfterSeconds")
-            #expect(small.received.hasPrefix("HTTP/1.1 503"))
-            small.close()
+            // Exactly the limit: answered.
+            let atLimit = try await RawPeer.connect(port: server.port)
+            #expect(Self.head(bytes: 16 * 1024).count == 16 * 1024)
+            try await atLimit.send(bytes: Self.head(bytes: 16 * 1024))
+            try await atLimit.waitFor("staleAfterSeconds")
+            #expect(atLimit.received.hasPrefix("HTTP/1.1 503"))
+            atLimit.close()
 
-            // 17 KiB, in pieces of `chunk` bytes (the last ones may be refused unsent).
-            let large = try await RawPeer.connect(port: server.port)
-            let head = Array("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: \(String(repeating: "b", count: 17 * 1024))\r\n\r\n".utf8)
-            for start in stride(from: 0, to: head.count, by: chunk * 64) where !large.isClosed {
-                try? await large.send(bytes: Array(head[start ..< min(head.count, start + chunk * 64)]))
+            // One byte over, sent in pieces of `piece` bytes (the last ones may find the connection closed).
+            let over = try await RawPeer.connect(port: server.port)
+            let head = Self.head(bytes: 16 * 1024 + 1)
+            for start in stride(from: 0, to: head.count, by: piece) where !over.isClosed {
+                try? await over.send(bytes: Array(head[start ..< min(head.count, start + piece)]))
             }
-            try await large.waitClosed()
-            #expect(large.received.hasPrefix("HTTP/1.1 431 "), "got \(large.received.prefix(40))")
+            try await over.waitClosed()
+            #expect(over.received.hasPrefix("HTTP/1.1 431 "), "got \(over.received.prefix(40))")
             #expect(Self.closedCount(metrics, .headTooLarge) == 1)
+        }
+    }
+
+    @Test func connectionsReadingALaterRequestMakeRoomToo() async throws {
+        // Every connection completed a request and then sent a byte of the next: all are reading, none is
+        // protected by its past, and a scrape still gets in.
+        let metrics = DaemonMetrics(registry: .init())
+        try await withServer(metrics, limits: Self.limits(connections: 4)) { server in
+            var peers: [RawPeer] = []
+            for _ in 0..<4 {
+                let peer = try await RawPeer.connect(port: server.port)
+                try await peer.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                try await peer.waitFor("staleAfterSeconds")
+                try await peer.send("G")
+                peers.append(peer)
+            }
+            #expect(try await LoopbackHTTP.request("GET", "/metrics", port: server.port).status == 200)
+            try await peers[0].waitClosed()
+            #expect(Self.closedCount(metrics, .evicted) == 1)
+            #expect(Self.closedCount(metrics, .refused) == 0)
+            for peer in peers { peer.close() }
+        }
+    }
+
+    @Test func aPeerThatStopsReadingItsResponsesIsClosedAtTheRequestTimeout() async throws {
+        // A /metrics page of a few hundred kilobytes, asked for forty times in one go by a peer that reads
+        // nothing: the responses fill the socket buffers, the write of one never ends, and the connection
+        // is given up instead of being held (and never chosen to make room) forever.
+        let metrics = DaemonMetrics(registry: .init())
+        for index in 0..<2_000 { metrics.recordCustomer(name: "customer-\(index)", state: .ready, healthy: true) }
+        try await withServer(metrics, limits: Self.limits(request: .milliseconds(500))) { server in
+            let peer = try await RawPeer.connect(port: server.port, reading: false)
+            try await peer.send(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 40))
+            while Self.closedCount(metrics, .responseTimeout) != 1 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(Self.closedCount(metrics, .requestTimeout) == 0)
+            peer.close()
         }
     }
 
@@ -345,26 +387,41 @@ struct MetricsServerLimitTests {
                     return peers
                 }
             }
-            // Prometheus scrapes throughout the flood: every scrape is answered.
+            // Prometheus scrapes throughout the flood, over one kept-alive connection as it does (opening a
+            // new one if the listener closed it): every scrape is answered.
             var latencies: [Duration] = []
+            var scraper = try await RawPeer.connect(port: server.port)
+            var reconnects = 0
             while !floodDone.withLock({ $0 }) || latencies.count < 10 {
                 for path in ["/metrics", "/healthz"] {
                     let start = ContinuousClock.now
-                    let reply = try await LoopbackHTTP.request("GET", path, port: server.port)
+                    let reply: HTTPReply
+                    do {
+                        try await scraper.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+                        reply = try await scraper.nextReply()
+                    } catch {
+                        scraper.close()
+                        scraper = try await RawPeer.connect(port: server.port)
+                        reconnects += 1
+                        try await scraper.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+                        reply = try await scraper.nextReply()
+                    }
                     latencies.append(ContinuousClock.now - start)
                     #expect(reply.status == 200, "\(path) answered \(reply.status)")
                 }
             }
+            scraper.close()
             let peers = try await flood.value
             // The last connections may still wait in the backlog: every one past the cap goes once accepted
-            // (the scrapers' own connections may have made a few more go).
-            while (Self.closedCount(metrics, .evicted) ?? 0) < hostile - 128 || peers.filter({ !$0.isClosed }).count > 128 {
+            // (or, on a slow day, at its request timeout).
+            func gone() -> Int { (Self.closedCount(metrics, .evicted) ?? 0) + (Self.closedCount(metrics, .requestTimeout) ?? 0) }
+            while gone() < hostile - 128 || peers.filter({ !$0.isClosed }).count > 128 {
                 try await Task.sleep(for: .milliseconds(10))
             }
             let evicted = Self.closedCount(metrics, .evicted) ?? 0
             let sorted = latencies.sorted()
-            print("metrics flood: \(peers.count) hostile connections, \(evicted) evicted, \(latencies.count) scrapes, "
-                  + "median \(sorted[sorted.count / 2]), slowest \(sorted.last!)")
+            print("metrics flood: \(peers.count) hostile connections, \(evicted) evicted, \(latencies.count) scrapes "
+                  + "(\(reconnects) reconnections), median \(sorted[sorted.count / 2]), slowest \(sorted.last!)")
             #expect(peers.count == hostile)
             #expect(Self.closedCount(metrics, .refused) == 0)
             for peer in peers { peer.close() }
@@ -382,9 +439,11 @@ private final class RawPeer: Sendable {
         self.collector = collector
     }
 
-    static func connect(port: Int) async throws -> RawPeer {
+    /// - Parameter reading: false: the peer never reads what the server sends.
+    static func connect(port: Int, reading: Bool = true) async throws -> RawPeer {
         let collector = Collector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: reading)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
             .connect(host: "127.0.0.1", port: port).get()
         return RawPeer(channel: channel, collector: collector)
@@ -415,6 +474,20 @@ private final class RawPeer: Sendable {
         let line = "privatelink_consumer_metrics_connections_open \(Double(open))"
         while !metrics.render().split(separator: "\n").contains(Substring(line)) {
             try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// The next complete response (sized by Content-Length), removed from what was received.
+    func nextReply() async throws -> HTTPReply {
+        while true {
+            let parsed = collector.text.withLock { text -> HTTPReply? in
+                guard let (reply, used) = LoopbackHTTP.parse(Array(text.utf8)) else { return nil }
+                text = String(decoding: Array(text.utf8).dropFirst(used), as: UTF8.self)
+                return reply
+            }
+            if let parsed { return parsed }
+            guard !isClosed else { throw ClosedEarly(received: received) }
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 

@@ -23,7 +23,7 @@ public enum StateCommands {
             throw CommandFailure.runtime("state copy: \(error.message); stop the daemon first (systemctl stop privatelink-consumer), then copy")
         }
         defer { lock.release() }
-        let source = try SQLiteStore(path: path)
+        let source = try await ConsumerApp.openSQLite(path)
         let store = try await PostgresStore.open(postgres)
         let counts: StateCopy.Counts
         do {
@@ -49,7 +49,7 @@ public enum StateCommands {
         }
         let target = path.hasPrefix("/") ? path
             : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)).standardizedFileURL.path
-        let customers = try await SQLiteStore(path: statePath).backup(to: target)
+        let customers = try await ConsumerApp.openSQLite(statePath).backup(to: target)
         return "backed up \(statePath) to \(target) (\(customers) customers, consistent as of one instant)"
     }
 }

@@ -117,6 +117,31 @@ public enum StatusCommand {
         var epoch: Int64
     }
 
+    /// The whole `status --json` document.
+    struct Document: Encodable, JSONWritable {
+        var customers: [CustomerRow]
+        var invitations: [InvitationRow]
+        /// Outer nil: no `leader` key (SQLite); inner nil: `"leader": null` (nobody holds the lease).
+        var leader: LeaderView??
+
+        enum CodingKeys: String, CodingKey { case customers, invitations, leader }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(customers, forKey: .customers)
+            try container.encode(invitations, forKey: .invitations)
+            if let leader { try container.encode(leader, forKey: .leader) }
+        }
+
+        func write(to writer: inout JSONWriter) {
+            writer.object { object in
+                object.field("customers", customers)
+                object.field("invitations", invitations)
+                if let leader { object.field("leader", leader) }
+            }
+        }
+    }
+
     public static func render(_ app: ConsumerApp, json: Bool) async throws -> String {
         let store = try await app.openStore()
         let snapshot = try await store.statusSnapshot()
@@ -148,29 +173,6 @@ public enum StatusCommand {
                           decision: record.decision.rawValue, reason: record.reason?.rawValue, firstSeen: record.firstSeen)
         }
         if json {
-            struct Document: Encodable, JSONWritable {
-                var customers: [CustomerRow]
-                var invitations: [InvitationRow]
-                /// Outer nil: no `leader` key (SQLite); inner nil: `"leader": null` (nobody holds the lease).
-                var leader: LeaderView??
-
-                enum CodingKeys: String, CodingKey { case customers, invitations, leader }
-
-                func encode(to encoder: any Encoder) throws {
-                    var container = encoder.container(keyedBy: CodingKeys.self)
-                    try container.encode(customers, forKey: .customers)
-                    try container.encode(invitations, forKey: .invitations)
-                    if let leader { try container.encode(leader, forKey: .leader) }
-                }
-
-                func write(to writer: inout JSONWriter) {
-                    writer.object { object in
-                        object.field("customers", customers)
-                        object.field("invitations", invitations)
-                        if let leader { object.field("leader", leader) }
-                    }
-                }
-            }
             let document = Document(customers: customers, invitations: invitations, leader: shared.map(\.leader))
             // About a kilobyte per customer with its checks.
             return JSONWriter.write(document, capacity: 1024 * (customers.count + invitations.count + 1))

@@ -30,11 +30,12 @@ public final class BackgroundFailures: Sendable {
 
     /// `kind` failed with `message` (which names the consequence and the fix; no secrets).
     public func failed(_ kind: Kind, _ message: String, metadata: Logger.Metadata = [:]) {
+        // The gauge is set under the lock, so that it always agrees with what is remembered.
         let changed = current.withLock { current in
             defer { current[kind] = message }
+            metrics?.recordBackgroundFailure(kind, failing: true)
             return current[kind] != message
         }
-        metrics?.recordBackgroundFailure(kind, failing: true)
         var metadata = metadata
         metadata["failure"] = "\(kind.rawValue)"
         logger.log(level: changed ? .warning : .debug, "\(message)", metadata: metadata)
@@ -42,9 +43,27 @@ public final class BackgroundFailures: Sendable {
 
     /// `kind` worked: if it was failing, that ends (one notice).
     public func succeeded(_ kind: Kind) {
-        guard current.withLock({ $0.removeValue(forKey: kind) }) != nil else { return }
-        metrics?.recordBackgroundFailure(kind, failing: false)
+        let was = current.withLock { current in
+            let was = current.removeValue(forKey: kind)
+            if was != nil { metrics?.recordBackgroundFailure(kind, failing: false) }
+            return was
+        }
+        guard was != nil else { return }
         logger.notice("recovered", metadata: ["failure": "\(kind.rawValue)"])
+    }
+
+    /// This daemon stops doing the work (it stands by): nothing it no longer tries can be failing.
+    public func standDown() {
+        let cleared = current.withLock { current in
+            let kinds = Array(current.keys)
+            for kind in kinds { metrics?.recordBackgroundFailure(kind, failing: false) }
+            current.removeAll()
+            return kinds
+        }
+        if !cleared.isEmpty {
+            logger.info("standing by: background failures no longer tried",
+                        metadata: ["failures": "\(cleared.map(\.rawValue).sorted().joined(separator: ","))"])
+        }
     }
 
     /// The message of `kind`'s current failure; nil while it works.

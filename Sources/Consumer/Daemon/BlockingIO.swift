@@ -1,3 +1,4 @@
+import NIOCore
 import NIOPosix
 
 /// Where blocking system calls reached from async code run: the health log's `write(2)` and `flock`, whole
@@ -15,8 +16,9 @@ public enum BlockingIO {
         return pool
     }()
 
-    /// Runs `body` on a blocking-work thread and returns its result. Cancellation does not interrupt it.
+    /// Runs `body` on a blocking-work thread and returns its result. Cancellation neither interrupts nor
+    /// skips it (a health-log line written at shutdown is still written): the caller waits for it.
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await pool.runIfActive(body)
+        try await pool.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any(), body).get()
     }
 }

@@ -164,13 +164,16 @@ public struct DaemonParts: Sendable {
             metrics = DaemonMetrics()
         }
         let prober = PostgresProber(timeouts: config.probe.timeouts, logger: logger)
+        // One record of background failures for the whole daemon: a standby clears it all.
+        let failures = BackgroundFailures(metrics: metrics, logger: logger)
         let scheduler = ProbeScheduler(store: store, prober: prober, concurrency: config.probe.concurrency,
-                                       healthLog: healthLog, metrics: metrics, logger: logger)
+                                       healthLog: healthLog, metrics: metrics, failures: failures, logger: logger)
         let reconciler = Reconciler(config: config, store: store, aws: aws, events: HealthLogOutbox(store: store, writer: healthLog), metrics: metrics,
                                     policy: policy ?? ReconcilePolicy(unmatchedInvitations: config.unmatchedInvitations),
                                     pacer: pacer ?? MutationPacer(capacity: config.ec2Pacing.burst,
                                                                   refillPerSecond: config.ec2Pacing.refillPerSecond),
-                                    mayAct: { leadership.mayAct }, leaseRemaining: { leadership.remaining }, logger: logger)
+                                    mayAct: { leadership.mayAct }, leaseRemaining: { leadership.remaining }, failures: failures,
+                                    logger: logger)
         return DaemonParts(store: store, aws: aws, reconciler: reconciler, scheduler: scheduler, metrics: metrics)
     }
 }

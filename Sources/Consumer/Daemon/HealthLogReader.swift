@@ -216,17 +216,14 @@ final class HealthLogFollower: Sendable {
     /// The next entry, waiting for one to be appended; nil once the calling task is cancelled.
     func next() async throws -> HealthLogEntry? {
         while !Task.isCancelled {
+            if let entry = state.withLock({ Self.take(&$0) }) { return entry }
             // Polling reads files (the whole log at the start): on a blocking-work thread.
             let entry = try await BlockingIO.run { [self] in
                 try state.withLock { state throws -> HealthLogEntry? in
-                    if state.next == state.ready.count {
-                        state.ready.removeAll(keepingCapacity: true)
-                        state.next = 0
-                        try poll(&state)
-                    }
-                    guard state.next < state.ready.count else { return nil }
-                    defer { state.next += 1 }
-                    return state.ready[state.next]
+                    state.ready.removeAll(keepingCapacity: true)
+                    state.next = 0
+                    try poll(&state)
+                    return Self.take(&state)
                 }
             }
             if let entry { return entry }
@@ -237,6 +234,13 @@ final class HealthLogFollower: Sendable {
             }
         }
         return nil
+    }
+
+    /// The next entry already read, if any.
+    private static func take(_ state: inout State) -> HealthLogEntry? {
+        guard state.next < state.ready.count else { return nil }
+        defer { state.next += 1 }
+        return state.ready[state.next]
     }
 
     private func poll(_ state: inout State) throws {

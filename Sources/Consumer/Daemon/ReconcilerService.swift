@@ -39,6 +39,8 @@ struct ReconcilerService: Service {
                     metrics?.forgetAllCustomers()
                     known = []
                 }
+                // The active daemon tries (and reports) the background work now.
+                reconciler.failures.standDown()
                 if first {
                     notifier.ready()
                     notifier.status("standing by: another daemon holds the leadership lease")

@@ -61,6 +61,7 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        connections.remove(id)
         self.context = nil
     }
 
@@ -78,13 +79,14 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        var wasIdle = false
         switch phase {
         case .closing:
             return
         case .idle:
             // The next request's first byte: it has the request timeout from now.
             phase = .reading
-            connections.update(id, to: .busy)
+            wasIdle = true
             arm(limits.requestTimeout, .requestTimeout)
         case .reading, .answering:
             break
@@ -94,6 +96,9 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         context.fireChannelRead(data)
+        // A whole request in one read (Prometheus's) was decoded just now and is being answered; only a
+        // request still incomplete makes the connection one that may be closed to make room.
+        if wasIdle && phase == .reading { connections.update(id, to: .reading) }
     }
 
     /// Counts the bytes of the request head up to its blank line (CRLF CRLF, or bare LFs as lenient
@@ -123,13 +128,13 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    /// A request is complete: no timer runs while it is answered.
+    /// A request is complete: it is answered, and the peer has the request timeout to take the answer (a
+    /// peer that stops reading holds the response's write, and the connection, no longer).
     fileprivate func requestEnded() -> Bool {
         guard phase != .closing else { return false }
         phase = .answering
-        timer?.cancel()
-        timer = nil
-        connections.update(id, to: .busy)
+        connections.update(id, to: .answering)
+        arm(limits.requestTimeout, .responseTimeout)
         return true
     }
 
@@ -164,24 +169,33 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
         phase = .closing
         timer?.cancel()
         timer = nil
+        connections.remove(id)
         closed(reason)
         context.close(promise: nil)
     }
 
     /// Answers 431 straight onto the socket (bypassing the HTTP encoder: no response is in progress while
     /// a head is read) and closes once it is written.
+    ///
+    /// The peer may still be sending its head: closing at once would reset the connection and many clients
+    /// drop a response they have not read yet. So the output side is shut after the answer, input is
+    /// dropped, and the connection is closed a second later (or when the peer closes first).
     private func refuseHead() {
         guard phase != .closing, let context else { return }
         phase = .closing
         timer?.cancel()
         timer = nil
+        connections.remove(id)
         closed(.headTooLarge)
         let body = "request head too large: at most \(limits.maxHeadBytes) bytes\n"
         let response = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)))
-            .assumeIsolated()
-            .whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: response)))
+            .whenComplete { _ in
+                channel.close(mode: .output, promise: nil)
+                channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+            }
     }
 
     /// The guard's eyes after the HTTP codec. Parts of a request the guard has refused are dropped.

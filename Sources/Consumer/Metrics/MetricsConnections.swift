@@ -6,10 +6,10 @@ import Synchronization
 final class MetricsConnections: Sendable {
     /// Where a connection is in its life, as the cap's choice of a victim needs it.
     enum Phase: Equatable, Sendable {
-        /// Opened, or reading a request, and never completed one: the first to go.
-        case new
-        /// Completed a request before; reading or answering another.
-        case busy
+        /// Opened, or reading a request it has not completed (its first or a later one): the first to go.
+        case reading
+        /// Answering a complete request (for at most the request timeout): never chosen.
+        case answering
         /// Kept alive between requests: the second to go.
         case idle
     }
@@ -41,8 +41,8 @@ final class MetricsConnections: Sendable {
     var count: Int { state.withLock { $0.entries.count } }
 
     /// Registers a new connection, choosing a victim when the cap is reached: the oldest connection that
-    /// never completed a request, else the oldest idle one; when every connection is answering a request,
-    /// the newcomer is refused.
+    /// has not completed the request it is reading, else the oldest idle one; when every connection is
+    /// answering a request (each for at most the request timeout), the newcomer is refused.
     func admit(_ channel: any Channel) -> Admission {
         state.withLock { state in
             var evicted: (any Channel)?
@@ -52,7 +52,7 @@ final class MetricsConnections: Sendable {
             }
             let id = state.nextId
             state.nextId += 1
-            state.entries.append(Entry(id: id, channel: channel, phase: .new))
+            state.entries.append(Entry(id: id, channel: channel, phase: .reading))
             counted(state.entries.count)
             return Admission(id: id, evicted: evicted)
         }
@@ -60,19 +60,18 @@ final class MetricsConnections: Sendable {
 
     /// Which of `entries` (oldest first) to close to make room; nil when none may be.
     static func victim(in entries: [Entry]) -> Int? {
-        entries.firstIndex { $0.phase == .new } ?? entries.firstIndex { $0.phase == .idle }
+        entries.firstIndex { $0.phase == .reading } ?? entries.firstIndex { $0.phase == .idle }
     }
 
     /// A connection moved on in its life (a request completed, it went idle, a new request began).
     func update(_ id: Int, to phase: Phase) {
         state.withLock { state in
             guard let index = state.entries.firstIndex(where: { $0.id == id }) else { return }
-            // A connection that completed a request never counts as new again.
-            state.entries[index].phase = (phase == .new && state.entries[index].phase != .new) ? .busy : phase
+            state.entries[index].phase = phase
         }
     }
 
-    /// A connection closed.
+    /// A connection closed, or is closing on its own (it no longer holds a place). Idempotent.
     func remove(_ id: Int) {
         state.withLock { state in
             let before = state.entries.count

@@ -122,9 +122,14 @@ public final class Reconciler: Sendable {
                 report("health log", error, metadata: [:])
             }
         }
-        if let counts = try? await store.customerCounts() {
+        do {
+            let counts = try await store.customerCounts()
             summary.customers = counts.live
             summary.ready = counts.ready
+            clearError("customer counts")
+        } catch {
+            // The pass's own reads already failed the same way, or this is the first: said once either way.
+            report("customer counts", error, metadata: [:])
         }
         summary.duration = ContinuousClock.now - start
         return summary

@@ -55,7 +55,7 @@ struct PostgresRowReader {
 
     /// The column named `name` (as written in the schema; PostgreSQL folded it to lower case).
     func callAsFunction<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
-        assert(T.self != Date.self && T.self != Date?.self, "dates are read by their own overload, which rounds them")
+        precondition(T.self != Date.self && T.self != Date?.self, "dates are read by their own overload, which rounds them")
         let cell = try self.cell(name)
         do {
             return try cell.decode(T.self, context: .default)
