@@ -325,11 +325,18 @@ struct MetricsServerLimitTests {
         // is given up instead of being held (and never chosen to make room) forever.
         let metrics = DaemonMetrics(registry: .init())
         for index in 0..<2_000 { metrics.recordCustomer(name: "customer-\(index)", state: .ready, healthy: true) }
-        try await withServer(metrics, limits: Self.limits(request: .milliseconds(500))) { server in
-            let peer = try await RawPeer.connect(port: server.port, reading: false)
+        // 2 s: long enough that a loaded machine reads the requests in time, so only the response can time out.
+        try await withServer(metrics, limits: Self.limits(request: .seconds(2))) { server in
+            // A 4 KiB receive buffer, so that the kernel cannot take the pages in for the peer.
+            let peer = try await RawPeer.connect(port: server.port, reading: false, receiveBuffer: 4096)
             try await peer.send(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 40))
-            while Self.closedCount(metrics, .responseTimeout) != 1 { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(Self.closedCount(metrics, .requestTimeout) == 0)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while Self.closedCount(metrics, .responseTimeout) != 1 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let counts = MetricsConnectionClose.allCases.map { "\($0.rawValue)=\(Self.closedCount(metrics, $0) ?? -1)" }
+            #expect(Self.closedCount(metrics, .responseTimeout) == 1, "\(counts)")
+            #expect(Self.closedCount(metrics, .requestTimeout) == 0, "\(counts)")
             peer.close()
         }
     }
@@ -440,11 +447,14 @@ private final class RawPeer: Sendable {
         self.collector = collector
     }
 
-    /// - Parameter reading: false: the peer never reads what the server sends.
-    static func connect(port: Int, reading: Bool = true) async throws -> RawPeer {
+    /// - Parameters:
+    ///   - reading: false: the peer never reads what the server sends.
+    ///   - receiveBuffer: SO_RCVBUF, set before connecting (it bounds the window the server may fill).
+    static func connect(port: Int, reading: Bool = true, receiveBuffer: Int? = nil) async throws -> RawPeer {
         let collector = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.autoRead, value: reading)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).channelOption(.autoRead, value: reading)
+        if let receiveBuffer { bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: receiveBuffer) }
+        let channel = try await bootstrap
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) } }
             .connect(host: "127.0.0.1", port: port).get()
         return RawPeer(channel: channel, collector: collector)
