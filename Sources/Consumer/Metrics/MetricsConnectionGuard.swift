@@ -7,8 +7,10 @@ import NIOHTTP1
 ///
 /// Timers: the request timer runs from the connection's opening (and from the first byte after an idle
 /// spell) until a request is complete; bytes arriving do not extend it, so a peer trickling a header a
-/// byte at a time is closed like one that sends nothing. The idle timer runs from a response's end to
-/// the next request's first byte. Everything happens on the channel's event loop.
+/// byte at a time is closed like one that sends nothing. The response timer (as long) runs from a
+/// request's end to its response's end: a peer that stops reading cannot hold a connection that is never
+/// chosen to make room. The idle timer runs from a response's end to the next request's first byte.
+/// Everything happens on the channel's event loop.
 final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer

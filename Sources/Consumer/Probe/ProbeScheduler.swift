@@ -115,7 +115,7 @@ public final class ProbeScheduler: Sendable {
         let targets = try await targets()
         let records = await probeAll(targets)
         try await store.recordProbes(records)
-        for (target, record) in zip(targets, records) { await log(record, customer: target.customer.name) }
+        await log(zip(targets, records).map { target, record in (record, target.customer.name) })
         return records
     }
 
@@ -156,27 +156,37 @@ public final class ProbeScheduler: Sendable {
 
     /// Writes the result to the health log when it differs from the last one written, or an hour passed.
     func log(_ record: ProbeResultRecord, customer: String) async {
-        let signature = record.ok ? "ok" : "\(record.stage.rawValue)/\(record.errorKind ?? "")"
-        let time = record.time
-        let due = lastLogged.withLock { memory -> Bool in
-            if let last = memory[customer], last.signature == signature, time.timeIntervalSince(last.time) < repeatInterval {
-                return false
+        await log([(record, customer)])
+    }
+
+    /// Writes the results that are due (see ``log(_:customer:)``) in one trip to a blocking-work thread.
+    func log(_ results: [(record: ProbeResultRecord, customer: String)]) async {
+        var entries: [HealthLogEntry] = []
+        for (record, customer) in results {
+            let signature = record.ok ? "ok" : "\(record.stage.rawValue)/\(record.errorKind ?? "")"
+            let time = record.time
+            let due = lastLogged.withLock { memory -> Bool in
+                if let last = memory[customer], last.signature == signature, time.timeIntervalSince(last.time) < repeatInterval {
+                    return false
+                }
+                memory[customer] = (signature, time)
+                return true
             }
-            memory[customer] = (signature, time)
-            return true
+            guard due else { continue }
+            entries.append(.probe(HealthLogProbe(time: record.time, customer: customer, vpcEndpointId: record.vpcEndpointId,
+                                                 dnsName: record.dnsName, port: record.port, ok: record.ok,
+                                                 stage: record.stage.rawValue, error: record.error, hint: record.hint,
+                                                 latencyMs: record.latencyMs)))
+            if !record.ok {
+                logger.warning("probe failed", metadata: ["customer": "\(customer)", "probe.stage": "\(record.stage.rawValue)",
+                                                          "probe.error": "\(record.error ?? "")"])
+            }
         }
-        guard due else { return }
-        let entry = HealthLogProbe(time: record.time, customer: customer, vpcEndpointId: record.vpcEndpointId, dnsName: record.dnsName,
-                                   port: record.port, ok: record.ok, stage: record.stage.rawValue, error: record.error,
-                                   hint: record.hint, latencyMs: record.latencyMs)
+        guard !entries.isEmpty, let healthLog else { return }
         do {
-            try await healthLog?.write(.probe(entry))
+            try await healthLog.write(entries)
         } catch {
             logger.warning("cannot write the health log", metadata: ["error": "\(error)"])
-        }
-        if !record.ok {
-            logger.warning("probe failed", metadata: ["customer": "\(customer)", "probe.stage": "\(record.stage.rawValue)",
-                                                      "probe.error": "\(record.error ?? "")"])
         }
     }
 }
