@@ -67,7 +67,9 @@ struct PostgresRowReader {
     /// A date column: postgres-nio reads whole microseconds, truncating (12:00:00.123 can come back as
     /// .122999), and every date the store writes is to the millisecond: read it back as written.
     func callAsFunction(_ name: String, as type: Date.Type = Date.self) throws -> Date {
-        let date: Date = try self(name, as: Date?.self).orThrow(StoreError(.corrupt, "state database: column \(name.lowercased()) holds an unreadable value"))
+        guard let date = try self(name, as: Date?.self) else {
+            throw StoreError(.corrupt, "state database: column \(name.lowercased()) holds an unreadable value")
+        }
         return date
     }
 
@@ -128,13 +130,6 @@ final class PostgresColumns {
         guard let index = folded?[name.lowercased()] else { return nil }
         positions[name] = index
         return index
-    }
-}
-
-extension Optional {
-    fileprivate func orThrow(_ error: @autoclosure () -> some Error) throws -> Wrapped {
-        guard let self else { throw error() }
-        return self
     }
 }
 
