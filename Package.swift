@@ -160,7 +160,12 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .testTarget(name: "PostgresProbeTests", dependencies: ["PostgresProbe", "TestSupport"]),
-        .testTarget(name: "ConsumerTests", dependencies: ["Consumer", "TestSupport"]),
+        .testTarget(name: "ConsumerTests", dependencies: [
+            "Consumer", "TestSupport",
+            // The metrics connection guard's states, driven byte by byte on an EmbeddedChannel.
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "LatticeSimulatorTests", dependencies: ["LatticeSimulator", "AWSClient", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Consumer", "ConsumerStore", "LatticeSimulator", "TestSupport"]),
     ]

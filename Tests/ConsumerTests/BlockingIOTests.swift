@@ -8,7 +8,7 @@ import TestSupport
 /// has as many threads as cores (two here), and two calls stuck in the kernel would stall everything else.
 @Suite(.timeLimit(.minutes(1)))
 struct BlockingIOTests {
-    /// The health log rotates under `flock`. With the lock held from another descriptor, sixteen writes
+    /// The health log rotates under `flock`. With the lock held from another descriptor, four writes
     /// wait in the kernel; ordinary async work started after all of them must still finish, and only then
     /// does the test release the lock. Were the writes made on cooperative threads, the first two would
     /// hold the whole pool and the work could never finish: a plain thread releases the lock after 30 s as
@@ -34,7 +34,9 @@ struct BlockingIOTests {
         }
         failsafe.start()
 
-        let writes = 16
+        // More than the cooperative pool's two threads; fewer than BlockingIO's eight, so that the rest of
+        // the suite (other tests open SQLite and write logs through the same pool) is not held up.
+        let writes = 4
         let writing = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<writes {
@@ -69,6 +71,24 @@ struct BlockingIOTests {
             return false
         }
         #expect(ticks.count == writes)
+    }
+}
+
+extension BlockingIOTests {
+    /// Work handed to BlockingIO runs even when the task asking for it is already cancelled: a health-log
+    /// line written during shutdown is still written.
+    @Test func cancellationNeitherSkipsNorInterruptsTheWork() async throws {
+        let counts = Counts()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            #expect(Task.isCancelled)
+            return try await BlockingIO.run {
+                counts.finished.add(1, ordering: .relaxed)
+                return 42
+            }
+        }
+        #expect(try await task.value == 42)
+        #expect(counts.finished.load(ordering: .relaxed) == 1)
     }
 }
 

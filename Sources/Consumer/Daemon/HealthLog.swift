@@ -391,9 +391,16 @@ public final class HealthLogWriter: Sendable {
         try await BlockingIO.run { try self.append(entry) }
     }
 
-    /// Writes the entries, in order, one line each, on a blocking-work thread.
+    /// Writes the entries, in order, one line each, on a blocking-work thread. A line that cannot be
+    /// written does not stop the others; the first failure is thrown after all were tried.
     public func write(_ entries: [HealthLogEntry]) async throws {
-        try await BlockingIO.run { for entry in entries { try self.append(entry) } }
+        try await BlockingIO.run {
+            var firstFailure: (any Error)?
+            for entry in entries {
+                do { try self.append(entry) } catch { firstFailure = firstFailure ?? error }
+            }
+            if let firstFailure { throw firstFailure }
+        }
     }
 
     /// Writes the entry as one line, blocking the calling thread: from async code, use ``write(_:)``.

@@ -182,22 +182,23 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     /// The peer may still be sending its head: closing at once would reset the connection and many clients
     /// drop a response they have not read yet. So the output side is shut after the answer, input is
     /// dropped, and the connection is closed a second later (or when the peer closes first).
+    ///
+    /// The close is scheduled now, not once the answer is written: a peer that reads nothing (responses
+    /// still queued ahead of the 431) would otherwise hold the socket forever. Until it is closed the
+    /// connection keeps its place, as one reading a request: the first to go when room is needed.
     private func refuseHead() {
         guard phase != .closing, let context else { return }
         phase = .closing
-        timer?.cancel()
-        timer = nil
-        connections.remove(id)
+        connections.update(id, to: .reading)
         closed(.headTooLarge)
+        let channel = context.channel
+        timer?.cancel()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         let body = "request head too large: at most \(limits.maxHeadBytes) bytes\n"
         let response = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(string: response)))
-            .whenComplete { _ in
-                channel.close(mode: .output, promise: nil)
-                channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
-            }
+            .whenSuccess { channel.close(mode: .output, promise: nil) }
     }
 
     /// The guard's eyes after the HTTP codec. Parts of a request the guard has refused are dropped.

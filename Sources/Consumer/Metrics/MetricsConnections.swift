@@ -67,8 +67,21 @@ final class MetricsConnections: Sendable {
     func update(_ id: Int, to phase: Phase) {
         state.withLock { state in
             guard let index = state.entries.firstIndex(where: { $0.id == id }) else { return }
-            state.entries[index].phase = phase
+            if phase == .reading && state.entries[index].phase == .idle {
+                // A kept-alive connection starting a new request is as young as that request: a peer that
+                // has scraped for hours is not the first to go the moment its request spans two reads.
+                var entry = state.entries.remove(at: index)
+                entry.phase = phase
+                state.entries.append(entry)
+            } else {
+                state.entries[index].phase = phase
+            }
         }
+    }
+
+    /// Where connection `id` is, as the cap sees it (nil once it is gone).
+    func phase(of id: Int) -> Phase? {
+        state.withLock { state in state.entries.first { $0.id == id }?.phase }
     }
 
     /// A connection closed, or is closing on its own (it no longer holds a place). Idempotent.

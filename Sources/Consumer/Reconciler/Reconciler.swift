@@ -127,9 +127,11 @@ public final class Reconciler: Sendable {
             summary.customers = counts.live
             summary.ready = counts.ready
             clearError("customer counts")
-        } catch {
+        } catch where !Task.isCancelled {
             // The pass's own reads already failed the same way, or this is the first: said once either way.
             report("customer counts", error, metadata: [:])
+        } catch {
+            // Shutdown: the pass is being cancelled.
         }
         summary.duration = ContinuousClock.now - start
         return summary
