@@ -227,14 +227,15 @@ struct MetricsServerLimitTests {
     @Test func halfOpenAndTricklingConnectionsCloseAtTheRequestTimeout() async throws {
         let metrics = DaemonMetrics(registry: .init())
         #expect(Self.closedCount(metrics, .requestTimeout) == 0)
-        try await withServer(metrics, limits: Self.limits(request: .milliseconds(400))) { server in
+        try await withServer(metrics, limits: Self.limits(request: .seconds(1))) { server in
             let start = ContinuousClock.now
             let silent = try await RawPeer.connect(port: server.port)
-            try await silent.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            // On a loaded machine the timeout may already have closed it: what is sent does not matter.
+            try? await silent.send("GET /metrics HTTP/1.1\r\nHost: x\r\n")
             // A byte every 50 ms: bytes arriving do not buy more time.
             let trickling = try await RawPeer.connect(port: server.port)
             let trickle = Task {
-                try await trickling.send("GET /metrics HTTP/1.1\r\n")
+                try? await trickling.send("GET /metrics HTTP/1.1\r\n")
                 while !trickling.isClosed {
                     try await Task.sleep(for: .milliseconds(50))
                     try? await trickling.send("X")
@@ -244,7 +245,7 @@ struct MetricsServerLimitTests {
             try await trickling.waitClosed()
             trickle.cancel()
             let elapsed = ContinuousClock.now - start
-            #expect(elapsed >= .milliseconds(400), "closed before the timeout: \(elapsed)")
+            #expect(elapsed >= .seconds(1), "closed before the timeout: \(elapsed)")
             #expect(!silent.received.contains("HTTP/1.1 200"))
             #expect(Self.closedCount(metrics, .requestTimeout) == 2)
             // The listener still serves.
@@ -330,8 +331,8 @@ struct MetricsServerLimitTests {
         // is given up instead of being held (and never chosen to make room) forever.
         let metrics = DaemonMetrics(registry: .init())
         for index in 0..<2_000 { metrics.recordCustomer(name: "customer-\(index)", state: .ready, healthy: true) }
-        // 2 s: long enough that a loaded machine reads the requests in time, so only the response can time out.
-        try await withServer(metrics, limits: Self.limits(request: .seconds(2))) { server in
+        // 3 s: long enough that a loaded machine reads the requests in time, so only the response can time out.
+        try await withServer(metrics, limits: Self.limits(request: .seconds(3))) { server in
             // A 4 KiB receive buffer, so that the kernel cannot take the pages in for the peer.
             let peer = try await RawPeer.connect(port: server.port, reading: false, receiveBuffer: 4096)
             try await peer.send(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 40))
