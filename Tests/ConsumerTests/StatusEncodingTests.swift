@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import Consumer
 
-/// `status --json`'s rows encode themselves field by field for speed: every stored property is a key, an
-/// absent value is `null`, nothing is forgotten when a field is added.
+/// `status --json`'s rows, in their `Encodable` form (the reference `JSONWriter` is held to): every stored
+/// property is a key and an absent value is `null`.
 @Suite struct StatusEncodingTests {
     static func keys<T>(_ value: T) -> Set<String> { Set(Mirror(reflecting: value).children.compactMap(\.label)) }
 

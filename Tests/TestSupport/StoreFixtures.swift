@@ -6,10 +6,11 @@ public enum StoreFixtures {
     /// The actor fixtures register customers as.
     public static let actor = LifecycleActor.cli(user: "test")
 
-    /// Registers a customer and takes it to `ready` with an available endpoint, as a pass would.
+    /// Registers a customer and takes it to `ready` with an available endpoint, as a pass would (`dnsName`
+    /// nil: an endpoint EC2 gave no DNS name, which a ready customer should never have).
     @discardableResult
     public static func readyCustomer(_ store: any StateStore, name: String, arn: String, port: Int = 5432,
-                                     vpcEndpointId: String, dnsName: String = "localhost") async throws -> Customer {
+                                     vpcEndpointId: String, dnsName: String? = "localhost") async throws -> Customer {
         let parsed = try ResourceConfigurationARN.parse(arn).get()
         let customer = try await store.addCustomer(NewCustomer(name: name, arn: parsed, port: port), by: actor)
         let id = customer.id!

@@ -38,8 +38,6 @@ final class MetricsConnections: Sendable {
         self.counted = counted
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
-
     /// Registers a new connection, choosing a victim when the cap is reached: the oldest connection that
     /// has not completed the request it is reading, else the oldest idle one; when every connection is
     /// answering a request (each for at most the request timeout), the newcomer is refused.
@@ -59,7 +57,7 @@ final class MetricsConnections: Sendable {
     }
 
     /// Which of `entries` (oldest first) to close to make room; nil when none may be.
-    static func victim(in entries: [Entry]) -> Int? {
+    private static func victim(in entries: [Entry]) -> Int? {
         entries.firstIndex { $0.phase == .reading } ?? entries.firstIndex { $0.phase == .idle }
     }
 

@@ -10,8 +10,8 @@ import ServiceLifecycle
 /// every open connection.
 ///
 /// The port may be reachable by more than Prometheus: `MetricsServerLimits` bound what a peer can hold
-/// (request and idle timeouts, head size, connections at once, the oldest never-served connection
-/// making room for a newcomer), and every connection closed that way is counted by reason.
+/// (request, response and idle timeouts, head size, connections at once, the oldest connection still
+/// sending a request making room for a newcomer), and every connection closed that way is counted by reason.
 public struct MetricsServer: Service {
     public let host: String
     public let port: Int
