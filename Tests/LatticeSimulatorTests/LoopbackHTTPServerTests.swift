@@ -150,7 +150,9 @@ struct LoopbackHTTPServerTests {
             #expect(response.header("content-length") == "64")
             // Seven pauses of 40 ms between eight chunks.
             #expect(clock.now - begin >= .milliseconds(280))
-            #expect(reads >= 4)
+            // In more than one piece; how many depends on how often a loaded machine lets the reader run
+            // (4 was asked once and 3 came, with the whole suite on two cores).
+            #expect(reads >= 2)
         }
     }
 
