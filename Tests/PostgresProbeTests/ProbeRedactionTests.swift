@@ -10,13 +10,16 @@ struct ProbeRedactionTests {
         let dir = TemporaryDirectory("plc-redact")
         let wrong = "wr0ng-Secret-\(UInt32.random(in: 0...UInt32.max))"
         let logs = LogCollector()
-        let prober = makeProber(logger: logs.logger(level: .trace))
+        // Generous budgets: this test is about what the output contains, not about time, and the
+        // parallel suite's first seconds can hold a 2 s stage budget up (CI once failed the right
+        // password that way).
+        let prober = makeProber(ProbeTimeouts(uniform: .seconds(15)), logger: logs.logger(level: .trace))
 
         var outputs: [String] = []
         for (name, password) in [("right", postgres.password), ("wrong", wrong)] {
             let credentials = ProbeCredentials(user: postgres.user, passwordFile: try dir.write(name, password + "\n"))
             let result = await prober.probe(ProbeTarget(host: postgres.host, port: postgres.port, credentials: credentials))
-            #expect(result.ok == (name == "right"))
+            #expect(result.ok == (name == "right"), "\(name) password: \(result.failure?.message ?? "ok")")
             outputs += [String(describing: credentials), String(reflecting: credentials),
                         String(describing: result), String(reflecting: result),
                         String(describing: result.failure), result.failure?.message ?? "", result.failure?.hint ?? ""]
