@@ -304,6 +304,36 @@ struct MetricsServerLimitTests {
         }
     }
 
+    /// A head pipelined behind another (in the same packet, or sent while the first is answered) is held by
+    /// the same limit: at the limit it is answered, over it 431 and closed, after the first one's answer.
+    @Test(arguments: [false, true])
+    func aPipelinedHeadIsHeldToTheLimitToo(separately: Bool) async throws {
+        let metrics = DaemonMetrics(registry: .init())
+        try await withServer(metrics, limits: Self.limits(request: .seconds(100))) { server in
+            let first = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            func pipeline(_ second: [UInt8], on peer: RawPeer) async throws {
+                if separately {
+                    try await peer.send(bytes: first)
+                    try await peer.send(bytes: second)
+                } else {
+                    try await peer.send(bytes: first + second)
+                }
+            }
+            let atLimit = try await RawPeer.connect(port: server.port)
+            try await pipeline(Self.head(bytes: 16 * 1024), on: atLimit)
+            #expect(try await atLimit.nextReply().status == 503)
+            #expect(try await atLimit.nextReply().status == 503)
+            atLimit.close()
+
+            let over = try await RawPeer.connect(port: server.port)
+            try? await pipeline(Self.head(bytes: 16 * 1024 + 64), on: over)
+            #expect(try await over.nextReply().status == 503)
+            try await over.waitClosed()
+            #expect(over.received.hasPrefix("HTTP/1.1 431 "), "got \(over.received.prefix(40))")
+            #expect(Self.closedCount(metrics, .headTooLarge) == 1)
+        }
+    }
+
     @Test func connectionsReadingALaterRequestMakeRoomToo() async throws {
         // Every connection completed a request and then sent a byte of the next: all are reading, none is
         // protected by its past, and a scrape still gets in.
@@ -390,9 +420,7 @@ struct MetricsServerLimitTests {
         let id = try #require(connections.admit(channel).id)
         var closed: [MetricsConnectionClose] = []
         let connectionGuard = MetricsConnectionGuard(limits: .standard, connections: connections, id: id) { closed.append($0) }
-        try channel.pipeline.syncOperations.addHandler(connectionGuard)
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-        try channel.pipeline.syncOperations.addHandler(connectionGuard.observer)
+        try connectionGuard.install(on: channel.pipeline.syncOperations)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         func respond() throws {
             try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok,

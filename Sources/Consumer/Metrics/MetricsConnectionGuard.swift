@@ -55,6 +55,25 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     /// The half after the HTTP codec: reports request heads, request ends and response ends.
     var observer: Observer { Observer(guard: self) }
 
+    /// Puts the guard, NIO's HTTP/1 server pipeline and the observer on a new connection's pipeline.
+    ///
+    /// Two counts hold the head limit. The guard counts the raw bytes of a head read while the connection
+    /// is reading (every byte, the request line and separators too), so it refuses such a head first. A
+    /// head pipelined behind one being answered passes the guard uncounted (NIO holds it until the answer
+    /// is written); NIO's decoder bounds it, URL, names and values, at the same limit, and the observer
+    /// answers that overflow with the same 431. Other malformed requests get NIO's 400, from its error
+    /// handler after the observer.
+    func install(on operations: ChannelPipeline.SynchronousOperations) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
+        decoderLimits.maxHeaderListSize = limits.maxHeadBytes
+        try operations.addHandler(self)
+        try operations.configureHTTPServerPipeline(withErrorHandling: false, withEncoderConfiguration: .init(),
+                                                   withDecoderLimitConfiguration: decoderLimits)
+        try operations.addHandler(observer)
+        try operations.addHandler(HTTPServerProtocolErrorHandler())
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if context.channel.isActive { arm(limits.requestTimeout, .requestTimeout) }
@@ -105,7 +124,7 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
 
     /// Counts the bytes of the request head up to its blank line (CRLF CRLF, or bare LFs as lenient
     /// parsers take them); false once the count passes the limit without the head ending. Bytes after a
-    /// head in the same read (a pipelined request) are not counted: NIO's parser bounds those.
+    /// head in the same read (a pipelined request) are not counted: NIO's decoder bounds those (`install`).
     private func scanHead(_ bytes: ByteBuffer) -> Bool {
         bytes.withUnsafeReadableBytes { buffer in
             for byte in buffer {
@@ -186,7 +205,7 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     /// The close is scheduled now, not once the answer is written: a peer that reads nothing (responses
     /// still queued ahead of the 431) would otherwise hold the socket forever. Until it is closed the
     /// connection keeps its place, as one reading a request: the first to go when room is needed.
-    private func refuseHead() {
+    fileprivate func refuseHead() {
         guard phase != .closing, let context else { return }
         phase = .closing
         connections.update(id, to: .reading)
@@ -221,6 +240,17 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
             case .end: forward = connectionGuard.requestEnded()
             }
             if forward { context.fireChannelRead(data) }
+        }
+
+        /// A head NIO's decoder found over the limit (one pipelined behind another, which the guard does not
+        /// count) is refused as the guard refuses one: 431 and closed. NIO's pipelining handler holds the
+        /// error back until the answer before it is written, so the 431 follows that answer.
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if case .headerOverflow? = error as? HTTPParserError {
+                connectionGuard.refuseHead()
+            } else {
+                context.fireErrorCaught(error)
+            }
         }
 
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

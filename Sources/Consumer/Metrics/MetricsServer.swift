@@ -84,9 +84,7 @@ public struct MetricsServer: Service {
                             let connectionGuard = MetricsConnectionGuard(limits: limits, connections: connections, id: id) {
                                 metrics.recordMetricsConnectionClosed($0)
                             }
-                            try operations.addHandler(connectionGuard)
-                            try operations.configureHTTPServerPipeline(withErrorHandling: true)
-                            try operations.addHandler(connectionGuard.observer)
+                            try connectionGuard.install(on: operations)
                         } else {
                             metrics.recordMetricsConnectionClosed(.refused)
                             try operations.addHandler(CloseWhenActive())
