@@ -98,7 +98,13 @@ public struct ThrowawayPostgres: Sendable {
             if let starting { return try await starting.value }
             let task = Task { try await ThrowawayPostgres.start() }
             starting = task
-            return try await task.value
+            do {
+                return try await task.value
+            } catch {
+                // A failed start is not kept: the next caller tries again.
+                if starting == task { starting = nil }
+                throw error
+            }
         }
     }
 
@@ -115,22 +121,33 @@ public struct ThrowawayPostgres: Sendable {
         guard initdb.status == 0 else { throw ThrowawayPostgresError("initdb failed: \(initdb.stderr)") }
 
         let tls = try await makeCertificate(in: directory, as: osUser)
-        let port = try freeLoopbackPort()
-        var settings = [
-            "listen_addresses=127.0.0.1", "port=\(port)", "unix_socket_directories=\(directory)",
-            "password_encryption=scram-sha-256", "fsync=off", "synchronous_commit=\(durable ? "on" : "off")", "full_page_writes=off",
-            "shared_buffers=16MB", "max_connections=200",
-        ]
         let tlsOnlyUser = "probe_tls"
         if tls {
-            settings += ["ssl=on", "ssl_cert_file=\(directory)/server.crt", "ssl_key_file=\(directory)/server.key"]
             // The first matching pg_hba line wins.
             let hba = data + "/pg_hba.conf"
             let rules = try String(contentsOfFile: hba, encoding: .utf8)
             try ("hostnossl all \(tlsOnlyUser) 127.0.0.1/32 reject\n" + rules).write(toFile: hba, atomically: false, encoding: .utf8)
         }
-        let postmasterPID = try await startPostmaster(bin: bin, data: data, settings: settings,
-                                                      directory: directory, as: osUser)
+        // The free port is found before the server binds it: should another process take it meanwhile, the
+        // server exits, and another port is tried.
+        var attempt = 0
+        var started: (port: Int, settings: [String], pid: pid_t)?
+        while started == nil {
+            attempt += 1
+            let port = try freeLoopbackPort()
+            var settings = [
+                "listen_addresses=127.0.0.1", "port=\(port)", "unix_socket_directories=\(directory)",
+                "password_encryption=scram-sha-256", "fsync=off", "synchronous_commit=\(durable ? "on" : "off")", "full_page_writes=off",
+                "shared_buffers=16MB", "max_connections=200",
+            ]
+            if tls { settings += ["ssl=on", "ssl_cert_file=\(directory)/server.crt", "ssl_key_file=\(directory)/server.key"] }
+            do {
+                started = (port, settings, try await startPostmaster(bin: bin, data: data, settings: settings, directory: directory, as: osUser))
+            } catch let error as ThrowawayPostgresError where error.exited && attempt < 3 {
+                continue
+            }
+        }
+        guard let (port, settings, postmasterPID) = started else { throw ThrowawayPostgresError("PostgreSQL did not start") }
         registerForShutdown(pid: postmasterPID, directory: directory)
 
         let user = "probe"
@@ -160,8 +177,9 @@ public struct ThrowawayPostgres: Sendable {
         try? log.close()
         postmasters.withLock { $0.append(process) }
 
+        // Generous: the parallel test suite starts several clusters at once on two cores.
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
+        let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
             // postmaster.pid: line 1 is the PID, line 8 the status, "ready" once connections are accepted.
             let lines = ((try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)) ?? "")
@@ -173,7 +191,10 @@ public struct ThrowawayPostgres: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        throw ThrowawayPostgresError("PostgreSQL did not become ready within 10 s:\n\(output.suffix(2000))")
+        if !process.isRunning {
+            throw ThrowawayPostgresError("PostgreSQL exited before it was ready:\n\(output.suffix(2000))", exited: true)
+        }
+        throw ThrowawayPostgresError("PostgreSQL did not become ready within 30 s:\n\(output.suffix(2000))")
     }
 
     /// The newest `/usr/lib/postgresql/<major>/bin` holding initdb, postgres and psql.
@@ -262,7 +283,12 @@ public struct ThrowawayPostgres: Sendable {
 /// Why the throwaway PostgreSQL could not start.
 public struct ThrowawayPostgresError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The server exited while starting (its port taken, say), rather than failing to become ready.
+    public let exited: Bool
+    public init(_ description: String, exited: Bool = false) {
+        self.description = description
+        self.exited = exited
+    }
 }
 
 /// Keeps the postmasters' Process objects alive as long as the test process.

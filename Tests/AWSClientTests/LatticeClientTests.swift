@@ -112,7 +112,7 @@ struct LatticeClientTests {
     @Test func slowAnswersBeyondTheTimeoutAreATimeoutError() async throws {
         try await withSimulator { simulator, _ in
             Self.share(simulator, [testARN(1)])
-            simulator.inject(SimulatorFault(.delay(.seconds(5)), on: .service(.vpcLattice)))
+            simulator.inject(SimulatorFault(.delay(.seconds(30)), on: .service(.vpcLattice)))
             let clients = SimulatorClients(simulator, maxAttempts: 2, timeout: .milliseconds(200))
             let start = ContinuousClock.now
             let error = await #expect(throws: AWSClientError.self) {
@@ -120,7 +120,8 @@ struct LatticeClientTests {
             }
             #expect(error?.kind == .timeout)
             #expect(error?.attempts == 2)
-            #expect(ContinuousClock.now - start < .seconds(3))
+            // Two 200 ms attempts and a backoff; waiting for the answer would take 30 s.
+            #expect(ContinuousClock.now - start < .seconds(8))
             // Never more calls than attempts; under load an attempt's 200 ms may run out before it even reaches
             // the server (then fewer reach it).
             #expect((simulator.callCounts["vpc-lattice:GetResourceConfiguration"] ?? 0) <= 2)
@@ -128,7 +129,7 @@ struct LatticeClientTests {
             // Slow, but within the deadline: fine.
             simulator.clearFaults()
             simulator.inject(SimulatorFault(.delay(.milliseconds(50)), on: .service(.vpcLattice)))
-            guard case .found = try await SimulatorClients(simulator, timeout: .seconds(2)).lattice.resourceConfiguration(testARN(1)) else {
+            guard case .found = try await SimulatorClients(simulator, timeout: .seconds(10)).lattice.resourceConfiguration(testARN(1)) else {
                 Issue.record("expected the configuration to be found")
                 return
             }

@@ -93,7 +93,7 @@ import TestSupport
 
 /// The lease and its fence in the store: a takeover waits for nothing but the lease to run out, and then
 /// every write of the old holder is refused with nothing written.
-@Suite struct LeaseStoreTests {
+@Suite(.timeLimit(.minutes(2))) struct LeaseStoreTests {
     static let a = LeaseCandidate(holder: "host-a:1:aa", host: "host-a", pid: 1)
     static let b = LeaseCandidate(holder: "host-b:2:bb", host: "host-b", pid: 2)
 
@@ -172,8 +172,13 @@ import TestSupport
         let (started, signal) = AsyncStream.makeStream(of: Void.self)
         let clock = ContinuousClock()
         let committed = Mutex<ContinuousClock.Instant?>(nil)
+        // Taken inside the write, so a late wake-up of this test cannot shorten the measured wait.
+        let writeStartedAt = Mutex<ContinuousClock.Instant?>(nil)
         let write = Task {
+            // Ends the wait below should the write be refused before it begins.
+            defer { signal.finish() }
             try await storeA.write { session in
+                writeStartedAt.withLock { $0 = clock.now }
                 signal.yield()
                 try await Task.sleep(for: .seconds(4))
                 try await session.insert(LifecycleEvent(time: Date(), customerId: nil, customerName: nil, event: "in_flight",
@@ -182,7 +187,9 @@ import TestSupport
             committed.withLock { $0 = clock.now }
         }
         for await _ in started { break }
-        let writeStarted = clock.now
+        guard let writeStarted = writeStartedAt.withLock({ $0 }) else {
+            Issue.record("the write never began: \(await write.result)"); return
+        }
         // B claims once the lease ran out, again while the row is busy, until it takes over.
         try await Task.sleep(for: .milliseconds(2500))
         var claim: LeaseClaim?
@@ -217,31 +224,43 @@ import TestSupport
         let storeB = try await PostgresStore.open(config)
         _ = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 5)
         storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
+        // B's lease connection is open before the freeze (a claim's 1.5 s deadline includes connecting).
+        guard case .standby = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 5) else {
+            Issue.record("b took a live lease"); return
+        }
         let opened = OpenedStore(store: storeA, path: nil, postgres: config)
-        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '300 milliseconds'")
+        // The lease runs out 1 s from now: long enough for the write to pass the fence on a loaded machine.
+        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '1 second'")
+        let clock = ContinuousClock()
+        let (frozenStarted, signal) = AsyncStream.makeStream(of: ContinuousClock.Instant.self)
         let frozen = Task {
+            // Ends the wait below should the write be refused before it begins.
+            defer { signal.finish() }
             try await storeA.write { session in
-                // Frozen for longer than a lease, between two statements of its transaction.
-                try await Task.sleep(for: .seconds(8))
+                signal.yield(clock.now)
+                // Frozen for far longer than a lease, between two statements of its transaction.
+                try await Task.sleep(for: .seconds(12))
                 try await session.insert(LifecycleEvent(time: Date(), customerId: nil, customerName: nil, event: "frozen",
                                                         fromState: nil, toState: nil, detail: nil, actor: .daemon))
             }
         }
-        try await Task.sleep(for: .milliseconds(500))
-        let clock = ContinuousClock()
-        let started = clock.now
+        var began: ContinuousClock.Instant?
+        for await instant in frozenStarted { began = instant; break }
+        guard let started = began else { Issue.record("the frozen write never began: \(await frozen.result)"); return }
         var claim: LeaseClaim?
-        while claim == nil, clock.now - started < .seconds(10) {
+        while claim == nil, clock.now - started < .seconds(14) {
             do {
                 claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 5)
-            } catch let error as StoreError where error.code == .busy {
+            } catch let error as StoreError where error.code == .busy || error.code == .unavailable {
                 continue
             }
         }
         let tookOver = clock.now - started
         guard case .leading(let info, tookOver: true, previous: _)? = claim else { Issue.record("\(String(describing: claim))"); return }
         #expect(info.epoch == 2)
-        #expect(tookOver < .seconds(4), "the frozen transaction held the lease row for \(tookOver)")
+        // The server ends the idle transaction after half a lease (2.5 s); the frozen write would hold the
+        // row for 12 s.
+        #expect(tookOver < .seconds(7), "the frozen transaction held the lease row for \(tookOver)")
         let lost = await frozen.result
         guard case .failure = lost else { Issue.record("the frozen write committed after the takeover"); return }
         #expect(try await storeB.events(after: 0, limit: 10).isEmpty)

@@ -9,7 +9,9 @@ extension DaemonEndToEnd {
         @Test func everyFigureComesOutOfASmallRun() async throws {
             let output = try await ProcessRunner.run(ProcessRunner.executable("privatelink-consumer-bench"), [
                 "--customers", "30", "--onboard", "12", "--history", "500", "--probe-customers", "20", "--passes", "1", "--sweeps", "2",
-                "--idle-seconds", "1", "--json",
+                // Probes must all succeed here, whatever the load: generous stage timeouts (the silent
+                // listeners then hold their sweeps for 6 s each, which nothing here measures).
+                "--idle-seconds", "1", "--probe-timeout-seconds", "6", "--json",
             ], environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()])
             #expect(output.status == 0, "\(output.stderr.suffix(2000))")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any],
@@ -36,6 +38,7 @@ extension DaemonEndToEnd {
             #expect(responder["endpoints"] as? Int == 20 && responder["ok"] as? Int == 20, "\(responder)")
             let silent = try figure("probeSweepWithSilent")
             #expect(silent["silent"] as? Int == 2 && silent["ok"] as? Int == 18, "\(silent)")
+            #expect(silent["probeTimeoutSeconds"] as? Int == 6 && silent["target"] as? Double == 7, "\(silent)")
 
             let idle = try figure("idle")
             #expect((idle["rssMiB"] as? Double ?? 0) > 1, "\(idle)")

@@ -7,7 +7,8 @@ import TestSupport
 
 /// Several daemons on one PostgreSQL state, through the binary, against the simulator: one active, the
 /// others standing by; SIGKILL, SIGSTOP and a restarted database, and never a second endpoint.
-@Suite(.serialized) struct HighAvailabilityTests {
+/// Each test has a time limit: a wait that never ends fails by name instead of holding the run up.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct HighAvailabilityTests {
     /// Daemons of one test: each with its own config (its own health log and metrics port, as on its own
     /// host) and its own AWS access key, so that the simulator's call log tells them apart.
     final class Fleet: @unchecked Sendable {
@@ -57,6 +58,21 @@ import TestSupport
             }
             throw HarnessError("no daemon took the lease within \(timeout)")
         }
+
+        /// Waits until a running daemon other than `excluding` leads; returns its index and when it took
+        /// the lease (the database's clock, this host's): a handover's time, without the polling's latency.
+        func waitForTakeover(excluding: Int, timeout: Duration = .seconds(40)) async throws -> (index: Int, since: Date) {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let leader = try await leader(), let pid = leader["pid"] as? Int, let index = index(ofPid: pid),
+                   index != excluding, daemons[index].process.isRunning {
+                    let since = try #require((leader["since"] as? String).flatMap(Timestamp.parse), "\(leader)")
+                    return (index, since)
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw HarnessError("no daemon took the lease within \(timeout)")
+        }
     }
 
     static func fleet(customers: Int, leaseSeconds: Int = 5, on cluster: ThrowawayPostgres? = nil,
@@ -92,22 +108,23 @@ import TestSupport
         for round in 0..<10 {
             try await Task.sleep(for: .milliseconds(Int.random(in: 100...1500, using: &generator)))
             let victim = fleet.daemons[leader].process
+            let killed = Date()
             kill(victim.processIdentifier, SIGKILL)
-            let killed = ContinuousClock.now
             _ = await waitForExit(victim, timeout: .seconds(5))
             // Registrations keep arriving, from the CLI on "another machine", while nobody leads.
             try await harness.register("ha\(10 + round)", arn: testARN(510 + round))
             registered.append("ha\(10 + round)")
-            let next = try await fleet.waitForLeader(excluding: leader)
-            failovers.append(Double((ContinuousClock.now - killed) / .milliseconds(1)) / 1000)
-            leader = next
+            let next = try await fleet.waitForTakeover(excluding: leader)
+            failovers.append(next.since.timeIntervalSince(killed))
+            leader = next.index
             try fleet.start()
         }
         print("failover after SIGKILL of the active daemon (lease \(lease) s, claims every \(Double(lease) / 3) s): "
               + failovers.map { String(format: "%.1f s", $0) }.joined(separator: ", ")
               + String(format: "; max %.1f s", failovers.max() ?? 0))
-        // The lease, one claim interval, and the CLI's own polling (a status process every 100 ms).
-        #expect(failovers.allSatisfy { $0 <= Double(lease) + Double(lease) / 3 + 2.5 }, "\(failovers)")
+        // The lease and one claim interval (measured to the lease's own start, so the CLI's polling is not
+        // in it), with a second for a claim that is late on a loaded machine.
+        #expect(failovers.allSatisfy { $0 <= Double(lease) + Double(lease) / 3 + 1 }, "\(failovers)")
 
         try await harness.waitUntil(timeout: .seconds(90), "every customer ready after the kills") {
             let states = try await harness.states()
@@ -182,12 +199,12 @@ import TestSupport
         // A daemon stopped with SIGTERM gives the lease up: the other takes over at its next claim, long
         // before the lease would have run out.
         let stopping = fleet.daemons[standby].process
-        let stoppedCleanly = ContinuousClock.now
+        let stoppedCleanly = Date()
         kill(stopping.processIdentifier, SIGTERM)
         #expect(await waitForExit(stopping, timeout: .seconds(15)) == 0)
-        _ = try await fleet.waitForLeader(excluding: standby, timeout: .seconds(Double(lease)))
-        let handover = ContinuousClock.now - stoppedCleanly
-        #expect(handover < .seconds(Double(lease)), "handed over in \(handover)")
+        let handover = try await fleet.waitForTakeover(excluding: standby, timeout: .seconds(30)).since.timeIntervalSince(stoppedCleanly)
+        // Its last renewal was at most a claim interval ago, so the lease had at least lease − lease/3 left.
+        #expect(handover < Double(lease), "handed over \(handover) s after SIGTERM")
         #expect(harness.daemonLog(standby).contains("leadership released at shutdown"))
     }
 
@@ -201,7 +218,11 @@ import TestSupport
         for n in 0..<3 { try await harness.register("ha\(n)", arn: testARN(500 + n)) }
         try await cluster.stop()
         let daemon = try fleet.start()
-        try await Task.sleep(for: .seconds(4))
+        // It says so, and then keeps retrying (several times in 3 s) without saying it again.
+        try await harness.waitUntil(timeout: .seconds(30), "the daemon reports the database unavailable") {
+            harness.daemonLog(0).contains("state database unavailable")
+        }
+        try await Task.sleep(for: .seconds(3))
         #expect(daemon.isRunning, "no exit into a restart loop while the database is down")
         let unavailable = harness.daemonLog(0).components(separatedBy: "state database unavailable").count - 1
         #expect(unavailable == 1, "one line for the outage, not one per retry:\n\(harness.daemonLog(0))")

@@ -8,7 +8,10 @@ extension DaemonEndToEnd {
     @Suite struct ProbeEndToEndTests {
         @Test func healthyAndUnreachableCustomersWithHintsProbeCommandAndHealthLog() async throws {
             let postgres = try await ThrowawayPostgres.shared()
-            let harness = try await DaemonHarness(simulator: SimulatorConfiguration(provisioning: .instant))
+            // Generous stage budgets: the healthy database must pass its one probe however loaded the
+            // machine (the closed port fails at once either way).
+            let harness = try await DaemonHarness(simulator: SimulatorConfiguration(provisioning: .instant),
+                                                  extra: ["probe": "{\"timeoutSeconds\": 15, \"concurrency\": 32}"])
             defer { Task { await harness.shutdown() } }
             let healthyArn = testARN(501), closedArn = testARN(502)
             harness.simulator.addInvitation(sender: "111122223333", shareName: "db", resources: [SharedResource(arn: healthyArn)])

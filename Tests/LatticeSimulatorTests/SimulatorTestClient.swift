@@ -52,7 +52,7 @@ struct SimulatorTestClient: Sendable {
         if !body.isEmpty {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
         let collected = try await response.body.collect(upTo: 1 << 20)
         return WireResponse(status: Int(response.status.code),
                             headers: response.headers.map { ($0.name, $0.value) },

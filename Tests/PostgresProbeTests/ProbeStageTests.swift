@@ -50,7 +50,7 @@ struct ProbeStageTests {
 
     @Test("the system resolver resolves localhost off the cooperative pool")
     func systemResolverLocalhost() async throws {
-        let addresses = try await SystemResolver().resolve(host: "localhost", port: 5432, timeout: .seconds(2))
+        let addresses = try await SystemResolver().resolve(host: "localhost", port: 5432, timeout: .seconds(10))
         #expect(addresses.contains { $0.ipAddress == "127.0.0.1" || $0.ipAddress == "::1" })
         #expect(addresses.allSatisfy { $0.port == 5432 })
     }
@@ -174,8 +174,10 @@ struct ProbeStageTests {
 
     @Test("a slow N followed by more bytes is not PostgreSQL")
     func slowNThenGarbage() async throws {
-        var timeouts = ProbeTimeouts(uniform: .seconds(2))
-        timeouts.answerSettle = .milliseconds(300)
+        // A settle window far wider than the server's 20 ms gap (a loaded machine may stretch it): the
+        // bytes after the N end it early.
+        var timeouts = ProbeTimeouts(uniform: .seconds(10))
+        timeouts.answerSettle = .seconds(3)
         try await FakeServer.with([.wait(.milliseconds(200)), .send("N"), .wait(.milliseconds(20)), .send("OTICE: hello")]) { port in
             let result = await makeProber(timeouts).probe(loopback(port))
             #expect(result.failure?.kind == .notPostgres)
@@ -185,8 +187,12 @@ struct ProbeStageTests {
 
     @Test("N and then a close is not PostgreSQL, which waits for the client")
     func nThenClose() async throws {
+        // The close must land inside the settle window: a wide one, as the server's thread may be
+        // preempted between its write and its close.
+        var timeouts = ProbeTimeouts(uniform: .seconds(10))
+        timeouts.answerSettle = .seconds(3)
         try await FakeServer.with([.send("N"), .close]) { port in
-            let result = await makeProber().probe(loopback(port))
+            let result = await makeProber(timeouts).probe(loopback(port))
             #expect(result.failure?.kind == .notPostgres)
         }
     }

@@ -37,7 +37,7 @@ struct LiteralResolver: HostResolver {
 }
 
 /// A prober with quiet logs unless `logger` is given.
-func makeProber(_ timeouts: ProbeTimeouts = ProbeTimeouts(uniform: .seconds(2)),
+func makeProber(_ timeouts: ProbeTimeouts = ProbeTimeouts(uniform: .seconds(10)),
                 resolver: any HostResolver = LiteralResolver(),
                 logger: Logger = Logger(label: "probe-test") { _ in SwiftLogNoOpLogHandler() }) -> PostgresProber {
     PostgresProber(timeouts: timeouts, resolver: resolver, logger: logger)
