@@ -194,6 +194,12 @@ public struct ThrowawayPostgres: Sendable {
         if !process.isRunning {
             throw ThrowawayPostgresError("PostgreSQL exited before it was ready:\n\(output.suffix(2000))", exited: true)
         }
+        // Still starting: stopped, so that it does not load the machine while the caller gives up or tries again.
+        if let pid = ((try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)) ?? "")
+            .split(separator: "\n").first.flatMap({ pid_t($0) }) {
+            kill(pid, SIGQUIT)
+        }
+        process.terminate()
         throw ThrowawayPostgresError("PostgreSQL did not become ready within 30 s:\n\(output.suffix(2000))")
     }
 

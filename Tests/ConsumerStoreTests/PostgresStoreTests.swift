@@ -251,8 +251,10 @@ import TestSupport
         while claim == nil, clock.now - started < .seconds(14) {
             do {
                 claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 5)
-            } catch let error as StoreError where error.code == .busy || error.code == .unavailable {
+            } catch let error as StoreError where error.code == .busy {
                 continue
+            } catch let error as StoreError where error.code == .unavailable {
+                try await Task.sleep(for: .milliseconds(100))
             }
         }
         let tookOver = clock.now - started

@@ -304,33 +304,55 @@ struct MetricsServerLimitTests {
         }
     }
 
-    /// A head pipelined behind another (in the same packet, or sent while the first is answered) is held by
-    /// the same limit: at the limit it is answered, over it 431 and closed, after the first one's answer.
-    @Test(arguments: [false, true])
-    func aPipelinedHeadIsHeldToTheLimitToo(separately: Bool) async throws {
+    /// A head pipelined behind another is held by the same limit: at the limit it is answered, over it 431
+    /// and closed, after the first one's answer. `split`: nil, both in one packet; else the first request and
+    /// `split` bytes of the second in one packet, the rest once the first is answered (the guard then counts
+    /// only the rest, under the limit: only the decoder's limit can refuse it).
+    @Test(arguments: [nil, 8 * 1024])
+    func aPipelinedHeadIsHeldToTheLimitToo(split: Int?) async throws {
         let metrics = DaemonMetrics(registry: .init())
         try await withServer(metrics, limits: Self.limits(request: .seconds(100))) { server in
             let first = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
-            func pipeline(_ second: [UInt8], on peer: RawPeer) async throws {
-                if separately {
-                    try await peer.send(bytes: first)
-                    try await peer.send(bytes: second)
-                } else {
+            /// Sends both and returns the first reply's status.
+            func pipeline(_ second: [UInt8], on peer: RawPeer) async throws -> Int {
+                guard let split else {
                     try await peer.send(bytes: first + second)
+                    return try await peer.nextReply().status
                 }
+                try await peer.send(bytes: first + second.prefix(split))
+                let status = try await peer.nextReply().status
+                try? await peer.send(bytes: Array(second.dropFirst(split)))
+                return status
             }
             let atLimit = try await RawPeer.connect(port: server.port)
-            try await pipeline(Self.head(bytes: 16 * 1024), on: atLimit)
-            #expect(try await atLimit.nextReply().status == 503)
+            #expect(try await pipeline(Self.head(bytes: 16 * 1024), on: atLimit) == 503)
             #expect(try await atLimit.nextReply().status == 503)
             atLimit.close()
 
             let over = try await RawPeer.connect(port: server.port)
-            try? await pipeline(Self.head(bytes: 16 * 1024 + 64), on: over)
-            #expect(try await over.nextReply().status == 503)
+            #expect(try await pipeline(Self.head(bytes: 16 * 1024 + 64), on: over) == 503)
             try await over.waitClosed()
             #expect(over.received.hasPrefix("HTTP/1.1 431 "), "got \(over.received.prefix(40))")
             #expect(Self.closedCount(metrics, .headTooLarge) == 1)
+        }
+    }
+
+    /// A request NIO cannot parse is answered 400 and closed, alone or pipelined behind a good one.
+    @Test(.timeLimit(.minutes(1)))
+    func aMalformedRequestIsAnswered400AndClosed() async throws {
+        let metrics = DaemonMetrics(registry: .init())
+        try await withServer(metrics, limits: Self.limits(request: .seconds(100))) { server in
+            let alone = try await RawPeer.connect(port: server.port)
+            try await alone.send("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+            #expect(try await alone.nextReply().status == 400)
+            try await alone.waitClosed()
+
+            let behind = try await RawPeer.connect(port: server.port)
+            try await behind.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+            #expect(try await behind.nextReply().status == 503)
+            #expect(try await behind.nextReply().status == 400)
+            try await behind.waitClosed()
+            #expect(Self.closedCount(metrics, .headTooLarge) == 0)
         }
     }
 

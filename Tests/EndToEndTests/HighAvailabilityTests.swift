@@ -202,6 +202,8 @@ import TestSupport
         let stoppedCleanly = Date()
         kill(stopping.processIdentifier, SIGTERM)
         #expect(await waitForExit(stopping, timeout: .seconds(15)) == 0)
+        // Released, not left to run out: the lease (which had at least lease − lease/3 left) no longer names it.
+        #expect(try await fleet.leader()?["pid"] as? Int != Int(stopping.processIdentifier))
         let handover = try await fleet.waitForTakeover(excluding: standby, timeout: .seconds(30)).since.timeIntervalSince(stoppedCleanly)
         // Its last renewal was at most a claim interval ago, so the lease had at least lease − lease/3 left.
         #expect(handover < Double(lease), "handed over \(handover) s after SIGTERM")

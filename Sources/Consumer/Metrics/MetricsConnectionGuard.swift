@@ -61,12 +61,16 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     /// is reading (every byte, the request line and separators too), so it refuses such a head first. A
     /// head pipelined behind one being answered passes the guard uncounted (NIO holds it until the answer
     /// is written); NIO's decoder bounds it, URL, names and values, at the same limit, and the observer
-    /// answers that overflow with the same 431. Other malformed requests get NIO's 400, from its error
-    /// handler after the observer.
+    /// answers that overflow with the same 431 (NIO's decoder counts URL, names and values, and at most
+    /// one field per 4 bytes of the limit). Other malformed requests get NIO's 400, from its error handler
+    /// after the observer.
     func install(on operations: ChannelPipeline.SynchronousOperations) throws {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
         decoderLimits.maxHeaderListSize = limits.maxHeadBytes
+        // A field is at least 4 bytes on the wire ("a:\r\n"): many empty fields cannot make a head far
+        // longer than the limit either.
+        decoderLimits.maxHeaderFieldCount = max(1, limits.maxHeadBytes / 4)
         try operations.addHandler(self)
         try operations.configureHTTPServerPipeline(withErrorHandling: false, withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: decoderLimits)
@@ -246,9 +250,15 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
         /// count) is refused as the guard refuses one: 431 and closed. NIO's pipelining handler holds the
         /// error back until the answer before it is written, so the 431 follows that answer.
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            if case .headerOverflow? = error as? HTTPParserError {
+            switch error {
+            case HTTPParserError.headerOverflow:
                 connectionGuard.refuseHead()
-            } else {
+            case ByteToMessageDecoderError.dataReceivedInErrorState(let first, _) where first is HTTPParserError:
+                // More bytes after a parse error, while the error itself waits in NIO's pipelining handler
+                // for the answer before it: that error decides the answer (431 or 400), not this one, which
+                // would close the connection before the answer is read.
+                break
+            default:
                 context.fireErrorCaught(error)
             }
         }
