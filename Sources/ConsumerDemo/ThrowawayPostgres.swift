@@ -130,10 +130,8 @@ public struct ThrowawayPostgres: Sendable {
         }
         // The free port is found before the server binds it: should another process take it meanwhile, the
         // server exits, and another port is tried.
-        var attempt = 0
         var started: (port: Int, settings: [String], pid: pid_t)?
-        while started == nil {
-            attempt += 1
+        for attempt in 1...3 where started == nil {
             let port = try freeLoopbackPort()
             var settings = [
                 "listen_addresses=127.0.0.1", "port=\(port)", "unix_socket_directories=\(directory)",

@@ -60,10 +60,9 @@ final class MetricsConnectionGuard: ChannelInboundHandler, RemovableChannelHandl
     /// Two counts hold the head limit. The guard counts the raw bytes of a head read while the connection
     /// is reading (every byte, the request line and separators too), so it refuses such a head first. A
     /// head pipelined behind one being answered passes the guard uncounted (NIO holds it until the answer
-    /// is written); NIO's decoder bounds it, URL, names and values, at the same limit, and the observer
-    /// answers that overflow with the same 431 (NIO's decoder counts URL, names and values, and at most
-    /// one field per 4 bytes of the limit). Other malformed requests get NIO's 400, from its error handler
-    /// after the observer.
+    /// is written); NIO's decoder bounds its URL, names and values at the same limit (and its fields at one
+    /// per 4 bytes of it), and the observer answers that overflow with the same 431. Other malformed
+    /// requests get NIO's 400, from its error handler after the observer.
     func install(on operations: ChannelPipeline.SynchronousOperations) throws {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderFieldSize = limits.maxHeadBytes
