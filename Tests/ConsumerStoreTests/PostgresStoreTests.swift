@@ -165,8 +165,10 @@ import TestSupport
         let config = try #require(opened.postgres)
         let storeA = try await PostgresStore.open(config)
         let storeB = try await PostgresStore.open(config)
-        _ = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30)
-        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
+        guard case .leading(let held, _, _) = try await Self.claimPatiently(storeA, Self.a, leaseSeconds: 30) else {
+            Issue.record("a did not take the free lease"); return
+        }
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: held.epoch))
         // A's lease runs out 2 s from now; its write passes the fence at once and then takes 4 s.
         try await opened.raw("UPDATE leader SET expiresAt = now() + interval '2 seconds'")
         let (started, signal) = AsyncStream.makeStream(of: Void.self)
@@ -203,7 +205,7 @@ import TestSupport
         let claimedAt = clock.now
         try await write.value
         guard case .leading(let info, tookOver: true, previous: _)? = claim else { Issue.record("\(String(describing: claim))"); return }
-        #expect(info.epoch == 2)
+        #expect(info.epoch == held.epoch + 1)
         #expect(committed.withLock { $0 } != nil)
         // The write held the lease row for 4 s after it started: no takeover before it committed.
         #expect(claimedAt - writeStarted >= .milliseconds(3900), "the takeover did not wait for the write in flight (\(claimedAt - writeStarted))")
