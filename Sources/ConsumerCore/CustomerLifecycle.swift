@@ -104,6 +104,20 @@ public enum CustomerLifecycle {
         return .failure(refusal)
     }
 
+    /// Whether `event` (said by the daemon, unless `by` says otherwise) applies to a customer in `state`: an edge
+    /// of the table from it, or a refresh of the state it leads to. The planner asks this rather than keep
+    /// its own lists of states.
+    public static func allows(_ event: Event, from state: CustomerState, by actor: LifecycleActor.Kind = .daemon) -> Bool {
+        if case .success = next(from: state, on: event, by: actor) { return true }
+        return false
+    }
+
+    /// Whether `event` moves a customer out of `state` (an edge, not a refresh of the state it is in).
+    public static func moves(_ event: Event, from state: CustomerState, by actor: LifecycleActor.Kind = .daemon) -> Bool {
+        if case .success(let next) = next(from: state, on: event, by: actor) { return next != state }
+        return false
+    }
+
     /// The table as (from, to, by) triples: what the store's `lifecycle_edge` table holds.
     public static var storedEdges: Set<StoredEdge> {
         Set(table.flatMap { edge in

@@ -14,7 +14,8 @@ extension SQLiteStore {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name"), Column("id")).fetchAll(db)
             let open = try EndpointRecord.filter(sql: "state NOT IN ('deleted', 'released')").order(Column("generation")).fetchAll(db)
-            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:])
+            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
+                                    released: try Self.released(db))
         }
     }
 
@@ -116,9 +117,9 @@ extension SQLiteStore {
                   current == expected,
                   try EndpointRecord.filter(sql: "customerId = ? AND state IN ('creating', 'pending', 'available')", arguments: [customerId])
                     .fetchCount(db) == 0 else { return nil }
-            // A released generation (kept at an earlier removal) gives its id up to the adopter.
-            try db.execute(sql: "UPDATE endpoint SET vpcEndpointId = NULL, updatedAt = ? WHERE vpcEndpointId = ? AND state = 'released'",
-                           arguments: [time, vpcEndpointId])
+            // A released generation (kept at an earlier removal) is nobody's to adopt (the schema refuses it too).
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM endpoint WHERE vpcEndpointId = ? AND state = 'released'",
+                                   arguments: [vpcEndpointId]) == 0 else { return nil }
             let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
             var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
                                         generation: generation, vpcEndpointId: vpcEndpointId, state: state, awsState: awsState,
@@ -143,6 +144,56 @@ extension SQLiteStore {
             }
             return try EndpointRecord.order(Column("id")).fetchAll(db)
         }
+    }
+
+    /// Released generations as a pass needs them: the ids, and the few released before their id was known.
+    static func released(_ db: Database) throws -> ReleasedEndpoints {
+        let ids = try String.fetchSet(db, sql: "SELECT vpcEndpointId FROM endpoint WHERE state = 'released' AND vpcEndpointId IS NOT NULL")
+        let unresolved = try Row.fetchAll(db, sql: """
+            SELECT e.id, c.name, c.resourceConfigurationArn FROM endpoint e JOIN customer c ON c.id = e.customerId
+            WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%' ORDER BY e.id
+            """).map { ReleasedEndpoints.Unresolved(rowId: $0[0], customerName: $0[1], resourceConfigurationArn: $0[2]) }
+        return ReleasedEndpoints(ids: ids, unresolved: unresolved)
+    }
+
+    public func endpointClaims(vpcEndpointId: String, customerTag: String?, resourceConfigurationArn: String?) async throws -> EndpointClaims {
+        try await read { db in
+            var claims = EndpointClaims()
+            for row in try Row.fetchAll(db, sql: "SELECT customerId, state FROM endpoint WHERE vpcEndpointId = ? AND state <> 'deleted'",
+                                        arguments: [vpcEndpointId]) {
+                if row[1] as String == EndpointRecord.State.released.rawValue { claims.released = true } else { claims.recordedBy.insert(row[0]) }
+            }
+            if let customerTag {
+                claims.liveNamed = try Customer.filter(Column("name") == customerTag && Column("state") != CustomerState.removed.rawValue).fetchAll(db)
+                if let resourceConfigurationArn, try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM endpoint e JOIN customer c ON c.id = e.customerId
+                    WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%'
+                      AND c.name = ? AND c.resourceConfigurationArn = ?
+                    """, arguments: [customerTag, resourceConfigurationArn]) ?? 0 > 0 {
+                    claims.released = true
+                }
+            }
+            return claims
+        }
+    }
+
+    @discardableResult
+    public func recordReleasedEndpoint(rowId: Int64, vpcEndpointId: String) async throws -> Bool {
+        let time = now()
+        return try await write { db in
+            guard let record = try EndpointRecord.fetchOne(db, key: rowId), record.state == .released, record.vpcEndpointId == nil,
+                  try Int.fetchOne(db, sql: "SELECT count(*) FROM endpoint WHERE vpcEndpointId = ? AND state <> 'deleted'",
+                                   arguments: [vpcEndpointId]) == 0 else { return false }
+            try db.execute(sql: "UPDATE endpoint SET vpcEndpointId = ?, updatedAt = ? WHERE id = ?", arguments: [vpcEndpointId, time, rowId])
+            try Self.note("endpoint_released", customerId: record.customerId,
+                          detail: "\(vpcEndpointId) found in EC2: the endpoint of generation \(record.generation), kept at removal", at: time, in: db)
+            return true
+        }
+    }
+
+    public func recordNote(customerId: Int64, event: String, detail: String) async throws {
+        let time = now()
+        try await write { db in try Self.note(event, customerId: customerId, detail: detail, at: time, in: db) }
     }
 
     /// Clears the failure count once an endpoint works.

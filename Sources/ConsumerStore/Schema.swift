@@ -18,6 +18,7 @@ enum Schema {
         Migration(name: "v3-probe-login", apply: addProbeLogin),
         Migration(name: "v4-lifecycle", apply: enforceLifecycle),
         Migration(name: "v5-resource-configuration-checks", apply: addResourceConfigurationChecks),
+        Migration(name: "v6-released-endpoints-kept", apply: keepReleasedEndpoints),
     ]
 
     /// The version a database has once all known migrations ran.
@@ -299,6 +300,25 @@ enum Schema {
                 CHECK (ok = (errorKind IS NULL))
             );
             CREATE INDEX probeResult_customer_time ON probeResult(customerId, id);
+            """)
+    }
+
+    /// v6: an endpoint kept by `customer remove --keep-endpoint` (a released generation) is nobody's to adopt:
+    /// no other generation may record its id, whoever writes.
+    static func keepReleasedEndpoints(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE INDEX endpoint_released_id ON endpoint(vpcEndpointId) WHERE state = 'released' AND vpcEndpointId IS NOT NULL;
+            CREATE TRIGGER endpoint_released_not_adopted_insert BEFORE INSERT ON endpoint
+            WHEN NEW.vpcEndpointId IS NOT NULL AND NEW.state <> 'released'
+                 AND EXISTS (SELECT 1 FROM endpoint WHERE vpcEndpointId = NEW.vpcEndpointId AND state = 'released')
+            BEGIN SELECT RAISE(ABORT, 'lifecycle: a released (kept) endpoint is never adopted'); END;
+            CREATE TRIGGER endpoint_released_not_adopted_update BEFORE UPDATE OF vpcEndpointId ON endpoint
+            WHEN NEW.vpcEndpointId IS NOT NULL AND NEW.state <> 'released' AND NEW.vpcEndpointId IS NOT OLD.vpcEndpointId
+                 AND EXISTS (SELECT 1 FROM endpoint WHERE vpcEndpointId = NEW.vpcEndpointId AND state = 'released' AND id <> NEW.id)
+            BEGIN SELECT RAISE(ABORT, 'lifecycle: a released (kept) endpoint is never adopted'); END;
+            CREATE TRIGGER endpoint_released_id_once BEFORE UPDATE OF vpcEndpointId ON endpoint
+            WHEN OLD.state = 'released' AND (OLD.vpcEndpointId IS NOT NULL AND NEW.vpcEndpointId IS NOT OLD.vpcEndpointId)
+            BEGIN SELECT RAISE(ABORT, 'lifecycle: a released endpoint keeps its id'); END;
             """)
     }
 }

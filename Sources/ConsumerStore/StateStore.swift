@@ -89,6 +89,14 @@ public protocol StateStore: Sendable {
     func liveEndpoint(customerId: Int64) async throws -> EndpointRecord?
     /// Clears the failure count once an endpoint works.
     func resetEndpointFailures(customerId: Int64) async throws
+    /// What claims an endpoint a pass is about to delete as untracked, read right before the call.
+    func endpointClaims(vpcEndpointId: String, customerTag: String?, resourceConfigurationArn: String?) async throws -> EndpointClaims
+    /// Records the endpoint id of a generation released before CreateVpcEndpoint answered; false when that no
+    /// longer applies (its id is known already, or another generation records this one).
+    @discardableResult
+    func recordReleasedEndpoint(rowId: Int64, vpcEndpointId: String) async throws -> Bool
+    /// Writes what a pass saw to a customer's history (and so the health log), changing nothing else.
+    func recordNote(customerId: Int64, event: String, detail: String) async throws
 
     // MARK: Probes and checks
 

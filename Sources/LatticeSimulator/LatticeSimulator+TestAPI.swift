@@ -88,6 +88,29 @@ extension LatticeSimulator {
         }
     }
 
+    /// EC2's and RAM's listings are eventually consistent in both directions: the next `listings` listings
+    /// (DescribeVpcEndpoints without ids, every page of it; ListResources without resourceArns) leave out
+    /// each of `ids` (endpoint ids or resource ARNs) although it exists. Lookups by id still find it.
+    public func hideFromListings(_ ids: [String], listings: Int = 1) {
+        state.withLock { state in for id in ids { state.listingBlinks[id] = max(0, listings) } }
+    }
+
+    /// How many more listings leave `id` out.
+    public func listingsHiding(_ id: String) -> Int {
+        state.withLock { $0.listingBlinks[id] ?? 0 }
+    }
+
+    /// EC2 holds the deletion of this endpoint: once deleted (by us or by hand) it reads `deleting` until
+    /// `finishDeleting` (as an endpoint whose network interfaces take long to go does).
+    public func holdDeleting(_ id: String) {
+        state.withLock { _ = $0.heldDeleting.insert(id) }
+    }
+
+    /// Lets a held deletion finish: the endpoint vanishes at the next describe (or at once without describe steps).
+    public func finishDeleting(_ id: String) {
+        state.withLock { _ = $0.heldDeleting.remove(id) }
+    }
+
     /// The endpoint fails: state `failed` with `lastError` {code, message} and `failureReason` message.
     @discardableResult
     public func failEndpoint(_ id: String, code: String, message: String) -> Bool {

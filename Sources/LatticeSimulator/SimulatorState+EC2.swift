@@ -93,7 +93,13 @@ extension SimulatorState {
         for id in ids where !listed.contains(where: { $0.id == id }) {
             throw SimulatorAPIError(400, "InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '\(id)' does not exist")
         }
+        // A listing (no ids) may leave out what exists: the blinks are fixed at its first page.
+        if ids.isEmpty && token == nil {
+            blinkingListing = Set(endpoints.map(\.id).filter { consumeBlink($0) })
+        }
+        let blinking = ids.isEmpty ? blinkingListing : []
         let matching = Array(listed.filter { endpoint in
+            !blinking.contains(endpoint.id) &&
             (ids.isEmpty || ids.contains(endpoint.id)) && filters.allSatisfy { Self.endpoint(endpoint, matches: $0) }
         })
         let page = try paginate(matching, operation: "DescribeVpcEndpoints", token: token, maxResults: maxResults,
@@ -129,7 +135,7 @@ extension SimulatorState {
                     setState(.available, ofEndpointAt: index)
                 }
             case .deleting:
-                if endpoints[index].describesInCurrentState >= provisioning.deletingDescribes {
+                if endpoints[index].describesInCurrentState >= provisioning.deletingDescribes && !heldDeleting.contains(endpoints[index].id) {
                     setState(.deleted, ofEndpointAt: index)
                 }
             case .available, .deleted, .failed:
@@ -152,7 +158,8 @@ extension SimulatorState {
                 break
             }
         }
-        for index in endpoints.indices where endpoints[index].state == .deleting && provisioning.deletingDescribes == 0 {
+        for index in endpoints.indices where endpoints[index].state == .deleting && provisioning.deletingDescribes == 0
+            && !heldDeleting.contains(endpoints[index].id) {
             setState(.deleted, ofEndpointAt: index)
         }
     }
@@ -242,7 +249,15 @@ extension SimulatorState {
 
     mutating func startDeleting(at index: Int) {
         guard endpoints[index].state != .deleting else { return }
-        setState(provisioning.deletingDescribes == 0 ? .deleted : .deleting, ofEndpointAt: index)
+        let held = heldDeleting.contains(endpoints[index].id)
+        setState(provisioning.deletingDescribes == 0 && !held ? .deleted : .deleting, ofEndpointAt: index)
+    }
+
+    /// Whether a listing leaves `id` out now; counts the listing against its blink.
+    mutating func consumeBlink(_ id: String) -> Bool {
+        guard let left = listingBlinks[id], left > 0 else { return false }
+        listingBlinks[id] = left == 1 ? nil : left - 1
+        return true
     }
 
     // MARK: Validation

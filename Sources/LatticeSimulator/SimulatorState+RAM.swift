@@ -182,13 +182,16 @@ extension SimulatorState {
             throw SimulatorAPIError(400, "MalformedArnException", "The format of ARN '\(arn)' is not valid.")
         }
         guard owner == "OTHER-ACCOUNTS" else { return [] }
+        // A listing (no resourceArns) may leave out what is shared: each call counts against a blink.
+        let listing = resourceArns?.isEmpty ?? true
+        let blinking = listing ? Set(shares.flatMap { $0.resources.map(\.arn) }.filter { consumeBlink($0) }) : []
         var listed: [ListedResource] = []
         for share in shares where share.status == .active {
             guard shareArns?.isEmpty ?? true || shareArns!.contains(share.arn) else { continue }
             let available = share.listResourcesCallsSinceActive >= provisioning.resourcesAvailableAfterListCalls
             for resource in share.resources {
                 guard resourceType == nil || resourceType!.lowercased() == resource.type.lowercased(),
-                      resourceArns?.isEmpty ?? true || resourceArns!.contains(resource.arn) else { continue }
+                      resourceArns?.isEmpty ?? true || resourceArns!.contains(resource.arn), !blinking.contains(resource.arn) else { continue }
                 listed.append(ListedResource(resource: resource, resourceShareArn: share.arn,
                                              status: available ? "AVAILABLE" : "PENDING",
                                              createdAt: share.activatedAt ?? share.createdAt,

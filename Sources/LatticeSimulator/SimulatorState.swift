@@ -40,6 +40,14 @@ struct SimulatorState: Sendable {
     // VPC Lattice
     var resourceConfigurations: [String: SimulatedResourceConfiguration] = [:]
 
+    /// Eventual consistency of listings: endpoint ids and resource ARNs that the next N listings leave out
+    /// (DescribeVpcEndpoints without ids, ListResources without resourceArns); lookups by id still find them.
+    var listingBlinks: [String: Int] = [:]
+    /// What the DescribeVpcEndpoints listing in progress leaves out (fixed at its first page, for all its pages).
+    var blinkingListing: Set<String> = []
+    /// Endpoints whose deletion EC2 holds: they read `deleting` until released (`finishDeleting`).
+    var heldDeleting: Set<String> = []
+
     var faults: [ActiveFault] = []
     /// See `SimulatorConfiguration.awsStyleDNSNames`.
     var awsStyleDNSNames: Bool

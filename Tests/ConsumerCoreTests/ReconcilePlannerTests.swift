@@ -199,7 +199,8 @@ import TestSupport
     @Test func aWithdrawnShareIsReportedAndItsEndpointDeleted() {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .ready)
         let endpoint = try! #require(EC2Fixture.endpoint(id: "vpce-0aaaaaaaaaaaaaaaa", arn: acme.resourceConfigurationArn, tag: "acme", state: "available"))
-        let observation = RegionObservation(region: "us-east-1", endpoints: [endpoint])
+        var observation = RegionObservation(region: "us-east-1", endpoints: [endpoint])
+        observation.confirmedUnshared = [acme.resourceConfigurationArn]
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .available, seen: now)]),
                                             policy: policy, accountId: nil, now: now)
         #expect(deletes(actions) == ["vpce-0aaaaaaaaaaaaaaaa"])
@@ -214,7 +215,12 @@ import TestSupport
         #expect(events(early) == [.shareAccepted])
         #expect(creates(early) == 0)
         acme.stateChangedAt = now.addingTimeInterval(-policy.missingGrace)
-        let late = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        // After the window, still one listing is not a withdrawal: a lookup of that ARN must find nothing.
+        let unconfirmed = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
+        #expect(events(unconfirmed).isEmpty)
+        var confirmed = observation
+        confirmed.confirmedUnshared = [acme.resourceConfigurationArn]
+        let late = ReconcilePlanner.plan(confirmed, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
         #expect(events(late) == [.shareWithdrawn])
     }
 
@@ -247,8 +253,14 @@ import TestSupport
         let young = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .pending)]),
                                           policy: policy, accountId: nil, now: now.addingTimeInterval(10))
         #expect(creates(young) == 0 && changes(young).isEmpty)
-        // Once listed, its disappearance is real: missing, and a new generation.
-        let gone = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .pending, seen: now)]),
+        // Once listed, one listing's silence changes nothing: the lookup by id must confirm it.
+        let silent = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], endpoints: [row(1, state: .pending, seen: now)]),
+                                           policy: policy, accountId: nil, now: now.addingTimeInterval(10))
+        #expect(creates(silent) == 0 && changes(silent).isEmpty && events(silent).isEmpty)
+        // Confirmed (NotFound by id), its disappearance is real: missing, and a new generation.
+        var confirmed = observation
+        confirmed.confirmedGone = ["vpce-0aaaaaaaaaaaaaaaa"]
+        let gone = ReconcilePlanner.plan(confirmed, snapshot: snapshot([acme], endpoints: [row(1, state: .pending, seen: now)]),
                                          policy: policy, accountId: nil, now: now.addingTimeInterval(10))
         #expect(changes(gone).map(\.to) == [.deleted])
         #expect(events(gone) == [.endpointMissing])
@@ -275,7 +287,13 @@ import TestSupport
         let waiting = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme], endpoints: [young]),
                                             policy: policy, accountId: nil, now: now.addingTimeInterval(5))
         #expect(waiting.isEmpty)
-        let confirmed = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme], endpoints: [young]),
+        // Settled, its absence from the listing is still not enough: NotFound by id is.
+        let silent = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme], endpoints: [young]),
+                                           policy: policy, accountId: nil, now: now.addingTimeInterval(policy.missingGrace))
+        #expect(changes(silent).isEmpty)
+        var notFound = RegionObservation(region: "us-east-1")
+        notFound.confirmedGone = ["vpce-0aaaaaaaaaaaaaaaa"]
+        let confirmed = ReconcilePlanner.plan(notFound, snapshot: snapshot([acme], endpoints: [young]),
                                               policy: policy, accountId: nil, now: now.addingTimeInterval(policy.missingGrace))
         #expect(changes(confirmed).map(\.to) == [.deleted])
         let done = ReconcilePlanner.plan(RegionObservation(region: "us-east-1"), snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
@@ -368,6 +386,199 @@ import TestSupport
 }
 
 /// `VpcEndpoint` values as the EC2 client builds them (its XML parsing is tested with the client).
+/// Nothing destroyed on one observation, kept endpoints kept, leaks found: the planner's decisions as
+/// transcripts (what was observed and stored in, the actions as text out).
+@Suite struct DestructiveDecisionTranscripts {
+    let now = InvitationMatcherTests.now
+    let policy = ReconcilePolicy()
+    static let a = "vpce-0aaaaaaaaaaaaaaaa", b = "vpce-0bbbbbbbbbbbbbbbb", c = "vpce-0cccccccccccccccc"
+
+    /// A customer as the planner last left it (its detail and hint as written), so that a transcript shows
+    /// only what a pass changes.
+    func customer(_ name: String, _ n: Int, _ state: CustomerState, id: Int64? = nil) -> Customer {
+        var customer = InvitationMatcherTests.customer(name, n, state: state)
+        if let id { customer.id = id }
+        switch state {
+        case .ready:
+            customer.stateDetail = "endpoint vpce-0aaaaaaaaaaaaaaaa available at vpce-0aaaaaaaaaaaaaaaa.example"
+            customer.resourceShareArn = InvitationMatcherTests.resource(n).resourceShareArn
+        case .awaitingShare:
+            customer.stateDetail = "waiting for the customer's RAM share"
+            customer.hint = Hints.awaitingShare(arn: customer.resourceConfigurationArn, accountId: nil)
+        default:
+            break
+        }
+        return customer
+    }
+
+    func row(_ id: Int64, customer: Int64 = 1, _ state: EndpointRecord.State, _ endpoint: String?, generation: Int = 1) -> EndpointRecord {
+        EndpointRecord(id: id, customerId: customer, region: "us-east-1", clientToken: "plc-token-\(id)", generation: generation,
+                       vpcEndpointId: endpoint, state: state, awsState: state == .available ? "Available" : nil,
+                       dnsName: state == .available ? "\(endpoint ?? "").example" : nil,
+                       lastError: nil, createRequest: "{}", lastSeenAt: now, createdAt: now, updatedAt: now)
+    }
+
+    func listed(_ id: String, _ tag: String?, arn n: Int, _ state: String = "available") -> VpcEndpoint {
+        EC2Fixture.endpoint(id: id, arn: testARN(n), tag: tag, state: state)!
+    }
+
+    /// The plan, one action a line.
+    func transcript(_ observation: RegionObservation, _ customers: [Customer], _ rows: [EndpointRecord] = [],
+                    released: ReleasedEndpoints = ReleasedEndpoints()) -> String {
+        let snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: rows, by: \.customerId), invitations: [:],
+                                        released: released)
+        let actions = ReconcilePlanner.plan(observation, snapshot: snapshot, policy: policy, accountId: nil, now: now)
+        return actions.map(Self.line).joined(separator: "\n")
+    }
+
+    static func line(_ action: ReconcileAction) -> String {
+        switch action {
+        case .transition(let r): "transition \(r.customerId) \(r.event.rawValue)"
+        case .deleteEndpoint(let id, _, let row, let endpoint, _): "delete \(endpoint) of \(id)" + (row == nil ? " (untracked)" : "")
+        case .deleteOrphan(let endpoint, let tag, _, _): "delete orphan \(endpoint) tagged \(tag)"
+        case .changeEndpoint(let id, _, let rowId, let change): "change \(id)/\(rowId) → \(change.to.rawValue)"
+        case .createEndpoint(let id, _, _, _, _): "create for \(id)"
+        case .adoptEndpoint(let id, _, let endpoint, _): "adopt \(endpoint.vpcEndpointId) for \(id)"
+        case .recordReleasedEndpoint(let rowId, let endpoint): "record released \(rowId) = \(endpoint)"
+        case .note(let id, _, let event, _): "note \(id) \(event)"
+        case .resumeCreate(let id, _, let row): "resume create \(id)/\(row.id ?? 0)"
+        case .resetFailures(let id): "reset failures \(id)"
+        case .recordInvitation(let record): "record invitation \(record.invitationArn)"
+        case .accept(let arn, let ids): "accept \(arn) for \(ids)"
+        case .reject(let arn): "reject \(arn)"
+        }
+    }
+
+    func shared(_ n: Int...) -> [String: RAMResource] {
+        Dictionary(uniqueKeysWithValues: n.map { (testARN($0), InvitationMatcherTests.resource($0)) })
+    }
+
+    @Test func aKeptEndpointSurvivesARemovalWithAnOlderGenerationStillDeleting() {
+        // acme removed with --keep-endpoint: generation 2 (a) released; generation 1 (b) still Deleting in EC2.
+        let acme = customer("acme", 1, .removing)
+        let old = row(1, .deleting, Self.b)
+        let released = ReleasedEndpoints(ids: [Self.a])
+        let deleting = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1), listed(Self.b, "acme", arn: 1, "deleting")])
+        #expect(transcript(deleting, [acme], [old], released: released) == "")
+        // EC2 confirms the old one gone: the removal finishes; the kept one is never touched.
+        var gone = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1)])
+        gone.confirmedGone = [Self.b]
+        #expect(transcript(gone, [acme], [old], released: released) == """
+            change 1/1 → deleted
+            transition 1 removal_finished
+            """)
+        // A new registration of the same name and ARN does not adopt it either: it makes its own.
+        var again = customer("acme", 1, .shareAccepted, id: 2)
+        again.resourceShareArn = "s"
+        let adopting = RegionObservation(region: "us-east-1", sharedResources: shared(1), endpoints: [listed(Self.a, "acme", arn: 1)])
+        #expect(transcript(adopting, [again], released: released) == "create for 2")
+    }
+
+    @Test func aKeptEndpointWhoseIdWasUnknownIsRecordedNotDeleted() {
+        let released = ReleasedEndpoints(unresolved: [.init(rowId: 7, customerName: "acme", resourceConfigurationArn: testARN(1))])
+        let observation = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1)])
+        #expect(transcript(observation, [], released: released) == "record released 7 = \(Self.a)")
+    }
+
+    @Test func oneListingThatLeavesAReadyCustomerOutChangesNothing() {
+        let acme = customer("acme", 1, .ready)
+        let current = row(1, .available, Self.a)
+        // Neither its endpoint nor its resource listed, lookups unanswered: notes only.
+        let silent = RegionObservation(region: "us-east-1")
+        #expect(transcript(silent, [acme], [current]) == """
+            note 1 share_unconfirmed
+            """)
+        let resourceListed = RegionObservation(region: "us-east-1", sharedResources: shared(1))
+        #expect(transcript(resourceListed, [acme], [current]) == "note 1 endpoint_unconfirmed")
+        // Lookups found both: blinks, said, nothing else.
+        var blink = RegionObservation(region: "us-east-1")
+        blink.record(endpointLookup: Self.a, .found(listed(Self.a, "acme", arn: 1)))
+        blink.record(resourceLookup: testARN(1), .found(InvitationMatcherTests.resource(1)))
+        #expect(transcript(blink, [acme], [current]) == """
+            note 1 share_unconfirmed
+            note 1 endpoint_unconfirmed
+            """)
+        // Confirmed: the endpoint is gone (NotFound by id) → missing, a new generation.
+        var gone = RegionObservation(region: "us-east-1", sharedResources: shared(1))
+        gone.record(endpointLookup: Self.a, .absent)
+        #expect(transcript(gone, [acme], [current]) == """
+            change 1/1 → deleted
+            transition 1 endpoint_missing
+            create for 1
+            """)
+        // Confirmed: the share is gone (RAM lists nothing for that ARN) → withdrawn, its endpoint deleted.
+        var unshared = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1)])
+        unshared.record(resourceLookup: testARN(1), .absent)
+        #expect(transcript(unshared, [acme], [current]) == """
+            delete \(Self.a) of 1
+            transition 1 share_withdrawn
+            """)
+    }
+
+    @Test func whatAPassMustLookUpBeforeActingOnAnAbsence() {
+        let acme = customer("acme", 1, .ready), globex = customer("globex", 2, .awaitingShare), leaving = customer("initech", 3, .removing)
+        let rows = [row(1, .available, Self.a), row(2, customer: 3, .deleting, Self.b), row(3, customer: 3, .creating, nil, generation: 2)]
+        let snapshot = RegistrySnapshot(customers: [acme, globex, leaving], openEndpoints: Dictionary(grouping: rows, by: \.customerId), invitations: [:])
+        let none = ReconcilePlanner.absencesToConfirm(RegionObservation(region: "us-east-1"), snapshot: snapshot, policy: policy, now: now)
+        #expect(none.endpointIds == [Self.a, Self.b])
+        #expect(none.resourceArns == [testARN(1)])
+        // Everything listed: nothing to ask (the steady state makes no extra call).
+        let all = RegionObservation(region: "us-east-1", sharedResources: shared(1),
+                                    endpoints: [listed(Self.a, "acme", arn: 1), listed(Self.b, "initech", arn: 3, "deleting")])
+        let steady = ReconcilePlanner.absencesToConfirm(all, snapshot: snapshot, policy: policy, now: now)
+        #expect(steady.endpointIds.isEmpty && steady.resourceArns.isEmpty)
+    }
+
+    @Test func aNameRegisteredAgainWithAnotherArnLeavesNoStrayBehind() {
+        // The old acme (ARN 1) is being removed; its endpoint b was never recorded (a create answer lost long ago).
+        let old = customer("acme", 1, .removing)
+        var new = customer("acme", 2, .awaitingShare, id: 2)
+        new.resourceConfigurationArn = testARN(2)
+        let observation = RegionObservation(region: "us-east-1", endpoints: [listed(Self.b, "acme", arn: 1)])
+        #expect(transcript(observation, [old, new]) == "delete \(Self.b) of 1 (untracked)")
+        // With the same ARN, the new registration owns it: not deleted (it adopts it once its share is back).
+        var same = customer("acme", 1, .awaitingShare, id: 2)
+        same.resourceConfigurationArn = testARN(1)
+        #expect(!transcript(observation, [old, same]).contains("delete"))
+    }
+
+    @Test func anEndpointTaggedForNoLiveRegistrationIsAnOrphan() {
+        let acme = customer("acme", 1, .awaitingShare)
+        let observation = RegionObservation(region: "us-east-1", endpoints: [
+            listed(Self.a, "gone-customer", arn: 5), listed(Self.b, "acme", arn: 1), listed(Self.c, nil, arn: 6),
+        ])
+        // Tagged for nobody live: deleted; tagged for acme: acme's; untagged: not ours.
+        #expect(transcript(observation, [acme]) == "delete orphan \(Self.a) tagged gone-customer")
+        // Tagged for acme but for another resource configuration: no registration owns it.
+        let foreign = RegionObservation(region: "us-east-1", endpoints: [listed(Self.b, "acme", arn: 9)])
+        #expect(transcript(foreign, [acme]) == "delete orphan \(Self.b) tagged acme")
+        // A released endpoint is never an orphan.
+        #expect(transcript(observation, [acme], released: ReleasedEndpoints(ids: [Self.a])) == "")
+    }
+}
+
+@Suite struct EndpointClaimsTests {
+    let acme = InvitationMatcherTests.customer("acme", 1, state: .removing)
+
+    @Test func theStateIsAskedAgainRightBeforeAnUntrackedDelete() {
+        let arn = acme.resourceConfigurationArn
+        #expect(EndpointClaims().refusal(deletingFor: acme, endpointArn: arn) == nil)
+        #expect(EndpointClaims(released: true).refusal(deletingFor: acme, endpointArn: arn) != nil)
+        #expect(EndpointClaims(recordedBy: [2]).refusal(deletingFor: acme, endpointArn: arn) != nil)
+        var again = InvitationMatcherTests.customer("acme", 1, state: .awaitingShare)
+        again.id = 2
+        #expect(EndpointClaims(liveNamed: [acme, again]).refusal(deletingFor: acme, endpointArn: arn) != nil)
+        var other = again
+        other.resourceConfigurationArn = testARN(9)
+        #expect(EndpointClaims(liveNamed: [acme, other]).refusal(deletingFor: acme, endpointArn: arn) == nil)
+        // An orphan: no live customer of its tag's name and its ARN (or of its name, when EC2 gave no ARN).
+        #expect(EndpointClaims().refusal(deletingFor: nil, endpointArn: arn) == nil)
+        #expect(EndpointClaims(liveNamed: [again]).refusal(deletingFor: nil, endpointArn: arn) != nil)
+        #expect(EndpointClaims(liveNamed: [other]).refusal(deletingFor: nil, endpointArn: arn) == nil)
+        #expect(EndpointClaims(liveNamed: [other]).refusal(deletingFor: nil, endpointArn: nil) != nil)
+    }
+}
+
 enum EC2Fixture {
     static func endpoint(id: String, arn: String?, tag: String?, state: String) -> VpcEndpoint? {
         VpcEndpoint(vpcEndpointId: id, state: VpcEndpointState(state), vpcId: nil, resourceConfigurationArn: arn,

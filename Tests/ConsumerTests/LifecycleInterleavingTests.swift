@@ -79,6 +79,31 @@ import TestSupport
         var registered: [Int64: String] = [:]   // customer id → name, for registrations the CLI confirmed
         var removed: Set<Int64> = []
         var transcript: [String] = []
+        // Endpoints kept by `--keep-endpoint`, with the model's call count when they were kept: never deleted after.
+        var kept: [String: Int] = [:]
+
+        func noteKept() async throws {
+            for row in try await store.endpointGenerations() where row.state == .released {
+                if let id = row.vpcEndpointId, kept[id] == nil { kept[id] = model.callCount }
+            }
+        }
+
+        func keptDeleted() -> [String] {
+            kept.compactMap { id, call in model.deletes(after: call).contains(id) ? "kept endpoint \(id) was deleted" : nil }
+        }
+
+        /// Ready customers whose endpoint EC2 holds available: what a blink must not change.
+        func readyEndpoints() async throws -> [Int64: String] {
+            let live = Dictionary(model.liveEndpoints().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            var result: [Int64: String] = [:]
+            for customer in try await store.customers() where customer.state == .ready {
+                if let row = try await store.liveEndpoint(customerId: customer.id!), let id = row.vpcEndpointId,
+                   live[id]?.state == .available, live[id]!.hiddenUntil <= clock.now {
+                    result[customer.id!] = id
+                }
+            }
+            return result
+        }
 
         func cliStep(_ random: inout SeededRandom) async {
             let index = random.next(3)
@@ -95,6 +120,7 @@ import TestSupport
                 let keep = random.next(4) == 0
                 if let customer = try? await store.requestRemoval(named: name, keepEndpoint: keep, by: cli) {
                     registered[customer.id!] = nil
+                    if keep { try? await noteKept() }
                     if customer.state == .removed { removed.insert(customer.id!) }
                     transcript.append("remove \(name)\(keep ? " --keep-endpoint" : "") → \(customer.state.rawValue)")
                 }
@@ -103,7 +129,7 @@ import TestSupport
 
         for _ in 0..<(12 + random.next(14)) {
             clock.advance(Double(random.next(25)))
-            switch random.next(10) {
+            switch random.next(11) {
             case 0, 1, 2:
                 await cliStep(&random)
             case 3:
@@ -112,6 +138,26 @@ import TestSupport
             case 4:
                 model.setFaults(throttleEvery: random.next(4), loseEvery: random.next(4), lag: random.next(4))
                 transcript.append("faults")
+            case 5:
+                // A blink: the next listings leave out every ready customer's endpoint, or every shared resource,
+                // or both. A pass must change none of them.
+                let before = try await readyEndpoints()
+                let what = random.next(3)
+                let listings = 1 + random.next(2)
+                model.blink((what != 1 ? Array(before.values) : []) + (what != 0 ? arns : []), listings: listings)
+                let calls = model.callCount
+                _ = await reconciler.pass()
+                transcript.append("blink(\(["endpoints", "resources", "both"][what]) × \(listings)) pass")
+                for (id, endpoint) in before {
+                    let customer = try await store.customers(includeRemoved: true).first { $0.id == id }
+                    // The SE may have removed it meanwhile; otherwise it is ready on the same endpoint.
+                    guard customer?.state != .removing, customer?.state != .removed else { continue }
+                    let now = try await store.liveEndpoint(customerId: id)?.vpcEndpointId
+                    if customer?.state != .ready || now != endpoint {
+                        failures.append("blink moved customer \(id) to \(customer?.state.rawValue ?? "gone") on \(now ?? "no endpoint") (was ready on \(endpoint))")
+                    }
+                    if model.deletes(after: calls).contains(endpoint) { failures.append("blink deleted \(endpoint)") }
+                }
             default:
                 // A pass, with the SE typing in the middle of it now and then.
                 if random.next(3) == 0 {
@@ -132,6 +178,8 @@ import TestSupport
                     transcript.append("pass")
                 }
             }
+            try await noteKept()
+            failures += keptDeleted()
             failures += try await check(store: store, model: model, removed: &removed, registered: registered, final: false)
             if !failures.isEmpty { return failures + ["steps: " + transcript.joined(separator: ", ")] }
         }
@@ -141,6 +189,8 @@ import TestSupport
             clock.advance(40)
             _ = await reconciler.pass()
         }
+        try await noteKept()
+        failures += keptDeleted()
         failures += try await check(store: store, model: model, removed: &removed, registered: registered, final: true)
         return failures.isEmpty ? [] : failures + ["steps: " + transcript.joined(separator: ", ")]
     }
@@ -247,6 +297,11 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
         var nextId = 1
         var interruptAt: Int?
         var random: SeededRandom
+        /// Endpoint ids and resource ARNs the next listings leave out (eventual consistency), by how many more.
+        var hidden: [String: Int] = [:]
+        /// Every DeleteVpcEndpoints item, in call order: (the call's number, the endpoint id).
+        var deletes: [(call: Int, id: String)] = []
+        var creates = 0
     }
 
     private let state: Mutex<State>
@@ -259,6 +314,27 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
     init(seed: UInt64, clock: TestClock) {
         state = Mutex(State(random: SeededRandom(seed: seed)))
         self.clock = clock
+    }
+
+    /// The next `listings` listings (DescribeVpcEndpoints or ListResources) leave these out; lookups by id still find them.
+    func blink(_ ids: [String], listings: Int) {
+        state.withLock { state in for id in ids { state.hidden[id] = listings } }
+    }
+
+    /// The number of calls made so far (a point in the model's history).
+    var callCount: Int { state.withLock { $0.calls } }
+    var createCount: Int { state.withLock { $0.creates } }
+
+    /// The endpoint ids DeleteVpcEndpoints was called for after call number `after`.
+    func deletes(after call: Int) -> [String] {
+        state.withLock { $0.deletes.filter { $0.call > call }.map(\.id) }
+    }
+
+    /// Whether a listing leaves `id` out now (and counts the listing).
+    private static func hides(_ id: String, _ state: inout State) -> Bool {
+        guard let left = state.hidden[id], left > 0 else { return false }
+        state.hidden[id] = left - 1
+        return true
     }
 
     func setFaults(throttleEvery: Int, loseEvery: Int, lag: Int) {
@@ -343,9 +419,30 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
     func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource] { [] }
 
     func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource] {
-        LifecycleInterleavingTests.arns.map {
-            RAMResource(arn: $0, type: RAMResource.resourceConfigurationType, resourceShareArn: "arn:aws:ram:us-east-1:111122223333:resource-share/org",
-                        status: "AVAILABLE")
+        let hidden = state.withLock { state in Set(LifecycleInterleavingTests.arns.filter { Self.hides($0, &state) }) }
+        return LifecycleInterleavingTests.arns.filter { !hidden.contains($0) }.map(Self.shared)
+    }
+
+    static func shared(_ arn: String) -> RAMResource {
+        RAMResource(arn: arn, type: RAMResource.resourceConfigurationType, resourceShareArn: "arn:aws:ram:us-east-1:111122223333:resource-share/org",
+                    status: "AVAILABLE")
+    }
+
+    func sharedResourceConfiguration(region: String, arn: String) async throws(AWSClientError) -> RAMResource? {
+        let fault = await call("ListResources")
+        if fault.throttle { throw Self.throttled("ListResources") }
+        return LifecycleInterleavingTests.arns.contains(arn) ? Self.shared(arn) : nil
+    }
+
+    func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint? {
+        let fault = await call("DescribeVpcEndpoints")
+        if fault.throttle { throw Self.throttled("DescribeVpcEndpoints") }
+        let now = clock.now
+        return state.withLock { state in
+            // Not propagated yet, or gone: InvalidVpcEndpointId.NotFound.
+            guard let endpoint = state.endpoints.first(where: { $0.id == id }), endpoint.state != .deleted, endpoint.hiddenUntil <= now else { return nil }
+            return VpcEndpoint(vpcEndpointId: endpoint.id, state: endpoint.state, vpcId: "vpc-0123456789abcdef0", resourceConfigurationArn: endpoint.arn,
+                               tags: [EndpointTags.customerKey: endpoint.tag])
         }
     }
 
@@ -363,6 +460,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
             var listed: [VpcEndpoint] = []
             for index in state.endpoints.indices {
                 if state.endpoints[index].hiddenUntil > now { continue }
+                if Self.hides(state.endpoints[index].id, &state) { continue }
                 let endpoint = state.endpoints[index]
                 guard endpoint.state != .deleted else { continue }
                 listed.append(VpcEndpoint(vpcEndpointId: endpoint.id, state: endpoint.state, vpcId: vpcId, resourceConfigurationArn: endpoint.arn,
@@ -403,6 +501,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
             }
             let id = String(format: "vpce-%017x", state.nextId)
             state.nextId += 1
+            state.creates += 1
             let tag = request.tags.first { $0.key == EndpointTags.customerKey }?.value ?? "?"
             state.endpoints.append(Endpoint(id: id, arn: request.resourceConfigurationArn, tag: tag, token: request.clientToken,
                                             request: body, state: .pending, hiddenUntil: now.addingTimeInterval(Double(state.lag) * Self.lagUnit)))
@@ -419,7 +518,8 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
         if fault.throttle { throw Self.throttled("DeleteVpcEndpoints") }
         let now = clock.now
         let failures = state.withLock { state -> [DeleteFailure] in
-            ids.compactMap { id in
+            for id in ids { state.deletes.append((state.calls, id)) }
+            return ids.compactMap { id in
                 // Not propagated yet, or gone: EC2 answers NotFound.
                 guard let index = state.endpoints.firstIndex(where: { $0.id == id && $0.state != .deleted && $0.hiddenUntil <= now }) else {
                     return DeleteFailure(vpcEndpointId: id, error: .init(code: "InvalidVpcEndpoint.NotFound", message: "does not exist"))

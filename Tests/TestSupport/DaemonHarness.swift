@@ -61,12 +61,13 @@ public final class DaemonHarness: @unchecked Sendable {
         return object
     }
 
-    /// Each customer's lifecycle state, by name.
+    /// Each customer's lifecycle state, by name (the registered one where a removed one of the same name is
+    /// still being removed).
     public func states() async throws -> [String: String] {
         let customers = try await status()["customers"] as? [[String: Any]] ?? []
-        return Dictionary(uniqueKeysWithValues: customers.compactMap { row in
+        return Dictionary(customers.compactMap { row in
             (row["name"] as? String).map { ($0, row["state"] as? String ?? "?") }
-        })
+        }, uniquingKeysWith: { first, second in first == "removing" ? second : first })
     }
 
     /// Runs passes until `done` holds (or `maxPasses` is spent); returns the passes used.

@@ -43,6 +43,18 @@ public final class AWSRequestExecutor: Sendable {
         self.userAgent = userAgent
     }
 
+    /// A condition checked immediately before each attempt of a call is written to the socket (retries
+    /// included): nil lets it go; a reason stops it with a `cancelled` error and nothing is sent. The
+    /// reconciler sets it around calls that change something, so that a daemon whose leadership lease ran
+    /// out between its check and the send never sends.
+    public struct SendGuard: Sendable {
+        public let refusal: @Sendable () -> String?
+        public init(_ refusal: @escaping @Sendable () -> String?) { self.refusal = refusal }
+    }
+
+    /// The guard of the calls made in the current task (and its children).
+    @TaskLocal public static var sendGuard: SendGuard?
+
     /// Sends `request`, signed with `credentials` (unsigned when nil, as STS AssumeRoleWithWebIdentity is),
     /// and returns the 2xx answer or throws the last failure.
     public func send(_ request: AWSRequest, credentials: (any CredentialProvider)?) async throws(AWSClientError) -> TransportResponse {
@@ -137,6 +149,9 @@ public final class AWSRequestExecutor: Sendable {
         let headers = signable.headers.filter { $0.name.lowercased() != "host" }
         let wire = TransportRequest(method: signable.method, url: endpoint.url(path: signable.path, query: signable.query),
                                     headers: headers, body: signable.body)
+        if let refusal = Self.sendGuard?.refusal() {
+            throw AWSClientError(.cancelled, service: request.service.name, operation: request.operation, message: "not sent: \(refusal)")
+        }
         let response: TransportResponse
         do {
             response = try await transport.send(wire, timeout: timeout, maxResponseBytes: maxResponseBytes)

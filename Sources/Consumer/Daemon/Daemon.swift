@@ -69,43 +69,19 @@ public enum Daemon {
         let (store, reconciler, scheduler, metrics) = (parts.store, parts.reconciler, parts.scheduler, parts.metrics)
         let postgresStore = store as? PostgresStore
         if options.once {
-            // With shared state, one pass only as the active daemon: never beside a running one.
-            var fence: LeaseFence?
-            var renewal: Task<Void, Never>?
-            if let postgresStore {
-                let service = LeadershipService(store: postgresStore, leadership: leadership, candidate: candidate, metrics: nil, logger: logger)
-                switch try await service.claim(databaseWasUp: nil) {
-                case .answered: break
-                case .busy: throw CommandFailure.runtime("run --once: the leadership lease is busy (a write of the active daemon in flight); nothing was done, try again")
-                case .unavailable: throw CommandFailure.runtime("run --once: the state database \(postgresStore.location) is unavailable (the log above says why)")
-                }
-                guard let epoch = leadership.heldEpoch else {
-                    let leader = try? await postgresStore.leader()
-                    throw CommandFailure.runtime("run --once: another daemon is active (\(leader.map { "\($0.host) pid \($0.pid), epoch \($0.epoch)" } ?? "unknown")); nothing was done")
-                }
-                fence = LeaseFence(holder: candidate.holder, epoch: epoch)
-                // Renewed while the pass and the sweep run, however long they take.
-                renewal = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: service.interval)
-                        if Task.isCancelled { break }
-                        _ = try? await service.claim(databaseWasUp: true)
-                    }
-                }
-            }
-            let outcome: Result<String, any Error>
+            // With shared state, one pass only as the active daemon (never beside a running one), holding the
+            // lease through the same claims as the service.
+            guard let postgresStore else { return try await once(reconciler: reconciler, scheduler: scheduler) }
+            let service = LeadershipService(store: postgresStore, leadership: leadership, candidate: candidate, metrics: nil, logger: logger)
             do {
-                outcome = .success(try await LeaseFence.$current.withValue(fence) {
-                    try await once(reconciler: reconciler, scheduler: scheduler)
-                })
-            } catch {
-                outcome = .failure(error)
+                return try await service.holding { _ in try await once(reconciler: reconciler, scheduler: scheduler) }
+            } catch LeadershipService.OnceRefusal.busy {
+                throw CommandFailure.runtime("run --once: the leadership lease is busy (a write of the active daemon in flight); nothing was done, try again")
+            } catch LeadershipService.OnceRefusal.unavailable {
+                throw CommandFailure.runtime("run --once: the state database \(postgresStore.location) is unavailable (the log above says why)")
+            } catch LeadershipService.OnceRefusal.anotherLeader(let leader) {
+                throw CommandFailure.runtime("run --once: another daemon is active (\(leader.map { "\($0.host) pid \($0.pid), epoch \($0.epoch)" } ?? "unknown")); nothing was done")
             }
-            // A claim in flight finishes before the release, or it would take the lease back.
-            renewal?.cancel()
-            await renewal?.value
-            if let fence, let postgresStore { try? await postgresStore.releaseLeadership(fence) }
-            return try outcome.get()
         }
         let notifier = SystemdNotifier(environment: options.environment)
         let service = ReconcilerService(reconciler: reconciler, store: store, notifier: notifier,

@@ -134,16 +134,57 @@ struct LeadershipService: Service {
                 }
             }
         } catch is CancellationError {}
-        if let epoch = leadership.heldEpoch {
-            leadership.standBy()
-            do {
-                try await store.releaseLeadership(LeaseFence(holder: candidate.holder, epoch: epoch))
-                logger.notice("leadership released at shutdown", metadata: ["epoch": "\(epoch)"])
-            } catch {
-                logger.warning("could not release the leadership lease at shutdown; a standby takes over when it runs out",
-                               metadata: ["error": "\(error)"])
+        await release()
+    }
+
+    /// Gives the lease up (shutdown, or the end of `run --once`) so that a standby takes over at once.
+    func release() async {
+        guard let epoch = leadership.heldEpoch else { return }
+        leadership.standBy()
+        do {
+            try await store.releaseLeadership(LeaseFence(holder: candidate.holder, epoch: epoch))
+            logger.notice("leadership released at shutdown", metadata: ["epoch": "\(epoch)"])
+        } catch {
+            logger.warning("could not release the leadership lease at shutdown; a standby takes over when it runs out",
+                           metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Why `run --once` did nothing: the lease could not be had.
+    enum OnceRefusal: Error {
+        case busy
+        case unavailable
+        case anotherLeader(LeaderInfo?)
+    }
+
+    /// `run --once` as the active daemon, through the same claims as the service: claims the lease (never
+    /// beside a running daemon), renews it on the service's rhythm while `work` runs under its fence, and
+    /// gives it up afterwards (after any claim in flight, which would otherwise take it back).
+    func holding<T: Sendable>(_ work: @Sendable (LeaseFence) async throws -> T) async throws -> T {
+        switch try await claim(databaseWasUp: nil) {
+        case .answered: break
+        case .busy: throw OnceRefusal.busy
+        case .unavailable: throw OnceRefusal.unavailable
+        }
+        guard let epoch = leadership.heldEpoch else { throw OnceRefusal.anotherLeader(try? await store.leader()) }
+        let fence = LeaseFence(holder: candidate.holder, epoch: epoch)
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                _ = try? await claim(databaseWasUp: true)
             }
         }
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await LeaseFence.$current.withValue(fence) { try await work(fence) })
+        } catch {
+            outcome = .failure(error)
+        }
+        renewal.cancel()
+        await renewal.value
+        await release()
+        return try outcome.get()
     }
 
     enum ClaimResult: Equatable {

@@ -16,6 +16,12 @@ public protocol ReconcilerAWS: Sendable {
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError)
     /// The Resource-type endpoints in the VPC, all pages.
     func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint]
+    /// One endpoint looked up by id (DescribeVpcEndpoints with `VpcEndpointIds`): nil when EC2 answers
+    /// `InvalidVpcEndpointId.NotFound`, the confirmation that an endpoint a listing left out is gone.
+    func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint?
+    /// One resource configuration shared with us, looked up by ARN (ListResources with `resourceArns`): nil
+    /// when RAM lists nothing for it, the confirmation that a resource a listing left out is no longer shared.
+    func sharedResourceConfiguration(region: String, arn: String) async throws(AWSClientError) -> RAMResource?
     /// Every association of these endpoints (DescribeVpcEndpointAssociations, 100 ids a call), by endpoint id.
     func associations(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: [VpcEndpointAssociation]]
     func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint
@@ -51,6 +57,25 @@ extension AWSContext: ReconcilerAWS {
 
     public func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint] {
         try await ec2(region).resourceEndpoints(inVpc: vpcId).collectAll()
+    }
+
+    public func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint? {
+        do throws(AWSClientError) {
+            return try await ec2(region).vpcEndpoints(ids: [id]).collectAll().first { $0.vpcEndpointId == id }
+        } catch {
+            if AWSOutcomes.lookupSaysAbsent(errorCode: error.code) { return nil }
+            throw error
+        }
+    }
+
+    public func sharedResourceConfiguration(region: String, arn: String) async throws(AWSClientError) -> RAMResource? {
+        do throws(AWSClientError) {
+            return try await ram(region).resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType, resourceArns: [arn])
+                .collectAll().first { $0.arn == arn }
+        } catch {
+            if error.code == "UnknownResourceException" { return nil }
+            throw error
+        }
     }
 
     public func associations(region: String, endpointIds: [String]) async throws(AWSClientError) -> [String: [VpcEndpointAssociation]] {

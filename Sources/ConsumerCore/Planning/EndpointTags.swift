@@ -1,3 +1,5 @@
+import AWSModels
+
 /// The tags that mark an endpoint as ours and name its customer.
 public enum EndpointTags {
     /// The key whose value is the customer's name; the way we find our endpoints again.
@@ -5,5 +7,13 @@ public enum EndpointTags {
 
     public static func tags(customer: String) -> [(key: String, value: String)] {
         [("Name", "privatelink-consumer/\(customer)"), (customerKey, customer)]
+    }
+}
+
+extension VpcEndpoint {
+    /// What identifies it as one of ours: its id, our customer tag, its resource configuration.
+    public var identity: VpcEndpointIdentity {
+        VpcEndpointIdentity(vpcEndpointId: vpcEndpointId, customerTag: tags[EndpointTags.customerKey],
+                            resourceConfigurationArn: resourceConfigurationArn)
     }
 }

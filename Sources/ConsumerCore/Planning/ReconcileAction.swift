@@ -25,15 +25,24 @@ public enum ReconcileAction: Sendable, Equatable {
     case deleteEndpoint(customerId: Int64, name: String, row: EndpointRecord?, vpcEndpointId: String, reason: String)
     /// The customer's endpoint works: forget earlier failures.
     case resetFailures(customerId: Int64)
+    /// Delete an endpoint tagged with a customer name that no live registration owns and no generation
+    /// records (ours: our tag, our VPC; a leak of an earlier registration).
+    case deleteOrphan(vpcEndpointId: String, customerTag: String, resourceConfigurationArn: String?, reason: String)
+    /// Record the endpoint id of a generation released before CreateVpcEndpoint answered (by tag and ARN).
+    case recordReleasedEndpoint(rowId: Int64, vpcEndpointId: String)
+    /// Write what was seen to the customer's history and the health log, without changing anything
+    /// (`endpoint_unconfirmed`, `share_unconfirmed`: a listing left something out; what a lookup said).
+    case note(customerId: Int64, name: String, event: String, detail: String)
 
     /// The customer an action is about, if one.
     package var customerId: Int64? {
         switch self {
         case .transition(let request): request.customerId
         case .createEndpoint(let id, _, _, _, _), .resumeCreate(let id, _, _), .adoptEndpoint(let id, _, _, _),
-             .changeEndpoint(let id, _, _, _), .deleteEndpoint(let id, _, _, _, _), .resetFailures(let id):
+             .changeEndpoint(let id, _, _, _), .deleteEndpoint(let id, _, _, _, _), .resetFailures(let id),
+             .note(let id, _, _, _):
             id
-        case .recordInvitation, .accept, .reject: nil
+        case .recordInvitation, .accept, .reject, .deleteOrphan, .recordReleasedEndpoint: nil
         }
     }
 }

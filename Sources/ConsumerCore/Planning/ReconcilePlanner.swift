@@ -42,19 +42,24 @@ public enum ReconcilePlanner {
         let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         let observed = Dictionary(observation.endpoints.map { ($0.vpcEndpointId, $0) }, uniquingKeysWith: { first, _ in first })
         let removing = customers.filter { $0.state == .removing }
-        let recorded = Set(snapshot.openEndpoints.values.joined().compactMap(\.vpcEndpointId))
-        var customerActions: [ReconcileAction] = []
+        let known = snapshot.knownEndpointIds
+        // Endpoints EC2 lists that no generation records and no release claims: the only ones a pass may
+        // adopt or delete as strays.
+        let untracked = observation.endpoints.filter { !known.contains($0.vpcEndpointId) && !snapshot.released.contains($0.identity) }
+        var customerActions: [ReconcileAction] = releasedEndpointsToRecord(observation, snapshot: snapshot)
         for customer in customers {
             guard let id = customer.id else { continue }
             let rows = snapshot.openEndpoints[id] ?? []
             let context = CustomerContext(customer: customer, id: id, rows: rows, observed: observed, observation: observation,
                                           snapshot: snapshot, policy: policy, accountId: accountId, now: now)
+            customerActions += context.blinks()
             if customer.state == .removing {
                 // Endpoints tagged for it that no generation records (one EC2 listed only after the window) are
-                // its own to delete, unless a new registration of the same name now owns the name.
-                let strays = registered.contains { $0.name == customer.name } ? []
-                    : observation.endpoints.filter { endpoint in
-                        endpoint.tags[EndpointTags.customerKey] == customer.name && !recorded.contains(endpoint.vpcEndpointId)
+                // its own to delete, unless a new registration of the same name and ARN now owns them (it adopts
+                // them). A kept (released) endpoint is nobody's to delete.
+                let strays = registered.contains { $0.name == customer.name && $0.resourceConfigurationArn == customer.resourceConfigurationArn } ? []
+                    : untracked.filter { endpoint in
+                        endpoint.tags[EndpointTags.customerKey] == customer.name
                             && ![.deleted, .deleting].contains(endpoint.state)
                             && (endpoint.resourceConfigurationArn == nil || endpoint.resourceConfigurationArn == customer.resourceConfigurationArn)
                     }
@@ -67,6 +72,7 @@ public enum ReconcilePlanner {
             customerActions += context.plan(adoptable: match.kept[customer.name], surplus: match.surplus[customer.name] ?? [],
                                             accepting: accepting.contains(id), waitingFor: predecessor)
         }
+        customerActions += orphans(untracked, snapshot: snapshot)
         // Records first, then the customers' moves (`accepting` before the accept call), then the calls.
         let isCall: (ReconcileAction) -> Bool = { action in
             switch action {
@@ -80,8 +86,60 @@ public enum ReconcilePlanner {
     /// Endpoints no open generation records, matched to registered customers by tag or ARN.
     public static func matchUnrecorded(_ observation: RegionObservation, snapshot: RegistrySnapshot,
                                        registered: [Customer]) -> EndpointMatcher.Match {
-        let recorded = Set(snapshot.openEndpoints.values.joined().compactMap(\.vpcEndpointId))
-        return EndpointMatcher.match(observation.endpoints, customers: registered, recorded: recorded)
+        // Released endpoints are known: never adopted, whoever registers their name or ARN again.
+        let candidates = observation.endpoints.filter { !snapshot.released.contains($0.identity) }
+        return EndpointMatcher.match(candidates, customers: registered, recorded: snapshot.knownEndpointIds)
+    }
+
+    /// Endpoints tagged with a customer name that no live registration owns (no live customer, registered or
+    /// being removed, in any region, of that name and that resource configuration), that no generation
+    /// records and no release claims: leaks of an earlier registration, ours to delete. Present in the
+    /// listing (not inferred from an absence); the executor asks the store again right before the delete.
+    static func orphans(_ untracked: [VpcEndpoint], snapshot: RegistrySnapshot) -> [ReconcileAction] {
+        let live = Dictionary(grouping: snapshot.customers.filter { $0.state.isLive }, by: \.name)
+        return untracked.compactMap { endpoint in
+            guard let tag = endpoint.tags[EndpointTags.customerKey], ![.deleted, .deleting].contains(endpoint.state),
+                  !EndpointClaims.owns(live[tag] ?? [], arn: endpoint.resourceConfigurationArn) else { return nil }
+            return .deleteOrphan(vpcEndpointId: endpoint.vpcEndpointId, customerTag: tag, resourceConfigurationArn: endpoint.resourceConfigurationArn,
+                                 reason: "tagged for \(tag), which no registration of its resource configuration owns and no generation records")
+        }
+    }
+
+    /// An endpoint listed with the tag and ARN of a generation released before its id was known is recorded
+    /// as that generation's (from then on known by id).
+    static func releasedEndpointsToRecord(_ observation: RegionObservation, snapshot: RegistrySnapshot) -> [ReconcileAction] {
+        var claimed: Set<Int64> = []
+        var actions: [ReconcileAction] = []
+        let known = snapshot.knownEndpointIds
+        for endpoint in observation.endpoints where !known.contains(endpoint.vpcEndpointId) && endpoint.state != .deleted {
+            guard let owner = snapshot.released.unresolvedOwner(of: endpoint.identity), !claimed.contains(owner.rowId) else { continue }
+            claimed.insert(owner.rowId)
+            actions.append(.recordReleasedEndpoint(rowId: owner.rowId, vpcEndpointId: endpoint.vpcEndpointId))
+        }
+        return actions
+    }
+
+    /// What the listings left out that a pass must look up before it may act on the absence: endpoints of
+    /// open generations EC2 should list by now (settled) but did not, and resources of customers that had a
+    /// share which ListResources did not list. At most `limit` of each (the rest wait for the next pass; an
+    /// unconfirmed absence changes nothing).
+    public static func absencesToConfirm(_ observation: RegionObservation, snapshot: RegistrySnapshot, policy: ReconcilePolicy,
+                                         now: Date, limit: Int = 100) -> (endpointIds: [String], resourceArns: [String]) {
+        let listed = Set(observation.endpoints.filter { $0.state != .deleted }.map(\.vpcEndpointId))
+        var endpointIds: [String] = []
+        var resourceArns: [String] = []
+        for customer in snapshot.customers where customer.region == observation.region {
+            for row in snapshot.openEndpoints[customer.id ?? -1] ?? [] {
+                guard [.pending, .available, .deleting].contains(row.state), let id = row.vpcEndpointId, !listed.contains(id),
+                      settled(row, policy: policy, now: now) else { continue }
+                endpointIds.append(id)
+            }
+            if customer.state != .removing, observation.sharedResources[customer.resourceConfigurationArn] == nil,
+               CustomerLifecycle.moves(.shareWithdrawn, from: customer.state) {
+                resourceArns.append(customer.resourceConfigurationArn)
+            }
+        }
+        return (Array(endpointIds.prefix(limit)), Array(resourceArns.prefix(limit)))
     }
 
     /// The endpoints whose DNS names this pass must read: available ones that a registered customer's
@@ -114,9 +172,9 @@ public enum ReconcilePlanner {
             guard invitation.isPending else {
                 // Keep the record's status current (an invitation is never the record of a share, but its
                 // final status tells why a customer's share never arrived).
-                if let existing, existing.status != invitation.status {
+                if let existing, existing.invitationStatus != invitation.invitationStatus {
                     var record = existing
-                    record.status = invitation.status
+                    record.invitationStatus = invitation.invitationStatus
                     record.lastSeen = now
                     actions.append(.recordInvitation(record))
                 }
@@ -126,11 +184,11 @@ public enum ReconcilePlanner {
                 // RAM will not list an expired invitation's resources, though it may still read PENDING:
                 // remember it (by sender) so that the sender's customers are told to share again.
                 if let code = observation.unlistable[invitation.resourceShareInvitationArn], code.contains("Expired"),
-                   existing?.status != "EXPIRED" {
+                   existing?.invitationStatus != .expired {
                     actions.append(.recordInvitation(InvitationRecord(
                         invitationArn: invitation.resourceShareInvitationArn, region: observation.region,
                         resourceShareArn: invitation.resourceShareArn, resourceShareName: invitation.resourceShareName,
-                        senderAccountId: invitation.senderAccountId, status: "EXPIRED", resources: existing?.resources ?? [],
+                        senderAccountId: invitation.senderAccountId, status: ResourceShareInvitationStatus.expired.description, resources: existing?.resources ?? [],
                         decision: existing?.decision ?? .pending, reason: existing?.reason, acceptClientToken: existing?.acceptClientToken,
                         firstSeen: existing?.firstSeen ?? now, lastSeen: now, decidedAt: existing?.decidedAt)))
                 }
@@ -142,7 +200,7 @@ public enum ReconcilePlanner {
                 senderAccountId: invitation.senderAccountId, status: invitation.status,
                 resources: resources.map { .init(arn: $0.arn, type: $0.type) },
                 decision: .pending, reason: nil, acceptClientToken: nil, firstSeen: now, lastSeen: now, decidedAt: nil)
-            record.status = invitation.status
+            record.invitationStatus = invitation.invitationStatus
             record.lastSeen = now
             switch InvitationMatcher.decide(senderAccountId: invitation.senderAccountId, resources: resources, registered: registered) {
             case .accept(let names):
@@ -282,6 +340,27 @@ struct CustomerContext {
                                               resourceShareArn: share))]
     }
 
+    func note(_ event: String, _ detail: String) -> ReconcileAction {
+        .note(customerId: id, name: name, event: event, detail: detail)
+    }
+
+    /// What a listing left out of this customer's and a lookup found: said, so that on-call can tell a
+    /// blink of an eventually consistent listing from a loss. Nothing else changes.
+    func blinks() -> [ReconcileAction] {
+        var actions: [ReconcileAction] = []
+        if observation.foundByLookup.contains(customer.resourceConfigurationArn) {
+            actions.append(note("share_unconfirmed", "ListResources did not list \(customer.resourceConfigurationArn); a lookup of that ARN found it "
+                                + "shared (a blink of RAM's listing): nothing changed"))
+        }
+        for row in rows {
+            guard let endpointId = row.vpcEndpointId, observation.foundByLookup.contains(endpointId) else { continue }
+            let state = observed[endpointId]?.state.description ?? "listed"
+            actions.append(note("endpoint_unconfirmed", "DescribeVpcEndpoints did not list \(endpointId); its lookup by id found it \(state) "
+                                + "(a blink of EC2's listing): nothing changed"))
+        }
+        return actions
+    }
+
     func change(_ row: EndpointRecord, _ change: EndpointChange) -> ReconcileAction {
         .changeEndpoint(customerId: id, name: name, rowId: row.id!, change: change)
     }
@@ -333,7 +412,9 @@ struct CustomerContext {
             return [delete(row, reason: "endpoint generation \(row.generation) failed")]
         case .deleting:
             if listed == nil || listed?.state == .deleted {
-                guard ReconcilePlanner.settled(row, policy: policy, now: now) else { return [] }
+                // Gone only when EC2 says so: Deleted in the listing, or NotFound to a lookup by id.
+                guard ReconcilePlanner.settled(row, policy: policy, now: now),
+                      listed?.state == .deleted || observation.confirmedGone.contains(endpointId) else { return [] }
                 return [change(row, .init(from: [.deleting], to: .deleted, awsState: listed?.state.description ?? "gone",
                                           note: .init("endpoint_deleted", "\(endpointId) is gone from EC2")))]
             }
@@ -360,7 +441,7 @@ struct CustomerContext {
         }
         let share = shared.resourceShareArn
         guard shared.isAvailable else {
-            let event: CustomerLifecycle.Event = [.endpointPending, .ready, .endpointMissing, .endpointFailed].contains(customer.state)
+            let event: CustomerLifecycle.Event = CustomerLifecycle.moves(.shareUnavailable, from: customer.state)
                 ? .shareUnavailable : .shareAccepted
             return actions + transition(event, "share accepted; waiting for the resource to become AVAILABLE (RAM says \(shared.status ?? "no status"))",
                                         share: share)
@@ -397,11 +478,19 @@ struct CustomerContext {
         }
         guard let listed = observed[endpointId], listed.state != .deleted else {
             guard ReconcilePlanner.settled(row, policy: policy, now: now) else {
-                return transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
-                                  "endpoint \(endpointId) not listed by EC2 yet", share: share)
+                // A new endpoint EC2 does not list yet; a ready customer's is settled by construction and never
+                // leaves `ready` for a listing's silence.
+                return customer.state == .ready ? [] : transition(.endpointRequested, "endpoint \(endpointId) not listed by EC2 yet", share: share)
+            }
+            // One listing's silence is not a deletion: only EC2's NotFound to a lookup by id (or a listing that
+            // says Deleted) is. Until then nothing is deleted, recreated or moved.
+            guard observation.confirmedGone.contains(endpointId) || observed[endpointId]?.state == .deleted else {
+                return [note("endpoint_unconfirmed", "\(endpointId) was not listed by DescribeVpcEndpoints and its lookup by id did not answer; "
+                             + "nothing changes until EC2 confirms it is gone")]
             }
             return [change(row, .init(from: [.pending, .available], to: .deleted, awsState: "gone",
-                                      note: .init("endpoint_deleted", "\(endpointId) was deleted outside the daemon")))]
+                                      note: .init("endpoint_deleted", "\(endpointId) was deleted outside the daemon "
+                                                  + "(confirmed: DescribeVpcEndpoints by id answers InvalidVpcEndpointId.NotFound)")))]
                 + missing(endpointId, share: share)
         }
         var actions: [ReconcileAction] = []
@@ -451,7 +540,7 @@ struct CustomerContext {
     /// The current endpoint went away without our asking: say so, and start a new generation.
     func missing(_ endpointId: String, share: String?) -> [ReconcileAction] {
         var actions: [ReconcileAction] = []
-        if [.endpointPending, .ready].contains(customer.state) {
+        if CustomerLifecycle.moves(.endpointMissing, from: customer.state) {
             actions += transition(.endpointMissing, "endpoint \(endpointId) was deleted outside the daemon; recreating it", share: share)
         }
         return actions + [.createEndpoint(customerId: id, name: name, resourceConfigurationArn: customer.resourceConfigurationArn,
@@ -506,8 +595,13 @@ struct CustomerContext {
         if customer.state == .shareAccepted, current == nil, now.timeIntervalSince(customer.stateChangedAt) < policy.missingGrace {
             return transition(.shareAccepted, "share accepted; waiting for RAM to list \(arn)")
         }
-        let hadShare: Set<CustomerState> = [.shareAccepted, .endpointPending, .ready, .endpointMissing, .endpointFailed, .shareRevoked]
-        if hadShare.contains(customer.state) {
+        if CustomerLifecycle.allows(.shareWithdrawn, from: customer.state) {
+            // One ListResources that leaves the resource out is not a withdrawal: only a lookup of that ARN that
+            // finds nothing is. Until then the customer keeps its state and its endpoint.
+            if CustomerLifecycle.moves(.shareWithdrawn, from: customer.state), !observation.confirmedUnshared.contains(arn) {
+                return [note("share_unconfirmed", "ListResources did not list \(arn) and the lookup of that ARN did not answer; "
+                             + "nothing changes until RAM confirms the share is gone")]
+            }
             var actions: [ReconcileAction] = []
             if let current {
                 switch current.state {
@@ -527,25 +621,25 @@ struct CustomerContext {
             .filter { $0.resources.contains { $0.arn == arn } && $0.senderAccountId == customer.accountId }
             .max { $0.lastSeen < $1.lastSeen }
             ?? snapshot.invitations.values
-            .filter { $0.resources.isEmpty && $0.status == "EXPIRED" && $0.senderAccountId == customer.accountId }
+            .filter { $0.resources.isEmpty && $0.invitationStatus == .expired && $0.senderAccountId == customer.accountId }
             .max { $0.lastSeen < $1.lastSeen }
         // What we learned (EXPIRED from a refused call) wins over RAM's listing, which may still read PENDING.
         let status: ResourceShareInvitationStatus? = known.map { record in
-            let stored = ResourceShareInvitationStatus(record.status)
+            let stored = record.invitationStatus
             return [.expired, .rejected].contains(stored) ? stored
                 : observation.invitations.first { $0.resourceShareInvitationArn == record.invitationArn }?.invitationStatus ?? stored
         }
         switch status {
-        case .expired where [.awaitingShare, .accepting, .shareExpired].contains(customer.state):
+        case .expired where CustomerLifecycle.allows(.shareExpired, from: customer.state):
             return transition(.shareExpired, "invitation \(known?.invitationArn ?? "") expired before it was accepted", hint: Hints.shareAgain(accountId))
-        case .rejected where [.awaitingShare, .accepting, .shareRejected].contains(customer.state):
+        case .rejected where CustomerLifecycle.allows(.shareRejected, from: customer.state):
             return transition(.shareRejected, "invitation \(known?.invitationArn ?? "") was rejected", hint: Hints.shareAgain(accountId))
         case .accepted:
             return transition(.shareAccepted, "invitation accepted; waiting for the shared resource to appear in RAM", share: known?.resourceShareArn)
         default:
             // share_expired / share_rejected stay until a new share arrives (it is then accepted above).
             // `invitation_gone` leads to awaiting_share: from accepting a move, in awaiting_share a refresh.
-            if [.accepting, .awaitingShare].contains(customer.state) {
+            if CustomerLifecycle.allows(.invitationGone, from: customer.state) {
                 return transition(.invitationGone, "waiting for the customer's RAM share", hint: Hints.awaitingShare(arn: arn, accountId: accountId))
             }
             return []

@@ -20,6 +20,15 @@ public struct RegionObservation: Sendable, Equatable {
     /// Pending invitations whose resources RAM would not list because they expired (they may still
     /// read PENDING), by invitation ARN → the error code.
     public var unlistable: [String: String] = [:]
+    /// Endpoint ids that a listing left out and a lookup by id answered `InvalidVpcEndpointId.NotFound`
+    /// for: confirmed gone. A listing's silence alone never is.
+    public var confirmedGone: Set<String> = []
+    /// Resource configuration ARNs that ListResources left out and a lookup of that one ARN did not find
+    /// either: confirmed no longer shared with us.
+    public var confirmedUnshared: Set<String> = []
+    /// What a lookup found that the listing had left out (a blink of an eventually consistent listing):
+    /// endpoint ids and resource ARNs, put back into `endpoints` and `sharedResources` by the observer.
+    public var foundByLookup: Set<String> = []
     /// Which of `endpoints` is which customer's, as the reconciler worked it out while observing (it
     /// needs it to know whose DNS names to ask for); nil lets the planner work it out.
     public var match: EndpointMatcher.Match?
@@ -32,6 +41,42 @@ public struct RegionObservation: Sendable, Equatable {
         self.sharedResources = sharedResources
         self.endpoints = endpoints
         self.dnsNames = dnsNames
+    }
+
+    /// What one lookup by id said about something a listing left out.
+    public enum Lookup<Value: Sendable & Equatable>: Sendable, Equatable {
+        case found(Value)
+        /// AWS answered that it does not exist (EC2's NotFound, or RAM listing nothing for that ARN).
+        case absent
+        /// No answer (throttled, a transport failure): nothing is concluded.
+        case unanswered(String)
+    }
+
+    /// Takes the answer of a lookup by id of an endpoint the listing left out.
+    public mutating func record(endpointLookup id: String, _ lookup: Lookup<VpcEndpoint>) {
+        switch lookup {
+        case .found(let endpoint):
+            foundByLookup.insert(id)
+            if !endpoints.contains(where: { $0.vpcEndpointId == id }) && endpoint.state != .deleted { endpoints.append(endpoint) }
+            if endpoint.state == .deleted { confirmedGone.insert(id) }
+        case .absent:
+            confirmedGone.insert(id)
+        case .unanswered:
+            break
+        }
+    }
+
+    /// Takes the answer of a lookup of one resource ARN that ListResources left out.
+    public mutating func record(resourceLookup arn: String, _ lookup: Lookup<RAMResource>) {
+        switch lookup {
+        case .found(let resource):
+            foundByLookup.insert(arn)
+            sharedResources[arn] = resource
+        case .absent:
+            confirmedUnshared.insert(arn)
+        case .unanswered:
+            break
+        }
     }
 
     /// Takes what DescribeVpcEndpointAssociations answered: for each endpoint, the association of its own

@@ -1,3 +1,4 @@
+import AWSModels
 import Foundation
 
 /// A resource share invitation we have seen, and what the daemon decided about it.
@@ -31,8 +32,13 @@ public struct InvitationRecord: Codable, Sendable, Equatable {
     public var resourceShareArn: String
     public var resourceShareName: String?
     public var senderAccountId: String
-    /// RAM's status, verbatim.
+    /// RAM's status, verbatim (as stored).
     public var status: String
+    /// `status`, typed: what decisions compare.
+    public var invitationStatus: ResourceShareInvitationStatus {
+        get { ResourceShareInvitationStatus(status) }
+        set { status = newValue.description }
+    }
     public var resources: [Resource]
     public var decision: Decision
     public var reason: Reason?

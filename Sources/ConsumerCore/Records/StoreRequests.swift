@@ -11,16 +11,72 @@ public struct RegistrySnapshot: Sendable, Equatable {
     public var openEndpoints: [Int64: [EndpointRecord]]
     /// Every invitation seen, by invitation ARN.
     public var invitations: [String: InvitationRecord]
+    /// Endpoints left in place by `customer remove --keep-endpoint`: never deleted, never adopted.
+    public var released: ReleasedEndpoints
 
-    public init(customers: [Customer], openEndpoints: [Int64: [EndpointRecord]], invitations: [String: InvitationRecord]) {
+    public init(customers: [Customer], openEndpoints: [Int64: [EndpointRecord]], invitations: [String: InvitationRecord],
+                released: ReleasedEndpoints = ReleasedEndpoints()) {
         self.customers = customers
         self.openEndpoints = openEndpoints
         self.invitations = invitations
+        self.released = released
+    }
+
+    /// Endpoint ids that belong to a generation: open ones (their customer's) and released ones (nobody's to touch).
+    public var knownEndpointIds: Set<String> {
+        Set(openEndpoints.values.joined().compactMap(\.vpcEndpointId)).union(released.ids)
     }
 
     /// The customer's current generation (being created or alive), if any.
     public func currentEndpoint(of customerId: Int64?) -> EndpointRecord? {
         customerId.flatMap { openEndpoints[$0]?.last { $0.state.isCurrent } }
+    }
+}
+
+/// What `customer remove --keep-endpoint` left in place, as a pass needs it.
+public struct ReleasedEndpoints: Sendable, Equatable {
+    /// Endpoint ids of released generations.
+    public var ids: Set<String>
+    /// Released generations whose endpoint id is not known (released while CreateVpcEndpoint was unanswered):
+    /// an endpoint EC2 lists with the same customer tag and resource configuration is theirs.
+    public var unresolved: [Unresolved]
+
+    public struct Unresolved: Sendable, Equatable {
+        public var rowId: Int64
+        public var customerName: String
+        public var resourceConfigurationArn: String
+        public init(rowId: Int64, customerName: String, resourceConfigurationArn: String) {
+            self.rowId = rowId
+            self.customerName = customerName
+            self.resourceConfigurationArn = resourceConfigurationArn
+        }
+    }
+
+    public init(ids: Set<String> = [], unresolved: [Unresolved] = []) {
+        self.ids = ids
+        self.unresolved = unresolved
+    }
+
+    /// The unresolved released generation an untracked endpoint belongs to, if one.
+    public func unresolvedOwner(of endpoint: VpcEndpointIdentity) -> Unresolved? {
+        unresolved.first { $0.customerName == endpoint.customerTag && $0.resourceConfigurationArn == endpoint.resourceConfigurationArn }
+    }
+
+    /// Whether an endpoint is a released one: by id, or by tag and ARN for a generation released before its id was known.
+    public func contains(_ endpoint: VpcEndpointIdentity) -> Bool {
+        ids.contains(endpoint.vpcEndpointId) || unresolvedOwner(of: endpoint) != nil
+    }
+}
+
+/// What identifies an endpoint EC2 lists as one of ours.
+public struct VpcEndpointIdentity: Sendable, Equatable {
+    public var vpcEndpointId: String
+    public var customerTag: String?
+    public var resourceConfigurationArn: String?
+    public init(vpcEndpointId: String, customerTag: String?, resourceConfigurationArn: String?) {
+        self.vpcEndpointId = vpcEndpointId
+        self.customerTag = customerTag
+        self.resourceConfigurationArn = resourceConfigurationArn
     }
 }
 

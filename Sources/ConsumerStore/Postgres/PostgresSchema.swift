@@ -21,6 +21,7 @@ enum PostgresSchema {
     static let migrations: [Migration] = [
         Migration(name: "v1-state", sql: v1),
         Migration(name: "v2-leadership", sql: v2),
+        Migration(name: "v3-released-endpoints-kept", sql: v3),
     ]
 
     static var currentVersion: Int { migrations.count }
@@ -59,6 +60,26 @@ enum PostgresSchema {
     static let tables = ["meta", "customer", "endpoint", "invitation", "event", "probeResult", "customer_check"]
 
     private static let states = "'awaiting_share','accepting','share_accepted','endpoint_pending','ready','share_expired','share_rejected','share_revoked','endpoint_failed','endpoint_missing','removing','removed'"
+
+    /// An endpoint kept by `customer remove --keep-endpoint` (a released generation) is nobody's to adopt: no
+    /// other generation may record its id, and a released one keeps the id it has.
+    private static let v3 = """
+        CREATE INDEX endpoint_released_id ON endpoint(vpcEndpointId) WHERE state = 'released' AND vpcEndpointId IS NOT NULL;
+        CREATE FUNCTION endpoint_released_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'UPDATE' AND OLD.state = 'released' AND OLD.vpcEndpointId IS NOT NULL
+               AND NEW.vpcEndpointId IS DISTINCT FROM OLD.vpcEndpointId THEN
+                RAISE EXCEPTION 'lifecycle: a released endpoint keeps its id' USING ERRCODE = 'check_violation';
+            END IF;
+            IF NEW.vpcEndpointId IS NOT NULL AND NEW.state <> 'released'
+               AND (TG_OP = 'INSERT' OR NEW.vpcEndpointId IS DISTINCT FROM OLD.vpcEndpointId)
+               AND EXISTS (SELECT 1 FROM endpoint WHERE vpcEndpointId = NEW.vpcEndpointId AND state = 'released' AND id <> NEW.id) THEN
+                RAISE EXCEPTION 'lifecycle: a released (kept) endpoint is never adopted' USING ERRCODE = 'check_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER endpoint_released_kept BEFORE INSERT OR UPDATE ON endpoint FOR EACH ROW EXECUTE FUNCTION endpoint_released_kept();
+        """
 
     /// The leadership lease: one row; `epoch` fences every write of the active daemon.
     private static let v2 = """

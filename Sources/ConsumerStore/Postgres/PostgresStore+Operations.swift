@@ -170,7 +170,8 @@ extension PostgresStore {
                                                   Customer.init(postgres:))
             let open = try await session.all("SELECT * FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation, id",
                                              EndpointRecord.init(postgres:))
-            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:])
+            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
+                                    released: try await Self.released(session))
         }
     }
 
@@ -285,10 +286,10 @@ extension PostgresStore {
                   try await session.int("""
                       SELECT count(*) FROM endpoint WHERE customerId = \(customerId) AND state IN ('creating', 'pending', 'available')
                       """) == 0 else { return nil }
-            // A released generation (kept at an earlier removal) gives its id up to the adopter.
-            try await session.run("""
-                UPDATE endpoint SET vpcEndpointId = NULL, updatedAt = \(time) WHERE vpcEndpointId = \(vpcEndpointId) AND state = 'released'
-                """)
+            // A released generation (kept at an earlier removal) is nobody's to adopt (the schema refuses it too).
+            guard try await session.int("""
+                SELECT count(*) FROM endpoint WHERE vpcEndpointId = \(vpcEndpointId) AND state = 'released'
+                """) == 0 else { return nil }
             let generation = try await session.nextGeneration(customerId)
             let record = try await session.insert(EndpointRecord(
                 id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
@@ -297,6 +298,65 @@ extension PostgresStore {
             try await session.note("endpoint_adopted", customerId: customerId, detail: "\(vpcEndpointId) (\(awsState)) found in EC2", at: time)
             return record
         }
+    }
+
+    /// Released generations as a pass needs them: the ids, and the few released before their id was known.
+    static func released(_ session: Session) async throws -> ReleasedEndpoints {
+        let ids = try await session.all("SELECT vpcEndpointId FROM endpoint WHERE state = 'released' AND vpcEndpointId IS NOT NULL") {
+            try $0("vpcEndpointId", as: String.self)
+        }
+        let unresolved = try await session.all("""
+            SELECT e.id, c.name, c.resourceConfigurationArn FROM endpoint e JOIN customer c ON c.id = e.customerId
+            WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%' ORDER BY e.id
+            """) { row in
+            ReleasedEndpoints.Unresolved(rowId: try row("id", as: Int64.self), customerName: try row("name", as: String.self),
+                                         resourceConfigurationArn: try row("resourceConfigurationArn", as: String.self))
+        }
+        return ReleasedEndpoints(ids: Set(ids), unresolved: unresolved)
+    }
+
+    public func endpointClaims(vpcEndpointId: String, customerTag: String?, resourceConfigurationArn: String?) async throws -> EndpointClaims {
+        try await read(consistent: true) { session in
+            var claims = EndpointClaims()
+            let rows = try await session.all("SELECT customerId, state FROM endpoint WHERE vpcEndpointId = \(vpcEndpointId) AND state <> 'deleted'") {
+                (try $0("customerId", as: Int64.self), try $0("state", as: String.self))
+            }
+            for (customerId, state) in rows {
+                if state == EndpointRecord.State.released.rawValue { claims.released = true } else { claims.recordedBy.insert(customerId) }
+            }
+            if let customerTag {
+                claims.liveNamed = try await session.all("SELECT * FROM customer WHERE name = \(customerTag) AND state <> 'removed'",
+                                                         Customer.init(postgres:))
+                if let resourceConfigurationArn, try await session.int("""
+                    SELECT count(*) FROM endpoint e JOIN customer c ON c.id = e.customerId
+                    WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%'
+                      AND c.name = \(customerTag) AND c.resourceConfigurationArn = \(resourceConfigurationArn)
+                    """) ?? 0 > 0 {
+                    claims.released = true
+                }
+            }
+            return claims
+        }
+    }
+
+    @discardableResult
+    public func recordReleasedEndpoint(rowId: Int64, vpcEndpointId: String) async throws -> Bool {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard let record = try await session.one("SELECT * FROM endpoint WHERE id = \(rowId) FOR UPDATE", EndpointRecord.init(postgres:)),
+                  record.state == .released, record.vpcEndpointId == nil,
+                  try await session.int("SELECT count(*) FROM endpoint WHERE vpcEndpointId = \(vpcEndpointId) AND state <> 'deleted'") == 0
+            else { return false }
+            try await session.run("UPDATE endpoint SET vpcEndpointId = \(vpcEndpointId), updatedAt = \(time) WHERE id = \(rowId)")
+            try await session.note("endpoint_released", customerId: record.customerId,
+                                   detail: "\(vpcEndpointId) found in EC2: the endpoint of generation \(record.generation), kept at removal", at: time)
+            return true
+        }
+    }
+
+    public func recordNote(customerId: Int64, event: String, detail: String) async throws {
+        let time = now().storedPrecision
+        try await write { session in try await session.note(event, customerId: customerId, detail: detail, at: time) }
     }
 
     public func endpointGeneration(_ id: Int64) async throws -> EndpointRecord? {

@@ -1,7 +1,8 @@
 import ConsumerCore
 import Foundation
 
-/// A JSON text written straight into bytes, for the one document too large for `JSONEncoder`'s pace:
+/// The product's JSON writer: every JSON text we write by hand goes through it (the health log's lines, and
+/// `status --json`). Written straight into bytes, for the one document too large for `JSONEncoder`'s pace:
 /// `status --json` at 10,000 customers and their checks (JSONEncoder's boxing, key sorting and custom date
 /// strategy took most of the command's second). The output is byte for byte what `JSONOutput.encode`
 /// writes for the same `Encodable` value (`JSONWriterTests` holds them equal): no whitespace, keys in
@@ -101,6 +102,38 @@ struct JSONWriter {
         raw(key)
         raw("\":")
         value.write(to: &self)
+    }
+
+    /// An object whose members come in the order they are written, for a line format whose key order is
+    /// part of its contract (the health log: `time` and `kind` first), written with ``member(_:_:)``.
+    mutating func orderedObject(_ body: (inout JSONWriter) -> Void) {
+        object(body)
+    }
+
+    /// One member of an ordered object, any key; a nil value leaves the member out.
+    mutating func member<Value: JSONWritable>(_ key: String, _ value: Value?) {
+        guard let value else { return }
+        memberKey(key)
+        value.write(to: &self)
+    }
+
+    /// One member of an ordered object whose value is already JSON text (a number as the format writes it).
+    mutating func member(_ key: String, json text: String) {
+        memberKey(key)
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// One member of an ordered object whose value is an ordered object.
+    mutating func member(_ key: String, object body: (inout JSONWriter) -> Void) {
+        memberKey(key)
+        orderedObject(body)
+    }
+
+    private mutating func memberKey(_ key: String) {
+        if !firstMember { bytes.append(UInt8(ascii: ",")) }
+        firstMember = false
+        string(key)
+        bytes.append(UInt8(ascii: ":"))
     }
 
     mutating func array<Element: JSONWritable>(_ elements: [Element]) {

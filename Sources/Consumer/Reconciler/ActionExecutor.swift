@@ -1,0 +1,309 @@
+import AWSClient
+import ConsumerStore
+import Foundation
+import Logging
+
+/// Does what the planner decided, one action at a time, and reports what came of it. Every write that must
+/// precede an AWS call (ClientTokens) is committed before the call; every AWS call that changes something
+/// goes through the lease checks (`LeaseGuard`); every destructive call is re-checked against the state
+/// right before it is made. What an answer means is the planner's (`ReconcilePlanner.after`, `AWSOutcomes`).
+struct ActionExecutor: Sendable {
+    let config: ConsumerConfig
+    let store: any StateStore
+    let aws: any ReconcilerAWS
+    let metrics: DaemonMetrics?
+    let policy: ReconcilePolicy
+    let pacer: MutationPacer
+    let lease: LeaseGuard
+    let now: @Sendable () -> Date
+    let accountId: @Sendable () -> String?
+    let logger: Logger
+    let failures: FailureLog
+
+    enum Outcome { case done, deferred, failed }
+
+    /// What the shell knows within one region's pass: each customer as it last wrote it, and the
+    /// customers whose plan turned out stale (their remaining actions are dropped; the next pass re-plans).
+    struct PassRun {
+        var states: [Int64: Customer]
+        var stale: Set<Int64> = []
+    }
+
+    /// Creates before deletes (a customer is never left without an endpoint longer than needed).
+    static func ordered(_ actions: [ReconcileAction]) -> [ReconcileAction] {
+        let isDelete: (ReconcileAction) -> Bool = { action in
+            switch action {
+            case .deleteEndpoint, .deleteOrphan: true
+            default: false
+            }
+        }
+        return actions.filter { !isDelete($0) } + actions.filter(isDelete)
+    }
+
+    func execute(_ action: ReconcileAction, region: String, run: inout PassRun) async -> Outcome {
+        do {
+            switch action {
+            case .recordInvitation(let record):
+                if try await store.recordInvitation(record), let reason = record.reason {
+                    metrics?.recordRefusal(reason: reason)
+                    logger.notice("invitation not accepted", metadata: [
+                        "ram.invitation": "\(record.invitationArn)", "ram.sender": "\(record.senderAccountId)",
+                        "reason": "\(reason.rawValue)", "decision": "\(record.decision.rawValue)",
+                        "resources": "\(record.resources.map(\.arn).joined(separator: ","))",
+                    ])
+                }
+            case .accept(let arn, let customers):
+                try await accept(arn, customers: customers, region: region, run: &run)
+            case .reject(let arn):
+                try await reject(arn, region: region)
+            case .transition(var request):
+                // Planned from the snapshot; this pass's own earlier moves of the customer are known here (a
+                // move by another writer still fails the compare-and-set).
+                if let current = run.states[request.customerId]?.state { request.from = current }
+                try await apply(request, run: &run)
+            case .createEndpoint(let id, let name, let arn, let detail, let share):
+                guard let customer = run.states[id] else { return .failed }
+                guard try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested, detail: detail,
+                                                        resourceShareArn: share), run: &run),
+                      let current = run.states[id] else { return .done }
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                let request = endpointRequest(customer: name, arn: arn, region: region, clientToken: Self.newToken())
+                guard let row = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
+                                                              clientToken: request.clientToken, request: StoredCreateRequest(request).json) else {
+                    run.stale.insert(id)
+                    return .done
+                }
+                try await create(request, row: row, run: &run)
+            case .resumeCreate(let id, let name, let row):
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                // Re-checked just before the call: a generation released or closed since the plan is not touched.
+                guard try await store.endpointGeneration(row.id!)?.state == .creating else {
+                    run.stale.insert(id)
+                    return .done
+                }
+                let request = row.storedRequest?.request(clientToken: row.clientToken)
+                    ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region, clientToken: row.clientToken)
+                try await create(request, row: row, run: &run)
+            case .adoptEndpoint(let id, let name, let endpoint, let dns):
+                guard let customer = run.states[id] else { return .failed }
+                guard try await store.adoptEndpoint(customerId: id, expecting: customer.state, region: region, vpcEndpointId: endpoint.vpcEndpointId,
+                                                    state: ReconcilePlanner.recordState(endpoint.state), awsState: endpoint.state.description,
+                                                    dnsName: dns) != nil else {
+                    run.stale.insert(id)
+                    return .done
+                }
+                logger.info("endpoint adopted", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
+            case .changeEndpoint(let id, let name, let rowId, let change):
+                if !(try await store.changeEndpoint(rowId, change)) {
+                    logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
+                        "customer": "\(name)", "to": "\(change.to.rawValue)"])
+                    run.stale.insert(id)
+                }
+            case .resetFailures(let id):
+                try await store.resetEndpointFailures(customerId: id)
+            case .deleteEndpoint(let id, let name, let row, let endpointId, let reason):
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                if let row {
+                    // Re-checked just before the call: a generation released (kept) or closed since the plan is not deleted.
+                    if let current = try await store.endpointGeneration(row.id!), current.state.isClosed || current.state == .creating {
+                        logger.info("delete dropped: the generation moved since the plan", metadata: [
+                            "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "now": "\(current.state.rawValue)"])
+                        run.stale.insert(id)
+                        return .done
+                    }
+                } else if let refusal = try await untrackedDeleteRefusal(endpointId, customer: run.states[id], name: name,
+                                                                          arn: run.states[id]?.resourceConfigurationArn) {
+                    logger.info("delete dropped", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpointId)", "why": "\(refusal)"])
+                    run.stale.insert(id)
+                    return .done
+                }
+                let outcome = try await delete(endpointId, region: region)
+                logger.info("endpoint delete requested", metadata: [
+                    "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "reason": "\(reason)", "outcome": "\(outcome)"])
+                if let row, let change = ReconcilePlanner.after(outcome, row: row, policy: policy, now: now()) {
+                    try await store.changeEndpoint(row.id!, change)
+                }
+            case .deleteOrphan(let endpointId, let tag, let arn, let reason):
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                if let refusal = try await untrackedDeleteRefusal(endpointId, customer: nil, name: tag, arn: arn) {
+                    logger.info("orphan delete dropped", metadata: ["ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "why": "\(refusal)"])
+                    return .done
+                }
+                let outcome = try await delete(endpointId, region: region)
+                logger.notice("orphan endpoint delete requested", metadata: [
+                    "ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "reason": "\(reason)", "outcome": "\(outcome)"])
+            case .recordReleasedEndpoint(let rowId, let endpointId):
+                if try await store.recordReleasedEndpoint(rowId: rowId, vpcEndpointId: endpointId) {
+                    logger.info("kept endpoint found", metadata: ["ec2.endpoint": "\(endpointId)", "generation": "\(rowId)"])
+                }
+            case .note(let id, let name, let event, let detail):
+                try await store.recordNote(customerId: id, event: event, detail: detail)
+                logger.info("listing disagreed", metadata: ["customer": "\(name)", "event": "\(event)", "detail": "\(detail)"])
+            }
+            failures.clear(FailureLog.key(action))
+            return .done
+        } catch is CancellationError {
+            return .failed
+        } catch let error as StoreError where error.code == .fenced {
+            // The lease is gone: the pass stops at the next action (one line there, not one per action).
+            logger.debug("action refused: not the active daemon", metadata: ["error": "\(error)"])
+            return .failed
+        } catch {
+            failures.report(FailureLog.key(action), error, metadata: ["customer": "\(action.customerId.flatMap { run.states[$0]?.name } ?? "-")"])
+            return .failed
+        }
+    }
+
+    /// Why an endpoint no generation records may no longer be deleted, asked of the state right before the
+    /// call (the planner's rule, against what the state says now), or nil when the delete still holds.
+    func untrackedDeleteRefusal(_ endpointId: String, customer: Customer?, name: String, arn: String?) async throws -> String? {
+        let claims = try await store.endpointClaims(vpcEndpointId: endpointId, customerTag: name, resourceConfigurationArn: arn)
+        return claims.refusal(deletingFor: customer, endpointArn: arn)
+    }
+
+    /// Applies one lifecycle event; returns whether the customer is where the plan expected afterwards.
+    @discardableResult
+    func apply(_ request: TransitionRequest, run: inout PassRun) async throws -> Bool {
+        let name = run.states[request.customerId]?.name ?? "-"
+        switch try await store.transition(request) {
+        case .applied(let event):
+            run.states[request.customerId]?.state = event.toState ?? request.from
+            logger.info("customer state changed", metadata: [
+                "customer": "\(name)", "event": "\(event.event)", "from": "\(request.from.rawValue)",
+                "to": "\(event.toState?.rawValue ?? "-")", "detail": "\(request.detail ?? "")",
+            ])
+            return true
+        case .refreshed:
+            return true
+        case .stale(let current):
+            logger.info("plan dropped: the customer changed since the pass read it", metadata: [
+                "customer": "\(name)", "planned_from": "\(request.from.rawValue)", "now": "\(current?.rawValue ?? "gone")",
+                "event": "\(request.event.rawValue)"])
+            run.stale.insert(request.customerId)
+            return false
+        case .refused(let refusal):
+            logger.error("lifecycle refused a planned event", metadata: ["customer": "\(name)", "refusal": "\(refusal)"])
+            run.stale.insert(request.customerId)
+            return false
+        }
+    }
+
+    func accept(_ arn: String, customers: [Int64], region: String, run: inout PassRun) async throws {
+        let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
+        let outcome: AcceptOutcome
+        try await lease.require()
+        do {
+            _ = try await lease.call { [aws] () async throws(AWSClientError) -> String in
+                try await aws.acceptInvitation(region: region, invitationArn: arn, clientToken: token)
+            }
+            outcome = .accepted
+        } catch {
+            guard let answered = AWSOutcomes.accept(errorCode: error.code) else { throw error }
+            outcome = answered
+        }
+        let status: ResourceShareInvitationStatus = switch outcome {
+        case .accepted, .alreadyAccepted: .accepted
+        case .expired: .expired
+        case .rejected: .rejected
+        }
+        let accepted = outcome == .accepted || outcome == .alreadyAccepted
+        try await store.markInvitation(arn, status: status.description, decision: accepted ? .accepted : .pending)
+        if accepted {
+            logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.compactMap { run.states[$0]?.name }.joined(separator: ","))"])
+        }
+        let next = ReconcilePlanner.event(after: outcome, invitationArn: arn, accountId: accountId())
+        for id in customers where !run.stale.contains(id) {
+            guard let customer = run.states[id] else { continue }
+            try await apply(TransitionRequest(customerId: id, from: customer.state, event: next.event, detail: next.detail, hint: next.hint),
+                            run: &run)
+        }
+    }
+
+    /// RejectResourceShareInvitation, the one AWS call that cannot be undone: the invitation is matched once
+    /// more against the registry as the state holds it now, right before the call (an SE may have just
+    /// registered its resource).
+    func reject(_ arn: String, region: String) async throws {
+        guard let record = try await store.invitationRecords(invitationArns: [arn], resourceArns: [], senders: []).values.first else { return }
+        let registered = try await store.customers().filter { $0.state != .removing }
+        let byArn = Dictionary(registered.map { ($0.resourceConfigurationArn, $0) }, uniquingKeysWith: { first, _ in first })
+        let resources = record.resources.map { RAMResource(arn: $0.arn, type: $0.type, resourceShareArn: record.resourceShareArn, status: nil) }
+        if case .accept = InvitationMatcher.decide(senderAccountId: record.senderAccountId, resources: resources, registered: byArn) {
+            logger.notice("reject dropped: the invitation matches a registration now; the next pass accepts it", metadata: ["ram.invitation": "\(arn)"])
+            return
+        }
+        let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
+        try await lease.require()
+        do {
+            try await lease.call { [aws] () async throws(AWSClientError) in
+                try await aws.rejectInvitation(region: region, invitationArn: arn, clientToken: token)
+            }
+            logger.notice("invitation rejected", metadata: ["ram.invitation": "\(arn)"])
+        } catch {
+            guard AWSOutcomes.rejectAlreadyAnswered(errorCode: error.code) else { throw error }
+            logger.debug("invitation already answered", metadata: ["ram.invitation": "\(arn)"])
+        }
+    }
+
+    /// The CreateVpcEndpoint request for a customer from the region's placement.
+    func endpointRequest(customer: String, arn: String, region: String, clientToken: String) -> ResourceEndpointRequest {
+        let placement = config.regions[region]!
+        return ResourceEndpointRequest(
+            resourceConfigurationArn: arn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
+            securityGroupIds: placement.securityGroupIds, ipAddressType: placement.ipAddressType.rawValue,
+            privateDnsEnabled: placement.privateDnsEnabled, clientToken: clientToken, tags: EndpointTags.tags(customer: customer))
+    }
+
+    /// Calls CreateVpcEndpoint and feeds its outcome to the planner's rule for the generation and customer.
+    func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws {
+        let region = row.region
+        let outcome: CreateOutcome
+        try await lease.require()
+        do {
+            outcome = .created(try await lease.call { [aws] () async throws(AWSClientError) in
+                try await aws.createResourceEndpoint(region: region, request)
+            })
+        } catch {
+            // Throttling, 5xx, lost answers and refusals that say nothing about the endpoint are thrown: the
+            // row stays `creating` and the next pass repeats the call with the same token.
+            guard error.isRefusal, let code = error.code, let refused = AWSOutcomes.create(refusalCode: code, message: error.message) else { throw error }
+            outcome = refused
+        }
+        guard let customer = run.states[row.customerId] else { return }
+        let (change, next) = ReconcilePlanner.after(outcome, row: row, customer: customer, policy: policy, now: now())
+        if try await store.changeEndpoint(row.id!, change) {
+            logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)"].merging(outcome.logMetadata) { a, _ in a })
+        }
+        if let next, let current = run.states[row.customerId] {
+            try await apply(TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
+                                              hint: next.hint), run: &run)
+        }
+    }
+
+    /// Calls DeleteVpcEndpoints for one endpoint; EC2 answers 200 with per-item failures.
+    func delete(_ endpointId: String, region: String) async throws -> DeleteOutcome {
+        try await lease.require()
+        let failures = try await lease.call { [aws] () async throws(AWSClientError) in
+            try await aws.deleteVpcEndpoints(region: region, ids: [endpointId])
+        }
+        guard let failure = failures.first else { return .accepted }
+        if let outcome = AWSOutcomes.delete(failureCode: failure.error.code) { return outcome }
+        throw AWSClientError(.service, service: "ec2", operation: "DeleteVpcEndpoints", code: failure.error.code,
+                             message: failure.error.message ?? "could not delete \(endpointId)")
+    }
+
+    static func newToken() -> String { "plc-" + UUID().uuidString.lowercased() }
+}
+
+extension CreateOutcome {
+    /// Flat log fields (never a dump of a Swift value).
+    var logMetadata: Logger.Metadata {
+        switch self {
+        case .created(let endpoint):
+            ["outcome": "created", "ec2.endpoint": "\(endpoint.vpcEndpointId)", "state": "\(endpoint.state.description)"]
+        case .idempotentMismatch(let message):
+            ["outcome": "idempotent_mismatch", "message": "\(message)"]
+        case .refused(let code, let message):
+            ["outcome": "refused", "aws.error": "\(code)", "message": "\(message)"]
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import AWSClient
+import ConsumerStore
+import Foundation
+import Logging
+
+/// The first step of a region's pass: what AWS says (invitations, shared resources, our endpoints, the
+/// DNS names a pass needs) and, for what a listing left out that a decision would act on, the lookups
+/// that confirm or refute the absence. It reads and reports; the planner decides.
+struct RegionObserver: Sendable {
+    let aws: any ReconcilerAWS
+    let store: any StateStore
+    let config: ConsumerConfig
+    let policy: ReconcilePolicy
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    /// The invitation records this pass needs: those of the invitations RAM lists, and for customers still
+    /// waiting for a share, the ones that tell why (expired, rejected). None of the rest of the history.
+    func invitationRecords(for invitations: [ResourceShareInvitation], customers: [Customer]) async throws -> [String: InvitationRecord] {
+        let waiting = customers.filter { [.awaitingShare, .accepting, .shareExpired, .shareRejected].contains($0.state) }
+        return try await store.invitationRecords(invitationArns: Set(invitations.map(\.resourceShareInvitationArn)),
+                                                 resourceArns: Set(waiting.map(\.resourceConfigurationArn)),
+                                                 senders: Set(waiting.map(\.accountId)))
+    }
+
+    func observe(_ region: String, snapshot: RegistrySnapshot, invitations: [ResourceShareInvitation]) async throws -> RegionObservation {
+        var observation = RegionObservation(region: region)
+        observation.invitations = invitations
+        for invitation in observation.invitations where invitation.isPending {
+            let arn = invitation.resourceShareInvitationArn
+            if let record = snapshot.invitations[arn] {
+                // A pending invitation's resources do not change: ask RAM once, remember them.
+                observation.pendingResources[arn] = record.resources.map {
+                    RAMResource(arn: $0.arn, type: $0.type, resourceShareArn: invitation.resourceShareArn, status: "AVAILABLE")
+                }
+                continue
+            }
+            switch try await pendingResources(arn, region: region) {
+            case .success(let resources): observation.pendingResources[arn] = resources
+            case .failure(let error): observation.unlistable[arn] = error.code ?? error.message
+            }
+        }
+        for resource in try await aws.sharedResourceConfigurations(region: region) {
+            observation.sharedResources[resource.arn] = resource
+        }
+        let vpcId = config.regions[region]!.vpcId
+        observation.endpoints = try await aws.resourceEndpoints(region: region, vpcId: vpcId)
+        await confirmAbsences(&observation, snapshot: snapshot)
+        let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
+        observation.match = ReconcilePlanner.matchUnrecorded(observation, snapshot: snapshot, registered: registered)
+        // DNS names only for available endpoints whose name we do not know yet: none in steady state.
+        let needed = ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot)
+        if !needed.isEmpty {
+            observation.record(associations: try await aws.associations(region: region, endpointIds: needed))
+        }
+        return observation
+    }
+
+    /// Asks AWS about each thing a listing left out that the planner would otherwise act on (AWS's listings
+    /// are eventually consistent: one answer can leave out something that exists): an endpoint by its id,
+    /// a resource by its ARN. None in steady state.
+    func confirmAbsences(_ observation: inout RegionObservation, snapshot: RegistrySnapshot) async {
+        let region = observation.region
+        let questions = ReconcilePlanner.absencesToConfirm(observation, snapshot: snapshot, policy: policy, now: now())
+        for id in questions.endpointIds {
+            let lookup: RegionObservation.Lookup<VpcEndpoint>
+            do {
+                lookup = try await aws.vpcEndpoint(region: region, id: id).map { .found($0) } ?? .absent
+            } catch {
+                lookup = .unanswered(error.code ?? error.kind.description)
+            }
+            logger.info("endpoint not listed; looked up by id", metadata: ["ec2.endpoint": "\(id)", "answer": "\(Self.describe(lookup))"])
+            observation.record(endpointLookup: id, lookup)
+        }
+        for arn in questions.resourceArns {
+            let lookup: RegionObservation.Lookup<RAMResource>
+            do {
+                lookup = try await aws.sharedResourceConfiguration(region: region, arn: arn).map { .found($0) } ?? .absent
+            } catch {
+                lookup = .unanswered(error.code ?? error.kind.description)
+            }
+            logger.info("shared resource not listed; looked up by ARN", metadata: ["ram.resource": "\(arn)", "answer": "\(Self.describe(lookup))"])
+            observation.record(resourceLookup: arn, lookup)
+        }
+    }
+
+    static func describe<T>(_ lookup: RegionObservation.Lookup<T>) -> String {
+        switch lookup {
+        case .found: "found"
+        case .absent: "absent"
+        case .unanswered(let reason): "unanswered (\(reason))"
+        }
+    }
+
+    /// A pending invitation's resources; a failure when RAM will not list them (expired while still reading
+    /// PENDING, or answered meanwhile): there is nothing to decide about it then.
+    func pendingResources(_ arn: String, region: String) async throws -> Result<[RAMResource], AWSClientError> {
+        do {
+            return .success(try await aws.invitationResources(region: region, invitationArn: arn))
+        } catch {
+            guard error.isRefusal else { throw error }
+            logger.debug("invitation resources unavailable", metadata: ["ram.invitation": "\(arn)", "aws.error": "\(error.code ?? error.message)"])
+            return .failure(error)
+        }
+    }
+}
