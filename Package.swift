@@ -79,8 +79,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            plugins: ["VersionStamp"]
         ),
+        // The release version (VERSION) and the git commit, stamped into `Consumer` at build time.
+        .executableTarget(name: "version-stamp"),
+        .plugin(name: "VersionStamp", capability: .buildTool(), dependencies: ["version-stamp"]),
         // An AWS stand-in (RAM + EC2 + Lattice + STS subset) over real loopback HTTP, verifying SigV4.
         .target(
             name: "LatticeSimulator",

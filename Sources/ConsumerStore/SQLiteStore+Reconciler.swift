@@ -14,8 +14,11 @@ extension SQLiteStore {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name"), Column("id")).fetchAll(db)
             let open = try EndpointRecord.filter(sql: "state NOT IN ('deleted', 'released')").order(Column("generation")).fetchAll(db)
-            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
-                                    released: try Self.released(db))
+            var snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
+                                            released: try Self.released(db))
+            snapshot.removedRegistrations = Set(try Row.fetchAll(db, sql: "SELECT DISTINCT name, resourceConfigurationArn FROM customer WHERE state = 'removed'")
+                .map { RegistrySnapshot.Registration(name: $0[0], resourceConfigurationArn: $0[1]) })
+            return snapshot
         }
     }
 
@@ -146,13 +149,17 @@ extension SQLiteStore {
         }
     }
 
+    /// A generation released while its CreateVpcEndpoint was unanswered (`e`): never answered, never listed,
+    /// no id. (A kept generation whose id an earlier build gave away to an adopter was answered or listed.)
+    static let releasedUnanswered = "e.state = 'released' AND e.vpcEndpointId IS NULL AND e.createAnsweredAt IS NULL AND e.lastSeenAt IS NULL"
+
     /// Released generations as a pass needs them: the ids, and the few released before their id was known.
     static func released(_ db: Database) throws -> ReleasedEndpoints {
         let ids = try String.fetchSet(db, sql: "SELECT vpcEndpointId FROM endpoint WHERE state = 'released' AND vpcEndpointId IS NOT NULL")
         let unresolved = try Row.fetchAll(db, sql: """
-            SELECT e.id, c.name, c.resourceConfigurationArn FROM endpoint e JOIN customer c ON c.id = e.customerId
-            WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%' ORDER BY e.id
-            """).map { ReleasedEndpoints.Unresolved(rowId: $0[0], customerName: $0[1], resourceConfigurationArn: $0[2]) }
+            SELECT e.id, c.name, c.resourceConfigurationArn, e.updatedAt FROM endpoint e JOIN customer c ON c.id = e.customerId
+            WHERE \(Self.releasedUnanswered) ORDER BY e.id
+            """).map { ReleasedEndpoints.Unresolved(rowId: $0[0], customerName: $0[1], resourceConfigurationArn: $0[2], releasedAt: $0[3]) }
         return ReleasedEndpoints(ids: ids, unresolved: unresolved)
     }
 
@@ -167,8 +174,7 @@ extension SQLiteStore {
                 claims.liveNamed = try Customer.filter(Column("name") == customerTag && Column("state") != CustomerState.removed.rawValue).fetchAll(db)
                 if let resourceConfigurationArn, try Int.fetchOne(db, sql: """
                     SELECT count(*) FROM endpoint e JOIN customer c ON c.id = e.customerId
-                    WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%'
-                      AND c.name = ? AND c.resourceConfigurationArn = ?
+                    WHERE \(Self.releasedUnanswered) AND c.name = ? AND c.resourceConfigurationArn = ?
                     """, arguments: [customerTag, resourceConfigurationArn]) ?? 0 > 0 {
                     claims.released = true
                 }

@@ -18,13 +18,16 @@ public struct SQLiteStore: StateStore {
 
     /// Opens (creating it and its directory if needed) and migrates the state file at `path`.
     ///
-    /// A file written by a newer schema is refused before anything in it is changed.
-    public init(path: String, now: @escaping @Sendable () -> Date = { Date() }) throws {
+    /// A file written by a newer schema is refused before anything in it is changed. `knownSchema` is the
+    /// newest schema version this build knows (the default); a lower one behaves as an older build would,
+    /// which is how the upgrade tests run an old binary against a new state.
+    public init(path: String, now: @escaping @Sendable () -> Date = { Date() }, knownSchema: Int = Schema.currentVersion) throws {
+        precondition((1...Schema.currentVersion).contains(knownSchema), "knownSchema \(knownSchema) is not a version this build has")
         self.path = path
         self.now = now
         let existed = try Self.prepareFile(at: path)
         if existed {
-            try Self.refuseNewerSchema(at: path)
+            try Self.refuseNewerSchema(at: path, known: knownSchema)
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(Self.busyTimeout)
@@ -33,7 +36,7 @@ public struct SQLiteStore: StateStore {
         do {
             database = try Self.retryingWhileBusy {
                 let pool = try DatabasePool(path: path, configuration: configuration)
-                try pool.writeWithoutTransaction { db in try Schema.migrate(db) }
+                try pool.writeWithoutTransaction { db in try Schema.migrate(db, to: knownSchema, known: knownSchema) }
                 return pool
             }
         } catch let error as StoreError {
@@ -127,7 +130,7 @@ public struct SQLiteStore: StateStore {
     }
 
     /// Reads the schema version through a read-only connection, so that a newer file is never touched.
-    private static func refuseNewerSchema(at path: String) throws {
+    private static func refuseNewerSchema(at path: String, known: Int) throws {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(busyTimeout)
@@ -141,8 +144,8 @@ public struct SQLiteStore: StateStore {
         } catch {
             throw StoreError(.cannotOpen, "state database \(path): \(describe(error))")
         }
-        if version > Schema.currentVersion {
-            throw StoreError.newerSchema(found: version, known: Schema.currentVersion)
+        if version > known {
+            throw StoreError.newerSchema(found: version, known: known)
         }
     }
 

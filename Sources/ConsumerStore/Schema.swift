@@ -4,7 +4,7 @@ import GRDB
 ///
 /// Each migration's SQL is the literal of its time: no interpolation of today's enums or tables, so
 /// that a file written by any earlier build upgrades exactly as it did then.
-enum Schema {
+public enum Schema {
     /// One step of the schema; `version` is its position (1-based) and becomes `PRAGMA user_version`.
     struct Migration: Sendable {
         let name: String
@@ -22,16 +22,17 @@ enum Schema {
     ]
 
     /// The version a database has once all known migrations ran.
-    static var currentVersion: Int { migrations.count }
+    /// The newest schema version this build knows.
+    public static var currentVersion: Int { migrations.count }
 
     /// Brings `db` from its version to `target` inside one IMMEDIATE transaction, so that processes
     /// opening a new file at the same time cannot both run a migration (GRDB's own migrator reads the
     /// applied list before taking the write lock).
-    static func migrate(_ db: Database, to target: Int = currentVersion) throws {
+    static func migrate(_ db: Database, to target: Int = currentVersion, known: Int = currentVersion) throws {
         try db.inTransaction(.immediate) {
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-            if version > currentVersion {
-                throw StoreError.newerSchema(found: version, known: currentVersion)
+            if version > known {
+                throw StoreError.newerSchema(found: version, known: known)
             }
             for index in version..<max(version, target) {
                 try migrations[index].apply(db)
@@ -309,11 +310,12 @@ enum Schema {
         try db.execute(sql: """
             CREATE INDEX endpoint_released_id ON endpoint(vpcEndpointId) WHERE state = 'released' AND vpcEndpointId IS NOT NULL;
             CREATE TRIGGER endpoint_released_not_adopted_insert BEFORE INSERT ON endpoint
-            WHEN NEW.vpcEndpointId IS NOT NULL AND NEW.state <> 'released'
+            WHEN NEW.vpcEndpointId IS NOT NULL AND NEW.state IN ('creating','pending','available','failed','deleting')
                  AND EXISTS (SELECT 1 FROM endpoint WHERE vpcEndpointId = NEW.vpcEndpointId AND state = 'released')
             BEGIN SELECT RAISE(ABORT, 'lifecycle: a released (kept) endpoint is never adopted'); END;
             CREATE TRIGGER endpoint_released_not_adopted_update BEFORE UPDATE OF vpcEndpointId ON endpoint
-            WHEN NEW.vpcEndpointId IS NOT NULL AND NEW.state <> 'released' AND NEW.vpcEndpointId IS NOT OLD.vpcEndpointId
+            WHEN NEW.vpcEndpointId IS NOT NULL AND NEW.state IN ('creating','pending','available','failed','deleting')
+                 AND NEW.vpcEndpointId IS NOT OLD.vpcEndpointId
                  AND EXISTS (SELECT 1 FROM endpoint WHERE vpcEndpointId = NEW.vpcEndpointId AND state = 'released' AND id <> NEW.id)
             BEGIN SELECT RAISE(ABORT, 'lifecycle: a released (kept) endpoint is never adopted'); END;
             CREATE TRIGGER endpoint_released_id_once BEFORE UPDATE OF vpcEndpointId ON endpoint

@@ -51,6 +51,7 @@ public enum StateCopy {
             // (DDL is transactional; the tables' owner, the daemon's role, may). Every CHECK still applies.
             try await session.run("ALTER TABLE customer DISABLE TRIGGER customer_starts_awaiting_share")
             try await session.run("ALTER TABLE endpoint DISABLE TRIGGER endpoint_not_for_removed")
+            try await session.run("ALTER TABLE endpoint DISABLE TRIGGER endpoint_released_kept")
             try await insert(session, "customer", rows.customers.map(json))
             try await insert(session, "endpoint", rows.endpoints.map(json))
             try await insert(session, "invitation", rows.invitations.map(json))
@@ -67,6 +68,7 @@ public enum StateCopy {
             }
             try await session.run("ALTER TABLE customer ENABLE TRIGGER customer_starts_awaiting_share")
             try await session.run("ALTER TABLE endpoint ENABLE TRIGGER endpoint_not_for_removed")
+            try await session.run("ALTER TABLE endpoint ENABLE TRIGGER endpoint_released_kept")
             let copied = try await counts(session)
             guard copied == expected else {
                 throw StoreError(.corrupt, "state copy: counts differ after the copy (source \(describe(expected)); target \(describe(copied))); nothing was kept")

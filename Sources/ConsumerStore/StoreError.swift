@@ -35,6 +35,6 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     static func newerSchema(found: Int, known: Int) -> StoreError {
-        StoreError(.newerSchema, "state database has schema version \(found), newer than this build's \(known): it was written by a newer privatelink-consumer; install that version (the file was not modified)")
+        StoreError(.newerSchema, "state database has schema version \(found), newer than this build's \(known): it was written by a newer privatelink-consumer; upgrade this host to the release the other hosts run (`privatelink-consumer --version` there; Deploy/README.md, \"Upgrades\"); nothing was modified")
     }
 }

@@ -11,7 +11,7 @@ struct PrivateLinkConsumer: AsyncParsableCommand {
         commandName: "privatelink-consumer",
         abstract: "Accepts customers' RAM-shared VPC Lattice resource configurations, creates Resource VPC endpoints and probes their PostgreSQL.",
         discussion: "Exit status: 0 success, 1 runtime failure, 64 usage or validation error.",
-        version: ConsumerVersion.string,
+        version: ConsumerVersion.full,
         subcommands: [Demo.self, Run.self, Status.self, Explain.self, Health.self, Probe.self, CustomerCommand.self, Invitations.self, Endpoints.self, CheckConfig.self, StateCommand.self]
     )
 }

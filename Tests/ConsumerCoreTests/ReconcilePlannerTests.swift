@@ -418,15 +418,18 @@ import TestSupport
                        lastError: nil, createRequest: "{}", lastSeenAt: now, createdAt: now, updatedAt: now)
     }
 
-    func listed(_ id: String, _ tag: String?, arn n: Int, _ state: String = "available") -> VpcEndpoint {
-        EC2Fixture.endpoint(id: id, arn: testARN(n), tag: tag, state: state)!
+    func listed(_ id: String, _ tag: String?, arn n: Int, _ state: String = "available", created: Date? = nil) -> VpcEndpoint {
+        var endpoint = EC2Fixture.endpoint(id: id, arn: testARN(n), tag: tag, state: state)!
+        endpoint.creationTimestamp = created.map(Timestamp.string)
+        return endpoint
     }
 
     /// The plan, one action a line.
     func transcript(_ observation: RegionObservation, _ customers: [Customer], _ rows: [EndpointRecord] = [],
-                    released: ReleasedEndpoints = ReleasedEndpoints()) -> String {
-        let snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: rows, by: \.customerId), invitations: [:],
+                    released: ReleasedEndpoints = ReleasedEndpoints(), removed: [(String, Int)] = []) -> String {
+        var snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: rows, by: \.customerId), invitations: [:],
                                         released: released)
+        snapshot.removedRegistrations = Set(removed.map { .init(name: $0.0, resourceConfigurationArn: testARN($0.1)) })
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot, policy: policy, accountId: nil, now: now)
         return actions.map(Self.line).joined(separator: "\n")
     }
@@ -475,9 +478,25 @@ import TestSupport
     }
 
     @Test func aKeptEndpointWhoseIdWasUnknownIsRecordedNotDeleted() {
-        let released = ReleasedEndpoints(unresolved: [.init(rowId: 7, customerName: "acme", resourceConfigurationArn: testARN(1))])
-        let observation = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1)])
-        #expect(transcript(observation, [], released: released) == "record released 7 = \(Self.a)")
+        let released = ReleasedEndpoints(unresolved: [.init(rowId: 7, customerName: "acme", resourceConfigurationArn: testARN(1), releasedAt: now)])
+        let removed = [("acme", 1)]
+        // Created before the release (or within its call's retries): that generation's, recorded, never deleted.
+        let before = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1, created: now.addingTimeInterval(-60))])
+        #expect(transcript(before, [], released: released, removed: removed) == "record released 7 = \(Self.a)")
+        // No creation time: kept (never deleted), but not recorded as it.
+        let unknown = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1)])
+        #expect(transcript(unknown, [], released: released, removed: removed) == "")
+        // Created long after the release: not that generation's (an orphan of the removed acme).
+        let later = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1, created: now.addingTimeInterval(3600))])
+        #expect(transcript(later, [], released: released, removed: removed) == "delete orphan \(Self.a) tagged acme")
+        // While a new registration of the same name and ARN has a create unanswered, the endpoint may be its:
+        // nothing is recorded (and the new registration does not adopt a possibly kept endpoint either).
+        var again = customer("acme", 1, .endpointPending, id: 2)
+        again.resourceShareArn = InvitationMatcherTests.resource(1).resourceShareArn
+        let creating = row(9, customer: 2, .creating, nil, generation: 1)
+        let ambiguous = RegionObservation(region: "us-east-1", sharedResources: shared(1),
+                                          endpoints: [listed(Self.a, "acme", arn: 1, created: now.addingTimeInterval(-60))])
+        #expect(!transcript(ambiguous, [again], [creating], released: released).contains("record released"))
     }
 
     @Test func oneListingThatLeavesAReadyCustomerOutChangesNothing() {
@@ -542,18 +561,22 @@ import TestSupport
         #expect(!transcript(observation, [old, same]).contains("delete"))
     }
 
-    @Test func anEndpointTaggedForNoLiveRegistrationIsAnOrphan() {
+    @Test func anEndpointTaggedForARemovedRegistrationIsAnOrphan() {
         let acme = customer("acme", 1, .awaitingShare)
+        let removed = [("gone-customer", 5), ("acme", 9)]
         let observation = RegionObservation(region: "us-east-1", endpoints: [
             listed(Self.a, "gone-customer", arn: 5), listed(Self.b, "acme", arn: 1), listed(Self.c, nil, arn: 6),
         ])
-        // Tagged for nobody live: deleted; tagged for acme: acme's; untagged: not ours.
-        #expect(transcript(observation, [acme]) == "delete orphan \(Self.a) tagged gone-customer")
-        // Tagged for acme but for another resource configuration: no registration owns it.
+        // Tagged for a removed registration nobody live owns: deleted; tagged for acme: acme's; untagged: not ours.
+        #expect(transcript(observation, [acme], removed: removed) == "delete orphan \(Self.a) tagged gone-customer")
+        // Tagged for acme but for the ARN of its earlier, removed registration: no live registration owns it.
         let foreign = RegionObservation(region: "us-east-1", endpoints: [listed(Self.b, "acme", arn: 9)])
-        #expect(transcript(foreign, [acme]) == "delete orphan \(Self.b) tagged acme")
+        #expect(transcript(foreign, [acme], removed: removed) == "delete orphan \(Self.b) tagged acme")
         // A released endpoint is never an orphan.
-        #expect(transcript(observation, [acme], released: ReleasedEndpoints(ids: [Self.a])) == "")
+        #expect(transcript(observation, [acme], released: ReleasedEndpoints(ids: [Self.a]), removed: removed) == "")
+        // Tagged for names this state never knew (a lost or restored state, another installation): left alone.
+        #expect(transcript(observation, [acme]) == "")
+        #expect(transcript(foreign, [acme]) == "")
     }
 }
 

@@ -54,7 +54,7 @@ import TestSupport
         let error = #expect(throws: StoreError.self) { try SQLiteStore(path: path) }
         #expect(error?.code == .newerSchema)
         #expect(error?.message.contains("newer") == true)
-        #expect(error?.message.contains("not modified") == true)
+        #expect(error?.message.contains("nothing was modified") == true)
         let after = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(before == after)
     }

@@ -162,21 +162,26 @@ import TestSupport
         #expect(harness.liveEndpoints()["acme"]?.map(\.id) == live.map(\.id))
     }
 
-    /// An endpoint tagged for a customer that no longer exists at all (left by an earlier build or a lost
-    /// state) is found and deleted; one tagged for nobody (made by hand) is left alone.
-    @Test func anOrphanIsDeletedAndAnUntaggedEndpointLeftAlone() async throws {
+    /// An endpoint tagged for a registration that was removed (left by an earlier build, a lost create answer)
+    /// is found and deleted; one tagged for a name this state never knew (a lost state file, another
+    /// installation) and one without our tag (made by hand) are left alone.
+    @Test func anOrphanIsDeletedAndUnknownEndpointsLeftAlone() async throws {
         let harness = try await DaemonHarness()
         defer { Task { await harness.shutdown() } }
         let sim = harness.simulator
         sim.addOrganizationShare(owner: Self.ours, shareName: "old", resources: [SharedResource(arn: testARN(47))])
+        try await harness.register("gone", arn: testARN(47))
+        #expect(try await harness.cli(["customer", "remove", "gone"]).status == 0)
         let ec2 = SimulatorClients(sim).ec2
         let orphan = try await ec2.createResourceEndpoint(.test(testARN(47), clientToken: "orphan-1", customer: "gone"))
+        let unknown = try await ec2.createResourceEndpoint(.test(testARN(47), clientToken: "unknown-1", customer: "never-registered"))
         var untagged = ResourceEndpointRequest.test(testARN(47), clientToken: "by-hand-2")
         untagged.tags = []
         let byHand = try await ec2.createResourceEndpoint(untagged)
         try await harness.pass()
         try await harness.pass()
         #expect([.deleted, .deleting].contains(sim.endpoint(orphan.vpcEndpointId)?.state))
+        #expect(sim.endpoint(unknown.vpcEndpointId)?.state == .available)
         #expect(sim.endpoint(byHand.vpcEndpointId)?.state == .available)
     }
 }

@@ -2,6 +2,7 @@ import AWSClient
 import ConsumerStore
 import Foundation
 import Logging
+import Synchronization
 
 /// Does what the planner decided, one action at a time, and reports what came of it. Every write that must
 /// precede an AWS call (ClientTokens) is committed before the call; every AWS call that changes something
@@ -19,6 +20,7 @@ struct ActionExecutor: Sendable {
     let accountId: @Sendable () -> String?
     let logger: Logger
     let failures: FailureLog
+    let notes = NoteLog()
 
     enum Outcome { case done, deferred, failed }
 
@@ -103,6 +105,8 @@ struct ActionExecutor: Sendable {
                 try await store.resetEndpointFailures(customerId: id)
             case .deleteEndpoint(let id, let name, let row, let endpointId, let reason):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                // The lease first (a round trip): the state's last word comes after it, right before the call.
+                try await lease.require()
                 if let row {
                     // Re-checked just before the call: a generation released (kept) or closed since the plan is not deleted.
                     if let current = try await store.endpointGeneration(row.id!), current.state.isClosed || current.state == .creating {
@@ -125,6 +129,7 @@ struct ActionExecutor: Sendable {
                 }
             case .deleteOrphan(let endpointId, let tag, let arn, let reason):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                try await lease.require()
                 if let refusal = try await untrackedDeleteRefusal(endpointId, customer: nil, name: tag, arn: arn) {
                     logger.info("orphan delete dropped", metadata: ["ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "why": "\(refusal)"])
                     return .done
@@ -137,6 +142,8 @@ struct ActionExecutor: Sendable {
                     logger.info("kept endpoint found", metadata: ["ec2.endpoint": "\(endpointId)", "generation": "\(rowId)"])
                 }
             case .note(let id, let name, let event, let detail):
+                // Said once while it lasts: the same note again for the same customer is not written again.
+                guard notes.isNew(customerId: id, event: event, detail: detail) else { return .done }
                 try await store.recordNote(customerId: id, event: event, detail: detail)
                 logger.info("listing disagreed", metadata: ["customer": "\(name)", "event": "\(event)", "detail": "\(detail)"])
             }
@@ -191,20 +198,22 @@ struct ActionExecutor: Sendable {
     func accept(_ arn: String, customers: [Int64], region: String, run: inout PassRun) async throws {
         let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
         let outcome: AcceptOutcome
+        var status: ResourceShareInvitationStatus
         try await lease.require()
         do {
-            _ = try await lease.call { [aws] () async throws(AWSClientError) -> String in
+            // RAM's own word for the invitation's status after the call.
+            status = ResourceShareInvitationStatus(try await lease.call { [aws] () async throws(AWSClientError) -> String in
                 try await aws.acceptInvitation(region: region, invitationArn: arn, clientToken: token)
-            }
+            })
             outcome = .accepted
         } catch {
             guard let answered = AWSOutcomes.accept(errorCode: error.code) else { throw error }
             outcome = answered
-        }
-        let status: ResourceShareInvitationStatus = switch outcome {
-        case .accepted, .alreadyAccepted: .accepted
-        case .expired: .expired
-        case .rejected: .rejected
+            status = switch answered {
+            case .accepted, .alreadyAccepted: .accepted
+            case .expired: .expired
+            case .rejected: .rejected
+            }
         }
         let accepted = outcome == .accepted || outcome == .alreadyAccepted
         try await store.markInvitation(arn, status: status.description, decision: accepted ? .accepted : .pending)
@@ -279,9 +288,9 @@ struct ActionExecutor: Sendable {
         }
     }
 
-    /// Calls DeleteVpcEndpoints for one endpoint; EC2 answers 200 with per-item failures.
+    /// Calls DeleteVpcEndpoints for one endpoint (the lease was required just before the state's last check);
+    /// EC2 answers 200 with per-item failures.
     func delete(_ endpointId: String, region: String) async throws -> DeleteOutcome {
-        try await lease.require()
         let failures = try await lease.call { [aws] () async throws(AWSClientError) in
             try await aws.deleteVpcEndpoints(region: region, ids: [endpointId])
         }
@@ -304,6 +313,20 @@ extension CreateOutcome {
             ["outcome": "idempotent_mismatch", "message": "\(message)"]
         case .refused(let code, let message):
             ["outcome": "refused", "aws.error": "\(code)", "message": "\(message)"]
+        }
+    }
+}
+
+/// The notes this process wrote last, per customer: a note that repeats pass after pass (a lookup that keeps
+/// not answering) is written once while it lasts.
+final class NoteLog: Sendable {
+    private let last = Mutex<[Int64: String]>([:])
+
+    func isNew(customerId: Int64, event: String, detail: String) -> Bool {
+        last.withLock { last in
+            let key = event + "\u{0}" + detail
+            defer { last[customerId] = key }
+            return last[customerId] != key
         }
     }
 }

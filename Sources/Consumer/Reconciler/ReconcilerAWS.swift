@@ -60,12 +60,19 @@ extension AWSContext: ReconcilerAWS {
     }
 
     public func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint? {
+        let listed: [VpcEndpoint]
         do throws(AWSClientError) {
-            return try await ec2(region).vpcEndpoints(ids: [id]).collectAll().first { $0.vpcEndpointId == id }
+            listed = try await ec2(region).vpcEndpoints(ids: [id]).collectAll()
         } catch {
             if AWSOutcomes.lookupSaysAbsent(errorCode: error.code) { return nil }
             throw error
         }
+        // Only NotFound confirms an absence: an answer that leaves the id out says nothing.
+        guard let endpoint = listed.first(where: { $0.vpcEndpointId == id }) else {
+            throw AWSClientError(.service, service: "ec2", operation: "DescribeVpcEndpoints", code: nil,
+                                 message: "the lookup of \(id) answered without it (neither the endpoint nor NotFound)")
+        }
+        return endpoint
     }
 
     public func sharedResourceConfiguration(region: String, arn: String) async throws(AWSClientError) -> RAMResource? {

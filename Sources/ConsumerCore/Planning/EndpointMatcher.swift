@@ -1,8 +1,8 @@
 import AWSModels
 
 /// Which endpoint that no generation records is which registered customer's: our tag first, else the
-/// resource configuration ARN (an endpoint from a lost state file, a kept one, or one made by hand is
-/// adopted, not duplicated). Extra endpoints tagged for the same customer are surplus.
+/// resource configuration ARN (an endpoint from a lost state file, or one made by hand, is adopted, not
+/// duplicated; a kept one never reaches here). Extra endpoints tagged for the same customer are surplus.
 public enum EndpointMatcher {
     public struct Match: Sendable, Equatable {
         /// The endpoint kept for each customer, by customer name.

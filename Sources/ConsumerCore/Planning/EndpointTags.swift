@@ -14,6 +14,6 @@ extension VpcEndpoint {
     /// What identifies it as one of ours: its id, our customer tag, its resource configuration.
     public var identity: VpcEndpointIdentity {
         VpcEndpointIdentity(vpcEndpointId: vpcEndpointId, customerTag: tags[EndpointTags.customerKey],
-                            resourceConfigurationArn: resourceConfigurationArn)
+                            resourceConfigurationArn: resourceConfigurationArn, createdAt: creationTimestamp.flatMap(Timestamp.parse))
     }
 }

@@ -91,28 +91,39 @@ public enum ReconcilePlanner {
         return EndpointMatcher.match(candidates, customers: registered, recorded: snapshot.knownEndpointIds)
     }
 
-    /// Endpoints tagged with a customer name that no live registration owns (no live customer, registered or
-    /// being removed, in any region, of that name and that resource configuration), that no generation
-    /// records and no release claims: leaks of an earlier registration, ours to delete. Present in the
-    /// listing (not inferred from an absence); the executor asks the store again right before the delete.
+    /// Endpoints tagged for an earlier registration (a removed customer of that name and resource
+    /// configuration) that no live registration owns (no live customer, registered or being removed, in any
+    /// region, of that name and ARN), that no generation records and no release claims: leaks of that
+    /// registration, ours to delete. An endpoint tagged for a name the state never knew (a lost or restored
+    /// state file, another installation) is not: it is adopted when its customer is registered again. Present
+    /// in the listing (not inferred from an absence); the executor asks the store again right before the delete.
     static func orphans(_ untracked: [VpcEndpoint], snapshot: RegistrySnapshot) -> [ReconcileAction] {
         let live = Dictionary(grouping: snapshot.customers.filter { $0.state.isLive }, by: \.name)
         return untracked.compactMap { endpoint in
-            guard let tag = endpoint.tags[EndpointTags.customerKey], ![.deleted, .deleting].contains(endpoint.state),
-                  !EndpointClaims.owns(live[tag] ?? [], arn: endpoint.resourceConfigurationArn) else { return nil }
+            guard let tag = endpoint.tags[EndpointTags.customerKey], let arn = endpoint.resourceConfigurationArn,
+                  snapshot.removedRegistrations.contains(.init(name: tag, resourceConfigurationArn: arn)),
+                  ![.deleted, .deleting].contains(endpoint.state),
+                  !EndpointClaims.owns(live[tag] ?? [], arn: arn) else { return nil }
             return .deleteOrphan(vpcEndpointId: endpoint.vpcEndpointId, customerTag: tag, resourceConfigurationArn: endpoint.resourceConfigurationArn,
                                  reason: "tagged for \(tag), which no registration of its resource configuration owns and no generation records")
         }
     }
 
-    /// An endpoint listed with the tag and ARN of a generation released before its id was known is recorded
-    /// as that generation's (from then on known by id).
+    /// An endpoint listed with the tag and ARN of a generation released before its id was known, and created
+    /// no later than that generation's call could have, is recorded as that generation's (from then on known
+    /// by id). Not while a live registration of the same name and ARN has a create unanswered too: the endpoint
+    /// could be either's, and recording waits until that one is answered.
     static func releasedEndpointsToRecord(_ observation: RegionObservation, snapshot: RegistrySnapshot) -> [ReconcileAction] {
         var claimed: Set<Int64> = []
         var actions: [ReconcileAction] = []
         let known = snapshot.knownEndpointIds
+        let unansweredNow = Set(snapshot.customers.filter { customer in
+            (snapshot.openEndpoints[customer.id ?? -1] ?? []).contains { $0.state == .creating }
+        }.map { RegistrySnapshot.Registration(name: $0.name, resourceConfigurationArn: $0.resourceConfigurationArn) })
         for endpoint in observation.endpoints where !known.contains(endpoint.vpcEndpointId) && endpoint.state != .deleted {
-            guard let owner = snapshot.released.unresolvedOwner(of: endpoint.identity), !claimed.contains(owner.rowId) else { continue }
+            guard endpoint.identity.createdAt != nil, let owner = snapshot.released.unresolvedOwner(of: endpoint.identity),
+                  !claimed.contains(owner.rowId),
+                  !unansweredNow.contains(.init(name: owner.customerName, resourceConfigurationArn: owner.resourceConfigurationArn)) else { continue }
             claimed.insert(owner.rowId)
             actions.append(.recordReleasedEndpoint(rowId: owner.rowId, vpcEndpointId: endpoint.vpcEndpointId))
         }

@@ -55,10 +55,12 @@ public struct RegionObservation: Sendable, Equatable {
     /// Takes the answer of a lookup by id of an endpoint the listing left out.
     public mutating func record(endpointLookup id: String, _ lookup: Lookup<VpcEndpoint>) {
         switch lookup {
+        case .found(let endpoint) where endpoint.state == .deleted:
+            // EC2 says Deleted: gone, as NotFound would.
+            confirmedGone.insert(id)
         case .found(let endpoint):
             foundByLookup.insert(id)
-            if !endpoints.contains(where: { $0.vpcEndpointId == id }) && endpoint.state != .deleted { endpoints.append(endpoint) }
-            if endpoint.state == .deleted { confirmedGone.insert(id) }
+            if !endpoints.contains(where: { $0.vpcEndpointId == id }) { endpoints.append(endpoint) }
         case .absent:
             confirmedGone.insert(id)
         case .unanswered:

@@ -13,6 +13,19 @@ public struct RegistrySnapshot: Sendable, Equatable {
     public var invitations: [String: InvitationRecord]
     /// Endpoints left in place by `customer remove --keep-endpoint`: never deleted, never adopted.
     public var released: ReleasedEndpoints
+    /// The (name, resource configuration ARN) of every removed registration: an untracked endpoint tagged for one
+    /// of them, that no live registration owns, is a leak of it (an orphan).
+    public var removedRegistrations: Set<Registration> = []
+
+    /// A customer's name and resource configuration ARN.
+    public struct Registration: Sendable, Hashable {
+        public var name: String
+        public var resourceConfigurationArn: String
+        public init(name: String, resourceConfigurationArn: String) {
+            self.name = name
+            self.resourceConfigurationArn = resourceConfigurationArn
+        }
+    }
 
     public init(customers: [Customer], openEndpoints: [Int64: [EndpointRecord]], invitations: [String: InvitationRecord],
                 released: ReleasedEndpoints = ReleasedEndpoints()) {
@@ -38,17 +51,32 @@ public struct ReleasedEndpoints: Sendable, Equatable {
     /// Endpoint ids of released generations.
     public var ids: Set<String>
     /// Released generations whose endpoint id is not known (released while CreateVpcEndpoint was unanswered):
-    /// an endpoint EC2 lists with the same customer tag and resource configuration is theirs.
+    /// an endpoint EC2 lists with the same customer tag and resource configuration, created before the
+    /// release (or while its call could still be retrying), is theirs.
     public var unresolved: [Unresolved]
 
     public struct Unresolved: Sendable, Equatable {
         public var rowId: Int64
         public var customerName: String
         public var resourceConfigurationArn: String
-        public init(rowId: Int64, customerName: String, resourceConfigurationArn: String) {
+        public var releasedAt: Date
+        public init(rowId: Int64, customerName: String, resourceConfigurationArn: String, releasedAt: Date) {
             self.rowId = rowId
             self.customerName = customerName
             self.resourceConfigurationArn = resourceConfigurationArn
+            self.releasedAt = releasedAt
+        }
+
+        /// How long after the release the unanswered call (with its retries) may still have created the endpoint.
+        public static let callWindow: TimeInterval = 300
+
+        /// Whether `endpoint` can be this generation's: its tag and ARN, and created no later than the call could.
+        /// An endpoint whose creation time EC2 did not give is treated as possibly this generation's (kept, never
+        /// destroyed) but is not recorded as it.
+        func mayOwn(_ endpoint: VpcEndpointIdentity) -> Bool {
+            guard customerName == endpoint.customerTag && resourceConfigurationArn == endpoint.resourceConfigurationArn else { return false }
+            guard let created = endpoint.createdAt else { return true }
+            return created <= releasedAt.addingTimeInterval(Self.callWindow)
         }
     }
 
@@ -57,9 +85,9 @@ public struct ReleasedEndpoints: Sendable, Equatable {
         self.unresolved = unresolved
     }
 
-    /// The unresolved released generation an untracked endpoint belongs to, if one.
+    /// The unresolved released generation an untracked endpoint may belong to, if one.
     public func unresolvedOwner(of endpoint: VpcEndpointIdentity) -> Unresolved? {
-        unresolved.first { $0.customerName == endpoint.customerTag && $0.resourceConfigurationArn == endpoint.resourceConfigurationArn }
+        unresolved.first { $0.mayOwn(endpoint) }
     }
 
     /// Whether an endpoint is a released one: by id, or by tag and ARN for a generation released before its id was known.
@@ -73,10 +101,13 @@ public struct VpcEndpointIdentity: Sendable, Equatable {
     public var vpcEndpointId: String
     public var customerTag: String?
     public var resourceConfigurationArn: String?
-    public init(vpcEndpointId: String, customerTag: String?, resourceConfigurationArn: String?) {
+    /// EC2's creation time, when it gave one.
+    public var createdAt: Date?
+    public init(vpcEndpointId: String, customerTag: String?, resourceConfigurationArn: String?, createdAt: Date? = nil) {
         self.vpcEndpointId = vpcEndpointId
         self.customerTag = customerTag
         self.resourceConfigurationArn = resourceConfigurationArn
+        self.createdAt = createdAt
     }
 }
 

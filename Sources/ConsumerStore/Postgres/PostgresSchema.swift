@@ -9,7 +9,7 @@ import PostgresNIO
 ///
 /// Identifiers are unquoted: PostgreSQL folds `customerId` to `customerid`, and rows are read by those
 /// folded names.
-enum PostgresSchema {
+public enum PostgresSchema {
     struct Migration: Sendable {
         let name: String
         let sql: String
@@ -24,10 +24,11 @@ enum PostgresSchema {
         Migration(name: "v3-released-endpoints-kept", sql: v3),
     ]
 
-    static var currentVersion: Int { migrations.count }
+    /// The newest schema version this build knows.
+    public static var currentVersion: Int { migrations.count }
 
     /// Brings the database to the current version. Refuses one written by a newer build, untouched.
-    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+    static func migrate(_ connection: PostgresConnection, known: Int = currentVersion, logger: Logger) async throws {
         try await PostgresTransaction.run(on: connection, logger: logger) { connection in
             try await connection.statement("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
             try await connection.statement("""
@@ -37,10 +38,10 @@ enum PostgresSchema {
                     appliedAt TIMESTAMPTZ NOT NULL DEFAULT now())
                 """, logger: logger)
             let version = Int(try await connection.statement("SELECT coalesce(max(version), 0)::bigint FROM schema_migration", logger: logger).firstInt() ?? 0)
-            if version > currentVersion {
-                throw StoreError.newerSchema(found: version, known: currentVersion)
+            if version > known {
+                throw StoreError.newerSchema(found: version, known: known)
             }
-            for index in version..<currentVersion {
+            for index in version..<known {
                 let migration = migrations[index]
                 for statement in SQLStatements.split(migration.sql) {
                     try await connection.statement(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -71,7 +72,7 @@ enum PostgresSchema {
                AND NEW.vpcEndpointId IS DISTINCT FROM OLD.vpcEndpointId THEN
                 RAISE EXCEPTION 'lifecycle: a released endpoint keeps its id' USING ERRCODE = 'check_violation';
             END IF;
-            IF NEW.vpcEndpointId IS NOT NULL AND NEW.state <> 'released'
+            IF NEW.vpcEndpointId IS NOT NULL AND NEW.state IN ('creating','pending','available','failed','deleting')
                AND (TG_OP = 'INSERT' OR NEW.vpcEndpointId IS DISTINCT FROM OLD.vpcEndpointId)
                AND EXISTS (SELECT 1 FROM endpoint WHERE vpcEndpointId = NEW.vpcEndpointId AND state = 'released' AND id <> NEW.id) THEN
                 RAISE EXCEPTION 'lifecycle: a released (kept) endpoint is never adopted' USING ERRCODE = 'check_violation';

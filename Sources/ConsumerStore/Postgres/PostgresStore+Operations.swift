@@ -170,8 +170,13 @@ extension PostgresStore {
                                                   Customer.init(postgres:))
             let open = try await session.all("SELECT * FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation, id",
                                              EndpointRecord.init(postgres:))
-            return RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
-                                    released: try await Self.released(session))
+            var snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
+                                            released: try await Self.released(session))
+            snapshot.removedRegistrations = Set(try await session.all(
+                "SELECT DISTINCT name, resourceConfigurationArn FROM customer WHERE state = 'removed'") { row in
+                RegistrySnapshot.Registration(name: try row("name", as: String.self), resourceConfigurationArn: try row("resourceConfigurationArn", as: String.self))
+            })
+            return snapshot
         }
     }
 
@@ -306,11 +311,12 @@ extension PostgresStore {
             try $0("vpcEndpointId", as: String.self)
         }
         let unresolved = try await session.all("""
-            SELECT e.id, c.name, c.resourceConfigurationArn FROM endpoint e JOIN customer c ON c.id = e.customerId
-            WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%' ORDER BY e.id
+            SELECT e.id, c.name, c.resourceConfigurationArn, e.updatedAt FROM endpoint e JOIN customer c ON c.id = e.customerId
+            WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.createAnsweredAt IS NULL AND e.lastSeenAt IS NULL ORDER BY e.id
             """) { row in
             ReleasedEndpoints.Unresolved(rowId: try row("id", as: Int64.self), customerName: try row("name", as: String.self),
-                                         resourceConfigurationArn: try row("resourceConfigurationArn", as: String.self))
+                                         resourceConfigurationArn: try row("resourceConfigurationArn", as: String.self),
+                                         releasedAt: try row("updatedAt", as: Date.self))
         }
         return ReleasedEndpoints(ids: Set(ids), unresolved: unresolved)
     }
@@ -329,7 +335,7 @@ extension PostgresStore {
                                                          Customer.init(postgres:))
                 if let resourceConfigurationArn, try await session.int("""
                     SELECT count(*) FROM endpoint e JOIN customer c ON c.id = e.customerId
-                    WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.clientToken NOT LIKE 'adopted-%'
+                    WHERE e.state = 'released' AND e.vpcEndpointId IS NULL AND e.createAnsweredAt IS NULL AND e.lastSeenAt IS NULL
                       AND c.name = \(customerTag) AND c.resourceConfigurationArn = \(resourceConfigurationArn)
                     """) ?? 0 > 0 {
                     claims.released = true

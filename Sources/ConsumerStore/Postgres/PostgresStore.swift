@@ -26,11 +26,13 @@ public final class PostgresStore: StateStore {
     let fence = Mutex<LeaseFence?>(nil)
     /// Whether this process saw the schema at the current version.
     private let migrated = Mutex(false)
+    /// The newest schema version this build knows.
+    let knownSchema: Int
 
     /// Connects, and creates or upgrades the schema (once, however many processes start at once).
     public static func open(_ config: PostgresStateConfig, logger: Logger = Logger(label: "state"),
-                            now: @escaping @Sendable () -> Date = { Date() }) async throws -> PostgresStore {
-        let store = try PostgresStore(config, logger: logger, now: now)
+                            now: @escaping @Sendable () -> Date = { Date() }, knownSchema: Int = PostgresSchema.currentVersion) async throws -> PostgresStore {
+        let store = try PostgresStore(config, logger: logger, now: now, knownSchema: knownSchema)
         try await store.ensureSchema()
         return store
     }
@@ -38,8 +40,12 @@ public final class PostgresStore: StateStore {
     /// A store that connects at its first operation (the daemon: it starts, and says so, while the
     /// database is unreachable, instead of exiting into a restart loop). Fails only on a configuration
     /// it cannot use (an unreadable password or CA file).
+    /// `knownSchema` is the newest schema version this build knows (the default); a lower one behaves as an
+    /// older build would, which is how the upgrade tests run an old binary against a new state.
     public init(_ config: PostgresStateConfig, logger: Logger = Logger(label: "state"),
-                now: @escaping @Sendable () -> Date = { Date() }) throws {
+                now: @escaping @Sendable () -> Date = { Date() }, knownSchema: Int = PostgresSchema.currentVersion) throws {
+        precondition((1...PostgresSchema.currentVersion).contains(knownSchema), "knownSchema \(knownSchema) is not a version this build has")
+        self.knownSchema = knownSchema
         self.location = config.description
         self.pool = try PostgresPool(config, logger: logger)
         self.leasePool = try PostgresPool(config, capacity: 1, operationTimeout: Self.claimDeadline(leaseSeconds: config.leaseSeconds),
@@ -57,7 +63,7 @@ public final class PostgresStore: StateStore {
     func ensureSchema() async throws {
         guard !migrated.withLock({ $0 }) else { return }
         try await pool.withConnection { connection in
-            try await PostgresSchema.migrate(connection, logger: logger)
+            try await PostgresSchema.migrate(connection, known: knownSchema, logger: logger)
         }
         migrated.withLock { $0 = true }
     }
