@@ -171,6 +171,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "LatticeSimulatorTests", dependencies: ["LatticeSimulator", "AWSClient", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Consumer", "ConsumerStore", "LatticeSimulator", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Consumer", "ConsumerStore", "LatticeSimulator", "TestSupport",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 
@@ -36,6 +37,33 @@ import TestSupport
         #expect(output.stdout.isEmpty)
         let lines = output.stderr.split(separator: "\n")
         #expect(lines == ["error: \(path): regions.us-east-1.subnetIds[1]: \"subnet-XYZ!\" is not a subnet id (expected subnet- and 8 or 17 lower-case hex digits)"])
+    }
+
+    /// A binary that finds a state written by a newer release refuses in one line naming both schema versions
+    /// and the fix, exits non-zero, and writes nothing (the daemon too: it never starts on such a state).
+    @Test func aStateFromANewerReleaseIsRefusedInOneLineAndLeftAlone() async throws {
+        let config = try configured()
+        #expect(try await run(["customer", "add", "acme", "--arn", testARN(1)], config: config).status == 0)
+        let state = TestConfig(directory: dir.path).stateDatabase
+        let queue = try DatabaseQueue(path: state)
+        let newer = try await queue.write { db -> Int in
+            let version = try Int.fetchOne(db, sql: "PRAGMA user_version")! + 1
+            try db.execute(sql: "PRAGMA user_version = \(version)")
+            return version
+        }
+        try await queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try queue.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: state))
+        for arguments in [["status"], ["run", "--once"], ["customer", "add", "globex", "--arn", testARN(2)]] {
+            let output = try await run(arguments, config: config)
+            #expect(output.status != 0, "\(arguments)")
+            let lines = output.stderr.split(separator: "\n").filter { $0.contains("error") || $0.contains("schema") }
+            #expect(lines.count == 1, "\(arguments): \(output.stderr)")
+            let line = String(lines.first ?? "")
+            #expect(line.contains("schema version \(newer)") && line.contains("this build's \(newer - 1)"), "\(line)")
+            #expect(line.contains("upgrade this host"), "\(line)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state)) == before)
     }
 
     @Test func configComesFromTheEnvironmentWhenNoOptionIsGiven() async throws {
