@@ -40,7 +40,7 @@ unstripped_bytes=$(stat -c %s "$binary")
 # again with other flags), dated by the changelog's entry so that a rebuild gives the same page.
 echo "generating the manual page (swift-argument-parser's generate-manual)" >&2
 manual_date=$(date -u -d "$(sed -n 's/^ -- .*>  //p' Deploy/debian/changelog | head -n 1)" +%Y-%m-%d)
-swift package generate-manual --configuration debug --product privatelink-consumer \
+swift package generate-manual --configuration debug \
   --authors "Polytomic Engineering" --section 1 --date "$manual_date" >&2
 manual_dir=$(find "$root/.build/plugins" -type d -path '*GenerateManual*' -name privatelink-consumer | head -n 1)
 [ -n "$manual_dir" ] && [ -f "$manual_dir/privatelink-consumer.1" ] || { echo "package-deb.sh: the manual page was not generated" >&2; exit 70; }
@@ -51,7 +51,7 @@ pkg="$stage/pkg"
 doc="$pkg/usr/share/doc/privatelink-consumer"
 install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/lib/systemd/system" "$pkg/usr/lib/sysusers.d" "$pkg/usr/share/man/man1" \
   "$pkg/usr/share/bash-completion/completions" "$pkg/usr/share/zsh/vendor-completions" "$pkg/usr/share/fish/vendor_completions.d" \
-  "$doc/examples"
+  "$doc/examples" "$pkg/usr/share/lintian/overrides"
 install -m 0755 "$binary" "$pkg/usr/bin/privatelink-consumer"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$pkg/usr/bin/privatelink-consumer"
 install -m 0644 Deploy/privatelink-consumer.service Deploy/privatelink-consumer-backup.service Deploy/privatelink-consumer-backup.timer \
@@ -61,12 +61,15 @@ for page in "$manual_dir"/*.1; do
   gzip -9n < "$page" > "$pkg/usr/share/man/man1/$(basename "$page").gz"
   chmod 0644 "$pkg/usr/share/man/man1/$(basename "$page").gz"
 done
-"$pkg/usr/bin/privatelink-consumer" --generate-completion-script bash > "$pkg/usr/share/bash-completion/completions/privatelink-consumer"
+# bash-completion sources the file: no #! line (lintian: bash-completion-with-hashbang).
+"$pkg/usr/bin/privatelink-consumer" --generate-completion-script bash | sed '1{/^#!/d}' > "$pkg/usr/share/bash-completion/completions/privatelink-consumer"
 "$pkg/usr/bin/privatelink-consumer" --generate-completion-script zsh > "$pkg/usr/share/zsh/vendor-completions/_privatelink-consumer"
 "$pkg/usr/bin/privatelink-consumer" --generate-completion-script fish > "$pkg/usr/share/fish/vendor_completions.d/privatelink-consumer.fish"
 chmod 0644 "$pkg"/usr/share/*-completion*/completions/* "$pkg"/usr/share/zsh/vendor-completions/* "$pkg"/usr/share/fish/vendor_completions.d/*
 install -m 0644 Deploy/debian/copyright "$doc/copyright"
-gzip -9n < Deploy/debian/changelog > "$doc/changelog.Debian.gz"
+install -m 0644 Deploy/debian/lintian-overrides "$pkg/usr/share/lintian/overrides/privatelink-consumer"
+# A native package (no Debian revision): its changelog is changelog.gz.
+gzip -9n < Deploy/debian/changelog > "$doc/changelog.gz"
 gzip -9n < Deploy/README.md > "$doc/README.Deploy.md.gz"
 install -m 0644 config.example.json Deploy/iam-policy.json Deploy/prometheus/alerts.yml "$doc/examples/"
 install -m 0644 Deploy/grafana/privatelink-consumer.json "$doc/examples/grafana-dashboard.json"

@@ -37,6 +37,7 @@ check() { # check NAME COMMAND...: one named check, counted
 }
 
 work=$(mktemp -d /var/tmp/plc-package.XXXXXX)
+chmod 0755 "$work"   # the PostgreSQL below runs as plctest
 sim_pid="" pg_dir="" nspawn_pid=""
 cleanup() {
   set +e
@@ -50,6 +51,7 @@ trap cleanup EXIT
 
 started=$(date +%s)
 if [ -z "$deb" ]; then deb=$(Scripts/package-deb.sh | tail -n 1); fi
+deb=$(realpath "$deb")
 echo "package: $deb"
 if command -v lintian >/dev/null; then
   # Errors fail; the warnings kept are explained in Deploy/README.md ("lintian").
@@ -86,6 +88,8 @@ mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/nu
 debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$work/root" "${mirror:-http://deb.debian.org/debian}" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 20 "$work/debootstrap.log"; echo "package test: debootstrap failed"; exit 1; }
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+# A host has these; debootstrap does not write them (the probe resolves the simulator's "localhost").
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$work/root/etc/hosts"
 mount -t proc proc "$work/root/proc"; mount --bind /dev "$work/root/dev"; mount --bind /dev/pts "$work/root/dev/pts"; mount -t sysfs sys "$work/root/sys"
 in_root() { chroot "$work/root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 check "no Swift toolchain in the root" bash -c "! ls '$work'/root/usr/lib/swift* '$work'/root/opt/swift >/dev/null 2>&1"
@@ -123,7 +127,7 @@ install -d "$work/root/etc/systemd/system/privatelink-consumer.service.d"
 { echo "[Service]"; sed 's/^/Environment=/' "$work/aws.env"; } > "$work/root/etc/systemd/system/privatelink-consumer.service.d/simulator.conf"
 cmp -s Deploy/privatelink-consumer.service "$work/root/lib/systemd/system/privatelink-consumer.service" && passed=$((passed + 1)) && echo "ok: the installed unit is the shipped one" \
   || { failed=$((failed + 1)); echo "FAILED: the installed unit differs from Deploy/privatelink-consumer.service"; }
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -b -D "$work/root" --register=no >"$work/nspawn.log" 2>&1 </dev/null &
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -b -D "$work/root" --register=no --keep-unit >"$work/nspawn.log" 2>&1 </dev/null &
 nspawn_pid=$!
 init_pid=""
 for _ in $(seq 100); do
@@ -146,14 +150,19 @@ watchdog_pinged() { test "$(unit WatchdogTimestampMonotonic)" != 0 && test -n "$
 check "the watchdog was pinged" watchdog_pinged
 no_restarts() { test "$(unit NRestarts)" = 0; }
 check "no restarts" no_restarts
-check "metrics answer from the host" bash -c "curl -fsS http://127.0.0.1:$port/metrics | grep -q privatelink_consumer_customers"
+metrics_answer() {
+  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^privatelink_consumer_customer_healthy\{.*globex.*\} 1(\.0)?$' && return 0
+  curl -sS "http://127.0.0.1:$port/metrics" | grep -E "customer_(healthy|state)" ; ss -ltnp | grep ":$port " ; inside journalctl -u privatelink-consumer --no-pager | tail -n 5; return 1
+}
+check "metrics answer from the host (globex healthy)" metrics_answer
 
 # 3. An upgrade restarts the running daemon and keeps its state; removal keeps /etc and the state; purge removes them.
 before_pid=$(inside systemctl show -p MainPID --value privatelink-consumer)
 up="$work/upgrade"; mkdir -p "$up"; dpkg-deb -R "$deb" "$up/pkg"
 sed -i "s/^Version: .*/Version: ${version}+test1/" "$up/pkg/DEBIAN/control"
-dpkg-deb --root-owner-group -Zxz --build "$up/pkg" "$work/root/tmp/upgrade.deb" >/dev/null
-check "apt-get install of a newer package" inside apt-get install -y -q /tmp/upgrade.deb
+# Not /tmp: the container has a tmpfs of its own there.
+dpkg-deb --root-owner-group -Zxz --build "$up/pkg" "$work/root/var/tmp/upgrade.deb" >/dev/null
+check "apt-get install of a newer package" inside apt-get install -y -q /var/tmp/upgrade.deb
 after_pid=$(inside systemctl show -p MainPID --value privatelink-consumer)
 check "the upgrade restarted the running daemon" bash -c "test -n '$after_pid' && test '$after_pid' != 0 && test '$after_pid' != '$before_pid'"
 state_survived() { se status --json | grep -q '"name":"globex"'; }

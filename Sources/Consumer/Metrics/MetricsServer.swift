@@ -71,9 +71,12 @@ public struct MetricsServer: Service {
                 // Room for a burst of connections while the oldest are closed to make way.
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    // TCP_NODELAY is a nicety (a response is one write): a sandbox that refuses the setsockopt
+                    // (seen under the unit's hardening in a container: EACCES) must not end the accept loop, as a
+                    // failing child channel option does.
+                    channel.setOption(.socketOption(.tcp_nodelay), value: 1).whenFailure { _ in }
+                    return channel.eventLoop.makeCompletedFuture {
                         let operations = channel.pipeline.syncOperations
                         let admission = connections.admit(channel)
                         if let evicted = admission.evicted {
