@@ -100,6 +100,30 @@ extension LatticeSimulator {
         state.withLock { $0.listingBlinks[id] ?? 0 }
     }
 
+    /// How many Resource endpoints `vpcId` may hold: CreateVpcEndpoint answers `VpcEndpointLimitExceeded` past
+    /// it (nil: no limit, the default). Lowering it below what exists behaves as AWS does: nothing is deleted,
+    /// new endpoints are refused.
+    public func setVpcEndpointLimit(_ limit: Int?, vpcId: String) {
+        state.withLock { $0.vpcEndpointLimits[vpcId] = limit }
+    }
+
+    /// How many endpoints `subnetId` has addresses for (each endpoint takes one in each of its subnets):
+    /// CreateVpcEndpoint answers `InsufficientFreeAddressesInSubnet` past it (nil: plenty, the default).
+    public func setSubnetAddresses(_ addresses: Int?, subnetId: String) {
+        state.withLock { $0.subnetAddresses[subnetId] = addresses }
+    }
+
+    /// The applied value Service Quotas' GetServiceQuota answers for `service`/`quotaCode` (nil:
+    /// NoSuchResourceException). Default: 200 for `vpc` / `L-CA6CC422`.
+    public func setServiceQuota(_ value: Double?, service: String = "vpc", quotaCode: String = "L-CA6CC422") {
+        state.withLock { $0.serviceQuotas["\(service)/\(quotaCode)"] = value }
+    }
+
+    /// GetServiceQuota answers AccessDeniedException (a role without servicequotas:GetServiceQuota).
+    public func denyServiceQuotas(_ denied: Bool = true) {
+        state.withLock { $0.serviceQuotasAccessDenied = denied }
+    }
+
     /// EC2 holds the deletion of this endpoint: once deleted (by us or by hand) it reads `deleting` until
     /// `finishDeleting` (as an endpoint whose network interfaces take long to go does).
     public func holdDeleting(_ id: String) {

@@ -130,6 +130,7 @@ public final class LatticeSimulator: Sendable {
         case .ram: handleRAM(route, request, requestId: requestId)
         case .ec2: handleEC2(route, requestId: requestId)
         case .vpcLattice: handleLattice(route, requestId: requestId)
+        case .serviceQuotas: handleServiceQuotas(route, request, requestId: requestId)
         default:
             errorResponse(route, status: 400, code: "InvalidAction", message: "\(route.operation) is not simulated", requestId: requestId)
         }
@@ -147,7 +148,7 @@ public final class LatticeSimulator: Sendable {
             return SimulatorAPIError(400, code, message)
         case (.ec2, "SignatureDoesNotMatch"):
             return SimulatorAPIError(403, code, message + " Consult the service documentation for details.")
-        case (.restJSON, "ExpiredToken"):
+        case (.restJSON, "ExpiredToken"), (.json, "ExpiredToken"):
             return SimulatorAPIError(403, "ExpiredTokenException", message)
         default:
             return SimulatorAPIError(403, code, message)
@@ -160,6 +161,7 @@ public final class LatticeSimulator: Sendable {
         case .ec2: SimulatorAPIError(503, "RequestLimitExceeded", "Request limit exceeded.")
         case .query: SimulatorAPIError(400, "Throttling", "Rate exceeded")
         case .restJSON: SimulatorAPIError(429, "ThrottlingException", "Rate exceeded")
+        case .json: SimulatorAPIError(400, "TooManyRequestsException", "Rate exceeded")
         }
     }
 
@@ -179,6 +181,13 @@ public final class LatticeSimulator: Sendable {
     /// An error in the envelope of the route's protocol.
     func errorResponse(_ route: Route, status: Int, code: String, message: String, requestId: String) -> ServerResponse {
         switch route.service.wireProtocol {
+        case .json:
+            // awsJson1_1: the code in the body's __type (and the header), the message as `Message`.
+            let body = "{\"__type\":\(jsonString(code)),\"Message\":\(jsonString(message))}"
+            return .respond(status: status, headers: [ServerHeader("Content-Type", "application/x-amz-json-1.1"),
+                                                     ServerHeader("x-amzn-ErrorType", code),
+                                                     ServerHeader("x-amzn-RequestId", requestId)],
+                            body: Array(body.utf8))
         case .restJSON:
             let body = "{\"message\":\(jsonString(message))}"
             // RAM's front end (Coral) appends a namespace to the code, which clients must cut at the `:`.

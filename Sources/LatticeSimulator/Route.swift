@@ -36,6 +36,14 @@ struct Route: Sendable {
     }
 
     init?(_ request: ServerRequest) {
+        // awsJson1_1 (Service Quotas): POST / naming the operation in X-Amz-Target.
+        if request.method == "POST", request.path == "/",
+           let target = request.headers.first(where: { $0.name.lowercased() == "x-amz-target" })?.value {
+            let prefix = "ServiceQuotasV20190624."
+            guard target.hasPrefix(prefix) else { return nil }
+            self.init(service: .serviceQuotas, operation: String(target.dropFirst(prefix.count)))
+            return
+        }
         if request.method == "POST", request.path == "/" {
             let fields = FormDecoder.decode(request.bodyText + (request.query.isEmpty ? "" : "&" + request.query))
             guard let action = fields.first(where: { $0.name == "Action" })?.value else { return nil }

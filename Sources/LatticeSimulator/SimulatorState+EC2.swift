@@ -54,6 +54,18 @@ extension SimulatorState {
             throw SimulatorAPIError(400, "InvalidParameterValue",
                                     "The resource configuration \(input.resourceConfigurationArn) does not exist or is not shared with this account.")
         }
+        // Capacity: the VPC's endpoint quota, then each subnet's free addresses (an endpoint takes one in each).
+        let live = endpoints.filter { $0.state != .deleted }
+        if let limit = vpcEndpointLimits[input.vpcId], live.filter({ $0.vpcId == input.vpcId }).count >= limit {
+            throw SimulatorAPIError(400, "VpcEndpointLimitExceeded",
+                                    "The maximum number of VPC endpoints has been reached in \(input.vpcId) (\(limit)).")
+        }
+        for subnet in input.subnetIds {
+            if let addresses = subnetAddresses[subnet], live.filter({ $0.subnetIds.contains(subnet) }).count >= addresses {
+                throw SimulatorAPIError(400, "InsufficientFreeAddressesInSubnet",
+                                        "There are not enough free addresses in subnet '\(subnet)' to satisfy the requested number of instances.")
+            }
+        }
         let id = SimulatorIdentifiers.make("vpce")
         let rcfg = SimulatedResourceConfiguration.id(fromArn: input.resourceConfigurationArn)
         var tags: [String: String] = [:]

@@ -48,6 +48,17 @@ struct SimulatorState: Sendable {
     /// Endpoints whose deletion EC2 holds: they read `deleting` until released (`finishDeleting`).
     var heldDeleting: Set<String> = []
 
+    // Capacity
+    /// Service Quotas' applied values by `service/quotaCode` (AWS's default for Resource endpoints per VPC).
+    var serviceQuotas: [String: Double] = ["vpc/L-CA6CC422": 200]
+    /// GetServiceQuota answers AccessDeniedException (the role lacks servicequotas:GetServiceQuota).
+    var serviceQuotasAccessDenied = false
+    /// Resource endpoints a VPC may hold, enforced by CreateVpcEndpoint (`VpcEndpointLimitExceeded`); a VPC
+    /// not named here is not limited.
+    var vpcEndpointLimits: [String: Int] = [:]
+    /// Addresses a subnet has for endpoints (one per endpoint using it); a subnet not named here has plenty.
+    var subnetAddresses: [String: Int] = [:]
+
     var faults: [ActiveFault] = []
     /// See `SimulatorConfiguration.awsStyleDNSNames`.
     var awsStyleDNSNames: Bool

@@ -61,7 +61,7 @@ import ConsumerStore
     @Test func theExampleConfigLoads() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config.example.json")
         let config = try ConfigLoader.load(path: url.standardizedFileURL.path)
-        #expect(config.regions["us-east-1"]?.subnetIds.count == 2)
+        #expect(config.regions["us-east-1"]?.first.subnetIds.count == 2)
         #expect(config.metrics == MetricsConfig(host: "127.0.0.1", port: 9464))
         #expect(config.unmatchedInvitations == .ignore)
         #expect(config.checks.resourceConfigurationHours == 6)

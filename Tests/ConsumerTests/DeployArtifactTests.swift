@@ -1,3 +1,4 @@
+import ConsumerStore
 import Foundation
 import Prometheus
 import Testing
@@ -20,6 +21,8 @@ import Testing
         metrics.recordLeader(true)
         metrics.recordLeadershipChange()
         metrics.recordStateDatabase(up: true)
+        metrics.recordCapacity(region: "us-east-1", pool: [VpcCapacity(vpcId: "vpc-0a000000000000001", endpoints: 3, limit: 200,
+                                                                      limitSource: .serviceQuotas)])
         var families: Set<String> = ["privatelink_consumer_aws_calls_total", "up"]
         for line in metrics.render().split(separator: "\n") where line.hasPrefix("# TYPE ") {
             families.insert(String(line.split(separator: " ")[2]))

@@ -449,10 +449,12 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
     func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String { "ACCEPTED" }
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) {}
     func accountId() async throws(AWSClientError) -> String { "999999999999" }
+    func serviceQuota(region: String, serviceCode: String, quotaCode: String) async throws(AWSClientError) -> Double { 200 }
     /// Not modelled: the checks' verdicts are `unknown`, which must change nothing in the lifecycle.
     func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup { .unreadable("not modelled") }
 
-    func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint] {
+    func resourceEndpoints(region: String, vpcIds: [String]) async throws(AWSClientError) -> [VpcEndpoint] {
+        let vpcId = vpcIds[0]
         let fault = await call("DescribeVpcEndpoints")
         if fault.throttle { throw Self.throttled("DescribeVpcEndpoints") }
         let now = clock.now

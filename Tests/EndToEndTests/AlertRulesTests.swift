@@ -13,7 +13,7 @@ import TestSupport
         let rules = Self.root.appendingPathComponent("Deploy/prometheus/alerts.yml").path
         let check = try await ProcessRunner.run(Self.promtool, ["check", "rules", rules])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains("SUCCESS: 9 rules found"), "\(check.stdout)")
+        #expect(check.stdout.contains("SUCCESS: 10 rules found"), "\(check.stdout)")
 
         let tests = Self.root.appendingPathComponent("Deploy/prometheus/alerts.test.yml").path
         let run = try await ProcessRunner.run(Self.promtool, ["test", "rules", tests])
@@ -26,7 +26,7 @@ import TestSupport
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             return trimmed.hasPrefix("- alert: ") ? String(trimmed.dropFirst("- alert: ".count)) : nil
         }
-        #expect(alerts.count == 9)
+        #expect(alerts.count == 10)
         for alert in alerts {
             #expect(testText.contains("alertname: \(alert)\n    exp_alerts:\n    - exp_labels:"), "\(alert) has no firing test")
             #expect(testText.contains("alertname: \(alert)\n    exp_alerts: []"), "\(alert) has no not-firing test")

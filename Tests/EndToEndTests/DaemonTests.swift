@@ -171,9 +171,10 @@ extension DaemonEndToEnd {
         try await harness.pass()
         let after = harness.simulator.callCounts
         let calls = after.merging(before) { $0 - $1 }.filter { $0.value > 0 }
-        // One page each of invitations, shared resources and endpoints (plus STS once per process).
+        // One page each of invitations, shared resources and endpoints (plus, once per process, STS and the VPC
+        // endpoint quota: a running daemon reads the quota again only every 6 hours).
         #expect(calls == ["ram:GetResourceShareInvitations": 1, "ram:ListResources": 1, "ec2:DescribeVpcEndpoints": 1,
-                          "sts:GetCallerIdentity": 1], "\(calls)")
+                          "sts:GetCallerIdentity": 1, "service-quotas:GetServiceQuota": 1], "\(calls)")
     }
 
     @Test func throttlingAndServerErrorsStillConverge() async throws {

@@ -20,4 +20,7 @@ public struct AWSService: Sendable, Hashable, CustomStringConvertible {
                                               environmentSuffix: "VPC_LATTICE", wireProtocol: .restJSON)
     public static let sts = AWSService(name: "sts", signingName: "sts", endpointPrefix: "sts",
                                        environmentSuffix: "STS", wireProtocol: .query)
+    /// Service Quotas (botocore `service-quotas`: endpoint prefix and signing name `servicequotas`).
+    public static let serviceQuotas = AWSService(name: "service-quotas", signingName: "servicequotas", endpointPrefix: "servicequotas",
+                                                 environmentSuffix: "SERVICE_QUOTAS", wireProtocol: .json)
 }

@@ -8,6 +8,9 @@ public enum AWSProtocol: String, Sendable {
     case ec2
     /// STS: form-encoded requests, `<ErrorResponse><Error>` error bodies.
     case query
+    /// Service Quotas (awsJson1_1): `POST /` with `X-Amz-Target`, JSON bodies; errors as rest-json's
+    /// (`x-amzn-ErrorType` or the body's `__type`).
+    case json
 }
 
 /// The code, message and request id of an AWS error response, extracted the way botocore does.
@@ -31,7 +34,7 @@ public struct AWSErrorDetails: Sendable, Equatable {
     public static func parse(protocol: AWSProtocol, status: Int, headers: [HTTPHeader], body: [UInt8]) -> AWSErrorDetails {
         var details: AWSErrorDetails
         switch `protocol` {
-        case .restJSON:
+        case .restJSON, .json:
             details = parseRestJSON(headers: headers, body: body)
         case .ec2, .query:
             // botocore's QueryParser and EC2QueryParser both accept `Errors/Error` and a bare `Error`

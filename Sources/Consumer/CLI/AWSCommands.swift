@@ -107,7 +107,7 @@ public enum AWSCommands {
     public static func endpoints(_ app: ConsumerApp, context: AWSContext, json: Bool) async throws -> String {
         var views: [EndpointView] = []
         for region in app.config.regionNames {
-            views += try await endpoints(in: region, vpcId: app.config.regions[region]!.vpcId, context: context)
+            views += try await endpoints(in: region, vpcIds: app.config.regions[region]!.vpcIds, context: context)
         }
         if json { return JSONOutput.encode(["endpoints": views]) }
         if views.isEmpty { return "no Resource VPC endpoints in the configured VPCs" }
@@ -119,9 +119,9 @@ public enum AWSCommands {
         return table.render()
     }
 
-    static func endpoints(in region: String, vpcId: String, context: AWSContext) async throws(AWSClientError) -> [EndpointView] {
+    static func endpoints(in region: String, vpcIds: [String], context: AWSContext) async throws(AWSClientError) -> [EndpointView] {
         let ec2 = context.ec2(region)
-        let endpoints = try await ec2.resourceEndpoints(inVpc: vpcId).collectAll()
+        let endpoints = try await ec2.resourceEndpoints(inVpcs: vpcIds).collectAll()
         let dnsNames = try await ec2.dnsNames(of: endpoints)
         return endpoints.map { endpoint in
             EndpointView(vpcEndpointId: endpoint.vpcEndpointId, region: region, state: endpoint.state.description,

@@ -15,7 +15,12 @@ public enum CheckConfigCommand {
         lines.append("  metrics           \(config.metrics.map { "http://\($0.host.contains(":") ? "[\($0.host)]" : $0.host):\($0.port)/metrics" } ?? "off")")
         for name in config.regionNames {
             let region = config.regions[name]!
-            lines.append("  region \(name)  \(region.vpcId), subnets \(region.subnetIds.joined(separator: ",")), security groups \(region.securityGroupIds.joined(separator: ",")), \(region.ipAddressType.rawValue), private DNS \(region.privateDnsEnabled ? "on" : "off")")
+            lines.append("  region \(name)  \(region.ipAddressType.rawValue), private DNS \(region.privateDnsEnabled ? "on" : "off")"
+                         + (region.vpcs.count > 1 ? ", a pool of \(region.vpcs.count) VPCs (filled in this order)" : ""))
+            for vpc in region.vpcs {
+                lines.append("    \(vpc.vpcId), subnets \(vpc.subnetIds.joined(separator: ",")), security groups \(vpc.securityGroupIds.joined(separator: ","))"
+                             + (vpc.maxEndpoints.map { ", at most \($0) endpoints" } ?? ""))
+            }
         }
         return lines.joined(separator: "\n")
     }

@@ -169,8 +169,56 @@ struct ConfigValidator {
     }
 
     mutating func region(_ value: JSONValue, at path: String) -> RegionConfig? {
-        guard let object = object(value, at: path, allowed: ["vpcId", "subnetIds", "securityGroupIds",
-                                                             "ipAddressType", "privateDnsEnabled"]) else { return nil }
+        let single = ["vpcId", "subnetIds", "securityGroupIds"]
+        guard let object = object(value, at: path, allowed: Set(single + ["vpcs", "ipAddressType", "privateDnsEnabled"])) else { return nil }
+        let ipType = enumeration(object["ipAddressType"], at: "\(path).ipAddressType", default: IPAddressType.ipv4)
+        let privateDns = bool(object["privateDnsEnabled"], at: "\(path).privateDnsEnabled", default: true)
+        let givenSingle = single.filter { object[$0] != nil }
+        let pool: [VpcPlacement]?
+        if let vpcs = object["vpcs"] {
+            guard givenSingle.isEmpty else {
+                problem(path, "has both vpcs and \(givenSingle.joined(separator: ", ")): give either a pool (vpcs) or one VPC "
+                        + "(vpcId, subnetIds, securityGroupIds), not both")
+                return nil
+            }
+            pool = self.pool(vpcs, at: "\(path).vpcs")
+        } else {
+            pool = placement(object, at: path, allowed: nil).map { [$0] }
+        }
+        guard let pool, let ipType, let privateDns else { return nil }
+        return RegionConfig(vpcs: pool, ipAddressType: ipType, privateDnsEnabled: privateDns)
+    }
+
+    /// `vpcs`: at least one VPC, none twice, in placement order.
+    mutating func pool(_ value: JSONValue, at path: String) -> [VpcPlacement]? {
+        guard case .array(let items) = value else {
+            problem(path, "must be an array of VPCs ({\"vpcId\", \"subnetIds\", \"securityGroupIds\", \"maxEndpoints\"?}), not \(value.typeName)")
+            return nil
+        }
+        guard !items.isEmpty else {
+            problem(path, "is empty; list at least one VPC ({\"vpcId\", \"subnetIds\", \"securityGroupIds\"})")
+            return nil
+        }
+        var pool: [VpcPlacement] = []
+        var valid = true
+        for (index, item) in items.enumerated() {
+            let at = "\(path)[\(index)]"
+            guard let object = object(item, at: at, allowed: ["vpcId", "subnetIds", "securityGroupIds", "maxEndpoints"]),
+                  let placement = placement(object, at: at, allowed: nil) else {
+                valid = false
+                continue
+            }
+            if pool.contains(where: { $0.vpcId == placement.vpcId }) {
+                problem("\(at).vpcId", "\(JSONValue.quote(placement.vpcId)) is listed twice; each VPC once")
+                valid = false
+            }
+            pool.append(placement)
+        }
+        return valid ? pool : nil
+    }
+
+    /// One VPC's `vpcId`, `subnetIds`, `securityGroupIds` (and, in a pool, `maxEndpoints`).
+    mutating func placement(_ object: [String: JSONValue], at path: String, allowed: Set<String>?) -> VpcPlacement? {
         let vpc = resourceId(required(object, "vpcId", at: path), at: "\(path).vpcId", prefix: "vpc", noun: "VPC id")
         let subnets = idList(required(object, "subnetIds", at: path), at: "\(path).subnetIds", prefix: "subnet",
                              noun: "subnet id", minimum: 2, maximum: 16,
@@ -178,11 +226,11 @@ struct ConfigValidator {
         let groups = idList(required(object, "securityGroupIds", at: path), at: "\(path).securityGroupIds",
                             prefix: "sg", noun: "security group id", minimum: 1, maximum: 5,
                             why: "EC2 allows 1 to 5 security groups on an endpoint")
-        let ipType = enumeration(object["ipAddressType"], at: "\(path).ipAddressType", default: IPAddressType.ipv4)
-        let privateDns = bool(object["privateDnsEnabled"], at: "\(path).privateDnsEnabled", default: true)
-        guard let vpc, let subnets, let groups, let ipType, let privateDns else { return nil }
-        return RegionConfig(vpcId: vpc, subnetIds: subnets, securityGroupIds: groups, ipAddressType: ipType,
-                            privateDnsEnabled: privateDns)
+        let max = object["maxEndpoints"] == nil ? nil
+            : integer(object["maxEndpoints"], at: "\(path).maxEndpoints", default: 0, range: 1...10_000)
+        if object["maxEndpoints"] != nil && max == nil { return nil }
+        guard let vpc, let subnets, let groups else { return nil }
+        return VpcPlacement(vpcId: vpc, subnetIds: subnets, securityGroupIds: groups, maxEndpoints: max)
     }
 
     mutating func probe(_ value: JSONValue?) -> ProbeConfig? {

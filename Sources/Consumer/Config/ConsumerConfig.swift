@@ -53,13 +53,52 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Where a Resource endpoint is placed in one region.
+/// Where Resource endpoints are placed in one region: a pool of VPCs, filled in configured order (AWS allows
+/// 200 Resource endpoints per VPC by default, Service Quotas `vpc` / `L-CA6CC422`). The single form of the
+/// file (`vpcId`, `subnetIds`, `securityGroupIds` at region level) is a pool of one.
 public struct RegionConfig: Sendable, Equatable {
+    /// The pool, in placement order; never empty, no VPC twice.
+    public var vpcs: [VpcPlacement]
+    public var ipAddressType: IPAddressType
+    public var privateDnsEnabled: Bool
+
+    public init(vpcs: [VpcPlacement], ipAddressType: IPAddressType, privateDnsEnabled: Bool) {
+        precondition(!vpcs.isEmpty, "a region has at least one VPC")
+        self.vpcs = vpcs
+        self.ipAddressType = ipAddressType
+        self.privateDnsEnabled = privateDnsEnabled
+    }
+
+    /// A pool of one (the single form).
+    public init(vpcId: String, subnetIds: [String], securityGroupIds: [String], ipAddressType: IPAddressType, privateDnsEnabled: Bool) {
+        self.init(vpcs: [VpcPlacement(vpcId: vpcId, subnetIds: subnetIds, securityGroupIds: securityGroupIds)],
+                  ipAddressType: ipAddressType, privateDnsEnabled: privateDnsEnabled)
+    }
+
+    /// The pool's VPC ids, in order.
+    public var vpcIds: [String] { vpcs.map(\.vpcId) }
+
+    /// The first VPC of the pool.
+    public var first: VpcPlacement { vpcs[0] }
+
+    /// The placement of `vpcId`, if the pool has it.
+    public func placement(_ vpcId: String) -> VpcPlacement? { vpcs.first { $0.vpcId == vpcId } }
+}
+
+/// One VPC of a region's pool: where its endpoints go, and at most how many of ours it may hold.
+public struct VpcPlacement: Sendable, Equatable {
     public var vpcId: String
     public var subnetIds: [String]
     public var securityGroupIds: [String]
-    public var ipAddressType: IPAddressType
-    public var privateDnsEnabled: Bool
+    /// An operator's own cap below AWS's quota (nil: the quota alone).
+    public var maxEndpoints: Int?
+
+    public init(vpcId: String, subnetIds: [String], securityGroupIds: [String], maxEndpoints: Int? = nil) {
+        self.vpcId = vpcId
+        self.subnetIds = subnetIds
+        self.securityGroupIds = securityGroupIds
+        self.maxEndpoints = maxEndpoints
+    }
 }
 
 /// `IpAddressType` of CreateVpcEndpoint.

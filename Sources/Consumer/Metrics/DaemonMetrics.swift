@@ -203,6 +203,17 @@ public final class DaemonMetrics: Sendable {
         recordRefusal(reason: reason.rawValue)
     }
 
+    /// A region's VPC pool as a pass left it: our endpoints and the limit of each VPC (a full VPC's limit is
+    /// its count, so that the free room reads 0 until the quota is read again).
+    public func recordCapacity(region: String, pool: [VpcCapacity]) {
+        for vpc in pool {
+            let labels = [("region", region), ("vpc", vpc.vpcId)]
+            registry.makeGauge(descriptor: Names.vpcEndpoints, labels: labels).set(to: Double(vpc.endpoints))
+            registry.makeGauge(descriptor: Names.vpcEndpointLimit, labels: labels)
+                .set(to: Double(vpc.fullBecause == nil ? vpc.limit : min(vpc.limit, vpc.endpoints)))
+        }
+    }
+
     /// An invitation was left pending or rejected for `reason` (an `InvitationRecord.Reason` raw value).
     public func recordRefusal(reason: String) {
         registry.makeCounter(descriptor: Names.invitationsRefused, labels: [("reason", reason)]).increment()
@@ -290,6 +301,13 @@ public final class DaemonMetrics: Sendable {
         }
         static var leadershipChanges: MetricNameDescriptor {
             named("privatelink_consumer_leadership_changes_total", "Times this daemon took or lost the leadership lease.")
+        }
+        static var vpcEndpoints: MetricNameDescriptor {
+            named("privatelink_consumer_vpc_endpoints", "Our Resource endpoints in the VPC (any state but deleted).")
+        }
+        static var vpcEndpointLimit: MetricNameDescriptor {
+            named("privatelink_consumer_vpc_endpoint_limit",
+                  "Resource endpoints the VPC may hold: the quota (L-CA6CC422) or maxEndpoints; its count while EC2 says it is full.")
         }
         static var stateDatabaseUp: MetricNameDescriptor {
             named("privatelink_consumer_state_database_up", "1 while the state database answers, 0 while it does not.")

@@ -20,6 +20,7 @@ struct ActionExecutor: Sendable {
     let accountId: @Sendable () -> String?
     let logger: Logger
     let failures: FailureLog
+    let capacity: CapacityBook
     let notes = NoteLog()
 
     enum Outcome { case done, deferred, failed }
@@ -29,6 +30,8 @@ struct ActionExecutor: Sendable {
     struct PassRun {
         var states: [Int64: Customer]
         var stale: Set<Int64> = []
+        /// The region's VPC pool as this pass found it, counting the endpoints it creates.
+        var pool: [VpcCapacity] = []
     }
 
     /// Creates before deletes (a customer is never left without an endpoint longer than needed).
@@ -65,17 +68,38 @@ struct ActionExecutor: Sendable {
                 try await apply(request, run: &run)
             case .createEndpoint(let id, let name, let arn, let detail, let share):
                 guard let customer = run.states[id] else { return .failed }
-                guard try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested, detail: detail,
-                                                        resourceShareArn: share), run: &run),
-                      let current = run.states[id] else { return .done }
-                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                let request = endpointRequest(customer: name, arn: arn, region: region, clientToken: Self.newToken())
-                guard let row = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
-                                                              clientToken: request.clientToken, request: StoredCreateRequest(request).json) else {
-                    run.stale.insert(id)
+                // The first VPC of the pool with room; none: the customer waits, which is not a failure.
+                guard var vpcId = VpcCapacity.place(in: run.pool) else {
+                    try await waitForRoom(id, region: region, share: share, run: &run)
                     return .done
                 }
-                try await create(request, row: row, run: &run)
+                guard try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested, detail: detail,
+                                                        resourceShareArn: share), run: &run) else { return .done }
+                // A VPC EC2 says is full is marked so, and the endpoint goes to the next one, in this pass.
+                for _ in run.pool.indices {
+                    guard let current = run.states[id] else { return .done }
+                    guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                    let request = endpointRequest(customer: name, arn: arn, region: region, vpcId: vpcId, clientToken: Self.newToken())
+                    guard let row = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
+                                                                  clientToken: request.clientToken, request: StoredCreateRequest(request).json) else {
+                        run.stale.insert(id)
+                        return .done
+                    }
+                    let outcome = try await create(request, row: row, run: &run)
+                    guard case .refused(let code, _) = outcome, VpcCapacity.isCapacityRefusal(code) else {
+                        if case .created = outcome, let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].endpoints += 1 }
+                        break
+                    }
+                    capacity.markFull(vpcId, region: region, code: code)
+                    if let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].fullBecause = code }
+                    logger.notice("VPC full: EC2 refused an endpoint there", metadata: ["aws.region": "\(region)", "ec2.vpc": "\(vpcId)",
+                                                                                       "aws.error": "\(code)", "customer": "\(name)"])
+                    guard let next = VpcCapacity.place(in: run.pool) else {
+                        try await waitForRoom(id, region: region, share: share, run: &run)
+                        return .done
+                    }
+                    vpcId = next
+                }
             case .resumeCreate(let id, let name, let row):
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
                 // Re-checked just before the call: a generation released or closed since the plan is not touched.
@@ -84,7 +108,8 @@ struct ActionExecutor: Sendable {
                     return .done
                 }
                 let request = row.storedRequest?.request(clientToken: row.clientToken)
-                    ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region, clientToken: row.clientToken)
+                    ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region,
+                                       vpcId: config.regions[region]!.first.vpcId, clientToken: row.clientToken)
                 try await create(request, row: row, run: &run)
             case .adoptEndpoint(let id, let name, let endpoint, let dns):
                 guard let customer = run.states[id] else { return .failed }
@@ -253,17 +278,33 @@ struct ActionExecutor: Sendable {
         }
     }
 
-    /// The CreateVpcEndpoint request for a customer from the region's placement.
-    func endpointRequest(customer: String, arn: String, region: String, clientToken: String) -> ResourceEndpointRequest {
-        let placement = config.regions[region]!
-        return ResourceEndpointRequest(
-            resourceConfigurationArn: arn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
-            securityGroupIds: placement.securityGroupIds, ipAddressType: placement.ipAddressType.rawValue,
-            privateDnsEnabled: placement.privateDnsEnabled, clientToken: clientToken, tags: EndpointTags.tags(customer: customer))
+    /// The customer waits in `endpoint_pending` with a hint naming the region, the quota and the two fixes; its
+    /// failures are not counted, and the next pass places it when a VPC has room.
+    func waitForRoom(_ id: Int64, region: String, share: String?, run: inout PassRun) async throws {
+        guard let customer = run.states[id] else { return }
+        let pool = run.pool.map { "\($0.vpcId) \($0.fullBecause ?? "\($0.endpoints)/\($0.limit)")" }.joined(separator: ", ")
+        let addresses = run.pool.first { $0.fullBecause == "InsufficientFreeAddressesInSubnet" }
+        try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested,
+                                          detail: "waiting for room in regions.\(region)'s VPC pool (\(pool))",
+                                          hint: addresses.map { VpcCapacity.addressesHint(region: region, vpcId: $0.vpcId) }
+                                              ?? VpcCapacity.fullHint(region: region),
+                                          resourceShareArn: share), run: &run)
     }
 
-    /// Calls CreateVpcEndpoint and feeds its outcome to the planner's rule for the generation and customer.
-    func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws {
+    /// The CreateVpcEndpoint request for a customer in one VPC of the region's pool.
+    func endpointRequest(customer: String, arn: String, region: String, vpcId: String, clientToken: String) -> ResourceEndpointRequest {
+        let region = config.regions[region]!
+        let placement = region.placement(vpcId) ?? region.first
+        return ResourceEndpointRequest(
+            resourceConfigurationArn: arn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
+            securityGroupIds: placement.securityGroupIds, ipAddressType: region.ipAddressType.rawValue,
+            privateDnsEnabled: region.privateDnsEnabled, clientToken: clientToken, tags: EndpointTags.tags(customer: customer))
+    }
+
+    /// Calls CreateVpcEndpoint and feeds its outcome to the planner's rule for the generation and customer;
+    /// returns the outcome (nil when the customer is gone from this pass).
+    @discardableResult
+    func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws -> CreateOutcome? {
         let region = row.region
         let outcome: CreateOutcome
         try await lease.require()
@@ -277,7 +318,7 @@ struct ActionExecutor: Sendable {
             guard error.isRefusal, let code = error.code, let refused = AWSOutcomes.create(refusalCode: code, message: error.message) else { throw error }
             outcome = refused
         }
-        guard let customer = run.states[row.customerId] else { return }
+        guard let customer = run.states[row.customerId] else { return nil }
         let (change, next) = ReconcilePlanner.after(outcome, row: row, customer: customer, policy: policy, now: now())
         if try await store.changeEndpoint(row.id!, change) {
             logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)"].merging(outcome.logMetadata) { a, _ in a })
@@ -286,6 +327,7 @@ struct ActionExecutor: Sendable {
             try await apply(TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
                                               hint: next.hint), run: &run)
         }
+        return outcome
     }
 
     /// Calls DeleteVpcEndpoints for one endpoint (the lease was required just before the state's last check);

@@ -43,6 +43,8 @@ public final class Reconciler: Sendable {
     let executor: ActionExecutor
     let checks: ResourceConfigurationCheckRunner
     let pruner: HistoryPruner
+    /// The regions' VPC pools between passes: the quota read, the VPCs EC2 said are full.
+    let capacity = CapacityBook()
     private let accountId = OwnAccount()
 
     public init(config: ConsumerConfig, store: any StateStore, aws: any ReconcilerAWS, events: HealthLogOutbox, metrics: DaemonMetrics? = nil,
@@ -63,10 +65,11 @@ public final class Reconciler: Sendable {
         self.logger = logger
         self.failures = failures ?? BackgroundFailures(metrics: metrics, logger: logger)
         self.failureLog = failureLog
-        observer = RegionObserver(aws: aws, store: store, config: config, policy: policy, now: now, logger: logger)
+        let capacity = self.capacity
+        observer = RegionObserver(aws: aws, capacity: capacity, store: store, config: config, policy: policy, now: now, logger: logger)
         executor = ActionExecutor(config: config, store: store, aws: aws, metrics: metrics, policy: policy, pacer: pacer,
                                   lease: LeaseGuard(mayAct: mayAct, leaseRemaining: leaseRemaining, store: store), now: now,
-                                  accountId: { accountId.value }, logger: logger, failures: failureLog)
+                                  accountId: { accountId.value }, logger: logger, failures: failureLog, capacity: capacity)
         checks = ResourceConfigurationCheckRunner(store: store, aws: aws, config: config, now: now, logger: logger, failures: failureLog,
                                                   progress: progress)
         pruner = HistoryPruner(store: store, retention: config.retention, now: now, logger: logger, failures: failureLog)
@@ -91,7 +94,8 @@ public final class Reconciler: Sendable {
                                                     accountId: accountId.value, now: now())
                 failureLog.clear("observe \(region)")
                 progress.mark()
-                await execute(actions, region: region, snapshot: snapshot, summary: &summary)
+                let pool = capacity.pool(region: region, config: config.regions[region]!, listed: observation.endpoints)
+                await execute(actions, region: region, snapshot: snapshot, pool: pool, summary: &summary)
             } catch {
                 summary.errors += 1
                 failureLog.report("observe \(region)", error, metadata: ["aws.region": "\(region)"])
@@ -126,9 +130,14 @@ public final class Reconciler: Sendable {
     }
 
     /// The plan of one region, in order, then the region's resource configuration checks.
-    private func execute(_ actions: [ReconcileAction], region: String, snapshot: RegistrySnapshot, summary: inout PassSummary) async {
+    private func execute(_ actions: [ReconcileAction], region: String, snapshot: RegistrySnapshot, pool: [VpcCapacity],
+                         summary: inout PassSummary) async {
         var run = ActionExecutor.PassRun(states: Dictionary(snapshot.customers.compactMap { c in c.id.map { ($0, c) } },
-                                                            uniquingKeysWith: { a, _ in a }))
+                                                            uniquingKeysWith: { a, _ in a }), pool: pool)
+        defer {
+            capacity.keep(run.pool, region: region)
+            metrics?.recordCapacity(region: region, pool: run.pool)
+        }
         for action in ActionExecutor.ordered(actions) {
             if Task.isCancelled { break }
             // A daemon that lost the lease stops here: the rest of the plan is the new leader's.

@@ -14,8 +14,8 @@ public protocol ReconcilerAWS: Sendable {
     /// AcceptResourceShareInvitation; returns RAM's status of the invitation.
     func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError)
-    /// The Resource-type endpoints in the VPC, all pages.
-    func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint]
+    /// The Resource-type endpoints in the region's VPCs (one listing filtered on all of them), all pages.
+    func resourceEndpoints(region: String, vpcIds: [String]) async throws(AWSClientError) -> [VpcEndpoint]
     /// One endpoint looked up by id (DescribeVpcEndpoints with `VpcEndpointIds`): nil when EC2 answers
     /// `InvalidVpcEndpointId.NotFound`, the confirmation that an endpoint a listing left out is gone.
     func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint?
@@ -27,6 +27,8 @@ public protocol ReconcilerAWS: Sendable {
     func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint
     /// DeleteVpcEndpoints; EC2 answers 200 with the items it could not delete.
     func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure]
+    /// The applied value of a Service Quotas quota (GetServiceQuota), e.g. `vpc` / `L-CA6CC422`.
+    func serviceQuota(region: String, serviceCode: String, quotaCode: String) async throws(AWSClientError) -> Double
     /// Our account id (STS GetCallerIdentity).
     func accountId() async throws(AWSClientError) -> String
     /// GetResourceConfiguration of a shared configuration; any failure (access denied, not found,
@@ -55,8 +57,8 @@ extension AWSContext: ReconcilerAWS {
         _ = try await ram(region).rejectInvitation(invitationArn, clientToken: clientToken)
     }
 
-    public func resourceEndpoints(region: String, vpcId: String) async throws(AWSClientError) -> [VpcEndpoint] {
-        try await ec2(region).resourceEndpoints(inVpc: vpcId).collectAll()
+    public func resourceEndpoints(region: String, vpcIds: [String]) async throws(AWSClientError) -> [VpcEndpoint] {
+        try await ec2(region).resourceEndpoints(inVpcs: vpcIds).collectAll()
     }
 
     public func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint? {
@@ -117,6 +119,11 @@ extension AWSContext: ReconcilerAWS {
         if let range = text.range(of: "The Canonical String") { text = String(text[..<range.lowerBound]) }
         text = text.trimmingCharacters(in: .whitespaces)
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+
+    public func serviceQuota(region: String, serviceCode: String, quotaCode: String) async throws(AWSClientError) -> Double {
+        try await ServiceQuotasClient(executor: executor, credentials: credentials, region: region)
+            .serviceQuota(serviceCode: serviceCode, quotaCode: quotaCode)
     }
 
     public func accountId() async throws(AWSClientError) -> String {

@@ -8,6 +8,7 @@ import Logging
 /// that confirm or refute the absence. It reads and reports; the planner decides.
 struct RegionObserver: Sendable {
     let aws: any ReconcilerAWS
+    let capacity: CapacityBook
     let store: any StateStore
     let config: ConsumerConfig
     let policy: ReconcilePolicy
@@ -43,8 +44,8 @@ struct RegionObserver: Sendable {
         for resource in try await aws.sharedResourceConfigurations(region: region) {
             observation.sharedResources[resource.arn] = resource
         }
-        let vpcId = config.regions[region]!.vpcId
-        observation.endpoints = try await aws.resourceEndpoints(region: region, vpcId: vpcId)
+        observation.endpoints = try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds)
+        await readQuotaIfDue(region)
         await confirmAbsences(&observation, snapshot: snapshot)
         let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
         observation.match = ReconcilePlanner.matchUnrecorded(observation, snapshot: snapshot, registered: registered)
@@ -81,6 +82,27 @@ struct RegionObserver: Sendable {
             }
             logger.info("shared resource not listed; looked up by ARN", metadata: ["ram.resource": "\(arn)", "answer": "\(Self.describe(lookup))"])
             observation.record(resourceLookup: arn, lookup)
+        }
+    }
+
+    /// Reads the Resource endpoints per VPC quota from Service Quotas at start and every 6 hours. A role without
+    /// servicequotas:GetServiceQuota, or an account without the quota, gets AWS's default (200), said once; a
+    /// reading that does not answer (throttled, unreachable) keeps the last one and is tried again next pass.
+    func readQuotaIfDue(_ region: String) async {
+        let time = now()
+        guard capacity.quotaDue(region, now: time) else { return }
+        do {
+            let value = try await aws.serviceQuota(region: region, serviceCode: "vpc", quotaCode: VpcCapacity.quotaCode)
+            capacity.recordQuota(Int(value.rounded(.down)), region: region, at: time)
+            logger.info("VPC endpoint quota read", metadata: ["aws.region": "\(region)", "quota": "\(Int(value))"])
+        } catch where error.isRefusal {
+            if capacity.recordQuota(nil, region: region, at: time) {
+                logger.notice("VPC endpoint quota not readable; using AWS's default", metadata: [
+                    "aws.region": "\(region)", "quota": "\(VpcCapacity.defaultQuota)", "aws.error": "\(error.code ?? error.message)",
+                    "fix": "allow servicequotas:GetServiceQuota (Deploy/iam-policy.json) to read a raised quota"])
+            }
+        } catch {
+            logger.debug("VPC endpoint quota not read this pass", metadata: ["aws.region": "\(region)", "aws.error": "\(error.code ?? error.message)"])
         }
     }
 

@@ -282,6 +282,13 @@ public enum ReconcilePlanner {
                 from: [.creating], to: .deleted, lastError: "IdempotentParameterMismatch: \(message)",
                 note: .init("endpoint_deleted", "ClientToken \(row.clientToken): EC2 says its endpoint is already deleted"))
             return (change, nil)
+        case .refused(let code, let message) where VpcCapacity.isCapacityRefusal(code):
+            // The VPC has no room (its quota, or its subnets' addresses): not the customer's failure. The
+            // generation closes; the endpoint is placed in the next VPC of the pool.
+            let vpc = row.storedRequest.map { " in \($0.vpcId)" } ?? ""
+            let change = EndpointChange(from: [.creating], to: .deleted, lastError: "\(code): \(message)",
+                                        note: .init("endpoint_no_room", "CreateVpcEndpoint refused\(vpc): \(code); placed in the next VPC of the pool"))
+            return (change, nil)
         case .refused(let code, let message):
             let reason = "\(code): \(message)"
             let counts = customer.state != .removing

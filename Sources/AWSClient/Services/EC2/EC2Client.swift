@@ -55,7 +55,12 @@ public struct EC2Client: Sendable {
 
     /// The Resource-type endpoints in `vpcId`.
     public func resourceEndpoints(inVpc vpcId: String) -> Paginated<VpcEndpoint> {
-        vpcEndpoints(filters: [EC2Filter("vpc-id", [vpcId]), EC2Filter("vpc-endpoint-type", ["Resource"])])
+        resourceEndpoints(inVpcs: [vpcId])
+    }
+
+    /// The Resource-type endpoints in any of `vpcIds`: one listing (a filter's values are ORed), not one per VPC.
+    public func resourceEndpoints(inVpcs vpcIds: [String]) -> Paginated<VpcEndpoint> {
+        vpcEndpoints(filters: [EC2Filter("vpc-id", vpcIds), EC2Filter("vpc-endpoint-type", ["Resource"])])
     }
 
     /// The name to connect to (``VpcEndpointAssociation/preferredDnsName``) of each endpoint in `ids` that
