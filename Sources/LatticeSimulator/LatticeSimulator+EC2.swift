@@ -105,6 +105,29 @@ extension LatticeSimulator {
                     }
                 }
 
+            case "CreateTags":
+                try query.requireOnly(["DryRun", "ResourceId.N", "Tag.N.Key", "Tag.N.Value"])
+                try refuseDryRun(query)
+                let ids = query.list("ResourceId")
+                var tags: [(String, String)] = []
+                var index = 1
+                while let key = query.value("Tag.\(index).Key") {
+                    tags.append((key, query.value("Tag.\(index).Value") ?? ""))
+                    index += 1
+                }
+                guard !ids.isEmpty, !tags.isEmpty else {
+                    throw SimulatorAPIError(400, "MissingParameter", "The request must contain the parameters ResourceId and Tag")
+                }
+                try state.withLock { state throws(SimulatorAPIError) in
+                    for id in ids {
+                        guard let endpoint = state.endpoints.firstIndex(where: { $0.id == id && $0.state != .deleted }) else {
+                            throw SimulatorAPIError(400, "InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '\(id)' does not exist")
+                        }
+                        for (key, value) in tags { state.endpoints[endpoint].tags[key] = value }
+                    }
+                }
+                return ec2Response(route, requestId: requestId) { xml in xml.element("return", "true") }
+
             default:
                 throw SimulatorAPIError(400, "InvalidAction", "The action \(route.operation) is not valid for this web service.")
             }

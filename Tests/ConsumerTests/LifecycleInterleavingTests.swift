@@ -450,6 +450,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) {}
     func accountId() async throws(AWSClientError) -> String { "999999999999" }
     func serviceQuota(region: String, serviceCode: String, quotaCode: String) async throws(AWSClientError) -> Double { 200 }
+    func tagEndpoint(region: String, id: String, key: String, value: String) async throws(AWSClientError) {}
     /// Not modelled: the checks' verdicts are `unknown`, which must change nothing in the lifecycle.
     func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup { .unreadable("not modelled") }
 

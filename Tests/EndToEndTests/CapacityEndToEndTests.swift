@@ -1,3 +1,4 @@
+import AWSClient
 import Foundation
 import LatticeSimulator
 import Testing
@@ -101,6 +102,55 @@ import TestSupport
     }
 }
 
+/// Two installations (staging and production) in one account and one VPC, with one customer name each: each
+/// makes, adopts and deletes only endpoints tagged with its own deployment.
+@Suite struct DeploymentEndToEndTests {
+    @Test func twoDeploymentsInOneVpcNeverTouchEachOthersEndpoints() async throws {
+        let production = try await DaemonHarness(extra: ["deployment": "\"prod\""])
+        let staging = try DaemonHarness(sharingAWSWith: production, extra: ["deployment": "\"staging\""])
+        defer { Task { await staging.shutdown(); await production.shutdown() } }
+        let sim = production.simulator
+        let arn = testARN(80)
+        sim.addOrganizationShare(owner: CapacityEndToEndTests.ours, shareName: "acme", resources: [SharedResource(arn: arn)])
+        try await production.register("acme", arn: arn)
+        try await staging.register("acme", arn: arn)
+        try await production.passUntil(maxPasses: 4) { try await production.states()["acme"] == "ready" }
+        try await staging.passUntil(maxPasses: 4) { try await staging.states()["acme"] == "ready" }
+        let live = sim.endpoints.filter { $0.state != .deleted }
+        #expect(live.count == 2, "\(live.map { "\($0.id) \($0.tags)" })")
+        let prodEndpoint = try #require(live.first { $0.tags["privatelink-consumer:deployment"] == "prod" })
+        let stagingEndpoint = try #require(live.first { $0.tags["privatelink-consumer:deployment"] == "staging" })
+        for _ in 0..<2 {
+            try await production.pass()
+            try await staging.pass()
+        }
+        // Staging removes its acme: its endpoint goes, production's stays.
+        #expect(try await staging.cli(["customer", "remove", "acme"]).status == 0)
+        try await staging.passUntil(maxPasses: 4) { try await staging.states()["acme"] == nil }
+        try await production.pass()
+        #expect([.deleted, .deleting].contains(sim.endpoint(stagingEndpoint.id)?.state))
+        #expect(sim.endpoint(prodEndpoint.id)?.state == .available)
+        #expect(try await production.states()["acme"] == "ready")
+        #expect(sim.endpoints.count == 2, "nobody made a third endpoint")
+    }
+
+    @Test func anUntaggedEndpointIsTheDefaultDeploymentsAndIsTaggedWhenAdopted() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        let arn = testARN(81)
+        sim.addOrganizationShare(owner: CapacityEndToEndTests.ours, shareName: "acme", resources: [SharedResource(arn: arn)])
+        // Made by an earlier build: our customer tag, no deployment tag.
+        var request = ResourceEndpointRequest.test(arn, clientToken: "earlier-build-1")
+        request.tags = request.tags.filter { $0.key != "privatelink-consumer:deployment" }
+        let earlier = try await SimulatorClients(sim).ec2.createResourceEndpoint(request)
+        try await harness.register("acme", arn: arn)
+        try await harness.passUntil(maxPasses: 4) { try await harness.states()["acme"] == "ready" }
+        #expect(sim.endpoints.count == 1)
+        #expect(sim.endpoint(earlier.vpcEndpointId)?.tags["privatelink-consumer:deployment"] == "default")
+    }
+}
+
 @Suite struct CapacityConfigTests {
     func check(_ regions: String) async throws -> ProcessOutput {
         let dir = TemporaryDirectory()
@@ -123,6 +173,12 @@ import TestSupport
                 "\(twice.stderr)")
         let pool = try await check(CapacityEndToEndTests.regions(CapacityEndToEndTests.vpcs))
         #expect(pool.status == 0, "\(pool.stderr)")
+        let dir = TemporaryDirectory()
+        var config = TestConfig(directory: dir.path)
+        config.extra["deployment"] = "\"Prod!\""
+        let badName = try await ProcessRunner.run(ProcessRunner.executable("privatelink-consumer"), ["check-config", "--config", try config.write()],
+                                                  environment: [:])
+        #expect(badName.status == 64 && badName.stderr.contains("deployment: \"Prod!\" is not a deployment name"), "\(badName.stderr)")
         #expect(pool.stdout.contains("a pool of 3 VPCs"), "\(pool.stdout)")
     }
 }

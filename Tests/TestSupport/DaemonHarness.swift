@@ -12,9 +12,23 @@ public final class DaemonHarness: @unchecked Sendable {
     public let binary = ProcessRunner.executable("privatelink-consumer")
     private var children: [Process] = []
 
+    /// Whether `shutdown` stops the simulator (not when it is another harness's).
+    private let ownsSimulator: Bool
+
+    /// A second installation beside `other`: the same simulated AWS account, a state and config of its own.
+    public init(sharingAWSWith other: DaemonHarness, extra: [String: String] = [:]) throws {
+        simulator = other.simulator
+        ownsSimulator = false
+        var config = TestConfig(directory: dir.path)
+        config.extra = extra.merging(["pollIntervalSeconds": "60", "ec2Pacing": "{\"burst\": 100, \"refillPerSecond\": 100}"]) { first, _ in first }
+        self.config = config
+        configPath = try config.write()
+    }
+
     public init(simulator: SimulatorConfiguration = SimulatorConfiguration(), pollIntervalSeconds: Double = 60,
                 extra: [String: String] = [:]) async throws {
         self.simulator = try await LatticeSimulator.start(simulator)
+        ownsSimulator = true
         var config = TestConfig(directory: dir.path)
         config.extra = extra.merging(["pollIntervalSeconds": String(pollIntervalSeconds),
                                       "ec2Pacing": "{\"burst\": 100, \"refillPerSecond\": 100}"]) { first, _ in first }
@@ -126,7 +140,7 @@ public final class DaemonHarness: @unchecked Sendable {
     /// Kills every process started and stops the simulator.
     public func shutdown() async {
         for child in children where child.isRunning { kill(child.processIdentifier, SIGKILL) }
-        try? await simulator.shutdown()
+        if ownsSimulator { try? await simulator.shutdown() }
     }
 }
 

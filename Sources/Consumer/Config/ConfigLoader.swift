@@ -73,7 +73,8 @@ struct ConfigValidator {
         guard let object = object(document, at: "", allowed: ["stateDatabase", "healthLog", "pollIntervalSeconds",
                                                               "probeIntervalSeconds", "regions", "probe",
                                                               "unmatchedInvitations", "metrics", "ec2Pacing",
-                                                              "healthLogRotation", "retention", "checks", "state"]) else { return nil }
+                                                              "healthLogRotation", "retention", "checks", "state",
+                                                              "deployment"]) else { return nil }
         let state = state(object["state"], stateDatabase: object["stateDatabase"])
         let healthLog = path(object["healthLog"], at: "healthLog", default: "/var/log/privatelink-consumer/health.jsonl")
         let poll = seconds(object["pollIntervalSeconds"], at: "pollIntervalSeconds", default: 60, max: 86_400)
@@ -87,13 +88,18 @@ struct ConfigValidator {
         let rotation = healthLogRotation(object["healthLogRotation"])
         let retention = retention(object["retention"])
         let checks = checks(object["checks"])
+        let deployment = text(object["deployment"], at: "deployment",
+                              what: "a deployment name (1-32 of a-z, 0-9 and -, starting with a letter or digit, e.g. \"prod\")",
+                              valid: EndpointTags.isDeploymentName)
+        if object["deployment"] != nil && deployment == nil { return nil }
         guard let state, let healthLog, let poll, let probeInterval, let regions, let probe, let policy,
               problems.isEmpty else { return nil }
         return ConsumerConfig(source: source, state: state, healthLog: healthLog,
                               pollIntervalSeconds: poll, probeIntervalSeconds: probeInterval, regions: regions,
                               probe: probe, unmatchedInvitations: policy, metrics: metrics ?? nil,
                               ec2Pacing: pacing ?? EC2Pacing(), healthLogRotation: rotation ?? HealthLogRotation(),
-                              retention: retention ?? Retention(), checks: checks ?? Checks())
+                              retention: retention ?? Retention(), checks: checks ?? Checks(),
+                              deployment: deployment ?? EndpointTags.defaultDeployment)
     }
 
     // MARK: Sections

@@ -24,6 +24,10 @@ public struct ConsumerConfig: Sendable, Equatable {
     public var retention: Retention = Retention()
     /// How often the customers' resource configurations are read again.
     public var checks: Checks = Checks()
+    /// This installation's name among those that share an account and its VPCs (staging, production): tagged
+    /// on every endpoint it creates (`privatelink-consumer:deployment`); it adopts, deletes and counts as its
+    /// own only endpoints with its tag (untagged ones, made before the tag existed, are `default`'s).
+    public var deployment: String = EndpointTags.defaultDeployment
 
     /// The SQLite state file; nil when the state lives in PostgreSQL.
     public var stateDatabase: String? {

@@ -120,6 +120,21 @@ struct ActionExecutor: Sendable {
                     return .done
                 }
                 logger.info("endpoint adopted", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
+                // Made before the deployment tag existed (so the default deployment's): tagged now, so that another
+                // deployment beside this one never takes it for its own.
+                if endpoint.tags[EndpointTags.deploymentKey] == nil {
+                    do {
+                        try await lease.require()
+                        try await lease.call { [aws, deployment = config.deployment] () async throws(AWSClientError) in
+                            try await aws.tagEndpoint(region: region, id: endpoint.vpcEndpointId, key: EndpointTags.deploymentKey, value: deployment)
+                        }
+                    } catch {
+                        // The adoption stands (untagged endpoints are the default deployment's); the tag is a courtesy
+                        // to other deployments, and the role may lack ec2:CreateTags on it (Deploy/iam-policy.json).
+                        logger.warning("adopted endpoint not tagged with the deployment", metadata: [
+                            "customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)", "error": "\(error)"])
+                    }
+                }
             case .changeEndpoint(let id, let name, let rowId, let change):
                 if !(try await store.changeEndpoint(rowId, change)) {
                     logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
@@ -298,7 +313,8 @@ struct ActionExecutor: Sendable {
         return ResourceEndpointRequest(
             resourceConfigurationArn: arn, vpcId: placement.vpcId, subnetIds: placement.subnetIds,
             securityGroupIds: placement.securityGroupIds, ipAddressType: region.ipAddressType.rawValue,
-            privateDnsEnabled: region.privateDnsEnabled, clientToken: clientToken, tags: EndpointTags.tags(customer: customer))
+            privateDnsEnabled: region.privateDnsEnabled, clientToken: clientToken,
+            tags: EndpointTags.tags(customer: customer, deployment: config.deployment))
     }
 
     /// Calls CreateVpcEndpoint and feeds its outcome to the planner's rule for the generation and customer;

@@ -94,7 +94,8 @@ public final class Reconciler: Sendable {
                                                     accountId: accountId.value, now: now())
                 failureLog.clear("observe \(region)")
                 progress.mark()
-                let pool = capacity.pool(region: region, config: config.regions[region]!, listed: observation.endpoints)
+                let pool = capacity.pool(region: region, config: config.regions[region]!,
+                                         listed: observation.endpoints + observation.othersInPool)
                 await execute(actions, region: region, snapshot: snapshot, pool: pool, summary: &summary)
             } catch {
                 summary.errors += 1

@@ -27,6 +27,8 @@ public protocol ReconcilerAWS: Sendable {
     func createResourceEndpoint(region: String, _ request: ResourceEndpointRequest) async throws(AWSClientError) -> VpcEndpoint
     /// DeleteVpcEndpoints; EC2 answers 200 with the items it could not delete.
     func deleteVpcEndpoints(region: String, ids: [String]) async throws(AWSClientError) -> [DeleteFailure]
+    /// Adds a tag to an endpoint (CreateTags).
+    func tagEndpoint(region: String, id: String, key: String, value: String) async throws(AWSClientError)
     /// The applied value of a Service Quotas quota (GetServiceQuota), e.g. `vpc` / `L-CA6CC422`.
     func serviceQuota(region: String, serviceCode: String, quotaCode: String) async throws(AWSClientError) -> Double
     /// Our account id (STS GetCallerIdentity).
@@ -119,6 +121,10 @@ extension AWSContext: ReconcilerAWS {
         if let range = text.range(of: "The Canonical String") { text = String(text[..<range.lowerBound]) }
         text = text.trimmingCharacters(in: .whitespaces)
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+
+    public func tagEndpoint(region: String, id: String, key: String, value: String) async throws(AWSClientError) {
+        try await ec2(region).createTags(resourceIds: [id], tags: [(key, value)])
     }
 
     public func serviceQuota(region: String, serviceCode: String, quotaCode: String) async throws(AWSClientError) -> Double {

@@ -44,7 +44,11 @@ struct RegionObserver: Sendable {
         for resource in try await aws.sharedResourceConfigurations(region: region) {
             observation.sharedResources[resource.arn] = resource
         }
-        observation.endpoints = try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds)
+        let listed = try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds)
+        // Another deployment's endpoints (staging beside production in one VPC) are never ours to adopt, delete
+        // or match: only the VPC's capacity counts them.
+        observation.endpoints = listed.filter { EndpointTags.belongs($0, to: config.deployment) }
+        observation.othersInPool = listed.filter { !EndpointTags.belongs($0, to: config.deployment) }
         await readQuotaIfDue(region)
         await confirmAbsences(&observation, snapshot: snapshot)
         let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }

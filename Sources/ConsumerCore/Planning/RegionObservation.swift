@@ -29,6 +29,8 @@ public struct RegionObservation: Sendable, Equatable {
     /// What a lookup found that the listing had left out (a blink of an eventually consistent listing):
     /// endpoint ids and resource ARNs, put back into `endpoints` and `sharedResources` by the observer.
     public var foundByLookup: Set<String> = []
+    /// Endpoints of other deployments in the region's VPCs: never ours to touch, but they take the VPCs' room.
+    public var othersInPool: [VpcEndpoint] = []
     /// Which of `endpoints` is which customer's, as the reconciler worked it out while observing (it
     /// needs it to know whose DNS names to ask for); nil lets the planner work it out.
     public var match: EndpointMatcher.Match?

@@ -106,6 +106,18 @@ public struct EC2Client: Sendable {
         }
     }
 
+    /// Adds (or overwrites) tags on resources (CreateTags).
+    public func createTags(resourceIds: [String], tags: [(key: String, value: String)]) async throws(AWSClientError) {
+        let operation = "CreateTags"
+        var parameters = QueryParameters(action: operation, version: Self.apiVersion)
+        parameters.addList("ResourceId", resourceIds)
+        for (index, tag) in tags.enumerated() {
+            parameters.add("Tag.\(index + 1).Key", tag.key)
+            parameters.add("Tag.\(index + 1).Value", tag.value)
+        }
+        _ = try await call(operation, parameters)
+    }
+
     /// Deletes endpoints; returns the ones EC2 could not delete (it answers 200 with per-item failures).
     public func deleteVpcEndpoints(ids: [String]) async throws(AWSClientError) -> [DeleteFailure] {
         let operation = "DeleteVpcEndpoints"
