@@ -367,7 +367,8 @@ struct World: Sendable {
 
     /// A fresh world with `count` registered customers (`c0`…), each with a pending invitation.
     /// The config file of a world: SQLite in its directory, or the PostgreSQL `postgres` names.
-    static func writeConfig(directory: String, probe: BenchProbe, postgres: PostgresStateConfig?) throws -> String {
+    /// The bench's config: `customers` endpoints need a pool of VPCs of AWS's default 200 each (10,000: 50).
+    static func writeConfig(directory: String, probe: BenchProbe, postgres: PostgresStateConfig?, customers: Int) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let configPath = directory + "/config.json"
         let concurrencyLine = probe.concurrency.map { ", \"concurrency\": \($0)" } ?? ""
@@ -379,11 +380,18 @@ struct World: Sendable {
         } ?? "\"stateDatabase\": \"state/state.sqlite3\""
         try Data("""
             {\(state), "healthLog": "log/health.jsonl",
-             "regions": {"us-east-1": {"vpcId": "vpc-0123456789abcdef0",
-               "subnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"], "securityGroupIds": ["sg-0123456789abcdef0"]}},
+             "regions": {"us-east-1": {"vpcs": [\(pool(customers: customers))]}},
              "probe": {"timeoutSeconds": \(probe.timeoutSeconds)\(concurrencyLine)}}
             """.utf8).write(to: URL(fileURLWithPath: configPath))
         return configPath
+    }
+
+    /// VPCs enough for `customers` endpoints at AWS's default quota, each with subnets of its own.
+    static func pool(customers: Int) -> String {
+        (0..<max(1, (customers + 199) / 200)).map { n in
+            let hex = String(format: "%016x", n)
+            return "{\"vpcId\": \"vpc-1\(hex)\", \"subnetIds\": [\"subnet-a\(hex)\", \"subnet-b\(hex)\"], \"securityGroupIds\": [\"sg-0123456789abcdef0\"]}"
+        }.joined(separator: ", ")
     }
 
     /// The daemon's parts over `app`'s state; with PostgreSQL, as the active daemon (its writes fenced).
@@ -402,7 +410,7 @@ struct World: Sendable {
     /// A second world over the same simulator and the state `postgres` holds (copied from `world`'s).
     static func attach(to world: World, root: String, label: String, postgres: PostgresStateConfig, logger: Logger) async throws -> World {
         let directory = root + "/" + label
-        let configPath = try writeConfig(directory: directory, probe: BenchProbe(), postgres: postgres)
+        let configPath = try writeConfig(directory: directory, probe: BenchProbe(), postgres: postgres, customers: world.count)
         let app = try ConsumerApp(configPath: configPath, environment: [:])
         let parts = try await parts(app, environment: world.environment, logger: logger)
         return World(directory: directory, configPath: configPath, environment: world.environment, app: app, simulator: world.simulator,
@@ -417,7 +425,7 @@ struct World: Sendable {
     static func make(root: String, label: String, count: Int, probe: BenchProbe,
                      port: @Sendable (Int) -> Int, postgres: PostgresStateConfig? = nil, logger: Logger) async throws -> World {
         let directory = root + "/" + label
-        let configPath = try writeConfig(directory: directory, probe: probe, postgres: postgres)
+        let configPath = try writeConfig(directory: directory, probe: probe, postgres: postgres, customers: count)
         let app = try ConsumerApp(configPath: configPath, environment: [:])
         let simulator = try await LatticeSimulator.start(SimulatorConfiguration(pageSize: 1000, provisioning: .instant))
         var environment = simulator.endpointEnvironment

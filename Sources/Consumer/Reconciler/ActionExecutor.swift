@@ -23,7 +23,11 @@ struct ActionExecutor: Sendable {
     let capacity: CapacityBook
     let notes = NoteLog()
 
-    enum Outcome { case done, deferred, failed }
+    enum Outcome {
+        case done, deferred, failed
+        /// Nothing to do after all (a customer still waiting for room in a full pool): not counted as an action.
+        case skipped
+    }
 
     /// What the shell knows within one region's pass: each customer as it last wrote it, and the
     /// customers whose plan turned out stale (their remaining actions are dropped; the next pass re-plans).
@@ -70,6 +74,7 @@ struct ActionExecutor: Sendable {
                 guard let customer = run.states[id] else { return .failed }
                 // The first VPC of the pool with room; none: the customer waits, which is not a failure.
                 guard var vpcId = VpcCapacity.place(in: run.pool) else {
+                    if Self.waitsForRoom(customer, region: region, pool: run.pool) { return .skipped }
                     try await waitForRoom(id, region: region, share: share, run: &run)
                     return .done
                 }
@@ -293,10 +298,18 @@ struct ActionExecutor: Sendable {
         }
     }
 
+    /// Whether the customer already waits for room, with the hint of the region's full pool.
+    static func waitsForRoom(_ customer: Customer, region: String, pool: [VpcCapacity]) -> Bool {
+        customer.state == .endpointPending && (customer.hint == VpcCapacity.fullHint(region: region)
+            || pool.contains { customer.hint == VpcCapacity.addressesHint(region: region, vpcId: $0.vpcId) })
+    }
+
     /// The customer waits in `endpoint_pending` with a hint naming the region, the quota and the two fixes; its
     /// failures are not counted, and the next pass places it when a VPC has room.
     func waitForRoom(_ id: Int64, region: String, share: String?, run: inout PassRun) async throws {
         guard let customer = run.states[id] else { return }
+        // Still waiting for the same reason: nothing to write (a full pool costs no write per customer per pass).
+        if Self.waitsForRoom(customer, region: region, pool: run.pool) { return }
         let pool = run.pool.map { "\($0.vpcId) \($0.fullBecause ?? "\($0.endpoints)/\($0.limit)")" }.joined(separator: ", ")
         let addresses = run.pool.first { $0.fullBecause == "InsufficientFreeAddressesInSubnet" }
         try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested,

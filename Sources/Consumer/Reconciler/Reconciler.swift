@@ -153,6 +153,7 @@ public final class Reconciler: Sendable {
             case .done: summary.actions += 1
             case .deferred: summary.deferred = true
             case .failed: summary.errors += 1
+            case .skipped: break
             }
         }
         if mayAct() { await checks.run(region: region, customers: Array(run.states.values)) }

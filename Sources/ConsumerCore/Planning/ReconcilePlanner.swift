@@ -87,8 +87,12 @@ public enum ReconcilePlanner {
     public static func matchUnrecorded(_ observation: RegionObservation, snapshot: RegistrySnapshot,
                                        registered: [Customer]) -> EndpointMatcher.Match {
         // Released endpoints are known: never adopted, whoever registers their name or ARN again.
-        let candidates = observation.endpoints.filter { !snapshot.released.contains($0.identity) }
-        return EndpointMatcher.match(candidates, customers: registered, recorded: snapshot.knownEndpointIds)
+        // Every listed endpoint is a candidate but the known ones (matched by id below) and those a release
+        // without an id may own (rare: looked at only when there is one).
+        let known = snapshot.knownEndpointIds
+        let candidates = snapshot.released.unresolved.isEmpty ? observation.endpoints
+            : observation.endpoints.filter { known.contains($0.vpcEndpointId) || !snapshot.released.contains($0.identity) }
+        return EndpointMatcher.match(candidates, customers: registered, recorded: known)
     }
 
     /// Endpoints tagged for an earlier registration (a removed customer of that name and resource
@@ -116,6 +120,7 @@ public enum ReconcilePlanner {
     static func releasedEndpointsToRecord(_ observation: RegionObservation, snapshot: RegistrySnapshot) -> [ReconcileAction] {
         var claimed: Set<Int64> = []
         var actions: [ReconcileAction] = []
+        guard !snapshot.released.unresolved.isEmpty else { return [] }
         let known = snapshot.knownEndpointIds
         let unansweredNow = Set(snapshot.customers.filter { customer in
             (snapshot.openEndpoints[customer.id ?? -1] ?? []).contains { $0.state == .creating }
