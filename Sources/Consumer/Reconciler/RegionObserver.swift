@@ -46,9 +46,12 @@ struct RegionObserver: Sendable {
         }
         let listed = try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds)
         // Another deployment's endpoints (staging beside production in one VPC) are never ours to adopt, delete
-        // or match: only the VPC's capacity counts them.
-        observation.endpoints = listed.filter { EndpointTags.belongs($0, to: config.deployment) }
-        observation.othersInPool = listed.filter { !EndpointTags.belongs($0, to: config.deployment) }
+        // or match: only the VPC's capacity counts them. What our own generations record stays ours whatever its
+        // tag says (an endpoint made before a non-default deployment was configured).
+        let known = snapshot.knownEndpointIds
+        let ours = { (endpoint: VpcEndpoint) in EndpointTags.belongs(endpoint, to: self.config.deployment) || known.contains(endpoint.vpcEndpointId) }
+        observation.endpoints = listed.filter(ours)
+        observation.othersInPool = listed.filter { !ours($0) }
         await readQuotaIfDue(region)
         await confirmAbsences(&observation, snapshot: snapshot)
         let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
