@@ -33,8 +33,12 @@ import Testing
         #expect(VpcCapacity.place(in: pool) == "vpc-b")
         // A VPC EC2 refused is full whatever the counts say, until the quota is read again.
         let refused = VpcCapacity.pool([("vpc-a", nil), ("vpc-b", 2), ("vpc-c", nil)], listed: listed, quota: 3, quotaFromServiceQuotas: true,
-                                       full: ["vpc-b": "VpcEndpointLimitExceeded"])
+                                       full: ["vpc-b": ("VpcEndpointLimitExceeded", 1)])
         #expect(VpcCapacity.place(in: refused) == "vpc-c")
+        // Once it holds fewer endpoints than when EC2 refused (one was deleted), the mark no longer holds.
+        let freed = VpcCapacity.pool([("vpc-a", nil), ("vpc-b", 2), ("vpc-c", nil)], listed: listed, quota: 3, quotaFromServiceQuotas: true,
+                                     full: ["vpc-b": ("VpcEndpointLimitExceeded", 2)])
+        #expect(VpcCapacity.place(in: freed) == "vpc-b")
         let full = VpcCapacity.pool([("vpc-a", nil)], listed: listed, quota: 3, quotaFromServiceQuotas: true, full: [:])
         #expect(VpcCapacity.place(in: full) == nil)
     }

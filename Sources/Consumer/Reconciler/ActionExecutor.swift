@@ -95,7 +95,8 @@ struct ActionExecutor: Sendable {
                         if case .created = outcome, let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].endpoints += 1 }
                         break
                     }
-                    capacity.markFull(vpcId, region: region, code: code)
+                    capacity.markFull(vpcId, region: region, code: code,
+                                      endpoints: run.pool.first { $0.vpcId == vpcId }?.endpoints ?? 0)
                     if let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].fullBecause = code }
                     logger.notice("VPC full: EC2 refused an endpoint there", metadata: ["aws.region": "\(region)", "ec2.vpc": "\(vpcId)",
                                                                                        "aws.error": "\(code)", "customer": "\(name)"])

@@ -13,8 +13,8 @@ final class CapacityBook: Sendable {
         var quota = VpcCapacity.defaultQuota
         var fromServiceQuotas = false
         var readAt: Date?
-        /// VPC id → the EC2 code that said it is full.
-        var full: [String: String] = [:]
+        /// VPC id → the EC2 code that said it is full, and how many of our endpoints it held then.
+        var full: [String: (code: String, endpoints: Int)] = [:]
         /// The pool as the last pass left it (for metrics).
         var pool: [VpcCapacity] = []
         /// Whether the fallback to the default quota was said (said once, until a reading succeeds).
@@ -45,8 +45,8 @@ final class CapacityBook: Sendable {
         }
     }
 
-    func markFull(_ vpcId: String, region: String, code: String) {
-        regions.withLock { $0[region, default: Region()].full[vpcId] = code }
+    func markFull(_ vpcId: String, region: String, code: String, endpoints: Int) {
+        regions.withLock { $0[region, default: Region()].full[vpcId] = (code, endpoints) }
     }
 
     /// The pool of `region` for this pass, from the listing.

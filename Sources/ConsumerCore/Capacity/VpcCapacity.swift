@@ -43,16 +43,19 @@ public struct VpcCapacity: Sendable, Equatable {
 
     /// The pool's capacities, in configured order: our endpoints counted from the listing (any state but
     /// deleted: a deleting endpoint still takes its place until it is gone).
+    /// - Parameter full: the VPCs EC2 refused, with the code and how many of our endpoints the VPC held then: a
+    ///   mark holds until the quota is read again, or until the VPC holds fewer endpoints than when it was marked.
     public static func pool(_ vpcs: [(vpcId: String, maxEndpoints: Int?)], listed: [VpcEndpoint], quota: Int, quotaFromServiceQuotas: Bool,
-                            full: [String: String]) -> [VpcCapacity] {
+                            full: [String: (code: String, endpoints: Int)]) -> [VpcCapacity] {
         var counts: [String: Int] = [:]
         for endpoint in listed where endpoint.state != .deleted && endpoint.tags[EndpointTags.customerKey] != nil {
             if let vpc = endpoint.vpcId { counts[vpc, default: 0] += 1 }
         }
         return vpcs.map { vpc in
             let (limit, source) = limit(quota: quota, quotaFromServiceQuotas: quotaFromServiceQuotas, maxEndpoints: vpc.maxEndpoints)
-            return VpcCapacity(vpcId: vpc.vpcId, endpoints: counts[vpc.vpcId] ?? 0, limit: limit, limitSource: source,
-                               fullBecause: full[vpc.vpcId])
+            let count = counts[vpc.vpcId] ?? 0
+            let mark = full[vpc.vpcId].flatMap { count < $0.endpoints ? nil : $0.code }
+            return VpcCapacity(vpcId: vpc.vpcId, endpoints: count, limit: limit, limitSource: source, fullBecause: mark)
         }
     }
 
