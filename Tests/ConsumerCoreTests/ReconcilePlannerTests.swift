@@ -303,6 +303,8 @@ import TestSupport
     @Test(arguments: [
         (CreateOutcome.refused(code: "InvalidParameterValue", message: "m"), EndpointRecord.State.deleted, true),
         (.idempotentMismatch(message: "m"), .deleted, false),
+        // A full VPC is not the customer's failure: the generation closes, nothing is counted.
+        (.noRoom(code: "VpcEndpointLimitExceeded", message: "m"), .deleted, false),
     ] as [(CreateOutcome, EndpointRecord.State, Bool)])
     func createOutcomes(_ outcome: CreateOutcome, _ to: EndpointRecord.State, _ counts: Bool) {
         let acme = InvitationMatcherTests.customer("acme", 1, state: .endpointPending)

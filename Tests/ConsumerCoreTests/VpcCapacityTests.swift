@@ -43,6 +43,15 @@ import Testing
         #expect(VpcCapacity.place(in: full) == nil)
     }
 
+    @Test func ec2sAnswersMapToOutcomes() {
+        #expect(AWSOutcomes.create(refusalCode: "VpcEndpointLimitExceeded", message: "m") == .noRoom(code: "VpcEndpointLimitExceeded", message: "m"))
+        #expect(AWSOutcomes.create(refusalCode: "InsufficientFreeAddressesInSubnet", message: "m")
+                == .noRoom(code: "InsufficientFreeAddressesInSubnet", message: "m"))
+        #expect(AWSOutcomes.create(refusalCode: "InvalidParameterValue", message: "m") == .refused(code: "InvalidParameterValue", message: "m"))
+        #expect(AWSOutcomes.create(refusalCode: "IdempotentParameterMismatch", message: "m") == .idempotentMismatch(message: "m"))
+        #expect(AWSOutcomes.create(refusalCode: "UnauthorizedOperation", message: "m") == nil)
+    }
+
     @Test func onlyEC2sCapacityCodesMeanNoRoom() {
         #expect(VpcCapacity.isCapacityRefusal("VpcEndpointLimitExceeded"))
         #expect(VpcCapacity.isCapacityRefusal("InsufficientFreeAddressesInSubnet"))

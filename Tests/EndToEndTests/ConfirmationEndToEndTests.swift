@@ -29,7 +29,8 @@ import TestSupport
     }
 
     /// (a) `remove --keep-endpoint` of a ready customer: it leaves `status` at once, and its endpoint
-    /// outlives every later pass (it is neither a stray nor an orphan).
+    /// outlives every later pass (it is neither a stray nor an orphan); the same name and ARN registered again
+    /// get an endpoint of their own, never the kept one.
     @Test func aKeptEndpointOutlivesItsCustomer() async throws {
         let harness = try await DaemonHarness()
         defer { Task { await harness.shutdown() } }
@@ -40,6 +41,12 @@ import TestSupport
         for _ in 0..<4 { try await harness.pass() }
         #expect(harness.simulator.endpoint(endpoint.id)?.state == .available)
         #expect(harness.simulator.callCounts["ec2:DeleteVpcEndpoints"] == nil)
+        try await harness.register("acme", arn: testARN(41))
+        try await harness.passUntil(maxPasses: 6) { try await harness.states()["acme"] == "ready" }
+        let row = try #require((try await harness.status()["customers"] as? [[String: Any]])?.first)
+        #expect(row["vpcEndpointId"] as? String != endpoint.id, "the kept endpoint was adopted")
+        #expect(harness.simulator.endpoint(endpoint.id)?.state == .available)
+        #expect(harness.endpointsEverCreated()["acme"] == 2)
     }
 
     /// (b) The same while an older generation is still `Deleting` in EC2: the customer waits in `removing`

@@ -91,7 +91,7 @@ struct ActionExecutor: Sendable {
                         return .done
                     }
                     let outcome = try await create(request, row: row, run: &run)
-                    guard case .refused(let code, _) = outcome, VpcCapacity.isCapacityRefusal(code) else {
+                    guard case .noRoom(let code, _) = outcome else {
                         if case .created = outcome, let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].endpoints += 1 }
                         break
                     }
@@ -385,6 +385,8 @@ extension CreateOutcome {
             ["outcome": "idempotent_mismatch", "message": "\(message)"]
         case .refused(let code, let message):
             ["outcome": "refused", "aws.error": "\(code)", "message": "\(message)"]
+        case .noRoom(let code, let message):
+            ["outcome": "no_room", "aws.error": "\(code)", "message": "\(message)"]
         }
     }
 }

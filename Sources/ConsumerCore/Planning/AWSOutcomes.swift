@@ -6,6 +6,7 @@ public enum AWSOutcomes {
     /// refusal is about us (credentials, permissions), not about the endpoint, and nothing is concluded.
     public static func create(refusalCode code: String, message: String) -> CreateOutcome? {
         if saysNothingAboutTheEndpoint(code) { return nil }
+        if VpcCapacity.isCapacityRefusal(code) { return .noRoom(code: code, message: message) }
         return code == "IdempotentParameterMismatch" ? .idempotentMismatch(message: message) : .refused(code: code, message: message)
     }
 

@@ -56,6 +56,9 @@ public enum CreateOutcome: Sendable, Equatable {
     case idempotentMismatch(message: String)
     /// EC2 refused the parameters (quota, subnets, a resource not shared): nothing was created.
     case refused(code: String, message: String)
+    /// The VPC has no room for another endpoint (its quota, or its subnets' free addresses): nothing was
+    /// created, and it is not the customer's failure; the endpoint goes to the next VPC of the pool.
+    case noRoom(code: String, message: String)
 }
 
 /// What DeleteVpcEndpoints answered for one endpoint.

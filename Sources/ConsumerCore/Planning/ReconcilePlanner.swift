@@ -287,7 +287,7 @@ public enum ReconcilePlanner {
                 from: [.creating], to: .deleted, lastError: "IdempotentParameterMismatch: \(message)",
                 note: .init("endpoint_deleted", "ClientToken \(row.clientToken): EC2 says its endpoint is already deleted"))
             return (change, nil)
-        case .refused(let code, let message) where VpcCapacity.isCapacityRefusal(code):
+        case .noRoom(let code, let message):
             // The VPC has no room (its quota, or its subnets' addresses): not the customer's failure. The
             // generation closes; the endpoint is placed in the next VPC of the pool.
             let vpc = row.storedRequest.map { " in \($0.vpcId)" } ?? ""
