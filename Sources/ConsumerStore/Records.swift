@@ -97,13 +97,17 @@ extension EndpointRecord: FetchableRecord, MutablePersistableRecord {
                   dnsName: try row.decode(forColumn: "dnsName"), lastError: try row.decode(forColumn: "lastError"),
                   createRequest: try row.decode(forColumn: "createRequest"),
                   createAnsweredAt: try row.decode(forColumn: "createAnsweredAt"), lastSeenAt: try row.decode(forColumn: "lastSeenAt"),
-                  deleteRequestedAt: try row.decode(forColumn: "deleteRequestedAt"),
+                  deleteRequestedAt: try row.decode(forColumn: "deleteRequestedAt"), vpcId: try row.decode(forColumn: "vpcId"),
                   createdAt: try row.decode(forColumn: "createdAt"), updatedAt: try row.decode(forColumn: "updatedAt"))
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+}
+
+extension CapacityRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "vpc_capacity"
 }
 
 extension InvitationRecord: FetchableRecord, PersistableRecord {

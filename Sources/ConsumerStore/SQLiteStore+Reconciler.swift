@@ -82,7 +82,7 @@ extension SQLiteStore {
             let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
             var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
                                         vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
-                                        createRequest: request, createdAt: time, updatedAt: time)
+                                        createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time)
             try record.insert(db)
             return record
         }
@@ -112,7 +112,7 @@ extension SQLiteStore {
     /// Takes over an endpoint found in EC2 for a customer that has no current generation (ours from a
     /// lost state file, a kept one, or one made by hand), with what is known of it. Nil when the plan
     /// is stale (the customer moved, or has a current generation now).
-    public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String,
+    public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
                               state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord? {
         let time = now()
         return try await write { db in
@@ -126,7 +126,7 @@ extension SQLiteStore {
             let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
             var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
                                         generation: generation, vpcEndpointId: vpcEndpointId, state: state, awsState: awsState,
-                                        dnsName: dnsName, lastError: nil, lastSeenAt: time, createdAt: time, updatedAt: time)
+                                        dnsName: dnsName, lastError: nil, lastSeenAt: time, vpcId: vpcId, createdAt: time, updatedAt: time)
             try record.insert(db)
             try Self.note("endpoint_adopted", customerId: customerId, detail: "\(vpcEndpointId) (\(awsState)) found in EC2", at: time, in: db)
             return record
@@ -240,7 +240,15 @@ extension SQLiteStore {
                 endpoints: endpoints,
                 latestProbes: Dictionary(probes.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
                 refusedInvitations: refused,
-                checks: try Self.checks(db))
+                checks: try Self.checks(db),
+                capacity: try CapacityRecord.order(Column("region"), Column("position")).fetchAll(db))
+        }
+    }
+
+    public func recordCapacity(_ rows: [CapacityRecord]) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM vpc_capacity")
+            for row in rows { try row.insert(db) }
         }
     }
 }

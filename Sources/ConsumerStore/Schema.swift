@@ -19,6 +19,7 @@ public enum Schema {
         Migration(name: "v4-lifecycle", apply: enforceLifecycle),
         Migration(name: "v5-resource-configuration-checks", apply: addResourceConfigurationChecks),
         Migration(name: "v6-released-endpoints-kept", apply: keepReleasedEndpoints),
+        Migration(name: "v7-vpc-pool", apply: addVpcPool),
     ]
 
     /// The version a database has once all known migrations ran.
@@ -321,6 +322,29 @@ public enum Schema {
             CREATE TRIGGER endpoint_released_id_once BEFORE UPDATE OF vpcEndpointId ON endpoint
             WHEN OLD.state = 'released' AND (OLD.vpcEndpointId IS NOT NULL AND NEW.vpcEndpointId IS NOT OLD.vpcEndpointId)
             BEGIN SELECT RAISE(ABORT, 'lifecycle: a released endpoint keeps its id'); END;
+            """)
+    }
+
+    /// v7: the VPC of the pool each endpoint generation was made in (from its stored request for the rows
+    /// written before), and the pool's capacity as the active daemon's last pass saw it (`status`).
+    static func addVpcPool(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE endpoint ADD COLUMN vpcId TEXT CHECK (vpcId IS NULL OR vpcId GLOB 'vpc-?*');
+            -- CASE: evaluated lazily, so that no row's request can make the upgrade fail; one naming no VPC is left without.
+            UPDATE endpoint SET vpcId = json_extract(createRequest, '$.vpcId')
+                WHERE CASE WHEN json_valid(createRequest) THEN coalesce(json_extract(createRequest, '$.vpcId') GLOB 'vpc-?*', 0) ELSE 0 END;
+            CREATE TABLE vpc_capacity (
+                region TEXT NOT NULL CHECK (length(region) > 0),
+                vpcId TEXT NOT NULL CHECK (vpcId GLOB 'vpc-?*'),
+                position INTEGER NOT NULL CHECK (position >= 0),
+                endpoints INTEGER NOT NULL CHECK (endpoints >= 0),
+                endpointLimit INTEGER NOT NULL CHECK (endpointLimit >= 0),
+                limitSource TEXT NOT NULL CHECK (limitSource IN ('service-quotas','default','maxEndpoints')),
+                fullBecause TEXT,
+                changedAt DATETIME NOT NULL,
+                PRIMARY KEY (region, vpcId),
+                UNIQUE (region, position)
+            ) WITHOUT ROWID;
             """)
     }
 }

@@ -129,7 +129,7 @@ public enum StateCopy {
 
     private static func json(_ row: EndpointRecord) -> [String: Any?] {
         ["id": row.id, "customerId": row.customerId, "region": row.region, "clientToken": row.clientToken, "generation": row.generation,
-         "vpcEndpointId": row.vpcEndpointId, "state": row.state.rawValue, "awsState": row.awsState, "dnsName": row.dnsName,
+         "vpcEndpointId": row.vpcEndpointId, "vpcId": row.vpcId, "state": row.state.rawValue, "awsState": row.awsState, "dnsName": row.dnsName,
          "lastError": row.lastError, "createRequest": row.createRequest, "createAnsweredAt": time(row.createAnsweredAt),
          "lastSeenAt": time(row.lastSeenAt), "deleteRequestedAt": time(row.deleteRequestedAt), "createdAt": time(row.createdAt),
          "updatedAt": time(row.updatedAt)]

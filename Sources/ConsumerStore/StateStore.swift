@@ -79,7 +79,7 @@ public protocol StateStore: Sendable {
     @discardableResult
     func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool
     /// Takes over an endpoint found in EC2 for a customer with no current generation; nil when stale.
-    func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String,
+    func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
                        state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord?
     /// One endpoint generation as stored now.
     func endpointGeneration(_ id: Int64) async throws -> EndpointRecord?
@@ -97,6 +97,8 @@ public protocol StateStore: Sendable {
     func recordReleasedEndpoint(rowId: Int64, vpcEndpointId: String) async throws -> Bool
     /// Writes what a pass saw to a customer's history (and so the health log), changing nothing else.
     func recordNote(customerId: Int64, event: String, detail: String) async throws
+    /// Replaces the VPC pools' capacity (every region's rows) with `rows`, as the active daemon's pass left them.
+    func recordCapacity(_ rows: [CapacityRecord]) async throws
 
     // MARK: Probes and checks
 
@@ -147,6 +149,8 @@ public struct StatusSnapshot: Sendable {
     public var refusedInvitations: [InvitationRecord]
     /// The resource configuration checks' verdicts, by customer id, in display order.
     public var checks: [Int64: [StoredCheck]]
+    /// Each region's VPC pool as the active daemon's last pass left it, by region then configured order.
+    public var capacity: [CapacityRecord] = []
 }
 
 /// What the pass needs to choose which configurations to read: who was ever checked, and who is due.

@@ -53,7 +53,7 @@ struct Benchmark: AsyncParsableCommand {
     var only: String?
 
     enum Measurement: String, CaseIterable {
-        case steady, store, onboard, steadyPostgres, storePostgres, onboardPostgres, probeSweep, probeSweepWithSilent, idle
+        case steady, store, onboard, onboardFullPool, steadyPostgres, storePostgres, onboardPostgres, probeSweep, probeSweepWithSilent, idle
     }
 
     var selected: Set<Measurement> {
@@ -152,6 +152,27 @@ struct Benchmark: AsyncParsableCommand {
             let world = try await World.make(root: root, label: "onboard", count: onboard, probe: probe,
                                              port: { _ in targetPort }, logger: logger)
             try await measureOnboard(world, into: &report)
+            await world.shutdown()
+        }
+
+        if wanted.contains(.onboardFullPool) {
+            // The first VPCs of the pool are full behind the daemon's back (their quota lowered, or endpoints that
+            // are not ours): the listing shows room, EC2 refuses. Each costs one refused call, then the rest go on.
+            let full = 2
+            progress("onboardFullPool: registering \(onboard) customers; the first \(full) VPCs of the pool are full")
+            let world = try await World.make(root: root, label: "onboard-full-pool", count: onboard, probe: probe,
+                                             port: { _ in targetPort }, fullVpcs: full, logger: logger)
+            try await measureOnboard(world, key: "onboardFullPool", label: "onboard, first \(full) VPCs full", into: &report)
+            let placed = Dictionary(grouping: world.simulator.endpoints.filter { $0.state != .deleted }, by: { $0.vpcId })
+            let inFull = World.vpcIds(count: full).reduce(0) { $0 + (placed[$1]?.count ?? 0) }
+            var figures = report.results["onboardFullPool"] as? [String: Any] ?? [:]
+            let refused = (figures["awsCalls"] as? [String: Int])?["ec2:CreateVpcEndpoint"].map { $0 - onboard } ?? -1
+            figures["endpointsInFullVpcs"] = inFull
+            figures["refusedCreates"] = refused
+            report.results["onboardFullPool"] = figures
+            report.details.append("onboard, first \(full) VPCs full: \(inFull) endpoints in the full VPCs, \(refused) CreateVpcEndpoint calls refused "
+                                  + "(one per full VPC expected), \(placed.count) VPCs used")
+            guard inFull == 0 else { throw CommandFailure.runtime("onboardFullPool: \(inFull) endpoints were placed in full VPCs") }
             await world.shutdown()
         }
 
@@ -368,7 +389,7 @@ struct World: Sendable {
     /// A fresh world with `count` registered customers (`c0`…), each with a pending invitation.
     /// The config file of a world: SQLite in its directory, or the PostgreSQL `postgres` names.
     /// The bench's config: `customers` endpoints need a pool of VPCs of AWS's default 200 each (10,000: 50).
-    static func writeConfig(directory: String, probe: BenchProbe, postgres: PostgresStateConfig?, customers: Int) throws -> String {
+    static func writeConfig(directory: String, probe: BenchProbe, postgres: PostgresStateConfig?, customers: Int, fullVpcs: Int = 0) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let configPath = directory + "/config.json"
         let concurrencyLine = probe.concurrency.map { ", \"concurrency\": \($0)" } ?? ""
@@ -380,18 +401,24 @@ struct World: Sendable {
         } ?? "\"stateDatabase\": \"state/state.sqlite3\""
         try Data("""
             {\(state), "healthLog": "log/health.jsonl",
-             "regions": {"us-east-1": {"vpcs": [\(pool(customers: customers))]}},
+             "regions": {"us-east-1": {"vpcs": [\(pool(customers: customers, fullVpcs: fullVpcs))]}},
              "probe": {"timeoutSeconds": \(probe.timeoutSeconds)\(concurrencyLine)}}
             """.utf8).write(to: URL(fileURLWithPath: configPath))
         return configPath
     }
 
-    /// VPCs enough for `customers` endpoints at AWS's default quota, each with subnets of its own.
-    static func pool(customers: Int) -> String {
-        (0..<max(1, (customers + 199) / 200)).map { n in
+    /// VPCs enough for `customers` endpoints at AWS's default quota (after `fullVpcs` that take none), each with
+    /// subnets of its own.
+    static func pool(customers: Int, fullVpcs: Int = 0) -> String {
+        (0..<(fullVpcs + max(1, (customers + 199) / 200))).map { n in
             let hex = String(format: "%016x", n)
             return "{\"vpcId\": \"vpc-1\(hex)\", \"subnetIds\": [\"subnet-a\(hex)\", \"subnet-b\(hex)\"], \"securityGroupIds\": [\"sg-0123456789abcdef0\"]}"
         }.joined(separator: ", ")
+    }
+
+    /// The ids of the pool's first `count` VPCs.
+    static func vpcIds(count: Int) -> [String] {
+        (0..<count).map { "vpc-1" + String(format: "%016x", $0) }
     }
 
     /// The daemon's parts over `app`'s state; with PostgreSQL, as the active daemon (its writes fenced).
@@ -423,11 +450,12 @@ struct World: Sendable {
     }
 
     static func make(root: String, label: String, count: Int, probe: BenchProbe,
-                     port: @Sendable (Int) -> Int, postgres: PostgresStateConfig? = nil, logger: Logger) async throws -> World {
+                     port: @Sendable (Int) -> Int, postgres: PostgresStateConfig? = nil, fullVpcs: Int = 0, logger: Logger) async throws -> World {
         let directory = root + "/" + label
-        let configPath = try writeConfig(directory: directory, probe: probe, postgres: postgres, customers: count)
+        let configPath = try writeConfig(directory: directory, probe: probe, postgres: postgres, customers: count, fullVpcs: fullVpcs)
         let app = try ConsumerApp(configPath: configPath, environment: [:])
         let simulator = try await LatticeSimulator.start(SimulatorConfiguration(pageSize: 1000, provisioning: .instant))
+        for vpc in vpcIds(count: fullVpcs) { simulator.setVpcEndpointLimit(0, vpcId: vpc) }
         var environment = simulator.endpointEnvironment
         environment["AWS_ACCESS_KEY_ID"] = SimulatorConfiguration.defaultCredentials.accessKeyId
         environment["AWS_SECRET_ACCESS_KEY"] = SimulatorConfiguration.defaultCredentials.secretAccessKey

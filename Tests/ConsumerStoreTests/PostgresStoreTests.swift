@@ -251,8 +251,10 @@ import TestSupport
             Issue.record("b took a live lease"); return
         }
         let opened = OpenedStore(store: storeA, path: nil, postgres: config)
-        // The lease runs out 1 s from now: long enough for the write to pass the fence on a loaded machine.
-        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '1 second'")
+        // The lease runs out 3 s from now: long enough for the write to pass the fence on a loaded machine (1 s was
+        // not, with the whole suite running), short enough that only the server ending the frozen transaction
+        // (2.5 s) lets the standby in well before the 12 s freeze ends.
+        try await opened.raw("UPDATE leader SET expiresAt = now() + interval '3 seconds'")
         let clock = ContinuousClock()
         let (frozenStarted, signal) = AsyncStream.makeStream(of: ContinuousClock.Instant.self)
         let frozen = Task {
@@ -270,7 +272,10 @@ import TestSupport
         for await instant in frozenStarted { began = instant; break }
         guard let started = began else { Issue.record("the frozen write never began: \(await frozen.result)"); return }
         var claim: LeaseClaim?
-        while claim == nil, clock.now - started < .seconds(14) {
+        // Until B leads: a claim blocked on the frozen row, or one that finds the lease not yet run out, tries again.
+        while clock.now - started < .seconds(14) {
+            if case .leading? = claim { break }
+            if case .standby? = claim { try await Task.sleep(for: .milliseconds(100)) }
             do {
                 claim = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 5)
             } catch let error as StoreError where error.code == .busy {

@@ -32,7 +32,7 @@ import TestSupport
         // A new registration of the same name and ARN may not adopt it: the store says no...
         let again = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
         let adopted = try await store.adoptEndpoint(customerId: again.id!, expecting: .awaitingShare, region: "us-east-1",
-                                                    vpcEndpointId: Self.kept, state: .available, awsState: "Available", dnsName: nil)
+                                                    vpcEndpointId: Self.kept, vpcId: "vpc-0a1", state: .available, awsState: "Available", dnsName: nil)
         #expect(adopted == nil)
         // ...and so does the schema, whoever writes.
         let refusal = await #expect(throws: ConstraintRefusal.self) {

@@ -50,6 +50,28 @@ import TestSupport
         _ = try await upgraded.addCustomer(NewCustomer(name: "globex", arn: try Self.arn(2)), by: StoreFixtures.actor)
     }
 
+    /// Generations written before pools learn their VPC from the request stored with their token; a request that
+    /// names no VPC, or something else, leaves the row without one (the listing fills it in later), never a failed upgrade.
+    @Test(arguments: Backend.allCases) func theUpgradeLearnsEachGenerationsVpcFromItsStoredRequest(_ backend: Backend) async throws {
+        let opened = try await Self.oldState(backend)
+        let customer = try await opened.store.addCustomer(NewCustomer(name: "acme", arn: try Self.arn(6)), by: StoreFixtures.actor)
+        let insert = """
+            INSERT INTO endpoint (customerId, region, clientToken, generation, state, createRequest, createdAt, updatedAt)
+            VALUES (?, 'us-east-1', ?, ?, ?, ?, '2026-01-01 00:00:00', '2026-01-01 00:00:00')
+            """
+        let id = SQLValue.integer(Int(customer.id!))
+        try await opened.raw([
+            (insert, [id, "token-1", 1, "deleted", .text(VpcPoolStoreTests.request(vpc: "vpc-0c3", arn: testARN(6)))]),
+            (insert, [id, "token-2", 2, "deleted", #"{"stored":true}"#]),
+            (insert, [id, "token-3", 3, "deleted", #"{"vpcId":"subnet-1"}"#]),
+            (insert, [id, "token-4", 4, "creating", nil]),
+        ])
+        let upgraded = try await Self.build(opened, knows: Self.versions(backend).new)
+        let generations = try await upgraded.endpointGenerations(customerId: customer.id!)
+        #expect(generations.map(\.clientToken) == ["token-1", "token-2", "token-3", "token-4"])
+        #expect(generations.map(\.vpcId) == ["vpc-0c3", nil, nil, nil])
+    }
+
     @Test(arguments: Backend.allCases) func anOldBuildRefusesANewerStateAndWritesNothing(_ backend: Backend) async throws {
         let (old, new) = Self.versions(backend)
         let opened = try await backend.open()

@@ -41,7 +41,7 @@ import Testing
             name: text(&random), resourceConfigurationArn: text(&random), region: text(&random), accountId: text(&random),
             port: random.next(65_536) - (random.next(5) == 0 ? 70_000 : 0), state: text(&random),
             stateDetail: optionalText(&random), hint: optionalText(&random), resourceShareArn: optionalText(&random),
-            vpcEndpointId: optionalText(&random), dnsName: optionalText(&random), health: text(&random),
+            vpcEndpointId: optionalText(&random), vpcId: optionalText(&random), dnsName: optionalText(&random), health: text(&random),
             lastProbe: probe, checks: checks)
     }
 
@@ -50,6 +50,11 @@ import Testing
             invitationArn: text(&random), resourceShareArn: text(&random), senderAccountId: text(&random),
             resources: (0..<random.next(3)).map { _ in text(&random) }, decision: text(&random),
             reason: optionalText(&random), firstSeen: date(&random))
+    }
+
+    static func capacity(_ random: inout SeededRandom) -> StatusCommand.CapacityRow {
+        StatusCommand.CapacityRow(region: text(&random), vpcId: text(&random), endpoints: random.next(10_000), limit: random.next(10_000),
+                                  limitSource: text(&random), fullBecause: optionalText(&random))
     }
 
     static func expectSame(_ value: some Encodable & JSONWritable, seed: UInt64) {
@@ -65,6 +70,7 @@ import Testing
             var random = SeededRandom(seed: seed)
             Self.expectSame(Self.row(&random), seed: seed)
             Self.expectSame(Self.invitation(&random), seed: seed)
+            Self.expectSame(Self.capacity(&random), seed: seed)
             Self.expectSame([Self.row(&random), Self.row(&random)], seed: seed)
             let leader = StatusCommand.LeaderView(host: Self.text(&random), pid: random.next(1 << 22),
                                                   since: Self.date(&random), epoch: Int64(random.next(1 << 40)))
@@ -82,12 +88,13 @@ import Testing
         case 1: .some(nil)
         default: StatusCommand.LeaderView(host: "ip-10-0-0-1", pid: 4242, since: Self.date(&random), epoch: 7)
         }
-        let document = StatusCommand.Document(customers: rows, invitations: invitations, leader: leader)
+        let capacity = (0..<3).map { _ in Self.capacity(&random) }
+        let document = StatusCommand.Document(capacity: capacity, customers: rows, invitations: invitations, leader: leader)
         Self.expectSame(document, seed: 7)
         let text = JSONWriter.write(document)
         #expect(text.contains(#""leader":"#) == (leaderCase != 0))
         #expect(text.contains(#""leader":null"#) == (leaderCase == 1))
-        Self.expectSame(StatusCommand.Document(customers: [], invitations: [], leader: nil), seed: 0)
+        Self.expectSame(StatusCommand.Document(capacity: [], customers: [], invitations: [], leader: nil), seed: 0)
     }
 }
 

@@ -17,11 +17,14 @@ import Testing
         let probe = StatusCommand.ProbeView(time: date, ok: false, stage: "connect", latencyMs: 1.5, error: "refused", hint: nil)
         let row = StatusCommand.CustomerRow(name: "acme", resourceConfigurationArn: "arn", region: "us-east-1", accountId: "111122223333",
                                             port: 5432, state: "ready", stateDetail: nil, hint: nil, resourceShareArn: nil,
-                                            vpcEndpointId: "vpce-1", dnsName: nil, health: "unhealthy", lastProbe: probe, checks: [check])
+                                            vpcEndpointId: "vpce-1", vpcId: "vpc-1", dnsName: nil, health: "unhealthy", lastProbe: probe, checks: [check])
         let invitation = StatusCommand.InvitationRow(invitationArn: "i", resourceShareArn: "s", senderAccountId: "1", resources: ["r"],
                                                      decision: "ignored", reason: nil, firstSeen: date)
+        let capacity = StatusCommand.CapacityRow(region: "us-east-1", vpcId: "vpc-1", endpoints: 3, limit: 200, limitSource: "default",
+                                                 fullBecause: nil)
         for (value, encoded) in [(Self.keys(row), try Self.object(row)), (Self.keys(check), try Self.object(check)),
-                                 (Self.keys(probe), try Self.object(probe)), (Self.keys(invitation), try Self.object(invitation))] {
+                                 (Self.keys(probe), try Self.object(probe)), (Self.keys(invitation), try Self.object(invitation)),
+                                 (Self.keys(capacity), try Self.object(capacity))] {
             #expect(Set(encoded.keys) == value)
         }
         let encoded = try Self.object(row)
@@ -29,5 +32,6 @@ import Testing
         #expect((encoded["lastProbe"] as? [String: Any])?["hint"] is NSNull)
         #expect((encoded["checks"] as? [[String: Any]])?.first?["checkedAt"] as? String == "2027-01-15T08:00:00.123Z")
         #expect(try Self.object(invitation)["reason"] is NSNull)
+        #expect(try Self.object(capacity)["fullBecause"] is NSNull)
     }
 }

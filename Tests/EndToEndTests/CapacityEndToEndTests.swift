@@ -33,6 +33,16 @@ import TestSupport
         return try #require(rows.first { $0["name"] as? String == name })
     }
 
+    /// `status --json`'s pool rows as (vpcId, endpoints, limit, limitSource, fullBecause).
+    func capacity(_ harness: DaemonHarness) async throws -> [String] {
+        let rows = try await harness.status()["capacity"] as? [[String: Any]] ?? []
+        return rows.map { row in
+            ["region", "vpcId", "endpoints", "limit", "limitSource", "fullBecause"].map { key in
+                row[key].map { $0 is NSNull ? "null" : "\($0)" } ?? "missing"
+            }.joined(separator: " ")
+        }
+    }
+
     func events(_ harness: DaemonHarness) -> String {
         (try? String(contentsOfFile: harness.config.healthLog, encoding: .utf8)) ?? ""
     }
@@ -53,8 +63,19 @@ import TestSupport
             let id = try await row(harness, name)["vpcEndpointId"] as? String
             #expect(sim.endpoint(id ?? "")?.vpcId == Self.vpcs[0], "\(name)")
         }
+        // Ops see the pool and where each customer's endpoint is.
+        #expect(try await capacity(harness) == ["us-east-1 \(Self.vpcs[0]) 3 3 service-quotas null",
+                                                "us-east-1 \(Self.vpcs[1]) 3 3 service-quotas null"])
+        for name in ["c1", "c4", "c6"] {
+            let customer = try await row(harness, name)
+            let endpoint = sim.endpoint(customer["vpcEndpointId"] as? String ?? "")
+            #expect(customer["vpcId"] as? String == endpoint?.vpcId && endpoint?.vpcId != nil, "\(name)")
+        }
+        let text = try await harness.cli(["status"]).stdout
+        #expect(text.contains("capacity") && text.contains("LIMIT FROM") && text.contains(Self.vpcs[1]), "\(text)")
         let waiting = try await row(harness, "c7")
         #expect(waiting["state"] as? String == "endpoint_pending")
+        #expect(waiting["vpcId"] is NSNull)
         let hint = waiting["hint"] as? String ?? ""
         #expect(hint.contains("L-CA6CC422") && hint.contains("regions.us-east-1.vpcs") && hint.contains("not a failure"), "\(hint)")
         #expect(!events(harness).contains("\"event\":\"endpoint_failed\""))
@@ -72,6 +93,8 @@ import TestSupport
         try await harness.passUntil(maxPasses: 3) { try await harness.states()["c7"] == "ready" }
         let placed = try await row(harness, "c7")["vpcEndpointId"] as? String
         #expect(sim.endpoint(placed ?? "")?.vpcId == Self.vpcs[2])
+        #expect(try await row(harness, "c7")["vpcId"] as? String == Self.vpcs[2])
+        #expect(try await capacity(harness).last == "us-east-1 \(Self.vpcs[2]) 1 3 service-quotas null")
         #expect(harness.endpointsEverCreated().values.reduce(0, +) == 7)
     }
 
@@ -82,13 +105,43 @@ import TestSupport
         // Service Quotas says 200; EC2 holds the first VPC to one endpoint (lowered, or others' endpoints).
         sim.setVpcEndpointLimit(1, vpcId: Self.vpcs[0])
         _ = try await register(harness, 2)
-        try await harness.passUntil(maxPasses: 6) { try await harness.states().values.allSatisfy { $0 == "ready" } }
+        // The pass EC2 refused in shows that VPC full, and why (marks live until the quota is read again: here, the
+        // next `run --once`, as at a daemon's start).
+        var afterRefusal: [String]?
+        try await harness.passUntil(maxPasses: 6) {
+            if afterRefusal == nil, events(harness).contains("\"event\":\"endpoint_no_room\"") { afterRefusal = try await capacity(harness) }
+            return try await harness.states().values.allSatisfy { $0 == "ready" }
+        }
+        #expect(afterRefusal == ["us-east-1 \(Self.vpcs[0]) 1 200 service-quotas VpcEndpointLimitExceeded",
+                                 "us-east-1 \(Self.vpcs[1]) 1 200 service-quotas null"], "\(afterRefusal ?? [])")
         let second = try await row(harness, "c2")["vpcEndpointId"] as? String
         #expect(sim.endpoint(second ?? "")?.vpcId == Self.vpcs[1])
         let log = events(harness)
         #expect(log.contains("\"event\":\"endpoint_no_room\""), "\(log)")
         #expect(!log.contains("\"event\":\"endpoint_failed\""))
         #expect(harness.endpointsEverCreated().values.reduce(0, +) == 2)
+    }
+
+    /// A create whose answer never came is repeated with its token in the next pass; when EC2 then says the VPC has
+    /// no room, that VPC is marked full there too, and the new generation goes straight to the next VPC.
+    @Test func aRepeatedCreateRefusedForRoomMarksTheVpcFull() async throws {
+        let harness = try await DaemonHarness(pollIntervalSeconds: 1, extra: ["regions": Self.regions(Array(Self.vpcs.prefix(2)))])
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        // Full with endpoints that are not ours: the listing shows room, EC2 does not.
+        sim.setVpcEndpointLimit(0, vpcId: Self.vpcs[0])
+        // Every attempt of the first call is dropped before it takes effect.
+        sim.inject(SimulatorFault(.dropConnection, on: .operation(.ec2, "CreateVpcEndpoint"), times: 3))
+        _ = try await register(harness, 1)
+        _ = try harness.startDaemon()
+        try await harness.waitUntil(timeout: .seconds(40), "c1 ready") { try await harness.states()["c1"] == "ready" }
+        let placed = try await row(harness, "c1")
+        #expect(placed["vpcId"] as? String == Self.vpcs[1])
+        // Three dropped attempts, the repeat (refused: no room), the new generation in the second VPC: never the first again.
+        #expect(sim.callCounts["ec2:CreateVpcEndpoint"] == 5, "\(sim.callCounts)")
+        let log = events(harness)
+        #expect(log.contains("\"event\":\"endpoint_no_room\"") && !log.contains("\"event\":\"endpoint_failed\""), "\(log)")
+        #expect(harness.endpointsEverCreated().values.reduce(0, +) == 1)
     }
 
     @Test func aQuotaServiceQuotasWillNotTellIsAWSsDefault() async throws {
@@ -99,6 +152,7 @@ import TestSupport
         let first = try await harness.pass()
         #expect(first.stderr.contains("using AWS's default") && first.stderr.contains("servicequotas:GetServiceQuota"), "\(first.stderr)")
         try await harness.passUntil(maxPasses: 4) { try await harness.states()["c1"] == "ready" }
+        #expect(try await capacity(harness) == ["us-east-1 \(Self.vpcs[0]) 1 200 default null"])
     }
 }
 

@@ -49,6 +49,10 @@ import TestSupport
         #expect(NSDictionary(dictionary: ["c": old["customers"]!, "i": old["invitations"]!])
                     .isEqual(to: ["c": new["customers"]!, "i": new["invitations"]!]), "status reads the same:\n\(before.stdout)\n\(after.stdout)")
         #expect(old["leader"] == nil && new.keys.contains("leader"), "the leader key only with PostgreSQL state")
+        // Each generation's VPC is copied; the pools' capacity is the active daemon's to write, at its first pass.
+        let withEndpoints = (new["customers"] as? [[String: Any]] ?? []).filter { $0["vpcEndpointId"] is String }
+        #expect(withEndpoints.count >= 2 && withEndpoints.allSatisfy { ($0["vpcId"] as? String)?.hasPrefix("vpc-") == true }, "\(withEndpoints)")
+        #expect((old["capacity"] as? [Any])?.count == 1 && (new["capacity"] as? [Any])?.isEmpty == true)
         let shownAfter = try await harness.cli(["customer", "show", "c0", "--json", "--config", targetPath])
         #expect(try NSDictionary(dictionary: Self.json(shownBefore.stdout)).isEqual(to: Self.json(shownAfter.stdout)))
 
@@ -61,7 +65,10 @@ import TestSupport
         let pass = try await harness.cli(["run", "--once", "--config", targetPath])
         #expect(pass.status == 0, "\(pass.stderr)")
         #expect(harness.endpointsEverCreated() == created)
-        #expect(try await harness.cli(["status", "--json", "--config", targetPath]).stdout.contains("\"state\":\"ready\""))
+        let carriedOn = try Self.json(try await harness.cli(["status", "--json", "--config", targetPath]).stdout)
+        #expect((carriedOn["customers"] as? [[String: Any]] ?? []).contains { $0["state"] as? String == "ready" })
+        #expect(NSArray(array: carriedOn["capacity"] as? [Any] ?? []).isEqual(to: old["capacity"] as? [Any] ?? ["missing"]),
+                "\(carriedOn["capacity"] ?? "-") \(old["capacity"] ?? "-")")
     }
 
     @Test func copyIsRefusedWhileTheDaemonRunsAndForTheWrongKindsOfState() async throws {

@@ -19,6 +19,8 @@ public enum StatusCommand {
         var hint: String?
         var resourceShareArn: String?
         var vpcEndpointId: String?
+        /// The VPC of the pool its endpoint is in.
+        var vpcId: String?
         var dnsName: String?
         var health: String
         var lastProbe: ProbeView?
@@ -53,6 +55,17 @@ public enum StatusCommand {
         var firstSeen: Date
     }
 
+    /// One VPC of a region's pool as the active daemon's last pass left it.
+    struct CapacityRow: JSONRecord {
+        var region: String
+        var vpcId: String
+        var endpoints: Int
+        var limit: Int
+        var limitSource: String
+        /// The EC2 code that marked it full until the quota is read again (null when it is not).
+        var fullBecause: String?
+    }
+
     struct LeaderView: JSONRecord {
         var host: String
         var pid: Int
@@ -62,15 +75,17 @@ public enum StatusCommand {
 
     /// The whole `status --json` document.
     struct Document: Encodable, JSONWritable {
+        var capacity: [CapacityRow]
         var customers: [CustomerRow]
         var invitations: [InvitationRow]
         /// Outer nil: no `leader` key (SQLite); inner nil: `"leader": null` (nobody holds the lease).
         var leader: LeaderView??
 
-        enum CodingKeys: String, CodingKey { case customers, invitations, leader }
+        enum CodingKeys: String, CodingKey { case capacity, customers, invitations, leader }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(capacity, forKey: .capacity)
             try container.encode(customers, forKey: .customers)
             try container.encode(invitations, forKey: .invitations)
             if let leader { try container.encode(leader, forKey: .leader) }
@@ -78,6 +93,7 @@ public enum StatusCommand {
 
         func write(to writer: inout JSONWriter) {
             writer.object { object in
+                object.field("capacity", capacity)
                 object.field("customers", customers)
                 object.field("invitations", invitations)
                 if let leader { object.field("leader", leader) }
@@ -100,7 +116,7 @@ public enum StatusCommand {
                 name: customer.name, resourceConfigurationArn: customer.resourceConfigurationArn, region: customer.region,
                 accountId: customer.accountId, port: customer.port, state: customer.state.rawValue, stateDetail: customer.stateDetail,
                 hint: probe.flatMap { $0.ok ? nil : $0.hint } ?? customer.hint, resourceShareArn: customer.resourceShareArn,
-                vpcEndpointId: endpoint?.vpcEndpointId, dnsName: endpoint?.dnsName,
+                vpcEndpointId: endpoint?.vpcEndpointId, vpcId: endpoint?.vpcId, dnsName: endpoint?.dnsName,
                 health: probe.map { $0.ok ? "healthy" : "unhealthy" } ?? "unknown",
                 lastProbe: probe.map { probe in
                     ProbeView(time: probe.time, ok: probe.ok, stage: probe.stage.rawValue,
@@ -115,8 +131,12 @@ public enum StatusCommand {
                           senderAccountId: record.senderAccountId, resources: record.resources.map(\.arn),
                           decision: record.decision.rawValue, reason: record.reason?.rawValue, firstSeen: record.firstSeen)
         }
+        let capacity = snapshot.capacity.map {
+            CapacityRow(region: $0.region, vpcId: $0.vpcId, endpoints: $0.endpoints, limit: $0.endpointLimit, limitSource: $0.limitSource,
+                        fullBecause: $0.fullBecause)
+        }
         if json {
-            let document = Document(customers: customers, invitations: invitations, leader: shared.map(\.leader))
+            let document = Document(capacity: capacity, customers: customers, invitations: invitations, leader: shared.map(\.leader))
             // About a kilobyte per customer with its checks.
             return JSONWriter.write(document, capacity: 1024 * (customers.count + invitations.count + 1))
         }
@@ -151,6 +171,16 @@ public enum StatusCommand {
             }
             lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
+        if !capacity.isEmpty {
+            lines.append("")
+            lines.append("capacity (Resource endpoints per VPC, as the last pass saw them):")
+            var table = TextTable("REGION", "VPC", "ENDPOINTS", "LIMIT", "LIMIT FROM", "FULL")
+            for row in capacity {
+                table.add(row.region, row.vpcId, "\(row.endpoints)", "\(row.limit)", row.limitSource,
+                          row.fullBecause.map { "yes (\($0))" } ?? (row.endpoints >= row.limit ? "yes" : "-"))
+            }
+            lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -180,6 +210,7 @@ extension StatusCommand.CustomerRow: JSONWritable {
             object.field("state", state)
             object.field("stateDetail", stateDetail)
             object.field("vpcEndpointId", vpcEndpointId)
+            object.field("vpcId", vpcId)
         }
     }
 }
@@ -219,6 +250,19 @@ extension StatusCommand.InvitationRow: JSONWritable {
             object.field("resourceShareArn", resourceShareArn)
             object.field("resources", resources)
             object.field("senderAccountId", senderAccountId)
+        }
+    }
+}
+
+extension StatusCommand.CapacityRow: JSONWritable {
+    func write(to writer: inout JSONWriter) {
+        writer.object { object in
+            object.field("endpoints", endpoints)
+            object.field("fullBecause", fullBecause)
+            object.field("limit", limit)
+            object.field("limitSource", limitSource)
+            object.field("region", region)
+            object.field("vpcId", vpcId)
         }
     }
 }

@@ -95,11 +95,7 @@ struct ActionExecutor: Sendable {
                         if case .created = outcome, let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].endpoints += 1 }
                         break
                     }
-                    capacity.markFull(vpcId, region: region, code: code,
-                                      endpoints: run.pool.first { $0.vpcId == vpcId }?.endpoints ?? 0)
-                    if let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].fullBecause = code }
-                    logger.notice("VPC full: EC2 refused an endpoint there", metadata: ["aws.region": "\(region)", "ec2.vpc": "\(vpcId)",
-                                                                                       "aws.error": "\(code)", "customer": "\(name)"])
+                    noRoom(in: vpcId, code: code, region: region, customer: name, run: &run)
                     guard let next = VpcCapacity.place(in: run.pool) else {
                         try await waitForRoom(id, region: region, share: share, run: &run)
                         return .done
@@ -116,10 +112,14 @@ struct ActionExecutor: Sendable {
                 let request = row.storedRequest?.request(clientToken: row.clientToken)
                     ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region,
                                        vpcId: config.regions[region]!.first.vpcId, clientToken: row.clientToken)
-                try await create(request, row: row, run: &run)
+                // The generation closes (not a failure) and the next pass places the customer anew: not in this VPC again.
+                if case .noRoom(let code, _) = try await create(request, row: row, run: &run) {
+                    noRoom(in: request.vpcId, code: code, region: region, customer: name, run: &run)
+                }
             case .adoptEndpoint(let id, let name, let endpoint, let dns):
                 guard let customer = run.states[id] else { return .failed }
                 guard try await store.adoptEndpoint(customerId: id, expecting: customer.state, region: region, vpcEndpointId: endpoint.vpcEndpointId,
+                                                    vpcId: endpoint.vpcId,
                                                     state: ReconcilePlanner.recordState(endpoint.state), awsState: endpoint.state.description,
                                                     dnsName: dns) != nil else {
                     run.stale.insert(id)
@@ -307,6 +307,14 @@ struct ActionExecutor: Sendable {
 
     /// The customer waits in `endpoint_pending` with a hint naming the region, the quota and the two fixes; its
     /// failures are not counted, and the next pass places it when a VPC has room.
+    /// EC2 refused an endpoint in `vpcId` for want of room: full until the quota is read again (or it holds fewer).
+    func noRoom(in vpcId: String, code: String, region: String, customer name: String, run: inout PassRun) {
+        capacity.markFull(vpcId, region: region, code: code, endpoints: run.pool.first { $0.vpcId == vpcId }?.endpoints ?? 0)
+        if let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].fullBecause = code }
+        logger.notice("VPC full: EC2 refused an endpoint there", metadata: ["aws.region": "\(region)", "ec2.vpc": "\(vpcId)",
+                                                                           "aws.error": "\(code)", "customer": "\(name)"])
+    }
+
     func waitForRoom(_ id: Int64, region: String, share: String?, run: inout PassRun) async throws {
         guard let customer = run.states[id] else { return }
         // Still waiting for the same reason: nothing to write (a full pool costs no write per customer per pass).

@@ -22,6 +22,8 @@ final class CapacityBook: Sendable {
     }
 
     private let regions = Mutex<[String: Region]>([:])
+    /// What the store holds (nil: not written by this process yet).
+    private let written = Mutex<[CapacityRecord]?>(nil)
 
     /// Whether the quota of `region` should be read now.
     func quotaDue(_ region: String, now: Date) -> Bool {
@@ -63,5 +65,21 @@ final class CapacityBook: Sendable {
 
     func pools() -> [String: [VpcCapacity]] {
         regions.withLock { $0.mapValues(\.pool) }
+    }
+
+    /// The rows `status` should show for `regions` (in that order), when they differ from what this process last
+    /// wrote; nil when nothing changed (a steady pass writes nothing).
+    func rowsToWrite(regions names: [String], at time: Date) -> [CapacityRecord]? {
+        let pools = pools()
+        let rows = names.flatMap { CapacityRecord.rows(region: $0, pool: pools[$0] ?? [], at: time) }
+        return written.withLock { written in
+            if let written, written.count == rows.count, zip(written, rows).allSatisfy({ $0.sameReading(as: $1) }) { return nil }
+            return rows
+        }
+    }
+
+    /// The store holds `rows` now.
+    func wrote(_ rows: [CapacityRecord]) {
+        written.withLock { $0 = rows }
     }
 }

@@ -107,6 +107,7 @@ public final class Reconciler: Sendable {
         // A daemon that stood down leaves the history and the health log to the active one (its writes would
         // be refused, and a line written before the refusal would be written again by the active daemon).
         if mayAct() {
+            await recordCapacity()
             await pruner.pruneHourly()
             do {
                 try await events.flush()
@@ -157,6 +158,18 @@ public final class Reconciler: Sendable {
             }
         }
         if mayAct() { await checks.run(region: region, customers: Array(run.states.values)) }
+    }
+
+    /// The pools as this pass left them, for `status` (written only when they changed).
+    private func recordCapacity() async {
+        guard let rows = capacity.rowsToWrite(regions: config.regionNames, at: now()) else { return }
+        do {
+            try await store.recordCapacity(rows)
+            capacity.wrote(rows)
+            failureLog.clear("capacity")
+        } catch {
+            failureLog.report("capacity", error, metadata: [:])
+        }
     }
 
     func learnAccountId() async {

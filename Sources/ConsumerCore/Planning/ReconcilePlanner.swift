@@ -517,12 +517,15 @@ struct CustomerContext {
                 + missing(endpointId, share: share)
         }
         var actions: [ReconcileAction] = []
-        let firstSighting = row.lastSeenAt == nil
+        // A row from before generations recorded their VPC learns it from the listing once.
+        let firstSighting = row.lastSeenAt == nil || (row.vpcId == nil && listed.vpcId != nil)
+        let vpc = row.vpcId == nil ? listed.vpcId : nil
         switch listed.state {
         case .available where observation.inaccessible[endpointId] != nil:
             let reason = observation.inaccessible[endpointId] ?? ""
             if row.state != .available || row.awsState != listed.state.description || firstSighting {
-                actions.append(change(row, .init(from: [.pending, .available], to: .available, awsState: listed.state.description, seen: true)))
+                actions.append(change(row, .init(from: [.pending, .available], to: .available, awsState: listed.state.description, seen: true,
+                                                 vpcId: vpc)))
             }
             return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
                                         "endpoint \(endpointId) available, but its association is \(reason)",
@@ -531,7 +534,7 @@ struct CustomerContext {
             let dns = observation.dnsNames[endpointId] ?? row.dnsName
             if row.state != .available || row.dnsName != dns || row.awsState != listed.state.description || firstSighting {
                 actions.append(change(row, .init(from: [.pending, .available], to: .available, awsState: listed.state.description,
-                                                 dnsName: dns, seen: true)))
+                                                 dnsName: dns, seen: true, vpcId: vpc)))
             }
             guard let dns else {
                 return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
@@ -553,7 +556,8 @@ struct CustomerContext {
                 + missing(endpointId, share: share)
         default:
             if row.state != .pending || row.awsState != listed.state.description || firstSighting {
-                actions.append(change(row, .init(from: [.pending, .available], to: .pending, awsState: listed.state.description, seen: true)))
+                actions.append(change(row, .init(from: [.pending, .available], to: .pending, awsState: listed.state.description, seen: true,
+                                                 vpcId: vpc)))
             }
             return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
                                         "endpoint \(endpointId) is \(listed.state)", share: share)

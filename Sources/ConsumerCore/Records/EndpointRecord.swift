@@ -29,6 +29,8 @@ public struct EndpointRecord: Codable, Sendable, Equatable {
     public var clientToken: String
     public var generation: Int
     public var vpcEndpointId: String?
+    /// The VPC of the pool it was made in (or found in, when adopted): an endpoint never moves.
+    public var vpcId: String?
     public var state: State
     /// The state exactly as EC2 reported it (`Pending`, `available`, …).
     public var awsState: String?
@@ -48,13 +50,15 @@ public struct EndpointRecord: Codable, Sendable, Equatable {
 
     public init(id: Int64?, customerId: Int64, region: String, clientToken: String, generation: Int, vpcEndpointId: String?,
                 state: State, awsState: String?, dnsName: String?, lastError: String?, createRequest: String? = nil,
-                createAnsweredAt: Date? = nil, lastSeenAt: Date? = nil, deleteRequestedAt: Date? = nil, createdAt: Date, updatedAt: Date) {
+                createAnsweredAt: Date? = nil, lastSeenAt: Date? = nil, deleteRequestedAt: Date? = nil, vpcId: String? = nil,
+                createdAt: Date, updatedAt: Date) {
         self.id = id
         self.customerId = customerId
         self.region = region
         self.clientToken = clientToken
         self.generation = generation
         self.vpcEndpointId = vpcEndpointId
+        self.vpcId = vpcId
         self.state = state
         self.awsState = awsState
         self.dnsName = dnsName

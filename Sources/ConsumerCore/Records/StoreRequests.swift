@@ -138,6 +138,8 @@ public struct EndpointChange: Sendable, Equatable {
     public var from: Set<EndpointRecord.State>
     public var to: EndpointRecord.State
     public var vpcEndpointId: String?
+    /// The VPC EC2 lists it in: recorded when the generation has none yet (rows from before it was recorded).
+    public var vpcId: String?
     public var awsState: String?
     public var dnsName: String?
     public var lastError: String?
@@ -154,7 +156,7 @@ public struct EndpointChange: Sendable, Equatable {
 
     public init(from: Set<EndpointRecord.State>, to: EndpointRecord.State, vpcEndpointId: String? = nil, awsState: String? = nil,
                 dnsName: String? = nil, lastError: String? = nil, createAnswered: Bool = false, seen: Bool = false,
-                deleteRequested: Bool = false, note: EndpointNote? = nil, failureNextAttempt: Date? = nil) {
+                deleteRequested: Bool = false, note: EndpointNote? = nil, failureNextAttempt: Date? = nil, vpcId: String? = nil) {
         self.from = from
         self.to = to
         self.vpcEndpointId = vpcEndpointId
@@ -166,6 +168,7 @@ public struct EndpointChange: Sendable, Equatable {
         self.deleteRequested = deleteRequested
         self.note = note
         self.failureNextAttempt = failureNextAttempt
+        self.vpcId = vpcId
     }
 }
 
@@ -186,6 +189,7 @@ extension EndpointRecord {
     public mutating func apply(_ change: EndpointChange, at time: Date) {
         state = change.to
         if let id = change.vpcEndpointId { vpcEndpointId = id }
+        if vpcId == nil, let vpc = change.vpcId { vpcId = vpc }
         if let aws = change.awsState { awsState = aws }
         if change.to == .available || change.dnsName != nil { dnsName = change.dnsName ?? dnsName }
         if change.to != .available && change.to != .pending { dnsName = nil }

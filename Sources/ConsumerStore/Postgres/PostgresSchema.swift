@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 
 /// The PostgreSQL schema: the same tables, checks, unique indexes and lifecycle triggers as the SQLite
-/// file's (its version 5), numbered on their own. Migrations are append-only, run in one transaction
+/// file's (its version 7), numbered on their own. Migrations are append-only, run in one transaction
 /// each, under a transaction-level advisory lock, so that however many daemons and CLIs start at once
 /// against a new database exactly one runs each migration and the others wait and then see it done.
 ///
@@ -22,6 +22,7 @@ public enum PostgresSchema {
         Migration(name: "v1-state", sql: v1),
         Migration(name: "v2-leadership", sql: v2),
         Migration(name: "v3-released-endpoints-kept", sql: v3),
+        Migration(name: "v4-vpc-pool", sql: v4),
     ]
 
     /// The newest schema version this build knows.
@@ -61,6 +62,32 @@ public enum PostgresSchema {
     static let tables = ["meta", "customer", "endpoint", "invitation", "event", "probeResult", "customer_check"]
 
     private static let states = "'awaiting_share','accepting','share_accepted','endpoint_pending','ready','share_expired','share_rejected','share_revoked','endpoint_failed','endpoint_missing','removing','removed'"
+
+    /// The VPC of the pool each endpoint generation was made in (from its stored request for the rows written
+    /// before), and the pool's capacity as the active daemon's last pass saw it (`status`).
+    private static let v4 = """
+        ALTER TABLE endpoint ADD COLUMN vpcId TEXT CHECK (vpcId IS NULL OR vpcId ~ '^vpc-.+');
+        CREATE FUNCTION plc_request_vpc(request TEXT) RETURNS TEXT LANGUAGE plpgsql AS $$
+        BEGIN
+            RETURN CASE WHEN (request::jsonb->>'vpcId') ~ '^vpc-.+' THEN request::jsonb->>'vpcId' END;
+        EXCEPTION WHEN others THEN
+            RETURN NULL; -- no row's request can make the upgrade fail: one that names no VPC leaves the row without
+        END $$;
+        UPDATE endpoint SET vpcId = plc_request_vpc(createRequest) WHERE createRequest IS NOT NULL;
+        DROP FUNCTION plc_request_vpc(TEXT);
+        CREATE TABLE vpc_capacity (
+            region TEXT NOT NULL CHECK (length(region) > 0),
+            vpcId TEXT NOT NULL CHECK (vpcId ~ '^vpc-.+'),
+            position INTEGER NOT NULL CHECK (position >= 0),
+            endpoints INTEGER NOT NULL CHECK (endpoints >= 0),
+            endpointLimit INTEGER NOT NULL CHECK (endpointLimit >= 0),
+            limitSource TEXT NOT NULL CHECK (limitSource IN ('service-quotas','default','maxEndpoints')),
+            fullBecause TEXT,
+            changedAt TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (region, vpcId),
+            UNIQUE (region, position)
+        );
+        """
 
     /// An endpoint kept by `customer remove --keep-endpoint` (a released generation) is nobody's to adopt: no
     /// other generation may record its id, and a released one keeps the id it has.

@@ -252,7 +252,7 @@ extension PostgresStore {
             return try await session.insert(EndpointRecord(
                 id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
                 vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
-                createRequest: request, createdAt: time, updatedAt: time))
+                createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time))
         }
     }
 
@@ -265,7 +265,8 @@ extension PostgresStore {
             let moved = record.state != change.to
             record.apply(change, at: time)
             try await session.run("""
-                UPDATE endpoint SET state = \(record.state.rawValue), vpcEndpointId = \(record.vpcEndpointId), awsState = \(record.awsState),
+                UPDATE endpoint SET state = \(record.state.rawValue), vpcEndpointId = \(record.vpcEndpointId), vpcId = \(record.vpcId),
+                    awsState = \(record.awsState),
                     dnsName = \(record.dnsName), lastError = \(record.lastError), createAnsweredAt = \(record.createAnsweredAt),
                     lastSeenAt = \(record.lastSeenAt), deleteRequestedAt = \(record.deleteRequestedAt), updatedAt = \(record.updatedAt)
                 WHERE id = \(rowId)
@@ -283,7 +284,7 @@ extension PostgresStore {
         }
     }
 
-    public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String,
+    public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
                               state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord? {
         let time = now().storedPrecision
         return try await write { session in
@@ -299,7 +300,7 @@ extension PostgresStore {
             let record = try await session.insert(EndpointRecord(
                 id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
                 generation: generation, vpcEndpointId: vpcEndpointId, state: state, awsState: awsState,
-                dnsName: dnsName, lastError: nil, lastSeenAt: time, createdAt: time, updatedAt: time))
+                dnsName: dnsName, lastError: nil, lastSeenAt: time, vpcId: vpcId, createdAt: time, updatedAt: time))
             try await session.note("endpoint_adopted", customerId: customerId, detail: "\(vpcEndpointId) (\(awsState)) found in EC2", at: time)
             return record
         }
@@ -363,6 +364,19 @@ extension PostgresStore {
     public func recordNote(customerId: Int64, event: String, detail: String) async throws {
         let time = now().storedPrecision
         try await write { session in try await session.note(event, customerId: customerId, detail: detail, at: time) }
+    }
+
+    public func recordCapacity(_ rows: [CapacityRecord]) async throws {
+        try await write { session in
+            try await session.run("DELETE FROM vpc_capacity")
+            for row in rows {
+                try await session.run("""
+                    INSERT INTO vpc_capacity (region, vpcId, position, endpoints, endpointLimit, limitSource, fullBecause, changedAt)
+                    VALUES (\(row.region), \(row.vpcId), \(row.position), \(row.endpoints), \(row.endpointLimit), \(row.limitSource),
+                            \(row.fullBecause), \(row.changedAt.storedPrecision))
+                    """)
+            }
+        }
     }
 
     public func endpointGeneration(_ id: Int64) async throws -> EndpointRecord? {
@@ -520,7 +534,9 @@ extension PostgresStore {
                 endpoints: endpoints,
                 latestProbes: Dictionary(probes.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer }),
                 refusedInvitations: refused,
-                checks: try await session.checks())
+                checks: try await session.checks(),
+                capacity: try await session.all(#"SELECT * FROM vpc_capacity ORDER BY region COLLATE "C", position"#,
+                                                CapacityRecord.init(postgres:)))
         }
     }
 }

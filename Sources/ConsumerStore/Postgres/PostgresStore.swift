@@ -234,10 +234,10 @@ public final class PostgresStore: StateStore {
 
         func insert(_ record: EndpointRecord) async throws -> EndpointRecord {
             guard let inserted = try await one("""
-                INSERT INTO endpoint (customerId, region, clientToken, generation, vpcEndpointId, state, awsState, dnsName, lastError,
+                INSERT INTO endpoint (customerId, region, clientToken, generation, vpcEndpointId, vpcId, state, awsState, dnsName, lastError,
                                       createRequest, createAnsweredAt, lastSeenAt, deleteRequestedAt, createdAt, updatedAt)
                 VALUES (\(record.customerId), \(record.region), \(record.clientToken), \(record.generation), \(record.vpcEndpointId),
-                        \(record.state.rawValue), \(record.awsState), \(record.dnsName), \(record.lastError), \(record.createRequest),
+                        \(record.vpcId), \(record.state.rawValue), \(record.awsState), \(record.dnsName), \(record.lastError), \(record.createRequest),
                         \(record.createAnsweredAt), \(record.lastSeenAt), \(record.deleteRequestedAt), \(record.createdAt), \(record.updatedAt))
                 RETURNING *
                 """, EndpointRecord.init(postgres:)) else { throw StoreError(.corrupt, "state database: an insert returned no row") }
@@ -285,7 +285,16 @@ extension EndpointRecord {
                   state: try row.value("state"), awsState: try row("awsState"), dnsName: try row("dnsName"),
                   lastError: try row("lastError"), createRequest: try row("createRequest"),
                   createAnsweredAt: try row("createAnsweredAt"), lastSeenAt: try row("lastSeenAt"),
-                  deleteRequestedAt: try row("deleteRequestedAt"), createdAt: try row("createdAt"), updatedAt: try row("updatedAt"))
+                  deleteRequestedAt: try row("deleteRequestedAt"), vpcId: try row("vpcId"),
+                  createdAt: try row("createdAt"), updatedAt: try row("updatedAt"))
+    }
+}
+
+extension CapacityRecord {
+    init(postgres row: PostgresRowReader) throws {
+        self.init(region: try row("region"), vpcId: try row("vpcId"), position: try row("position"), endpoints: try row("endpoints"),
+                  endpointLimit: try row("endpointLimit"), limitSource: try row("limitSource"), fullBecause: try row("fullBecause"),
+                  changedAt: try row("changedAt"))
     }
 }
 

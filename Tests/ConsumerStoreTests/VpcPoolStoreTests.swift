@@ -1,0 +1,89 @@
+import AWSModels
+import ConsumerCore
+import Foundation
+import Testing
+import TestSupport
+@testable import ConsumerStore
+
+/// The pool in the state, on both backends: a generation records the VPC it was made (or found) in and keeps
+/// it, the schema refuses anything that is not a VPC id, and the pools' capacity is replaced whole, in one
+/// transaction, and read back in configured order for `status`.
+@Suite struct VpcPoolStoreTests {
+    func arn(_ n: Int) throws -> ResourceConfigurationARN { try ResourceConfigurationARN.parse(testARN(n)).get() }
+
+    static func request(vpc: String, arn: String) -> String {
+        StoredCreateRequest(ResourceEndpointRequest(
+            resourceConfigurationArn: arn, vpcId: vpc, subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"],
+            ipAddressType: "ipv4", privateDnsEnabled: true, clientToken: "t", tags: [])).json
+    }
+
+    @Test(arguments: Backend.allCases) func aGenerationRecordsItsVpcAndKeepsIt(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try arn(1)), by: StoreFixtures.actor)
+        let created = try #require(try await store.beginEndpoint(customerId: acme.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                 clientToken: "token-acme", request: Self.request(vpc: "vpc-0b2", arn: testARN(1))))
+        #expect(created.vpcId == "vpc-0b2")
+        // A listing that says otherwise does not move it (an endpoint never moves).
+        #expect(try await store.changeEndpoint(created.id!, .init(from: [.creating], to: .available, vpcEndpointId: "vpce-0000000000000000b",
+                                                                  awsState: "Available", vpcId: "vpc-0ff")))
+        #expect(try await store.endpointGeneration(created.id!)?.vpcId == "vpc-0b2")
+
+        // An adopted endpoint records the VPC EC2 listed it in.
+        let globex = try await store.addCustomer(NewCustomer(name: "globex", arn: try arn(2)), by: StoreFixtures.actor)
+        let adopted = try #require(try await store.adoptEndpoint(customerId: globex.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                 vpcEndpointId: "vpce-0000000000000000c", vpcId: "vpc-0c3",
+                                                                 state: .available, awsState: "Available", dnsName: nil))
+        #expect(try await store.endpointGeneration(adopted.id!)?.vpcId == "vpc-0c3")
+
+        // A row that has none (a request stored before pools, unreadable) learns it from the listing once.
+        let initech = try await store.addCustomer(NewCustomer(name: "initech", arn: try arn(3)), by: StoreFixtures.actor)
+        let legacy = try #require(try await store.beginEndpoint(customerId: initech.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                clientToken: "token-initech", request: "{}"))
+        #expect(legacy.vpcId == nil)
+        #expect(try await store.changeEndpoint(legacy.id!, .init(from: [.creating], to: .pending, vpcEndpointId: "vpce-0000000000000000d",
+                                                                 awsState: "pending", seen: true, vpcId: "vpc-0d4")))
+        #expect(try await store.endpointGeneration(legacy.id!)?.vpcId == "vpc-0d4")
+        #expect(try await store.statusSnapshot().endpoints[initech.id!]?.vpcId == "vpc-0d4")
+    }
+
+    @Test(arguments: Backend.allCases) func theSchemaRefusesAVpcThatIsNotOne(_ backend: Backend) async throws {
+        let opened = try await backend.open()
+        let acme = try await opened.store.addCustomer(NewCustomer(name: "acme", arn: try arn(4)), by: StoreFixtures.actor)
+        let row = try #require(try await opened.store.beginEndpoint(customerId: acme.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                    clientToken: "token-acme", request: "{}"))
+        await #expect(throws: ConstraintRefusal.self) {
+            try await opened.raw("UPDATE endpoint SET vpcId = 'subnet-0a1' WHERE id = ?", [.integer(Int(row.id!))])
+        }
+        await #expect(throws: ConstraintRefusal.self) {
+            try await opened.raw("""
+                INSERT INTO vpc_capacity (region, vpcId, position, endpoints, endpointLimit, limitSource, changedAt)
+                VALUES ('us-east-1', 'vpc-0a1', 0, 3, 200, 'guessed', '2026-01-01 00:00:00')
+                """)
+        }
+        #expect(try await opened.store.statusSnapshot().capacity.isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases) func capacityIsReplacedWholeAndReadInConfiguredOrder(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let time = Date(timeIntervalSince1970: 1_800_000_000)
+        let east = [VpcCapacity(vpcId: "vpc-0b", endpoints: 200, limit: 200, limitSource: .serviceQuotas, fullBecause: "VpcEndpointLimitExceeded"),
+                    VpcCapacity(vpcId: "vpc-0a", endpoints: 3, limit: 150, limitSource: .maxEndpoints)]
+        let west = [VpcCapacity(vpcId: "vpc-0c", endpoints: 0, limit: 200, limitSource: .default)]
+        let rows = CapacityRecord.rows(region: "us-west-2", pool: west, at: time) + CapacityRecord.rows(region: "us-east-1", pool: east, at: time)
+        try await store.recordCapacity(rows)
+        let read = try await store.statusSnapshot().capacity
+        #expect(read.map(\.vpcId) == ["vpc-0b", "vpc-0a", "vpc-0c"])
+        #expect(read.first == rows[1])
+        #expect(read.map(\.limitSource) == ["service-quotas", "maxEndpoints", "default"])
+
+        // A pool that lost a VPC: the old rows go with the write, nothing else stays behind.
+        try await store.recordCapacity(CapacityRecord.rows(region: "us-east-1", pool: [east[1]], at: time))
+        #expect(try await store.statusSnapshot().capacity.map(\.vpcId) == ["vpc-0a"])
+
+        // Two VPCs in one place of the order: refused, and what was there stays (one transaction).
+        var clash = CapacityRecord.rows(region: "us-east-1", pool: east, at: time)
+        clash[1].position = 0
+        await #expect(throws: (any Error).self) { try await store.recordCapacity(clash) }
+        #expect(try await store.statusSnapshot().capacity.map(\.vpcId) == ["vpc-0a"])
+    }
+}
