@@ -38,7 +38,7 @@ func withDeadline<Value: Sendable>(
 }
 
 /// The first of several racing outcomes, handed to one waiting continuation.
-private final class FirstOutcome<Value: Sendable>: Sendable {
+final class FirstOutcome<Value: Sendable>: Sendable {
     private enum State {
         case pending
         case waiting(CheckedContinuation<Value, Never>)
@@ -63,6 +63,15 @@ private final class FirstOutcome<Value: Sendable>: Sendable {
             }
         }
         if let ready { continuation.resume(returning: ready) }
+    }
+
+    /// Whether an outcome is in (a job that lost the race stops early).
+    var isResolved: Bool {
+        state.withLock { state in
+            if case .pending = state { return false }
+            if case .waiting = state { return false }
+            return true
+        }
     }
 
     /// Offers `value`; returns whether it was the first.

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 extension PostgresProber {
     /// The `dns` stage: the injected resolver, held to the stage budget whether or not it honours it.
@@ -18,17 +19,84 @@ extension PostgresProber {
         case .finished(.success):
             return .failure(ProbeFailure(.dnsNoAnswer, "\(target.host) has no addresses", target: target))
         case .finished(.failure(let error)):
-            let kind: ProbeFailure.Kind = switch error.code {
-            case .noSuchName: .dnsNoSuchName
-            case .noAnswer: .dnsNoAnswer
-            case .timeout: .dnsTimeout
-            default: .dnsFailed
-            }
-            return .failure(ProbeFailure(kind, "\(target.host): \(error.message)", target: target))
+            return .failure(Self.dnsFailure(error, target: target))
         case .timedOut:
             return .failure(ProbeFailure(.dnsTimeout, "\(target.host): timed out after \(budget.probeText)", target: target))
         case .cancelled:
             return .failure(ProbeFailure(.cancelled, "cancelled while resolving \(target.host)", target: target))
         }
+    }
+
+    /// What a failed lookup says.
+    static func dnsFailure(_ error: ResolveError, target: ProbeTarget) -> ProbeFailure {
+        let kind: ProbeFailure.Kind = switch error.code {
+        case .noSuchName: .dnsNoSuchName
+        case .noAnswer: .dnsNoAnswer
+        case .timeout: .dnsTimeout
+        default: .dnsFailed
+        }
+        return ProbeFailure(kind, "\(target.host): \(error.message)", target: target)
+    }
+
+    /// Where the first three stages got to.
+    enum Staged: Sendable {
+        case dnsFailed(ProbeFailure, milliseconds: Double)
+        case cancelled
+        case exchanged(addresses: [SocketAddress], dnsMilliseconds: Double, BlockingExchange.Outcome)
+    }
+
+    /// The `dns`, `connect` and `postgres` stages as one job on a probe thread, with the production resolver:
+    /// one hand-over to the thread and one back, where separate stages cost a hop each way per stage. The
+    /// `dns` budget is kept by ``DeadlineThread`` (getaddrinfo cannot be interrupted: a lookup that answers
+    /// after it is dropped, and the job stops there); the other two keep their own within the job.
+    func resolveConnectAndExchange(_ resolver: SystemResolver, _ target: ProbeTarget) async -> Staged {
+        let outcome = FirstOutcome<Staged>()
+        let lookup = LookupState()
+        let timeouts = self.timeouts
+        let budget = timeouts.dns
+        let started = NIODeadline.now()
+        let deadline = DeadlineThread.shared.schedule(at: started + TimeAmount(budget)) {
+            guard lookup.finish(timedOut: true) else { return }
+            outcome.resolve(.dnsFailed(ProbeFailure(.dnsTimeout, "\(target.host): timed out after \(budget.probeText)", target: target),
+                                       milliseconds: Self.milliseconds(from: started)))
+        }
+        let ran = ProbeThreads.shared.run {
+            let resolved = resolver.lookUpNow(host: target.host, port: target.port)
+            let dnsMilliseconds = Self.milliseconds(from: started)
+            guard lookup.finish(timedOut: false) else { return }
+            if let deadline { DeadlineThread.shared.cancel(deadline) }
+            switch resolved {
+            case .failure(let error):
+                outcome.resolve(.dnsFailed(Self.dnsFailure(error, target: target), milliseconds: dnsMilliseconds))
+            case .success(let addresses) where addresses.isEmpty:
+                outcome.resolve(.dnsFailed(ProbeFailure(.dnsNoAnswer, "\(target.host) has no addresses", target: target),
+                                           milliseconds: dnsMilliseconds))
+            case .success(let addresses):
+                // Cancelled meanwhile: nobody waits for a connection.
+                guard !outcome.isResolved else { return }
+                outcome.resolve(.exchanged(addresses: addresses, dnsMilliseconds: dnsMilliseconds,
+                                           BlockingExchange.run(addresses: addresses, target: target, timeouts: timeouts)))
+            }
+        }
+        if !ran {
+            if let deadline { DeadlineThread.shared.cancel(deadline) }
+            outcome.resolve(.dnsFailed(ProbeFailure(.dnsFailed, "\(target.host): could not start a resolver thread", target: target),
+                                       milliseconds: Self.milliseconds(from: started)))
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { outcome.wait(with: $0) }
+        } onCancel: {
+            outcome.resolve(.cancelled)
+        }
+    }
+}
+
+/// Whether a lookup finished or ran out of time first (whichever says so first wins).
+final class LookupState: Sendable {
+    private let state = Atomic<Int>(0)
+
+    /// True for the first to finish: the lookup (`timedOut: false`) or its deadline.
+    func finish(timedOut: Bool) -> Bool {
+        state.compareExchange(expected: 0, desired: timedOut ? 2 : 1, ordering: .acquiringAndReleasing).exchanged
     }
 }

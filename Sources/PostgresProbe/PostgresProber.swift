@@ -46,51 +46,79 @@ public struct PostgresProber: Sendable {
 
     /// Runs the stages in order until one fails; the result names the last stage attempted.
     public func probe(_ target: ProbeTarget) async -> ProbeResult {
-        var logger = self.logger
-        logger[metadataKey: "probe.host"] = "\(target.host)"
-        logger[metadataKey: "probe.port"] = "\(target.port)"
         let loop = eventLoopGroup.next()
         var result = ProbeResult(ok: false, stage: .dns)
 
-        var started = NIODeadline.now()
-        let resolved = await resolve(target, on: loop)
-        result.latencyMs[.dns] = Self.milliseconds(from: started)
-        guard case .success(let addresses) = resolved else { return finish(result, resolved.failure, logger) }
+        // dns, connect and postgres: one job on a probe thread with the production resolver; an injected
+        // resolver resolves first (under the stage's deadline), then the job connects.
+        let staged: Staged
+        if let system = resolver as? SystemResolver {
+            staged = await resolveConnectAndExchange(system, target)
+        } else {
+            let started = NIODeadline.now()
+            let resolved = await resolve(target, on: loop)
+            let dnsMilliseconds = Self.milliseconds(from: started)
+            switch resolved {
+            case .failure(let failure):
+                staged = .dnsFailed(failure, milliseconds: dnsMilliseconds)
+            case .success(let addresses):
+                staged = await connectAndExchange(addresses, target: target)
+                    .map { .exchanged(addresses: addresses, dnsMilliseconds: dnsMilliseconds, $0) } ?? .cancelled
+            }
+        }
+        let (addresses, exchanged): ([SocketAddress], BlockingExchange.Outcome)
+        switch staged {
+        case .dnsFailed(let failure, let milliseconds):
+            result.latencyMs[.dns] = milliseconds
+            return finish(result, failure, target)
+        case .cancelled:
+            return finish(result, ProbeFailure(.cancelled, "cancelled", target: target), target)
+        case .exchanged(let resolved, let milliseconds, let outcome):
+            result.latencyMs[.dns] = milliseconds
+            (addresses, exchanged) = (resolved, outcome)
+        }
         result.addresses = addresses.map { $0.ipAddress ?? "\($0)" }
 
         result.stage = .connect
-        started = .now()
-        let connected = await connect(to: addresses, target: target, on: loop)
-        result.latencyMs[.connect] = Self.milliseconds(from: started)
-        guard case .success(let (channel, address)) = connected else { return finish(result, connected.failure, logger) }
+        result.latencyMs[.connect] = exchanged.connectMs
+        guard case .success(let address) = exchanged.connect else { return finish(result, exchanged.connect.failure, target) }
 
         result.stage = .postgres
-        started = .now()
-        let (answer, answeredAt) = await exchangeSSLRequest(on: channel, target: target, started: started)
-        channel.close(promise: nil)
-        result.latencyMs[.postgres] = Self.milliseconds(from: started, to: answeredAt ?? .now())
-        guard case .success(let offersTLS) = answer else { return finish(result, answer.failure, logger) }
+        let answer = Self.judge(exchanged.answer, peer: address.probeText, target: target, budget: timeouts.postgres)
+        if let asked = exchanged.answerStarted, let ended = exchanged.answerEnded {
+            result.latencyMs[.postgres] = Self.milliseconds(from: asked, to: Self.firstByte(exchanged.answer) ?? ended)
+        }
+        guard case .success(let offersTLS) = answer else { return finish(result, answer.failure, target) }
         result.sslOffered = offersTLS
 
         if let credentials = target.credentials {
             result.stage = .login
-            started = .now()
+            // PostgresNIO's events during the login name the target.
+            var logger = self.logger
+            logger[metadataKey: "probe.host"] = "\(target.host)"
+            logger[metadataKey: "probe.port"] = "\(target.port)"
+            let started = NIODeadline.now()
             let loggedIn = await login(at: address, credentials: credentials, target: target, on: loop, logger: logger)
             result.latencyMs[.login] = Self.milliseconds(from: started)
-            guard case .success(let version) = loggedIn else { return finish(result, loggedIn.failure, logger) }
+            guard case .success(let version) = loggedIn else { return finish(result, loggedIn.failure, target) }
             result.serverVersion = version
         }
         result.ok = true
-        return finish(result, nil, logger)
+        return finish(result, nil, target)
     }
 
-    private func finish(_ result: ProbeResult, _ failure: ProbeFailure?, _ logger: Logger) -> ProbeResult {
+    /// The result with its failure; one debug event, built only when debug events are logged (a probe's own
+    /// cost is a few tens of microseconds: formatting an event nobody reads was a tenth of it).
+    private func finish(_ result: ProbeResult, _ failure: ProbeFailure?, _ target: ProbeTarget) -> ProbeResult {
         var result = result
         result.failure = failure
+        guard logger.logLevel <= .debug else { return result }
         let latency = ProbeStage.allCases.compactMap { stage in
             result.latencyMs[stage].map { "\(stage.rawValue)=\(($0 * 10).rounded() / 10)" }
         }.joined(separator: " ")
         var metadata: Logger.Metadata = [
+            "probe.host": "\(target.host)",
+            "probe.port": "\(target.port)",
             "probe.ok": "\(result.ok)",
             "probe.stage": "\(result.stage.rawValue)",
             "probe.latencyMs": "\(latency)",

@@ -9,7 +9,8 @@ import Musl
 import Darwin
 #endif
 
-/// The production resolver: `getaddrinfo` on a dedicated thread per lookup, bounded by `timeout`.
+/// The production resolver: `getaddrinfo` on a thread of its own (an idle one reused, else a new one:
+/// ``ProbeThreads``), bounded by `timeout`.
 ///
 /// getaddrinfo cannot be cancelled; a lookup that outlives its timeout finishes in the background (glibc
 /// gives up after the `timeout`/`attempts` of resolv.conf). At most `maxOutstandingLookups` such threads
@@ -40,7 +41,7 @@ public struct SystemResolver: HostResolver {
                 return .failure(ResolveError(.timeout, "\(limit) earlier lookups are still waiting for the resolver"))
             }
             return await withCheckedContinuation { continuation in
-                let started = DetachedThread.start {
+                let started = ProbeThreads.shared.run {
                     let result = Self.lookUp(host: host, port: port)
                     Self.outstanding.wrappingSubtract(1, ordering: .relaxed)
                     continuation.resume(returning: result)
@@ -56,6 +57,19 @@ public struct SystemResolver: HostResolver {
         case .timedOut: throw ResolveError(.timeout, "no answer within \(timeout.probeText)")
         case .cancelled: throw ResolveError(.timeout, "cancelled")
         }
+    }
+
+    /// The lookup for a caller already on a thread of its own (the prober's fused job): IP literals directly,
+    /// names through getaddrinfo, counted against `maxOutstandingLookups` like ``resolve(host:port:timeout:)``.
+    /// The caller bounds the wait.
+    func lookUpNow(host: String, port: Int) -> Result<[SocketAddress], ResolveError> {
+        if let literal = try? SocketAddress(ipAddress: host, port: port) { return .success([literal]) }
+        guard Self.outstanding.wrappingAdd(1, ordering: .relaxed).newValue <= maxOutstandingLookups else {
+            Self.outstanding.wrappingSubtract(1, ordering: .relaxed)
+            return .failure(ResolveError(.timeout, "\(maxOutstandingLookups) earlier lookups are still waiting for the resolver"))
+        }
+        defer { Self.outstanding.wrappingSubtract(1, ordering: .relaxed) }
+        return Self.lookUp(host: host, port: port)
     }
 
     /// Blocking getaddrinfo, TCP addresses of either family, deduplicated in the resolver's order.

@@ -46,6 +46,9 @@ struct Benchmark: AsyncParsableCommand {
     /// The probe settings every world's config gets.
     var probe: BenchProbe { BenchProbe(concurrency: probeConcurrency, timeoutSeconds: probeTimeoutSeconds) }
 
+    @Option(help: .hidden)
+    var probeCostChild: Int?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -53,7 +56,7 @@ struct Benchmark: AsyncParsableCommand {
     var only: String?
 
     enum Measurement: String, CaseIterable {
-        case steady, store, onboard, onboardFullPool, steadyPostgres, storePostgres, onboardPostgres, probeSweep, probeSweepWithSilent, idle
+        case steady, store, onboard, onboardFullPool, steadyPostgres, storePostgres, onboardPostgres, probeCost, probeSweep, probeSweepWithSilent, idle
     }
 
     var selected: Set<Measurement> {
@@ -73,6 +76,7 @@ struct Benchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let probeCostChild { return try await ProbeCost.child(probes: probeCostChild) }
         // The in-process figures run under the daemon's allocator settings.
         MemoryReclaimer.configureAllocator()
         var logger = Logger(label: "privatelink-consumer-bench")
@@ -183,6 +187,21 @@ struct Benchmark: AsyncParsableCommand {
                                              port: { _ in targetPort }, postgres: database, logger: logger)
             try await measureOnboard(world, key: "onboardPostgres", label: "onboard, PostgreSQL", into: &report)
             await world.shutdown()
+        }
+
+        if wanted.contains(.probeCost) {
+            progress("probeCost: probes of the in-process responder in a child process (and under callgrind when installed)")
+            let cost = try await ProbeCost.measure(small: probeCustomers, large: probeCustomers * 6)
+            let goal = 0.20
+            var figures: [String: Any] = ["cpuMillisecondsPerProbe": cost.cpuMillisecondsPerProbe, "targetCpuMilliseconds": goal,
+                                          "met": cost.cpuMillisecondsPerProbe <= goal]
+            if let instructions = cost.instructionsPerProbe { figures["instructionsPerProbe"] = instructions }
+            if let note = cost.note { report.notes["probeCost"] = note }
+            report.results["probeCost"] = figures
+            let instructions = cost.instructionsPerProbe.map { "\(Int($0.rounded())) instructions a probe (callgrind)" } ?? "instructions: not measured"
+            report.rows.append(["probe cost", "1 probe, responder included",
+                                "\(format(cost.cpuMillisecondsPerProbe)) ms CPU", instructions, "≤ \(format(goal)) ms CPU",
+                                verdict(cost.cpuMillisecondsPerProbe <= goal)])
         }
 
         if wanted.contains(.probeSweep) {

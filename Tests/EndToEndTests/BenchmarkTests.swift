@@ -31,6 +31,11 @@ extension DaemonEndToEnd {
             let calls = try #require(onboard["awsCalls"] as? [String: Int])
             #expect(calls["ec2:CreateVpcEndpoint"] == 12 && calls["ram:AcceptResourceShareInvitation"] == 12, "\(calls)")
 
+            let cost = try figure("probeCost")
+            #expect((cost["cpuMillisecondsPerProbe"] as? Double ?? 0) > 0, "\(cost)")
+            let onboardFullPool = try figure("onboardFullPool")
+            #expect(onboardFullPool["endpointsInFullVpcs"] as? Int == 0 && onboardFullPool["refusedCreates"] as? Int == 2, "\(onboardFullPool)")
+
             let sweep = try figure("probeSweep")
             #expect(sweep["endpoints"] as? Int == 20 && sweep["ok"] as? Int == 20, "\(sweep)")
             #expect((sweep["sweeps"] as? [Double])?.count == 2)

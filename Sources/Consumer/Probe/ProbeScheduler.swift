@@ -57,6 +57,15 @@ public final class ProbeScheduler: Sendable {
         /// The last probe ran out of time: this one is expected to hang again.
         public var expectedSlow = false
 
+        /// A target of `customer` (which has an id: it is stored) through `endpoint` at `dnsName`.
+        public init(customer: Customer, endpoint: EndpointRecord, dnsName: String, expectedSlow: Bool = false) {
+            self.customer = customer
+            self.customerId = customer.id ?? 0
+            self.endpoint = endpoint
+            self.dnsName = dnsName
+            self.expectedSlow = expectedSlow
+        }
+
         /// Why a customer cannot be probed now.
         enum Unprobeable: Error, Equatable {
             /// Not ready: nothing to probe yet, or any more (not a fault).
@@ -68,10 +77,10 @@ public final class ProbeScheduler: Sendable {
         /// Only names recorded from our endpoints' associations are ever probed.
         static func make(customer: Customer, endpoint: EndpointRecord?, lastProbe: ProbeResultRecord?) -> Result<Target, Unprobeable> {
             guard customer.state == .ready else { return .failure(.notReady) }
-            guard let id = customer.id else { return .failure(.missing("no id")) }
+            guard customer.id != nil else { return .failure(.missing("no id")) }
             guard let endpoint else { return .failure(.missing("no live endpoint")) }
             guard let dns = endpoint.dnsName else { return .failure(.missing("no DNS name on endpoint \(endpoint.vpcEndpointId ?? "?")")) }
-            return .success(Target(customer: customer, customerId: id, endpoint: endpoint, dnsName: dns,
+            return .success(Target(customer: customer, endpoint: endpoint, dnsName: dns,
                                    expectedSlow: lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false))
         }
     }
