@@ -130,10 +130,11 @@ enum BlockingExchange {
     /// Sends the SSLRequest and judges the reply (``SSLRequestReply/Answer``) by `deadline`; nil: none came in time.
     static func exchange(_ fd: Int32, deadline: NIODeadline, settle: TimeAmount) -> SSLRequestReply.Answer? {
         let sent = SSLRequestReply.request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        // The peer may have answered (or closed) before the request went: read what it said first.
+        var sendFailure: Int32 = 0
         if sent < 0 {
-            let code = errno
-            // The peer may have answered (or closed) before the request went: read what it said first.
-            if code != EPIPE && code != ECONNRESET { return .failed(String(cString: strerror(code))) }
+            sendFailure = errno
+            if sendFailure != EPIPE && sendFailure != ECONNRESET { return .failed(String(cString: strerror(sendFailure))) }
         }
         var received: [UInt8] = []
         var firstByteAt: NIODeadline?
@@ -158,7 +159,8 @@ enum BlockingExchange {
                 break
             }
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count == 0 { return .closed(after: received) }
+            // A reset that the failed send consumed reads as an end of stream afterwards: still a reset.
+            if count == 0 { return received.isEmpty && sendFailure == ECONNRESET ? .reset : .closed(after: received) }
             if count < 0 {
                 let code = errno
                 if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { continue }

@@ -17,7 +17,11 @@ extension PostgresProber {
         let started = ProbeThreads.shared.run {
             outcome.resolve(BlockingExchange.run(addresses: addresses, target: target, timeouts: timeouts))
         }
-        if !started { outcome.resolve(nil) }
+        if !started {
+            outcome.resolve(BlockingExchange.Outcome(
+                connect: .failure(ProbeFailure(.probeUnavailable, "this daemon could not start a thread for the probe", target: target)),
+                connectMs: 0))
+        }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { outcome.wait(with: $0) }
         } onCancel: {

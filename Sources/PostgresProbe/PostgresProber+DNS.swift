@@ -55,16 +55,20 @@ extension PostgresProber {
         let timeouts = self.timeouts
         let budget = timeouts.dns
         let started = NIODeadline.now()
-        let deadline = DeadlineThread.shared.schedule(at: started + TimeAmount(budget)) {
+        let expire: @Sendable () -> Void = {
             guard lookup.finish(timedOut: true) else { return }
             outcome.resolve(.dnsFailed(ProbeFailure(.dnsTimeout, "\(target.host): timed out after \(budget.probeText)", target: target),
                                        milliseconds: Self.milliseconds(from: started)))
         }
+        let deadline = DeadlineThread.shared.schedule(at: started + TimeAmount(budget), expire)
+        // No deadline thread (it could not start): an event loop's timer keeps the budget instead.
+        let fallback = deadline == nil ? eventLoopGroup.any().scheduleTask(in: TimeAmount(budget), expire) : nil
         let ran = ProbeThreads.shared.run {
             let resolved = resolver.lookUpNow(host: target.host, port: target.port)
             let dnsMilliseconds = Self.milliseconds(from: started)
             guard lookup.finish(timedOut: false) else { return }
             if let deadline { DeadlineThread.shared.cancel(deadline) }
+            fallback?.cancel()
             switch resolved {
             case .failure(let error):
                 outcome.resolve(.dnsFailed(Self.dnsFailure(error, target: target), milliseconds: dnsMilliseconds))
@@ -80,7 +84,8 @@ extension PostgresProber {
         }
         if !ran {
             if let deadline { DeadlineThread.shared.cancel(deadline) }
-            outcome.resolve(.dnsFailed(ProbeFailure(.dnsFailed, "\(target.host): could not start a resolver thread", target: target),
+            fallback?.cancel()
+            outcome.resolve(.dnsFailed(ProbeFailure(.probeUnavailable, "this daemon could not start a thread for the probe", target: target),
                                        milliseconds: Self.milliseconds(from: started)))
         }
         return await withTaskCancellationHandler {

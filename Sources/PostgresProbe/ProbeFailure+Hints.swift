@@ -96,6 +96,9 @@ extension ProbeFailure {
             }
         case .cancelled:
             return "The probe was cancelled (the daemon is stopping); it says nothing about the database."
+        case .probeUnavailable:
+            return "This daemon could not start a thread for the probe (its thread or task limit, e.g. systemd's TasksMax: "
+                + "systemctl show privatelink-consumer -p TasksMax,TasksCurrent); it says nothing about the database."
         default:
             return genericHint
         }

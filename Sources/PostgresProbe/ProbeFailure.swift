@@ -56,6 +56,8 @@ public struct ProbeFailure: Sendable, Hashable, CustomStringConvertible {
         // any stage
         /// The caller cancelled the probe; it says nothing about the database.
         public static let cancelled = Self("cancelled")
+        /// This daemon could not start a thread for the probe (its thread or task limit); says nothing about the database.
+        public static let probeUnavailable = Self("probeUnavailable")
 
         /// Every kind, for documentation and exhaustive tests.
         public static let all: [Kind] = [
@@ -63,7 +65,7 @@ public struct ProbeFailure: Sendable, Hashable, CustomStringConvertible {
             .connectRefused, .connectTimeout, .connectReset, .connectUnreachable, .connectFailed,
             .notPostgres, .postgresTimeout, .earlyClose,
             .passwordFileUnreadable, .loginRejected, .databaseMissing, .loginTimeout, .loginFailed,
-            .cancelled,
+            .cancelled, .probeUnavailable,
         ]
     }
 

@@ -69,11 +69,14 @@ final class ProbeThreads: @unchecked Sendable {
     /// A thread's life: its job, then idle until the next one or until `idleSeconds` pass without one.
     private func serve(_ worker: Worker) {
         while true {
-            pthread_mutex_lock(mutex)
-            let job = worker.job
-            worker.job = nil
-            pthread_mutex_unlock(mutex)
-            job?()
+            do {
+                // Scoped: nothing the job captured stays alive while the thread waits idle.
+                pthread_mutex_lock(mutex)
+                let job = worker.job
+                worker.job = nil
+                pthread_mutex_unlock(mutex)
+                job?()
+            }
 
             pthread_mutex_lock(mutex)
             idle.append(worker)

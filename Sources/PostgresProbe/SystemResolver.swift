@@ -13,8 +13,9 @@ import Darwin
 /// ``ProbeThreads``), bounded by `timeout`.
 ///
 /// getaddrinfo cannot be cancelled; a lookup that outlives its timeout finishes in the background (glibc
-/// gives up after the `timeout`/`attempts` of resolv.conf). At most `maxOutstandingLookups` such threads
-/// exist at once; past that, lookups fail at once as timeouts instead of piling up threads.
+/// gives up after the `timeout`/`attempts` of resolv.conf). At most `maxOutstandingLookups` getaddrinfo calls
+/// run at once; past that, lookups fail at once as timeouts instead of piling up threads. (A probe's thread
+/// also connects; the probes in flight, `ProbeScheduler`'s `inFlightLimit`, bound those threads.)
 public struct SystemResolver: HostResolver {
     /// The most getaddrinfo calls (including abandoned ones) that may run at once in this process.
     public var maxOutstandingLookups: Int
@@ -107,6 +108,7 @@ public struct SystemResolver: HostResolver {
     }
 
     private static func error(status: Int32) -> ResolveError {
+        let code = errno  // before anything else can change it
         let text = String(cString: gai_strerror(status))
         switch status {
         case EAI_NONAME:
@@ -119,7 +121,7 @@ public struct SystemResolver: HostResolver {
             return ResolveError(.noAnswer, text)
         #endif
         case EAI_SYSTEM:
-            return ResolveError(.failed, "\(text): \(String(cString: strerror(errno)))")
+            return ResolveError(.failed, "\(text): \(String(cString: strerror(code)))")
         default:
             return ResolveError(.failed, text)
         }
