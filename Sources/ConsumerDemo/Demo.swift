@@ -34,12 +34,16 @@ public enum Demo {
         simulator.addInvitation(sender: "111122223333", shareName: "acme-rds", resources: [SharedResource(arn: acme)])
         simulator.addInvitation(sender: "444455556666", shareName: "globex-rds", resources: [SharedResource(arn: globex)])
         simulator.addInvitation(sender: "555566667777", shareName: "who-is-this", resources: [SharedResource(arn: stranger)])
-        // globex made the setup guide's third mistake: its resource configuration points at an IP.
-        simulator.setResourceConfiguration(SimulatedResourceConfiguration(arn: globex, definition: .ip(address: "10.0.12.34")))
+        // The configurations carry the ports the demo really uses (acme's database, globex's closed port), so that
+        // only globex shows a warning: it made the setup guide's third mistake, pointing at an IP.
+        let ports = (acme: postgresPort ?? closedPort, globex: closedPort)
+        simulator.setResourceConfiguration(SimulatedResourceConfiguration(arn: acme, portRanges: [String(ports.acme)]))
+        simulator.setResourceConfiguration(SimulatedResourceConfiguration(arn: globex, definition: .ip(address: "10.0.12.34"),
+                                                                          portRanges: [String(ports.globex)]))
         print("\(simulator.endpointURL): 3 pending RAM invitations (acme, globex, and one nobody registered); "
               + "globex's resource configuration is an IP resource")
         do {
-            try await walkthrough(work: work, simulator: simulator, ports: (postgresPort ?? closedPort, closedPort),
+            try await walkthrough(work: work, simulator: simulator, ports: ports,
                                   arns: (acme, globex), logger: logger, print: print, step: step)
         } catch {
             try? await simulator.shutdown()

@@ -248,13 +248,15 @@ struct Run: AsyncParsableCommand {
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "One row per customer (state, endpoint, DNS name, health, hint) and the invitations not accepted."
+        abstract: "One row per customer (state, health, last probe, failing checks, hint; --wide adds the endpoint, its VPC and DNS name) and the invitations not accepted."
     )
     @OptionGroup var options: GlobalOptions
     @Flag(help: "Print JSON (the documented contract).") var json = false
+    @Flag(help: "Print every column whole (endpoint, VPC, DNS name, the checks' and hints' full sentences) instead of fitting 120 columns.")
+    var wide = false
 
     func run() async throws {
-        try await perform(options) { _ in try await StatusCommand.render(try options.app(), json: json) }
+        try await perform(options) { _ in try await StatusCommand.render(try options.app(), json: json, wide: wide) }
     }
 }
 

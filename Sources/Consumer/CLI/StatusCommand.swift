@@ -101,7 +101,11 @@ public enum StatusCommand {
         }
     }
 
-    public static func render(_ app: ConsumerApp, json: Bool) async throws -> String {
+    /// The width the text `status` fits (names up to 20 characters), whatever the terminal: output that scripts
+    /// read does not change with the window. `--wide` prints every column whole.
+    public static let width = 120
+
+    public static func render(_ app: ConsumerApp, json: Bool, wide: Bool = false, now: Date = Date()) async throws -> String {
         let store = try await app.openStore()
         let snapshot = try await store.statusSnapshot()
         // PostgreSQL state only: which daemon is active (the lease's holder), or none.
@@ -149,13 +153,50 @@ public enum StatusCommand {
             }
             lines.append("")
         }
+        lines += wide ? wideText(customers, invitations, capacity) : text(customers, invitations, capacity, now: now)
+        return lines.joined(separator: "\n")
+    }
+
+    /// The default text: one short row per customer (kubectl's habits), fitting ``width`` columns: the failing
+    /// checks by name, the hint cut with `…`. The whole sentences are in `explain`, `customer show`, `--json`
+    /// and `--wide`.
+    static func text(_ customers: [CustomerRow], _ invitations: [InvitationRow], _ capacity: [CapacityRow], now: Date) -> [String] {
+        var lines: [String] = []
         if customers.isEmpty {
             lines.append("no customers registered")
         } else {
-            var table = TextTable("CUSTOMER", "STATE", "HEALTH", "ENDPOINT", "DNS NAME", "LAST PROBE", "WARNING", "HINT")
+            var table = TextTable("CUSTOMER", "STATE", "HEALTH", "LAST PROBE", "WARNING", "HINT")
+            for row in customers {
+                let probe = row.lastProbe.map { "\($0.ok ? "ok" : $0.stage) \(age(since: $0.time, now: now))" } ?? "-"
+                table.add(row.name, row.state, row.health, probe, failingChecks(row.checks), row.hint ?? row.stateDetail ?? "-")
+            }
+            lines.append(table.render(maxWidth: width))
+        }
+        if !invitations.isEmpty {
+            lines.append("")
+            lines.append("invitations not accepted:")
+            var table = TextTable("INVITATION", "SENDER", "DECISION", "REASON", "AGE", "RESOURCES")
+            for row in invitations {
+                table.add(row.invitationArn.components(separatedBy: "/").last ?? row.invitationArn, row.senderAccountId,
+                          row.decision, row.reason ?? "-", age(since: row.firstSeen, now: now),
+                          row.resources.map { $0.components(separatedBy: "/").last ?? $0 }.joined(separator: ", "))
+            }
+            lines.append(table.render(maxWidth: width, indent: 2).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+        lines += capacityLines(capacity, maxWidth: width)
+        return lines
+    }
+
+    /// `status --wide`: every column whole (as `status` printed before it fitted a terminal), with the VPC.
+    static func wideText(_ customers: [CustomerRow], _ invitations: [InvitationRow], _ capacity: [CapacityRow]) -> [String] {
+        var lines: [String] = []
+        if customers.isEmpty {
+            lines.append("no customers registered")
+        } else {
+            var table = TextTable("CUSTOMER", "STATE", "HEALTH", "ENDPOINT", "VPC", "DNS NAME", "LAST PROBE", "WARNING", "HINT")
             for row in customers {
                 let probe = row.lastProbe.map { "\($0.ok ? "ok" : "failed at \($0.stage)") \(Timestamp.string($0.time).prefix(19))" } ?? "-"
-                table.add(row.name, row.state, row.health, row.vpcEndpointId ?? "-", row.dnsName ?? "-", probe,
+                table.add(row.name, row.state, row.health, row.vpcEndpointId ?? "-", row.vpcId ?? "-", row.dnsName ?? "-", probe,
                           Self.warning(row.checks), row.hint ?? row.stateDetail ?? "")
             }
             lines.append(table.render())
@@ -171,17 +212,37 @@ public enum StatusCommand {
             }
             lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
-        if !capacity.isEmpty {
-            lines.append("")
-            lines.append("capacity (Resource endpoints per VPC, as the last pass saw them):")
-            var table = TextTable("REGION", "VPC", "ENDPOINTS", "LIMIT", "LIMIT FROM", "FULL")
-            for row in capacity {
-                table.add(row.region, row.vpcId, "\(row.endpoints)", "\(row.limit)", row.limitSource,
-                          row.fullBecause.map { "yes (\($0))" } ?? (row.endpoints >= row.limit ? "yes" : "-"))
-            }
-            lines.append(table.render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        lines += capacityLines(capacity, maxWidth: nil)
+        return lines
+    }
+
+    /// Each region's pool, as the last pass saw it.
+    static func capacityLines(_ capacity: [CapacityRow], maxWidth: Int?) -> [String] {
+        guard !capacity.isEmpty else { return [] }
+        var table = TextTable("REGION", "VPC", "ENDPOINTS", "LIMIT", "LIMIT FROM", "FULL")
+        for row in capacity {
+            table.add(row.region, row.vpcId, "\(row.endpoints)", "\(row.limit)", row.limitSource,
+                      row.fullBecause.map { "yes (\($0))" } ?? (row.endpoints >= row.limit ? "yes" : "-"))
         }
-        return lines.joined(separator: "\n")
+        return ["", "capacity (Resource endpoints per VPC, as the last pass saw them):",
+                table.render(maxWidth: maxWidth, indent: 2).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")]
+    }
+
+    /// How long ago, as kubectl says it: `45s`, `12m`, `5h`, `3d`.
+    static func age(since time: Date, now: Date) -> String {
+        let seconds = max(0, Int(now.timeIntervalSince(time)))
+        switch seconds {
+        case ..<60: return "\(seconds)s"
+        case ..<3600: return "\(seconds / 60)m"
+        case ..<(48 * 3600): return "\(seconds / 3600)h"
+        default: return "\(seconds / 86400)d"
+        }
+    }
+
+    /// The failing checks by name (`definition, port`), `-` when none fails.
+    static func failingChecks(_ checks: [CheckView]) -> String {
+        let failing = checks.filter { $0.verdict == CheckVerdict.fail.rawValue }.map(\.check)
+        return failing.isEmpty ? "-" : failing.joined(separator: ", ")
     }
 
     /// The failing checks in a few words (`-` when none fails): each with its detail and the setup step.

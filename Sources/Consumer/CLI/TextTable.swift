@@ -16,7 +16,25 @@ public struct TextTable: Sendable {
         rows.append(cells)
     }
 
-    public func render() -> String {
+    /// The table; with `maxWidth`, the last column's cells are cut to fit (ending in `…`), never below its
+    /// header's width, so that every line is at most `maxWidth` characters when the other columns allow it.
+    /// `indent` is the width of what each line will be prefixed with.
+    public func render(maxWidth: Int? = nil, indent: Int = 0) -> String {
+        var rows = self.rows
+        if let maxWidth, let last = headers.indices.last {
+            var others = 0
+            for index in 0..<last {
+                others += max(headers[index].count, rows.map { index < $0.count ? $0[index].count : 0 }.max() ?? 0) + 2
+            }
+            let room = max(headers[last].count, maxWidth - indent - others)
+            for row in rows.indices where last < rows[row].count && rows[row][last].count > room {
+                rows[row][last] = String(rows[row][last].prefix(room - 1)) + "…"
+            }
+        }
+        return Self(headers: headers, rows: rows).renderAll()
+    }
+
+    private func renderAll() -> String {
         var widths = headers.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {

@@ -92,15 +92,19 @@ public final class PostgresStore: StateStore {
         return try await pool.withConnection(timeout: timeout) { connection in
             try await PostgresTransaction.run(on: connection, logger: logger) { connection in
                 let session = Session(connection: connection, logger: logger)
-                try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
                 if let fence {
+                    // One round trip: the write lock (the FROM item, taken first), then the lease row, shared until
+                    // the commit so that no takeover can complete under this write.
                     let holds = try await session.int("""
-                        SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch)
-                          AND expiresAt > clock_timestamp() FOR SHARE
+                        SELECT (SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch)
+                                  AND expiresAt > clock_timestamp() FOR SHARE)
+                        FROM (SELECT pg_advisory_xact_lock(\(Self.writeLock))) AS locked
                         """)
                     guard holds != nil else {
                         throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); another daemon is active or the lease ran out, so nothing was written")
                     }
+                } else {
+                    try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
                 }
                 return try await body(session)
             }
