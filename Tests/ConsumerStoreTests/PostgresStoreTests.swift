@@ -242,7 +242,8 @@ import TestSupport
         let config = try await TestPostgresDatabase.make(leaseSeconds: 5)
         let storeA = try await PostgresStore.open(config)
         let storeB = try await PostgresStore.open(config)
-        guard case .leading(let held, _, _) = try await Self.claimPatiently(storeA, Self.a, leaseSeconds: 5) else {
+        // A long lease while the stage is set (a loaded machine may take seconds here); it is cut to 3 s below.
+        guard case .leading(let held, _, _) = try await Self.claimPatiently(storeA, Self.a, leaseSeconds: 60) else {
             Issue.record("a did not take the free lease"); return
         }
         storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: held.epoch))

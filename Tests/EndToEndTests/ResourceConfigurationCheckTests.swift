@@ -34,10 +34,14 @@ extension DaemonEndToEnd {
         #expect(checks("denied").values.allSatisfy { $0 == "unknown" } && checks("denied").count == 4)
         #expect(checks("wrongport")["port"] == "fail")
 
+        // `status` names the failing checks; `status --wide` says them whole, with the setup step.
         let text = try await harness.cli(["status"])
         #expect(text.status == 0)
         let ipLine = text.stdout.split(separator: "\n").first { $0.hasPrefix("ipdb") } ?? ""
-        #expect(ipLine.contains("definition: an IP resource") && ipLine.contains("setup step 4"), "\(ipLine)")
+        #expect(ipLine.contains(" definition ") && !ipLine.contains("setup step 4"), "\(ipLine)")
+        let wide = try await harness.cli(["status", "--wide"])
+        let ipWide = wide.stdout.split(separator: "\n").first { $0.hasPrefix("ipdb") } ?? ""
+        #expect(ipWide.contains("definition: an IP resource") && ipWide.contains("setup step 4"), "\(ipWide)")
 
         // A verdict change is one `kind: check` line; the same verdict on a later pass writes nothing more.
         try await harness.pass()

@@ -23,10 +23,7 @@ public enum ProcessRunner {
     /// Starts `executable` and waits for it, with `environment` replacing (not adding to) the child's.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                            stdin: String? = nil) async throws -> ProcessOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        return try await runToCompletion(process, stdin: stdin ?? "")
+        // Not Foundation's Process: its run() crashes the test process now and then on Linux (see spawnToCompletion).
+        try await spawnToCompletion(executable, arguments, environment: environment, stdin: stdin ?? "")
     }
 }
