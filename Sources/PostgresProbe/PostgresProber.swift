@@ -10,8 +10,10 @@ import Synchronization
 /// Every stage runs under its own budget from ``ProbeTimeouts`` and is abandoned, not awaited, when the
 /// budget runs out, so a probe never takes longer than ``ProbeTimeouts/total`` and a hung target holds up
 /// nothing but its own probe. Cancelling the calling task ends the probe at once with
-/// ``ProbeFailure/Kind/cancelled``. Nothing blocks a cooperative thread: DNS runs on a thread of its own
-/// (``SystemResolver``), sockets on SwiftNIO's event loops. Concurrency limits are the caller's.
+/// ``ProbeFailure/Kind/cancelled``. Nothing blocks a cooperative thread: DNS, the connection and the
+/// SSLRequest run as one blocking job on a probe thread (``ProbeThreads``, ``BlockingExchange``), each wait a
+/// `poll` within its stage's budget; the login on SwiftNIO's event loops (PostgresNIO). Concurrency limits are
+/// the caller's.
 public struct PostgresProber: Sendable {
     /// The per-stage budgets.
     public let timeouts: ProbeTimeouts
