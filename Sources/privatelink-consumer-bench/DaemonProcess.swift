@@ -132,6 +132,11 @@ final class DaemonProcess: Sendable {
         return seconds
     }
 
+    /// The most resident memory the process has had so far (VmHWM), in MiB.
+    func peakRssMiB() throws -> Double {
+        try field("VmHWM")
+    }
+
     /// VmRSS and VmHWM (peak) in MiB.
     private func memory() throws -> (rss: Double, hwm: Double) {
         (try field("VmRSS"), try field("VmHWM"))

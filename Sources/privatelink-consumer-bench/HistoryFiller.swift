@@ -28,4 +28,14 @@ enum HistoryFiller {
             try db.execute(sql: "UPDATE meta SET value = (SELECT max(id) FROM event) WHERE key = 'healthLogCursor'")
         }
     }
+
+    /// Points every customer of the state file at `port` (the bench's own fixture: its customers all resolve
+    /// to 127.0.0.1), so that a daemon started on it probes whatever listens there.
+    static func repoint(statePath: String, port: Int) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(15)
+        let queue = try DatabaseQueue(path: statePath, configuration: configuration)
+        defer { try? queue.close() }
+        try queue.write { db in try db.execute(sql: "UPDATE customer SET port = ?", arguments: [port]) }
+    }
 }

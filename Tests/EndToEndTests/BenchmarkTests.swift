@@ -48,6 +48,8 @@ extension DaemonEndToEnd {
             let idle = try figure("idle")
             #expect((idle["rssMiB"] as? Double ?? 0) > 1, "\(idle)")
             #expect(idle["cpuPercent"] is Double)
+            let startup = try figure("startup")
+            #expect((startup["seconds"] as? Double ?? 0) > 0 && (startup["peakRssMiB"] as? Double ?? 0) > 1, "\(startup)")
 
             let store = try figure("store")
             #expect((store["bytes"] as? Int ?? 0) > 1000)
