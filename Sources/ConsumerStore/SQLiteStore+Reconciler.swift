@@ -245,6 +245,18 @@ extension SQLiteStore {
         }
     }
 
+    public func probeTargetRows() async throws -> ProbeTargetRows {
+        try await read { db in
+            let customers = try Customer.filter(Column("state") == CustomerState.ready.rawValue).order(Column("name")).fetchAll(db)
+            let endpoints = try Self.liveEndpoints(db)
+            let timedOut = try Int64.fetchSet(db, sql: """
+                SELECT customerId FROM probeResult WHERE id IN (SELECT max(id) FROM probeResult GROUP BY customerId)
+                  AND ok = 0 AND errorKind LIKE '%Timeout'
+                """)
+            return ProbeTargetRows(customers: customers, endpoints: endpoints, timedOut: timedOut)
+        }
+    }
+
     public func recordCapacity(_ rows: [CapacityRecord]) async throws {
         try await write { db in
             try db.execute(sql: "DELETE FROM vpc_capacity")

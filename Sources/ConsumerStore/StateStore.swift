@@ -119,6 +119,8 @@ public protocol StateStore: Sendable {
 
     /// Everything `status` shows, read in one snapshot.
     func statusSnapshot() async throws -> StatusSnapshot
+    /// What a probe sweep needs, and nothing more, in one snapshot (see ``ProbeTargetRows``).
+    func probeTargetRows() async throws -> ProbeTargetRows
 
     /// The daemon holding the leadership lease now; nil when none does (and always with SQLite, where
     /// one daemon per file is held by a file lock instead).
@@ -151,6 +153,21 @@ public struct StatusSnapshot: Sendable {
     public var checks: [Int64: [StoredCheck]]
     /// Each region's VPC pool as the active daemon's last pass left it, by region then configured order.
     public var capacity: [CapacityRecord] = []
+}
+
+/// What a probe sweep reads: the ready customers, their live endpoints, and which of them last timed out
+/// (not the checks, the invitations or whole probe records `status` reads).
+public struct ProbeTargetRows: Sendable {
+    public var customers: [Customer]
+    public var endpoints: [Int64: EndpointRecord]
+    /// Customers whose newest probe ran out of time (a `…Timeout` failure).
+    public var timedOut: Set<Int64>
+
+    public init(customers: [Customer], endpoints: [Int64: EndpointRecord], timedOut: Set<Int64>) {
+        self.customers = customers
+        self.endpoints = endpoints
+        self.timedOut = timedOut
+    }
 }
 
 /// What the pass needs to choose which configurations to read: who was ever checked, and who is due.

@@ -87,3 +87,31 @@ import TestSupport
         #expect(try await store.statusSnapshot().capacity.map(\.vpcId) == ["vpc-0a"])
     }
 }
+
+/// What a probe sweep reads, on both backends: the ready customers, their live endpoints, and which of them last
+/// timed out: the newest probe of each decides, whatever came before it.
+@Suite struct ProbeTargetRowsTests {
+    static func probe(_ customerId: Int64, ok: Bool, errorKind: String?, at seconds: Double) -> ProbeResultRecord {
+        ProbeResultRecord(id: nil, customerId: customerId, time: Date(timeIntervalSince1970: seconds), ok: ok,
+                          stage: ok ? .postgres : .connect, errorKind: errorKind, error: ok ? nil : "e", hint: nil,
+                          latencyMs: [:], vpcEndpointId: nil, dnsName: "localhost", port: 5432)
+    }
+
+    @Test(arguments: Backend.allCases) func readyCustomersTheirEndpointsAndWhoLastTimedOut(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let slow = try await StoreFixtures.readyCustomer(store, name: "slow", arn: testARN(11), vpcEndpointId: "vpce-0000000000000000b")
+        let recovered = try await StoreFixtures.readyCustomer(store, name: "recovered", arn: testARN(12), vpcEndpointId: "vpce-0000000000000000c")
+        let refused = try await StoreFixtures.readyCustomer(store, name: "refused", arn: testARN(13), vpcEndpointId: "vpce-0000000000000000d")
+        _ = try await store.addCustomer(NewCustomer(name: "waiting", arn: try ResourceConfigurationARN.parse(testARN(14)).get()),
+                                        by: StoreFixtures.actor)
+        try await store.recordProbes([
+            Self.probe(slow.id!, ok: true, errorKind: nil, at: 1), Self.probe(slow.id!, ok: false, errorKind: "connectTimeout", at: 2),
+            Self.probe(recovered.id!, ok: false, errorKind: "postgresTimeout", at: 1), Self.probe(recovered.id!, ok: true, errorKind: nil, at: 2),
+            Self.probe(refused.id!, ok: false, errorKind: "connectRefused", at: 1),
+        ], history: 10)
+        let rows = try await store.probeTargetRows()
+        #expect(rows.customers.map(\.name) == ["recovered", "refused", "slow"])
+        #expect(rows.endpoints[slow.id!]?.vpcEndpointId == "vpce-0000000000000000b")
+        #expect(rows.timedOut == [slow.id!])
+    }
+}

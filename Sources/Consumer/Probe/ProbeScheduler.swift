@@ -76,25 +76,29 @@ public final class ProbeScheduler: Sendable {
 
         /// Only names recorded from our endpoints' associations are ever probed.
         static func make(customer: Customer, endpoint: EndpointRecord?, lastProbe: ProbeResultRecord?) -> Result<Target, Unprobeable> {
+            make(customer: customer, endpoint: endpoint, lastTimedOut: lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false)
+        }
+
+        static func make(customer: Customer, endpoint: EndpointRecord?, lastTimedOut: Bool) -> Result<Target, Unprobeable> {
             guard customer.state == .ready else { return .failure(.notReady) }
             guard customer.id != nil else { return .failure(.missing("no id")) }
             guard let endpoint else { return .failure(.missing("no live endpoint")) }
             guard let dns = endpoint.dnsName else { return .failure(.missing("no DNS name on endpoint \(endpoint.vpcEndpointId ?? "?")")) }
-            return .success(Target(customer: customer, endpoint: endpoint, dnsName: dns,
-                                   expectedSlow: lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false))
+            return .success(Target(customer: customer, endpoint: endpoint, dnsName: dns, expectedSlow: lastTimedOut))
         }
     }
 
     /// Every customer the probe can reach now. A ready customer that cannot be probed is said (once, until
     /// the set changes) and counted: its health would otherwise just stop changing.
     public func targets() async throws -> [Target] {
-        let snapshot = try await store.statusSnapshot()
+        // Only what a sweep needs: not the checks, invitations and whole probe records `status` reads.
+        let rows = try await store.probeTargetRows()
         var targets: [Target] = []
         var faults: [String] = []
-        for customer in snapshot.customers {
+        for customer in rows.customers {
             let id = customer.id
-            switch Target.make(customer: customer, endpoint: id.flatMap { snapshot.endpoints[$0] },
-                               lastProbe: id.flatMap { snapshot.latestProbes[$0] }) {
+            switch Target.make(customer: customer, endpoint: id.flatMap { rows.endpoints[$0] },
+                               lastTimedOut: id.map { rows.timedOut.contains($0) } ?? false) {
             case .success(let target): targets.append(target)
             case .failure(.notReady): continue
             case .failure(.missing(let what)): faults.append("\(customer.name) (\(what))")

@@ -366,6 +366,20 @@ extension PostgresStore {
         try await write { session in try await session.note(event, customerId: customerId, detail: detail, at: time) }
     }
 
+    public func probeTargetRows() async throws -> ProbeTargetRows {
+        try await read(consistent: true) { session in
+            let customers = try await session.all(#"SELECT * FROM customer WHERE state = 'ready' ORDER BY name COLLATE "C", id"#,
+                                                  Customer.init(postgres:))
+            let endpoints = try await session.liveEndpoints()
+            let timedOut = try await session.all("""
+                SELECT customerId FROM (SELECT DISTINCT ON (customerId) customerId, ok, errorKind FROM probeResult
+                                        ORDER BY customerId, id DESC) AS newest
+                WHERE NOT ok AND errorKind LIKE '%Timeout'
+                """) { try $0("customerId", as: Int64.self) }
+            return ProbeTargetRows(customers: customers, endpoints: endpoints, timedOut: Set(timedOut))
+        }
+    }
+
     public func recordCapacity(_ rows: [CapacityRecord]) async throws {
         try await write { session in
             try await session.run("DELETE FROM vpc_capacity")
