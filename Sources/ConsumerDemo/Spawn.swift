@@ -11,13 +11,11 @@ import Glibc
 public func spawnToCompletion(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                               stdin: String = "") async throws -> ProcessOutput {
     var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1]
-    guard pipe(&input) == 0, pipe(&output) == 0, pipe(&errors) == 0 else {
+    guard makePipe(&input), makePipe(&output), makePipe(&errors) else {
         let code = errno
         for fd in input + output + errors where fd >= 0 { close(fd) }
         throw ThrowawayPostgresError("cannot make pipes for \(executable): \(String(cString: strerror(code)))")
     }
-    // Our ends must not reach the child (nor any other child started meanwhile).
-    for fd in input + output + errors { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -43,6 +41,12 @@ public func spawnToCompletion(_ executable: String, _ arguments: [String], envir
     let (writeEnd, readOut, readErr) = (input[1], output[0], errors[0])
     let bytes = Array(stdin.utf8)
     async let written: Void = onThread {
+        // A child that exits without reading makes write fail with EPIPE instead of killing us with SIGPIPE (blocked
+        // on this thread only: children must not inherit an ignored SIGPIPE).
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         var offset = 0
         while offset < bytes.count {
             let count = bytes[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
@@ -57,7 +61,9 @@ public func spawnToCompletion(_ executable: String, _ arguments: [String], envir
     let child = pid
     let exit = await onThread { () -> Int32 in
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        while waitpid(child, &status, 0) < 0 {
+            if errno != EINTR { return -1 }  // not ours to wait for: never a made-up success
+        }
         // Exited: its code; killed by a signal: the signal's number, as Foundation's terminationStatus says it.
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
     }
@@ -65,6 +71,20 @@ public func spawnToCompletion(_ executable: String, _ arguments: [String], envir
     let (out, err) = await (stdoutData, stderrData)
     return ProcessOutput(status: exit, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
 }
+
+/// A pipe whose ends close on exec, made so atomically (`pipe2`, looked up like `addCloseFrom`) when the C
+/// library has it: no child started meanwhile by another thread inherits them.
+private func makePipe(_ fds: inout [Int32]) -> Bool {
+    if let pipe2 = pipeWithFlags { return pipe2(&fds, O_CLOEXEC) == 0 }
+    guard pipe(&fds) == 0 else { return false }
+    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    return true
+}
+
+private let pipeWithFlags: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "pipe2") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
+}()
 
 /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; not in the Glibc module's headers):
 /// no descriptor of ours but the three reaches the child.

@@ -94,10 +94,12 @@ public final class PostgresStore: StateStore {
                 let session = Session(connection: connection, logger: logger)
                 if let fence {
                     // One round trip: the write lock (the FROM item, taken first), then the lease row, shared until
-                    // the commit so that no takeover can complete under this write.
+                    // the commit so that no takeover can complete under this write. The expiry is judged in the select
+                    // list, on the row version FOR SHARE locked (the newest), not in WHERE on the statement's snapshot,
+                    // which was taken before the wait for the write lock: a renewal meanwhile is seen, not a false fence.
                     let holds = try await session.int("""
-                        SELECT (SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch)
-                                  AND expiresAt > clock_timestamp() FOR SHARE)
+                        SELECT (SELECT CASE WHEN expiresAt > clock_timestamp() THEN epoch END FROM leader
+                                WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) FOR SHARE)
                         FROM (SELECT pg_advisory_xact_lock(\(Self.writeLock))) AS locked
                         """)
                     guard holds != nil else {
@@ -114,7 +116,20 @@ public final class PostgresStore: StateStore {
     /// Reads; `consistent` reads see one snapshot across several statements.
     func read<T: Sendable>(consistent: Bool = false, _ body: (Session) async throws -> T) async throws -> T {
         try await ensureSchema()
-        return try await pool.withConnection { connection in
+        let started = ContinuousClock.now
+        do {
+            return try await readOnce(consistent: consistent, body)
+        } catch let error as StoreError where error.code == .unavailable && ContinuousClock.now - started < .seconds(1) {
+            // A pooled connection the server closed (a restart) fails its first statement before the pool learns it
+            // is gone (the pool drops it then): a read, which changes nothing, is repeated once. Only a failure that
+            // came at once: a server that is down fails the repeat at once too, and one that does not answer is not
+            // waited for twice.
+            return try await readOnce(consistent: consistent, body)
+        }
+    }
+
+    private func readOnce<T: Sendable>(consistent: Bool, _ body: (Session) async throws -> T) async throws -> T {
+        try await pool.withConnection { connection in
             let session = Session(connection: connection, logger: logger)
             guard consistent else { return try await body(session) }
             return try await PostgresTransaction.run(on: connection, logger: logger) { connection in
