@@ -93,20 +93,35 @@ extension SQLiteStore {
     @discardableResult
     public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
         let time = now()
+        return try await write { db in try Self.changeEndpoint(rowId, change, at: time, in: db) }
+    }
+
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
+                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome) {
+        let time = now()
         return try await write { db in
-            guard var record = try EndpointRecord.fetchOne(db, key: rowId), change.from.contains(record.state) else { return false }
-            let moved = record.state != change.to
-            record.apply(change, at: time)
-            try record.update(db)
-            if let note = change.note {
-                try Self.note(note.event, customerId: record.customerId, detail: note.detail, at: time, in: db)
-            }
-            if moved, let next = change.failureNextAttempt {
-                try db.execute(sql: "UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = ? WHERE id = ?",
-                               arguments: [next, record.customerId])
-            }
-            return true
+            let changed = try Self.changeEndpoint(rowId, change, at: time, in: db)
+            guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return (changed, .stale(current: nil)) }
+            guard customer.state == request.from else { return (changed, .stale(current: customer.state)) }
+            return (changed, try Self.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                                      hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db))
         }
+    }
+
+    /// The compare-and-set of `changeEndpoint`, inside the caller's transaction.
+    static func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, at time: Date, in db: Database) throws -> Bool {
+        guard var record = try EndpointRecord.fetchOne(db, key: rowId), change.from.contains(record.state) else { return false }
+        let moved = record.state != change.to
+        record.apply(change, at: time)
+        try record.update(db)
+        if let note = change.note {
+            try Self.note(note.event, customerId: record.customerId, detail: note.detail, at: time, in: db)
+        }
+        if moved, let next = change.failureNextAttempt {
+            try db.execute(sql: "UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = ? WHERE id = ?",
+                           arguments: [next, record.customerId])
+        }
+        return true
     }
 
     /// Takes over an endpoint found in EC2 for a customer that has no current generation (ours from a
@@ -213,14 +228,26 @@ extension SQLiteStore {
     /// Records RAM's answer to our accept or reject call: the invitation's status and our decision, in one
     /// transaction (no read-then-write window for the CLI to slip into).
     public func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws {
+        _ = try await markInvitation(arn, status: status, decision: decision, then: [], by: .daemon)
+    }
+
+    public func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision, then requests: [TransitionRequest],
+                               by actor: LifecycleActor) async throws -> [TransitionOutcome] {
         let time = now()
-        try await write { db in
-            guard var record = try InvitationRecord.fetchOne(db, key: arn) else { return }
-            record.status = status
-            record.decision = decision
-            record.reason = nil
-            record.decidedAt = time
-            try record.update(db)
+        return try await write { db in
+            if var record = try InvitationRecord.fetchOne(db, key: arn) {
+                record.status = status
+                record.decision = decision
+                record.reason = nil
+                record.decidedAt = time
+                try record.update(db)
+            }
+            return try requests.map { request in
+                guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return .stale(current: nil) }
+                guard customer.state == request.from else { return .stale(current: customer.state) }
+                return try Self.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                                hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db)
+            }
         }
     }
 }

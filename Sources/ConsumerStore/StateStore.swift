@@ -71,6 +71,10 @@ public protocol StateStore: Sendable {
     func acceptToken(for invitationArn: String, proposed: String) async throws -> String
     /// Records RAM's answer to our accept or reject call.
     func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws
+    /// `markInvitation`, then each customer's lifecycle step it means (each its own compare-and-set), in one
+    /// transaction; the steps' outcomes in order.
+    func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision, then requests: [TransitionRequest],
+                        by actor: LifecycleActor) async throws -> [TransitionOutcome]
     /// Records a new endpoint generation's ClientToken and request before CreateVpcEndpoint is called; nil
     /// when the customer is no longer in `expected`.
     func beginEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, clientToken: String,
@@ -78,6 +82,10 @@ public protocol StateStore: Sendable {
     /// Compare-and-set on an endpoint generation; returns whether it applied.
     @discardableResult
     func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool
+    /// `changeEndpoint`, then the customer's lifecycle step `request` (its own compare-and-set on `from`), in one
+    /// transaction: what CreateVpcEndpoint's answer means, written as one outcome.
+    func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
+                        by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome)
     /// Takes over an endpoint found in EC2 for a customer with no current generation; nil when stale.
     func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
                        state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord?
@@ -191,6 +199,11 @@ extension StateStore {
 
     public func transition(_ request: TransitionRequest) async throws -> TransitionOutcome {
         try await transition(request, by: .daemon)
+    }
+
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange,
+                               then request: TransitionRequest) async throws -> (changed: Bool, transition: TransitionOutcome) {
+        try await changeEndpoint(rowId, change, then: request, by: .daemon)
     }
 
     public func events(customerId: Int64) async throws -> [LifecycleEvent] {

@@ -115,3 +115,31 @@ import TestSupport
         #expect(rows.timedOut == [slow.id!])
     }
 }
+
+/// CreateVpcEndpoint's answer and the lifecycle step it means, written as one outcome in one transaction, on both
+/// backends: the step keeps its own compare-and-set, and a stale step leaves the endpoint's change in place.
+@Suite struct EndpointOutcomeTests {
+    @Test(arguments: Backend.allCases) func theChangeAndTheStepAreOneWrite(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(21)).get()),
+                                               by: StoreFixtures.actor)
+        let row = try #require(try await store.beginEndpoint(customerId: acme.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                             clientToken: "token-acme", request: "{}"))
+        let created = EndpointChange(from: [.creating], to: .pending, vpcEndpointId: "vpce-0000000000000000e", awsState: "pending",
+                                     createAnswered: true, note: .init("endpoint_created", "vpce-0000000000000000e"))
+        let step = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .endpointRequested, detail: "created")
+        let written = try await store.changeEndpoint(row.id!, created, then: step)
+        #expect(written.changed)
+        guard case .applied(let event) = written.transition else { Issue.record("\(written.transition)"); return }
+        #expect(event.toState == .endpointPending)
+        #expect(try await store.customer(named: "acme")?.state == .endpointPending)
+        #expect(try await store.endpointGeneration(row.id!)?.vpcEndpointId == "vpce-0000000000000000e")
+
+        // A step planned from a state the customer has left is stale; the endpoint's change still stands.
+        let seen = EndpointChange(from: [.pending], to: .available, awsState: "available", dnsName: "acme.example", seen: true)
+        let again = try await store.changeEndpoint(row.id!, seen, then: step)
+        #expect(again.changed)
+        #expect(again.transition == .stale(current: .endpointPending))
+        #expect(try await store.endpointGeneration(row.id!)?.state == .available)
+    }
+}

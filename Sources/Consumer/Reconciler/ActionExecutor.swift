@@ -217,8 +217,13 @@ struct ActionExecutor: Sendable {
     /// Applies one lifecycle event; returns whether the customer is where the plan expected afterwards.
     @discardableResult
     func apply(_ request: TransitionRequest, run: inout PassRun) async throws -> Bool {
+        handle(try await store.transition(request), of: request, run: &run)
+    }
+
+    /// What a lifecycle step's outcome means for the rest of the pass (and the log).
+    func handle(_ outcome: TransitionOutcome, of request: TransitionRequest, run: inout PassRun) -> Bool {
         let name = run.states[request.customerId]?.name ?? "-"
-        switch try await store.transition(request) {
+        switch outcome {
         case .applied(let event):
             run.states[request.customerId]?.state = event.toState ?? request.from
             logger.info("customer state changed", metadata: [
@@ -262,16 +267,17 @@ struct ActionExecutor: Sendable {
             }
         }
         let accepted = outcome == .accepted || outcome == .alreadyAccepted
-        try await store.markInvitation(arn, status: status.description, decision: accepted ? .accepted : .pending)
+        let next = ReconcilePlanner.event(after: outcome, invitationArn: arn, accountId: accountId())
+        let requests = customers.filter { !run.stale.contains($0) }.compactMap { id in
+            run.states[id].map { TransitionRequest(customerId: id, from: $0.state, event: next.event, detail: next.detail, hint: next.hint) }
+        }
+        // RAM's answer and the lifecycle steps it means, in one transaction.
+        let outcomes = try await store.markInvitation(arn, status: status.description, decision: accepted ? .accepted : .pending,
+                                                      then: requests, by: .daemon)
         if accepted {
             logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.compactMap { run.states[$0]?.name }.joined(separator: ","))"])
         }
-        let next = ReconcilePlanner.event(after: outcome, invitationArn: arn, accountId: accountId())
-        for id in customers where !run.stale.contains(id) {
-            guard let customer = run.states[id] else { continue }
-            try await apply(TransitionRequest(customerId: id, from: customer.state, event: next.event, detail: next.detail, hint: next.hint),
-                            run: &run)
-        }
+        for (request, outcome) in zip(requests, outcomes) { _ = handle(outcome, of: request, run: &run) }
     }
 
     /// RejectResourceShareInvitation, the one AWS call that cannot be undone: the invitation is matched once
@@ -358,12 +364,19 @@ struct ActionExecutor: Sendable {
         }
         guard let customer = run.states[row.customerId] else { return nil }
         let (change, next) = ReconcilePlanner.after(outcome, row: row, customer: customer, policy: policy, now: now())
-        if try await store.changeEndpoint(row.id!, change) {
-            logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)"].merging(outcome.logMetadata) { a, _ in a })
-        }
+        // The answer and the lifecycle step it means, in one transaction (one round trip set less on PostgreSQL).
+        let changed: Bool
         if let next, let current = run.states[row.customerId] {
-            try await apply(TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
-                                              hint: next.hint), run: &run)
+            let request = TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
+                                            hint: next.hint)
+            let written = try await store.changeEndpoint(row.id!, change, then: request)
+            changed = written.changed
+            _ = handle(written.transition, of: request, run: &run)
+        } else {
+            changed = try await store.changeEndpoint(row.id!, change)
+        }
+        if changed {
+            logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)"].merging(outcome.logMetadata) { a, _ in a })
         }
         return outcome
     }

@@ -234,12 +234,31 @@ extension PostgresStore {
     }
 
     public func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws {
+        _ = try await markInvitation(arn, status: status, decision: decision, then: [], by: .daemon)
+    }
+
+    public func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision, then requests: [TransitionRequest],
+                               by actor: LifecycleActor) async throws -> [TransitionOutcome] {
         let time = now().storedPrecision
-        try await write { session in
+        return try await write { session in
             try await session.run("""
                 UPDATE invitation SET status = \(status), decision = \(decision.rawValue), reason = NULL, decidedAt = \(time)
                 WHERE invitationArn = \(arn)
                 """)
+            var outcomes: [TransitionOutcome] = []
+            for request in requests {
+                guard var customer = try await session.customer(id: request.customerId, lock: true) else {
+                    outcomes.append(.stale(current: nil))
+                    continue
+                }
+                guard customer.state == request.from else {
+                    outcomes.append(.stale(current: customer.state))
+                    continue
+                }
+                outcomes.append(try await session.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                                                  hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time))
+            }
+            return outcomes
         }
     }
 
@@ -259,29 +278,44 @@ extension PostgresStore {
     @discardableResult
     public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
         let time = now().storedPrecision
+        return try await write { session in try await Self.changeEndpoint(rowId, change, at: time, in: session) }
+    }
+
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
+                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome) {
+        let time = now().storedPrecision
         return try await write { session in
-            guard var record = try await session.one("SELECT * FROM endpoint WHERE id = \(rowId) FOR UPDATE", EndpointRecord.init(postgres:)),
-                  change.from.contains(record.state) else { return false }
-            let moved = record.state != change.to
-            record.apply(change, at: time)
-            try await session.run("""
-                UPDATE endpoint SET state = \(record.state.rawValue), vpcEndpointId = \(record.vpcEndpointId), vpcId = \(record.vpcId),
-                    awsState = \(record.awsState),
-                    dnsName = \(record.dnsName), lastError = \(record.lastError), createAnsweredAt = \(record.createAnsweredAt),
-                    lastSeenAt = \(record.lastSeenAt), deleteRequestedAt = \(record.deleteRequestedAt), updatedAt = \(record.updatedAt)
-                WHERE id = \(rowId)
-                """)
-            if let note = change.note {
-                try await session.note(note.event, customerId: record.customerId, detail: note.detail, at: time)
-            }
-            if moved, let next = change.failureNextAttempt {
-                try await session.run("""
-                    UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = \(next.storedPrecision)
-                    WHERE id = \(record.customerId)
-                    """)
-            }
-            return true
+            let changed = try await Self.changeEndpoint(rowId, change, at: time, in: session)
+            guard var customer = try await session.customer(id: request.customerId, lock: true) else { return (changed, .stale(current: nil)) }
+            guard customer.state == request.from else { return (changed, .stale(current: customer.state)) }
+            return (changed, try await session.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                                               hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time))
         }
+    }
+
+    /// The compare-and-set of `changeEndpoint`, inside the caller's transaction.
+    static func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, at time: Date, in session: Session) async throws -> Bool {
+        guard var record = try await session.one("SELECT * FROM endpoint WHERE id = \(rowId) FOR UPDATE", EndpointRecord.init(postgres:)),
+              change.from.contains(record.state) else { return false }
+        let moved = record.state != change.to
+        record.apply(change, at: time)
+        try await session.run("""
+            UPDATE endpoint SET state = \(record.state.rawValue), vpcEndpointId = \(record.vpcEndpointId), vpcId = \(record.vpcId),
+                awsState = \(record.awsState),
+                dnsName = \(record.dnsName), lastError = \(record.lastError), createAnsweredAt = \(record.createAnsweredAt),
+                lastSeenAt = \(record.lastSeenAt), deleteRequestedAt = \(record.deleteRequestedAt), updatedAt = \(record.updatedAt)
+            WHERE id = \(rowId)
+            """)
+        if let note = change.note {
+            try await session.note(note.event, customerId: record.customerId, detail: note.detail, at: time)
+        }
+        if moved, let next = change.failureNextAttempt {
+            try await session.run("""
+                UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = \(next.storedPrecision)
+                WHERE id = \(record.customerId)
+                """)
+        }
+        return true
     }
 
     public func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
