@@ -311,8 +311,6 @@ struct ActionExecutor: Sendable {
             || pool.contains { customer.hint == VpcCapacity.addressesHint(region: region, vpcId: $0.vpcId) })
     }
 
-    /// The customer waits in `endpoint_pending` with a hint naming the region, the quota and the two fixes; its
-    /// failures are not counted, and the next pass places it when a VPC has room.
     /// EC2 refused an endpoint in `vpcId` for want of room: full until the quota is read again (or it holds fewer).
     func noRoom(in vpcId: String, code: String, region: String, customer name: String, run: inout PassRun) {
         capacity.markFull(vpcId, region: region, code: code, endpoints: run.pool.first { $0.vpcId == vpcId }?.endpoints ?? 0)
@@ -321,6 +319,8 @@ struct ActionExecutor: Sendable {
                                                                            "aws.error": "\(code)", "customer": "\(name)"])
     }
 
+    /// The customer waits in `endpoint_pending` with a hint naming the region, the quota and the two fixes; its
+    /// failures are not counted, and the next pass places it when a VPC has room.
     func waitForRoom(_ id: Int64, region: String, share: String?, run: inout PassRun) async throws {
         guard let customer = run.states[id] else { return }
         // Still waiting for the same reason: nothing to write (a full pool costs no write per customer per pass).
@@ -364,7 +364,7 @@ struct ActionExecutor: Sendable {
         }
         guard let customer = run.states[row.customerId] else { return nil }
         let (change, next) = ReconcilePlanner.after(outcome, row: row, customer: customer, policy: policy, now: now())
-        // The answer and the lifecycle step it means, in one transaction (one round trip set less on PostgreSQL).
+        // The answer and the lifecycle step it means, in one transaction.
         let changed: Bool
         if let next, let current = run.states[row.customerId] {
             let request = TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
