@@ -287,7 +287,9 @@ import TestSupport
         }
         let tookOver = clock.now - started
         guard case .leading(let info, tookOver: true, previous: _)? = claim else { Issue.record("\(String(describing: claim))"); return }
-        #expect(info.epoch == 2)
+        // B leads under a new epoch (a claim whose answer was lost under load and was repeated takes over from
+        // itself once more: 3).
+        #expect(info.holder == Self.b.holder && info.epoch >= 2, "\(info)")
         // The server ends the idle transaction after half a lease (2.5 s); the frozen write would hold the
         // row for 12 s.
         #expect(tookOver < .seconds(7), "the frozen transaction held the lease row for \(tookOver)")
