@@ -333,6 +333,10 @@ public enum Schema {
             -- CASE: evaluated lazily, so that no row's request can make the upgrade fail; one naming no VPC is left without.
             UPDATE endpoint SET vpcId = json_extract(createRequest, '$.vpcId')
                 WHERE CASE WHEN json_valid(createRequest) THEN coalesce(json_extract(createRequest, '$.vpcId') GLOB 'vpc-?*', 0) ELSE 0 END;
+            -- An endpoint never moves: the VPC a generation records stays, whoever writes.
+            CREATE TRIGGER endpoint_vpc_kept BEFORE UPDATE OF vpcId ON endpoint
+            WHEN OLD.vpcId IS NOT NULL AND NEW.vpcId IS NOT OLD.vpcId
+            BEGIN SELECT RAISE(ABORT, 'lifecycle: an endpoint never moves: its VPC is kept'); END;
             CREATE TABLE vpc_capacity (
                 region TEXT NOT NULL CHECK (length(region) > 0),
                 vpcId TEXT NOT NULL CHECK (vpcId GLOB 'vpc-?*'),

@@ -54,6 +54,13 @@ import TestSupport
         await #expect(throws: ConstraintRefusal.self) {
             try await opened.raw("UPDATE endpoint SET vpcId = 'subnet-0a1' WHERE id = ?", [.integer(Int(row.id!))])
         }
+        // Once recorded, a generation's VPC stays (an endpoint never moves), whoever writes.
+        try await opened.raw("UPDATE endpoint SET vpcId = 'vpc-0a1' WHERE id = ?", [.integer(Int(row.id!))])
+        let moved = await #expect(throws: ConstraintRefusal.self) {
+            try await opened.raw("UPDATE endpoint SET vpcId = 'vpc-0b2' WHERE id = ?", [.integer(Int(row.id!))])
+        }
+        #expect(moved?.description.contains("never moves") == true, "\(moved.map(String.init(describing:)) ?? "-")")
+        #expect(try await opened.store.endpointGeneration(row.id!)?.vpcId == "vpc-0a1")
         await #expect(throws: ConstraintRefusal.self) {
             try await opened.raw("""
                 INSERT INTO vpc_capacity (region, vpcId, position, endpoints, endpointLimit, limitSource, changedAt)

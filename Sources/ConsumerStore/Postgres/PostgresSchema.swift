@@ -75,6 +75,13 @@ public enum PostgresSchema {
         END $$;
         UPDATE endpoint SET vpcId = plc_request_vpc(createRequest) WHERE createRequest IS NOT NULL;
         DROP FUNCTION plc_request_vpc(TEXT);
+        CREATE FUNCTION endpoint_vpc_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'lifecycle: an endpoint never moves: its VPC is kept' USING ERRCODE = 'check_violation';
+        END $$;
+        CREATE TRIGGER endpoint_vpc_kept BEFORE UPDATE OF vpcId ON endpoint
+            FOR EACH ROW WHEN (OLD.vpcId IS NOT NULL AND NEW.vpcId IS DISTINCT FROM OLD.vpcId)
+            EXECUTE FUNCTION endpoint_vpc_kept();
         CREATE TABLE vpc_capacity (
             region TEXT NOT NULL CHECK (length(region) > 0),
             vpcId TEXT NOT NULL CHECK (vpcId ~ '^vpc-.+'),
