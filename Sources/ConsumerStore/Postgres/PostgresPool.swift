@@ -39,10 +39,14 @@ final class PostgresPool: Sendable {
     /// Runs `body` on a connection of its own, within `operationTimeout`. A connection that fails is closed
     /// and forgotten; the error is translated into a `StoreError` naming the database and the cause, never
     /// the password.
-    func withConnection<T: Sendable>(timeout: Duration? = nil, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// - Parameter idempotent: `body` changes nothing (a read): when it fails because the idle connection it was
+    ///   given turned out dead (the server restarted; the pool had not seen the close yet), the pool drops its
+    ///   other idle connections, which died with it, and runs `body` once more on a new one.
+    func withConnection<T: Sendable>(timeout: Duration? = nil, idempotent: Bool = false,
+                                     _ body: (PostgresConnection) async throws -> T) async throws -> T {
         let operationTimeout = timeout ?? operationTimeout
         let deadline = ContinuousClock.now + operationTimeout
-        let connection = try await lease(until: deadline)
+        let (connection, reused) = try await lease(until: deadline)
         // The server's statement_timeout cannot help when the server is gone: close the connection under
         // the operation when its deadline passes, which fails whatever it waits for.
         // nil: running; true: the watchdog fired (the connection is being closed); false: the operation
@@ -72,8 +76,13 @@ final class PostgresPool: Sendable {
             return value
         } catch {
             let expired = finish()
-            let broken = expired || connection.isClosed || PostgresErrors.isConnectionFailure(error)
+            let lost = PostgresErrors.isConnectionFailure(error)
+            let broken = expired || connection.isClosed || lost
             await state.giveBack(connection, broken: broken)
+            if idempotent, reused, lost, !expired {
+                await state.dropIdle()
+                return try await withConnection(timeout: timeout, idempotent: false, body)
+            }
             if expired {
                 throw StoreError(.unavailable, "state database \(location): no answer within \(operationTimeout); the connection was closed")
             }
@@ -91,7 +100,8 @@ final class PostgresPool: Sendable {
         for connection in await state.takeIdle(keeping: 0) { try? await connection.close() }
     }
 
-    private func lease(until deadline: ContinuousClock.Instant) async throws -> PostgresConnection {
+    /// A connection, and whether it was an idle one (which the server may have closed meanwhile).
+    private func lease(until deadline: ContinuousClock.Instant) async throws -> (PostgresConnection, reused: Bool) {
         let lease: State.Lease
         do {
             lease = try await state.acquire(until: deadline)
@@ -100,10 +110,10 @@ final class PostgresPool: Sendable {
         }
         switch lease {
         case .reuse(let connection):
-            return connection
+            return (connection, true)
         case .connect(let id):
             do {
-                return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                return (try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger), false)
             } catch {
                 await state.connectFailed()
                 throw PostgresErrors.translate(error, location: location)
@@ -224,6 +234,13 @@ final class PostgresPool: Sendable {
 
         func connectFailed() {
             handOver()
+        }
+
+        /// Closes every idle connection (one of them was found dead: the server restarted).
+        func dropIdle() {
+            let dropped = idle
+            idle = []
+            for connection in dropped { Task { try? await connection.close() } }
         }
 
         func giveBack(_ connection: PostgresConnection, broken: Bool) {

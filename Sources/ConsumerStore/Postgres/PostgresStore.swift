@@ -116,20 +116,8 @@ public final class PostgresStore: StateStore {
     /// Reads; `consistent` reads see one snapshot across several statements.
     func read<T: Sendable>(consistent: Bool = false, _ body: (Session) async throws -> T) async throws -> T {
         try await ensureSchema()
-        let started = ContinuousClock.now
-        do {
-            return try await readOnce(consistent: consistent, body)
-        } catch let error as StoreError where error.code == .unavailable && ContinuousClock.now - started < .seconds(1) {
-            // A pooled connection the server closed (a restart) fails its first statement before the pool learns it
-            // is gone (the pool drops it then): a read, which changes nothing, is repeated once. Only a failure that
-            // came at once: a server that is down fails the repeat at once too, and one that does not answer is not
-            // waited for twice.
-            return try await readOnce(consistent: consistent, body)
-        }
-    }
-
-    private func readOnce<T: Sendable>(consistent: Bool, _ body: (Session) async throws -> T) async throws -> T {
-        try await pool.withConnection { connection in
+        // A read changes nothing: the pool may repeat it on a new connection when an idle one was found dead.
+        return try await pool.withConnection(idempotent: true) { connection in
             let session = Session(connection: connection, logger: logger)
             guard consistent else { return try await body(session) }
             return try await PostgresTransaction.run(on: connection, logger: logger) { connection in
