@@ -62,7 +62,7 @@ import TestSupport
     ] as [(Int64?, CustomerState, String?, String)])
     func probeTargets(id: Int64?, state: CustomerState, dns: String?, expected: String) {
         let endpoint = dns == "-" ? nil : Self.endpoint(dns: dns)
-        let result = ProbeScheduler.Target.make(customer: Self.customer(id: id, state: state), endpoint: endpoint, lastProbe: nil)
+        let result = ProbeScheduler.Target.make(customer: Self.customer(id: id, state: state), endpoint: endpoint, lastTimedOut: false)
         let described = switch result {
         case .success(let target): target.customerId == 7 && target.dnsName == dns ? "target" : "wrong target"
         case .failure(.notReady): "not ready"

@@ -29,8 +29,8 @@ import TestSupport
         }
         for _ in 0..<4 { try await pass() }
         // globex's endpoint fails; acme is removed.
-        let globex = harness.liveEndpoints()["globex"]?.first?.id ?? ""
-        _ = sim.failEndpoint(globex, code: "InsufficientCapacity", message: "no capacity")
+        let globex = try #require(harness.liveEndpoints()["globex"]?.first?.id, "globex was onboarded")
+        #expect(sim.failEndpoint(globex, code: "InsufficientCapacity", message: "no capacity"))
         #expect(try await harness.cli(["customer", "remove", "acme"]).status == 0)
         for _ in 0..<3 { try await pass() }
         #expect(output.contains("endpoint create answered"), "the story was logged: \(output.suffix(2000))")

@@ -17,10 +17,13 @@ import Glibc
         #expect(threads.run { while !release.load(ordering: .acquiring) { usleep(1000) } })
         #expect(threads.run { done.wrappingAdd(1, ordering: .relaxed) })
         try await waitFor { done.load(ordering: .relaxed) == 1 }
-        // That thread is idle now: the next job takes it instead of a new one.
+        // That thread is idle now: the next job takes it instead of a new one (a new thread would leave two idle).
         try await waitFor { threads.idleCount == 1 }
         #expect(threads.run { done.wrappingAdd(1, ordering: .relaxed) })
         try await waitFor { done.load(ordering: .relaxed) == 2 }
+        try await waitFor { threads.idleCount == 1 }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(threads.idleCount == 1, "the idle thread was not reused")
         release.store(true, ordering: .releasing)
         try await waitFor { threads.idleCount == 2 }
     }

@@ -75,10 +75,6 @@ public final class ProbeScheduler: Sendable {
         }
 
         /// Only names recorded from our endpoints' associations are ever probed.
-        static func make(customer: Customer, endpoint: EndpointRecord?, lastProbe: ProbeResultRecord?) -> Result<Target, Unprobeable> {
-            make(customer: customer, endpoint: endpoint, lastTimedOut: lastProbe.map { !$0.ok && ($0.errorKind ?? "").hasSuffix("Timeout") } ?? false)
-        }
-
         static func make(customer: Customer, endpoint: EndpointRecord?, lastTimedOut: Bool) -> Result<Target, Unprobeable> {
             guard customer.state == .ready else { return .failure(.notReady) }
             guard customer.id != nil else { return .failure(.missing("no id")) }
@@ -119,7 +115,7 @@ public final class ProbeScheduler: Sendable {
     public func target(for customer: Customer) async throws -> Target? {
         guard let id = customer.id else { return nil }
         let endpoint = try await store.liveEndpoint(customerId: id)
-        return try? Target.make(customer: customer, endpoint: endpoint, lastProbe: nil).get()
+        return try? Target.make(customer: customer, endpoint: endpoint, lastTimedOut: false).get()
     }
 
     /// One sweep over every target. Returns the results in target order.
