@@ -203,6 +203,29 @@ import TestSupport
         #expect(sim.endpoints.count == 1)
         #expect(sim.endpoint(earlier.vpcEndpointId)?.tags["privatelink-consumer:deployment"] == "default")
     }
+
+    /// The tag is a courtesy to other deployments: when EC2 will not take it, the adoption stands, is said, and
+    /// nothing else is made.
+    @Test func anAdoptionStandsWhenTheTagCannotBeAdded() async throws {
+        let harness = try await DaemonHarness()
+        defer { Task { await harness.shutdown() } }
+        let sim = harness.simulator
+        let arn = testARN(82)
+        sim.addOrganizationShare(owner: CapacityEndToEndTests.ours, shareName: "acme", resources: [SharedResource(arn: arn)])
+        var request = ResourceEndpointRequest.test(arn, clientToken: "earlier-build-2")
+        request.tags = request.tags.filter { $0.key != "privatelink-consumer:deployment" }
+        let earlier = try await SimulatorClients(sim).ec2.createResourceEndpoint(request)
+        sim.inject(SimulatorFault(.serverError, on: .operation(.ec2, "CreateTags"), times: 100))
+        try await harness.register("acme", arn: arn)
+        var log = ""
+        for _ in 0..<4 {
+            log += try await harness.pass().stderr
+            if try await harness.states()["acme"] == "ready" { break }
+        }
+        #expect(try await harness.states()["acme"] == "ready")
+        #expect(sim.endpoints.count == 1 && sim.endpoint(earlier.vpcEndpointId)?.tags["privatelink-consumer:deployment"] == nil)
+        #expect(log.contains("adopted endpoint not tagged with the deployment"), "\(log.suffix(1500))")
+    }
 }
 
 @Suite struct CapacityConfigTests {
