@@ -48,12 +48,12 @@ final class PostgresPool: Sendable {
         let deadline = ContinuousClock.now + operationTimeout
         let (connection, reused) = try await lease(until: deadline)
         // The server's statement_timeout cannot help when the server is gone: close the connection under
-        // the operation when its deadline passes, which fails whatever it waits for.
+        // the operation when its deadline passes, which fails whatever it waits for. The watchdog is a timer
+        // on the connection's event loop (no task of its own).
         // nil: running; true: the watchdog fired (the connection is being closed); false: the operation
         // finished first, and the watchdog must leave the connection alone (it may serve another one next).
         let fired = Race()
-        let watchdog = Task {
-            try await Task.sleep(until: deadline)
+        let watchdog = connection.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(max(.zero, deadline - ContinuousClock.now)))) {
             let fire = fired.state.withLock { state -> Bool in
                 guard state == nil else { return false }
                 state = true
@@ -70,7 +70,11 @@ final class PostgresPool: Sendable {
             }
         }
         do {
-            let value = try await body(connection)
+            // The body runs on the connection's event loop: each statement's answer resumes it there, with
+            // no hand-over to another thread and back per statement.
+            let value = try await withTaskExecutorPreference(EventLoopTaskExecutor(connection.eventLoop)) {
+                try await body(connection)
+            }
             let expired = finish()
             await state.giveBack(connection, broken: expired || connection.isClosed)
             return value
@@ -88,6 +92,11 @@ final class PostgresPool: Sendable {
             }
             throw PostgresErrors.translate(error, location: location)
         }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Closes idle connections beyond one.
@@ -345,5 +354,21 @@ enum PostgresErrors {
         if let error = error as? NIOSSLError { return "TLS: \(error)" }
         if let error = error as? BoringSSLError { return "TLS: \(error)" }
         return String(String(describing: error).prefix(200))
+    }
+}
+
+/// Runs a task's jobs on one event loop (SE-0417's task executor preference). A store operation's body
+/// prefers its connection's loop, where postgres-nio completes each answer: awaiting the answer then costs
+/// no wake-up of another thread.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

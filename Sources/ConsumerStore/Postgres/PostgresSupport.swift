@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// A statement on a connection that the server may have closed meanwhile.
 struct ConnectionClosed: Error {}
@@ -18,10 +19,69 @@ extension PostgresConnection {
     func statement(_ query: PostgresQuery, logger: Logger) async throws -> PostgresQueryResult {
         guard !isClosed else { throw ConnectionClosed() }
         let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
+        // One watch per connection fails what is pending when it closes; a callback per statement on the
+        // connection's close future would stay there until the connection closes, for every statement it ran.
+        guard let ticket = ClosingWatch.of(self).add(answer) else { throw ConnectionClosed() }
         self.query(query, logger: logger).cascade(to: answer)
-        // A promise completes once: whichever comes second is ignored.
-        closeFuture.whenComplete { _ in answer.fail(ConnectionClosed()) }
+        defer { ClosingWatch.of(self).remove(ticket) }
         return try await answer.futureResult.get()
+    }
+}
+
+/// The statements waiting on one connection, failed together when it closes (a promise completes once:
+/// whichever of the answer and the close comes second is ignored).
+final class ClosingWatch: Sendable {
+    private struct Pending {
+        var closed = false
+        var next = 0
+        var promises: [Int: EventLoopPromise<PostgresQueryResult>] = [:]
+    }
+
+    private let pending = Mutex(Pending())
+    private static let watches = Mutex<[ObjectIdentifier: ClosingWatch]>([:])
+
+    /// The connection's watch, made (with its one close callback) at its first statement.
+    static func of(_ connection: PostgresConnection) -> ClosingWatch {
+        let key = ObjectIdentifier(connection)
+        let (watch, made) = watches.withLock { watches -> (ClosingWatch, Bool) in
+            if let watch = watches[key] { return (watch, false) }
+            let watch = ClosingWatch()
+            watches[key] = watch
+            return (watch, true)
+        }
+        if made {
+            connection.closeFuture.whenComplete { _ in
+                _ = watches.withLock { $0.removeValue(forKey: key) }
+                watch.close()
+            }
+        }
+        return watch
+    }
+
+    /// A ticket for `promise`, or nil when the connection has closed already.
+    func add(_ promise: EventLoopPromise<PostgresQueryResult>) -> Int? {
+        pending.withLock { pending in
+            guard !pending.closed else { return nil }
+            pending.next += 1
+            pending.promises[pending.next] = promise
+            return pending.next
+        }
+    }
+
+    func remove(_ ticket: Int) {
+        _ = pending.withLock { $0.promises.removeValue(forKey: ticket) }
+    }
+
+    /// How many statements wait (tests).
+    var waiting: Int { pending.withLock { $0.promises.count } }
+
+    private func close() {
+        let promises = pending.withLock { pending in
+            pending.closed = true
+            defer { pending.promises = [:] }
+            return Array(pending.promises.values)
+        }
+        for promise in promises { promise.fail(ConnectionClosed()) }
     }
 }
 
