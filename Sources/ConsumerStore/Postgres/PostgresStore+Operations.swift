@@ -223,13 +223,12 @@ extension PostgresStore {
     }
 
     public func acceptToken(for invitationArn: String, proposed: String) async throws -> String {
+        // The stored token wins; none stored: `proposed` is stored. One statement, the row locked by the UPDATE.
         try await write { session in
-            guard let row = try await session.one("""
-                SELECT acceptClientToken FROM invitation WHERE invitationArn = \(invitationArn) FOR UPDATE
-                """, { try $0("acceptClientToken", as: String?.self) }) else { return proposed }
-            if let token = row { return token }
-            try await session.run("UPDATE invitation SET acceptClientToken = \(proposed) WHERE invitationArn = \(invitationArn)")
-            return proposed
+            try await session.one("""
+                UPDATE invitation SET acceptClientToken = coalesce(acceptClientToken, \(proposed)) WHERE invitationArn = \(invitationArn)
+                RETURNING acceptClientToken
+                """, { try $0("acceptClientToken", as: String?.self) }).flatMap { $0 } ?? proposed
         }
     }
 
@@ -266,8 +265,8 @@ extension PostgresStore {
                               request: String) async throws -> EndpointRecord? {
         let time = now().storedPrecision
         return try await write { session in
-            guard try await session.state(ofCustomer: customerId) == expected else { return nil }
-            let generation = try await session.nextGeneration(customerId)
+            guard let (state, generation) = try await session.stateAndNextGeneration(ofCustomer: customerId),
+                  state == expected else { return nil }
             return try await session.insert(EndpointRecord(
                 id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
                 vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
@@ -517,30 +516,67 @@ extension PostgresStore {
     @discardableResult
     public func recordChecks(_ readings: [(customerId: Int64, results: [CheckResult])]) async throws -> [(customerId: Int64, result: CheckResult)] {
         let time = now().storedPrecision
+        let ids = Array(Set(readings.map(\.customerId))).sorted()
+        guard !ids.isEmpty else { return [] }
         return try await write { session in
+            // Three statements whatever the count: the customers (locked), their stored verdicts, the new ones.
+            let customers = Dictionary(try await session.all("SELECT * FROM customer WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE",
+                                                             Customer.init(postgres:)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            var stored: [CheckKey: StoredCheck] = [:]
+            for check in try await session.all("SELECT * FROM customer_check WHERE customerId = ANY(\(ids))", StoredCheck.init(postgres:)) {
+                stored[CheckKey(customerId: check.customerId, name: check.name)] = check
+            }
             var changed: [(customerId: Int64, result: CheckResult)] = []
+            var events: [LifecycleEvent] = []
+            var written: [CheckKey: StoredCheck] = [:]
+            var order: [CheckKey] = []
             for (customerId, results) in readings {
-                guard let customer = try await session.customer(id: customerId, lock: true),
-                      ResourceConfigurationChecks.sharedStates.contains(customer.state) else { continue }
+                guard let customer = customers[customerId], ResourceConfigurationChecks.sharedStates.contains(customer.state) else { continue }
                 for result in results {
-                    let previous = try await session.one("""
-                        SELECT * FROM customer_check WHERE customerId = \(customerId) AND name = \(result.check)
-                        """, StoredCheck.init(postgres:))
+                    let key = CheckKey(customerId: customerId, name: result.check)
+                    let previous = written[key] ?? stored[key]
                     let isChange = previous.map { $0.verdict != result.verdict } ?? (result.verdict != .pass)
                     let changedAt = previous.map { $0.verdict == result.verdict ? $0.changedAt : time } ?? time
-                    try await session.run("""
-                        INSERT INTO customer_check (customerId, name, verdict, detail, hint, checkedAt, changedAt)
-                        VALUES (\(customerId), \(result.check), \(result.verdict.rawValue), \(result.detail), \(result.hint), \(time), \(changedAt))
-                        ON CONFLICT (customerId, name) DO UPDATE SET verdict = excluded.verdict, detail = excluded.detail,
-                            hint = excluded.hint, checkedAt = excluded.checkedAt, changedAt = excluded.changedAt
-                        """)
+                    if written[key] == nil { order.append(key) }
+                    written[key] = StoredCheck(customerId: customerId, name: result.check, verdict: result.verdict, detail: result.detail,
+                                               hint: result.hint, checkedAt: time, changedAt: changedAt)
                     guard isChange else { continue }
                     changed.append((customerId, result))
-                    try await session.insert(StoreRules.checkEvent(customerId: customerId, name: customer.name, result, at: time))
+                    events.append(StoreRules.checkEvent(customerId: customerId, name: customer.name, result, at: time))
                 }
             }
+            if !order.isEmpty {
+                let rows = order.compactMap { written[$0] }.map { check in
+                    CheckRow(customerid: check.customerId, name: check.name, verdict: check.verdict.rawValue, detail: check.detail,
+                             hint: check.hint, checkedat: Timestamp.string(check.checkedAt), changedat: Timestamp.string(check.changedAt))
+                }
+                try await session.run("""
+                    INSERT INTO customer_check (customerId, name, verdict, detail, hint, checkedAt, changedAt)
+                    SELECT customerid, name, verdict, detail, hint, checkedat, changedat
+                    FROM json_to_recordset(\(Self.json(rows))::json) AS row(customerid bigint, name text, verdict text, detail text,
+                         hint text, checkedat timestamptz, changedat timestamptz)
+                    ON CONFLICT (customerId, name) DO UPDATE SET verdict = excluded.verdict, detail = excluded.detail,
+                        hint = excluded.hint, checkedAt = excluded.checkedAt, changedAt = excluded.changedAt
+                    """)
+            }
+            for event in events { try await session.insert(event) }
             return changed
         }
+    }
+
+    private struct CheckKey: Hashable {
+        var customerId: Int64
+        var name: String
+    }
+
+    private struct CheckRow: Encodable {
+        var customerid: Int64
+        var name: String
+        var verdict: String
+        var detail: String
+        var hint: String?
+        var checkedat: String
+        var changedat: String
     }
 
     public func checkSchedule(dueBefore: Date, orAfter: Date) async throws -> CheckSchedule {

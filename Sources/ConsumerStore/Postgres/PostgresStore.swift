@@ -199,16 +199,39 @@ public final class PostgresStore: StateStore {
                 return .refreshed
             case .apply(let updated, let record):
                 customer = updated
-                try await update(customer)
-                return .applied(try await insert(record))
+                return .applied(try await update(customer, recording: record))
             }
         }
 
-        /// A happening that is not a state change (an endpoint created or deleted), for the health log.
+        /// `update(customer)` and `insert(event)` in one statement (one round trip): the UPDATE runs as a
+        /// data-modifying WITH, which PostgreSQL executes whether or not the INSERT reads it.
+        func update(_ customer: Customer, recording event: LifecycleEvent) async throws -> LifecycleEvent {
+            var event = event
+            event.id = try await int("""
+                WITH changed AS (
+                    UPDATE customer SET state = \(customer.state.rawValue), stateActor = \(customer.stateActor),
+                        stateDetail = \(customer.stateDetail), hint = \(customer.hint), keepEndpoint = \(customer.keepEndpoint),
+                        resourceShareArn = \(customer.resourceShareArn), invitationArn = \(customer.invitationArn),
+                        updatedAt = \(customer.updatedAt), stateChangedAt = \(customer.stateChangedAt), removedAt = \(customer.removedAt),
+                        endpointFailures = \(customer.endpointFailures), nextEndpointAttemptAt = \(customer.nextEndpointAttemptAt),
+                        probeUser = \(customer.probeUser), probePasswordFile = \(customer.probePasswordFile), probeDatabase = \(customer.probeDatabase)
+                    WHERE id = \(customer.id))
+                INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint)
+                VALUES (\(event.time), \(event.customerId), \(event.customerName), \(event.event), \(event.fromState?.rawValue),
+                        \(event.toState?.rawValue), \(event.detail), \(event.actor), \(event.checkName), \(event.verdict?.rawValue), \(event.hint))
+                RETURNING id
+                """)
+            return event
+        }
+
+        /// A happening that is not a state change (an endpoint created or deleted), for the health log; the
+        /// customer's name is read by the same statement.
         func note(_ event: String, customerId: Int64, detail: String, at time: Date) async throws {
-            let name = try await one("SELECT name FROM customer WHERE id = \(customerId)") { try $0("name", as: String.self) }
-            try await insert(LifecycleEvent(time: time, customerId: customerId, customerName: name, event: event,
-                                            fromState: nil, toState: nil, detail: detail, actor: .daemon))
+            try await run("""
+                INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint)
+                VALUES (\(time), \(customerId), (SELECT name FROM customer WHERE id = \(customerId)), \(event), NULL, NULL, \(detail),
+                        \(LifecycleActor.daemon.description), NULL, NULL, NULL)
+                """)
         }
 
         func customer(id: Int64, lock: Bool) async throws -> Customer? {
@@ -233,6 +256,14 @@ public final class PostgresStore: StateStore {
 
         func state(ofCustomer id: Int64) async throws -> CustomerState? {
             try await one("SELECT state FROM customer WHERE id = \(id) FOR UPDATE") { try $0.value("state", as: CustomerState.self) }
+        }
+
+        /// The customer's state (its row locked) and its next endpoint generation, in one round trip.
+        func stateAndNextGeneration(ofCustomer id: Int64) async throws -> (state: CustomerState, generation: Int)? {
+            try await one("""
+                SELECT state, (SELECT coalesce(max(generation), 0)::bigint FROM endpoint WHERE customerId = \(id)) AS generation
+                FROM customer WHERE id = \(id) FOR UPDATE
+                """) { (try $0.value("state", as: CustomerState.self), Int(try $0("generation", as: Int64.self)) + 1) }
         }
 
         func nextGeneration(_ customerId: Int64) async throws -> Int {
