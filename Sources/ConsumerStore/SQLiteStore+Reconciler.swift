@@ -79,13 +79,37 @@ extension SQLiteStore {
         return try await write { db in
             guard let state = try CustomerState.fetchOne(db, sql: "SELECT state FROM customer WHERE id = ?", arguments: [customerId]),
                   state == expected else { return nil }
-            let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
-            var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
-                                        vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
-                                        createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time)
-            try record.insert(db)
-            return record
+            return try Self.insertGeneration(customerId: customerId, region: region, clientToken: clientToken, request: request, at: time, in: db)
         }
+    }
+
+    public func beginEndpoint(after step: TransitionRequest, region: String, clientToken: String, request: String,
+                              by actor: LifecycleActor) async throws -> (transition: TransitionOutcome, row: EndpointRecord?) {
+        let time = now()
+        return try await write { db in
+            guard var customer = try Customer.fetchOne(db, key: step.customerId) else { return (.stale(current: nil), nil) }
+            guard customer.state == step.from else { return (.stale(current: customer.state), nil) }
+            let outcome = try Self.applyTransition(&customer, from: step.from, event: step.event, detail: step.detail, hint: step.hint,
+                                                   resourceShareArn: step.resourceShareArn, by: actor, at: time, in: db)
+            switch outcome {
+            case .applied, .refreshed:
+                return (outcome, try Self.insertGeneration(customerId: step.customerId, region: region, clientToken: clientToken,
+                                                           request: request, at: time, in: db))
+            case .stale, .refused:
+                return (outcome, nil)
+            }
+        }
+    }
+
+    /// A new generation, `creating`, numbered after the customer's last one.
+    static func insertGeneration(customerId: Int64, region: String, clientToken: String, request: String, at time: Date,
+                                 in db: Database) throws -> EndpointRecord {
+        let generation = (try Int.fetchOne(db, sql: "SELECT max(generation) FROM endpoint WHERE customerId = ?", arguments: [customerId]) ?? 0) + 1
+        var record = EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
+                                    vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
+                                    createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time)
+        try record.insert(db)
+        return record
     }
 
     /// Compare-and-set on an endpoint generation: applies `change` when the row is in one of `change.from`.

@@ -79,6 +79,11 @@ public protocol StateStore: Sendable {
     /// when the customer is no longer in `expected`.
     func beginEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, clientToken: String,
                        request: String) async throws -> EndpointRecord?
+    /// The customer's lifecycle step `step` (its own compare-and-set on `from`), then, when it applied or found
+    /// the customer already there, `beginEndpoint` for the state it left the customer in: "creating the endpoint"
+    /// as one outcome in one transaction. A stale or refused step writes nothing and begins nothing (row nil).
+    func beginEndpoint(after step: TransitionRequest, region: String, clientToken: String, request: String,
+                       by actor: LifecycleActor) async throws -> (transition: TransitionOutcome, row: EndpointRecord?)
     /// Compare-and-set on an endpoint generation; returns whether it applied.
     @discardableResult
     func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool

@@ -149,4 +149,44 @@ import TestSupport
         #expect(again.transition == .stale(current: .endpointPending))
         #expect(try await store.endpointGeneration(row.id!)?.state == .available)
     }
+
+    /// "Creating the endpoint": the customer's step and its new generation in one transaction. A stale or refused
+    /// step begins nothing, so no generation exists for a customer the step did not move.
+    @Test(arguments: Backend.allCases) func theStepAndTheNewGenerationAreOneWrite(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(22)).get()),
+                                               by: StoreFixtures.actor)
+        let request = "{}"
+
+        // Planned from a state the customer is not in: stale, nothing written.
+        let stale = TransitionRequest(customerId: acme.id!, from: .shareAccepted, event: .endpointRequested, detail: "creating")
+        let none = try await store.beginEndpoint(after: stale, region: "us-east-1", clientToken: "token-0", request: request, by: .daemon)
+        #expect(none.transition == .stale(current: .awaitingShare))
+        #expect(none.row == nil)
+
+        // An event the lifecycle table refuses from this state: refused, nothing begun.
+        let refused = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .endpointMissing, detail: "missing")
+        let nothing = try await store.beginEndpoint(after: refused, region: "us-east-1", clientToken: "token-1", request: request, by: .daemon)
+        guard case .refused = nothing.transition else { Issue.record("\(nothing.transition)"); return }
+        #expect(nothing.row == nil)
+        #expect(try await store.endpointGenerations(customerId: acme.id!).isEmpty)
+        #expect(try await store.customer(named: "acme")?.state == .awaitingShare)
+
+        let step = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .endpointRequested, detail: "creating")
+        let written = try await store.beginEndpoint(after: step, region: "us-east-1", clientToken: "token-2", request: request, by: .daemon)
+        guard case .applied(let event) = written.transition else { Issue.record("\(written.transition)"); return }
+        #expect(event.toState == .endpointPending)
+        let row = try #require(written.row)
+        #expect(row.generation == 1 && row.state == .creating && row.clientToken == "token-2")
+        #expect(try await store.customer(named: "acme")?.state == .endpointPending)
+        #expect(try await store.events(customerId: acme.id!).last?.toState == .endpointPending)
+
+        // The one-live-generation rule still holds: a second begin while the first is open is refused by the store.
+        let again = TransitionRequest(customerId: acme.id!, from: .endpointPending, event: .endpointRequested, detail: "creating again")
+        await #expect(throws: (any Error).self) {
+            _ = try await store.beginEndpoint(after: again, region: "us-east-1", clientToken: "token-3", request: request, by: .daemon)
+        }
+        #expect(try await store.endpointGenerations(customerId: acme.id!).map(\.clientToken) == ["token-2"])
+        #expect(try await store.customer(named: "acme")?.state == .endpointPending)
+    }
 }

@@ -89,7 +89,7 @@ import TestSupport
         let counter = #"privatelink_consumer_background_failures_total{failure="probe_target"}"#
         let gauge = #"privatelink_consumer_background_failing{failure="probe_target"}"#
 
-        for _ in 0..<3 { #expect(try await scheduler.targets().map(\.customer.name) == ["fine"]) }
+        for _ in 0..<3 { #expect(try await scheduler.targets().map(\.name) == ["fine"]) }
         let said = collector.all.filter { $0.contains("cannot be probed") }
         #expect(said.count == 3 && said.filter { $0.hasPrefix("warning") }.count == 1, "\(said)")
         #expect(said.first?.contains("nameless (no DNS name on endpoint vpce-0000000000000802)") == true)
@@ -99,7 +99,7 @@ import TestSupport
         let endpoint = try #require(try await store.liveEndpoint(customerId: brokenId))
         let rowId = try #require(endpoint.id)
         #expect(try await store.changeEndpoint(rowId, .init(from: [.available], to: .available, dnsName: "localhost")))
-        #expect(try await scheduler.targets().map(\.customer.name).sorted() == ["fine", "nameless"])
+        #expect(try await scheduler.targets().map(\.name).sorted() == ["fine", "nameless"])
         #expect(Self.value(metrics, gauge) == 0 && Self.value(metrics, counter) == 3)
         #expect(collector.all.last { $0.contains("recovered") }?.contains("probe_target") == true)
     }

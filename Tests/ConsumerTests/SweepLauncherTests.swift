@@ -188,6 +188,6 @@ import TestSupport
 
         // Their timeouts are remembered: next sweep they go first, without a slot.
         let again = try await scheduler.targets()
-        #expect(again.filter(\.expectedSlow).map(\.customer.name).sorted() == ["c0", "c1", "c2", "c3"])
+        #expect(again.filter(\.expectedSlow).map(\.name).sorted() == ["c0", "c1", "c2", "c3"])
     }
 }

@@ -16,7 +16,7 @@ public enum ProbeCommand {
         }
         let record = await scheduler.probe(target)
         try await store.recordProbes([record])
-        var lines = ["probe \(name): \(target.dnsName):\(customer.port) via \(target.endpoint.vpcEndpointId ?? "?")"]
+        var lines = ["probe \(name): \(target.dnsName):\(customer.port) via \(target.vpcEndpointId ?? "?")"]
         let attempted = ProbeStage.allCases.filter { record.latencyMs[$0.rawValue] != nil }
         for stage in attempted {
             let failed = !record.ok && stage.rawValue == record.stage.rawValue

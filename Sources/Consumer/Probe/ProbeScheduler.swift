@@ -49,19 +49,27 @@ public final class ProbeScheduler: Sendable {
 
     /// A customer the probe can reach: ready, stored (it has an id), with a DNS name that came from our
     /// own endpoint.
+    /// What a probe needs of a customer and its endpoint, and no more: a sweep holds 10,000 of these.
     public struct Target: Sendable {
-        public var customer: Customer
         public var customerId: Int64
-        public var endpoint: EndpointRecord
+        public var name: String
+        public var port: Int
+        /// The login stage's user, password file and database, when the customer has a login.
+        public var credentials: ProbeCredentials?
+        public var vpcEndpointId: String?
         public var dnsName: String
         /// The last probe ran out of time: this one is expected to hang again.
         public var expectedSlow = false
 
         /// A target of `customer` (which has an id: it is stored) through `endpoint` at `dnsName`.
         public init(customer: Customer, endpoint: EndpointRecord, dnsName: String, expectedSlow: Bool = false) {
-            self.customer = customer
             self.customerId = customer.id ?? 0
-            self.endpoint = endpoint
+            self.name = customer.name
+            self.port = customer.port
+            self.credentials = customer.probeUser.flatMap { user in
+                customer.probePasswordFile.map { ProbeCredentials(user: user, passwordFile: $0, database: customer.probeDatabase ?? "postgres") }
+            }
+            self.vpcEndpointId = endpoint.vpcEndpointId
             self.dnsName = dnsName
             self.expectedSlow = expectedSlow
         }
@@ -124,7 +132,7 @@ public final class ProbeScheduler: Sendable {
         let targets = try await targets()
         let records = await probeAll(targets)
         try await store.recordProbes(records)
-        await log(zip(targets, records).map { target, record in (record, target.customer.name) })
+        await log(zip(targets, records).map { target, record in (record, target.name) })
         return records
     }
 
@@ -139,19 +147,15 @@ public final class ProbeScheduler: Sendable {
 
     /// Probes one target now.
     public func probe(_ target: Target) async -> ProbeResultRecord {
-        let customer = target.customer
-        let credentials = customer.probeUser.flatMap { user in
-            customer.probePasswordFile.map { ProbeCredentials(user: user, passwordFile: $0, database: customer.probeDatabase ?? "postgres") }
-        }
         let started = now()
-        let result = await prober.probe(ProbeTarget(host: target.dnsName, port: customer.port, credentials: credentials))
+        let result = await prober.probe(ProbeTarget(host: target.dnsName, port: target.port, credentials: target.credentials))
         for (stage, milliseconds) in result.latencyMs { metrics?.recordProbe(stage: stage.rawValue, seconds: milliseconds / 1000) }
         return ProbeResultRecord(
             id: nil, customerId: target.customerId, time: started, ok: result.ok,
             stage: ProbeResultRecord.Stage(result.stage),
             errorKind: result.failure?.kind.name, error: result.failure?.message, hint: result.failure?.hint,
-            latencyMs: result.latencyMsByStageName, vpcEndpointId: target.endpoint.vpcEndpointId, dnsName: target.dnsName,
-            port: customer.port)
+            latencyMs: result.latencyMsByStageName, vpcEndpointId: target.vpcEndpointId, dnsName: target.dnsName,
+            port: target.port)
     }
 
     /// 8 × `concurrency`, but leaving 256 descriptors of the process's file limit for everything else

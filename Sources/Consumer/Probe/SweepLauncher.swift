@@ -32,7 +32,9 @@ struct SweepLauncher: Sendable {
         let normal = (0..<count).filter { !expectedSlow($0) }
         let (concurrency, inFlightLimit, timers) = (self.concurrency, self.inFlightLimit, self.timers)
         let patience = TimeAmount(self.patience)
-        return await withTaskGroup(of: Void.self) { group in
+        // Discarding: a finished probe's task is freed at once. A plain task group keeps every finished child
+        // until it is awaited, which here would be the end of the sweep (10,000 tasks held at once).
+        return await withDiscardingTaskGroup { group in
             var results = [Result?](repeating: nil, count: count)
             var (nextSlow, nextNormal) = (0, 0)
             var holdingSlots = 0

@@ -78,15 +78,26 @@ struct ActionExecutor: Sendable {
                     try await waitForRoom(id, region: region, share: share, run: &run)
                     return .done
                 }
-                guard try await apply(TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested, detail: detail,
-                                                        resourceShareArn: share), run: &run) else { return .done }
-                // A VPC EC2 says is full is marked so, and the endpoint goes to the next one, in this pass.
+                // The customer's step and its new generation are one write; a VPC EC2 says is full is marked so, and
+                // the endpoint goes to the next one in this pass (a generation of its own, the step taken already).
+                var step: TransitionRequest? = TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested,
+                                                                 detail: detail, resourceShareArn: share)
                 for _ in run.pool.indices {
                     guard let current = run.states[id] else { return .done }
                     guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
                     let request = endpointRequest(customer: name, arn: arn, region: region, vpcId: vpcId, clientToken: Self.newToken())
-                    guard let row = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
-                                                                  clientToken: request.clientToken, request: StoredCreateRequest(request).json) else {
+                    let begun: EndpointRecord?
+                    if let first = step {
+                        step = nil
+                        let written = try await store.beginEndpoint(after: first, region: region, clientToken: request.clientToken,
+                                                                    request: StoredCreateRequest(request).json, by: .daemon)
+                        guard handle(written.transition, of: first, run: &run) else { return .done }
+                        begun = written.row
+                    } else {
+                        begun = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
+                                                              clientToken: request.clientToken, request: StoredCreateRequest(request).json)
+                    }
+                    guard let row = begun else {
                         run.stale.insert(id)
                         return .done
                     }

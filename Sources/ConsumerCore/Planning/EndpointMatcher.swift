@@ -15,22 +15,26 @@ public enum EndpointMatcher {
     ///   - customers: registered customers (not removing) of the region.
     ///   - recorded: endpoint ids held by open generations: they belong to their rows, never matched here.
     public static func match(_ endpoints: [VpcEndpoint], customers: [Customer], recorded: Set<String>) -> Match {
-        var byName: [String: Customer] = [:]
-        var byArn: [String: Customer] = [:]
-        for customer in customers {
-            byName[customer.name] = customer
-            byArn[customer.resourceConfigurationArn] = customer
+        let unrecorded = endpoints.filter { ![.deleted, .deleting].contains($0.state) && !recorded.contains($0.vpcEndpointId) }
+        // The usual pass: every endpoint is recorded, and no index of the customers is built.
+        guard !unrecorded.isEmpty else { return Match() }
+        // Positions in `customers`, not copies of them (a pass over 10,000 customers would copy each twice).
+        var byName: [String: Int] = [:]
+        var byArn: [String: Int] = [:]
+        for (index, customer) in customers.enumerated() {
+            byName[customer.name] = index
+            byArn[customer.resourceConfigurationArn] = index
         }
         var candidates: [String: [VpcEndpoint]] = [:]
-        for endpoint in endpoints where ![.deleted, .deleting].contains(endpoint.state) && !recorded.contains(endpoint.vpcEndpointId) {
+        for endpoint in unrecorded {
             let owner: Customer?
             if let tagged = endpoint.tags[EndpointTags.customerKey] {
                 // A tag naming a customer whose ARN differs is someone else's endpoint: leave it alone.
-                owner = byName[tagged].flatMap { customer in
+                owner = byName[tagged].map { customers[$0] }.flatMap { customer in
                     endpoint.resourceConfigurationArn == nil || endpoint.resourceConfigurationArn == customer.resourceConfigurationArn ? customer : nil
                 }
             } else {
-                owner = endpoint.resourceConfigurationArn.flatMap { byArn[$0] }
+                owner = endpoint.resourceConfigurationArn.flatMap { byArn[$0] }.map { customers[$0] }
             }
             if let owner { candidates[owner.name, default: []].append(endpoint) }
         }

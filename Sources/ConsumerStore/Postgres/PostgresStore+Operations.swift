@@ -267,11 +267,35 @@ extension PostgresStore {
         return try await write { session in
             guard let (state, generation) = try await session.stateAndNextGeneration(ofCustomer: customerId),
                   state == expected else { return nil }
-            return try await session.insert(EndpointRecord(
-                id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
-                vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
-                createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time))
+            return try await session.insert(Self.newGeneration(customerId: customerId, generation: generation, region: region,
+                                                               clientToken: clientToken, request: request, at: time))
         }
+    }
+
+    public func beginEndpoint(after step: TransitionRequest, region: String, clientToken: String, request: String,
+                              by actor: LifecycleActor) async throws -> (transition: TransitionOutcome, row: EndpointRecord?) {
+        let time = now().storedPrecision
+        return try await write { session in
+            guard let (found, generation) = try await session.customerAndNextGeneration(step.customerId) else { return (.stale(current: nil), nil) }
+            var customer = found
+            guard customer.state == step.from else { return (.stale(current: customer.state), nil) }
+            let outcome = try await session.applyTransition(&customer, from: step.from, event: step.event, detail: step.detail,
+                                                            hint: step.hint, resourceShareArn: step.resourceShareArn, by: actor, at: time)
+            switch outcome {
+            case .applied, .refreshed:
+                return (outcome, try await session.insert(Self.newGeneration(customerId: step.customerId, generation: generation, region: region,
+                                                                             clientToken: clientToken, request: request, at: time)))
+            case .stale, .refused:
+                return (outcome, nil)
+            }
+        }
+    }
+
+    static func newGeneration(customerId: Int64, generation: Int, region: String, clientToken: String, request: String,
+                              at time: Date) -> EndpointRecord {
+        EndpointRecord(id: nil, customerId: customerId, region: region, clientToken: clientToken, generation: generation,
+                       vpcEndpointId: nil, state: .creating, awsState: nil, dnsName: nil, lastError: nil,
+                       createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time)
     }
 
     @discardableResult

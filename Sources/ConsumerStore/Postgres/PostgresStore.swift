@@ -258,6 +258,14 @@ public final class PostgresStore: StateStore {
             try await one("SELECT state FROM customer WHERE id = \(id) FOR UPDATE") { try $0.value("state", as: CustomerState.self) }
         }
 
+        /// The customer (its row locked) and its next endpoint generation, in one round trip.
+        func customerAndNextGeneration(_ id: Int64) async throws -> (customer: Customer, generation: Int)? {
+            try await one("""
+                SELECT *, (SELECT coalesce(max(generation), 0)::bigint FROM endpoint WHERE customerId = \(id)) AS nextgeneration
+                FROM customer WHERE id = \(id) FOR UPDATE
+                """) { (try Customer(postgres: $0), Int(try $0("nextgeneration", as: Int64.self)) + 1) }
+        }
+
         /// The customer's state (its row locked) and its next endpoint generation, in one round trip.
         func stateAndNextGeneration(ofCustomer id: Int64) async throws -> (state: CustomerState, generation: Int)? {
             try await one("""
