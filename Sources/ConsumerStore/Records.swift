@@ -104,6 +104,15 @@ extension EndpointRecord: FetchableRecord, MutablePersistableRecord {
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    /// Every column, with the stored create request only where it can still be needed: a generation being
+    /// created (its call is repeated from it). A pass and a sweep read 10,000 open generations, and the request
+    /// (half a kilobyte of JSON each) of the others would only be held. The same SQL in both backends.
+    static let columnsForPasses = """
+        id, customerId, region, clientToken, generation, vpcEndpointId, vpcId, state, awsState, dnsName, lastError,
+        CASE WHEN state = 'creating' THEN createRequest END AS createRequest,
+        createAnsweredAt, lastSeenAt, deleteRequestedAt, createdAt, updatedAt
+        """
 }
 
 extension CapacityRecord: FetchableRecord, PersistableRecord {

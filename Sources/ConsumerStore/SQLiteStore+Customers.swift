@@ -94,9 +94,11 @@ extension SQLiteStore {
 
     /// Each live customer's endpoint to show: the newest generation not closed.
     static func liveEndpoints(_ db: Database) throws -> [Int64: EndpointRecord] {
-        let endpoints = try EndpointRecord
-            .filter(sql: "state NOT IN ('deleted', 'released') AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')")
-            .order(Column("generation")).fetchAll(db)
+        let endpoints = try EndpointRecord.fetchAll(db, sql: """
+            SELECT \(EndpointRecord.columnsForPasses) FROM endpoint
+            WHERE state NOT IN ('deleted', 'released') AND customerId IN (SELECT id FROM customer WHERE state <> 'removed')
+            ORDER BY generation
+            """)
         return Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer })
     }
 

@@ -13,7 +13,9 @@ extension SQLiteStore {
     public func snapshot() async throws -> RegistrySnapshot {
         try await read { db in
             let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name"), Column("id")).fetchAll(db)
-            let open = try EndpointRecord.filter(sql: "state NOT IN ('deleted', 'released')").order(Column("generation")).fetchAll(db)
+            let open = try EndpointRecord.fetchAll(db, sql: """
+                SELECT \(EndpointRecord.columnsForPasses) FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation
+                """)
             var snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
                                             released: try Self.released(db))
             snapshot.removedRegistrations = Set(try Row.fetchAll(db, sql: "SELECT DISTINCT name, resourceConfigurationArn FROM customer WHERE state = 'removed'")
@@ -85,6 +87,11 @@ extension SQLiteStore {
 
     public func beginEndpoint(after step: TransitionRequest, region: String, clientToken: String, request: String,
                               by actor: LifecycleActor) async throws -> (transition: TransitionOutcome, row: EndpointRecord?) {
+        // Only the step into `endpoint_pending` goes with a new generation (the schema keeps removed customers
+        // out; this keeps, say, a failure step from opening one).
+        guard step.event == .endpointRequested else {
+            throw StoreError(.invalid, "beginEndpoint(after:) takes the endpoint_requested step, not \(step.event.rawValue)")
+        }
         let time = now()
         return try await write { db in
             guard var customer = try Customer.fetchOne(db, key: step.customerId) else { return (.stale(current: nil), nil) }

@@ -12,17 +12,19 @@ import Glibc
 /// The pool under a server that stops answering (a frozen host, a cut link: no reset, no close), through a
 /// loopback proxy that can hold every byte; and what a long-lived connection keeps per statement.
 @Suite struct PostgresPoolTests {
-    @Test func aServerThatStopsAnsweringFailsTheOperationAtItsDeadline() async throws {
+    @Test(.timeLimit(.minutes(1))) func aServerThatStopsAnsweringFailsTheOperationAtItsDeadline() async throws {
         let config = try await TestPostgresDatabase.make()
         let proxy = try FreezingProxy(upstreamPort: config.port)
         defer { proxy.stop() }
         var through = config
         through.port = proxy.port
         let pool = try PostgresPool(through, capacity: 1, operationTimeout: .milliseconds(1500), logger: Logger(label: "test"))
-        let answer = try await pool.withConnection { connection in
-            try await connection.statement("SELECT 41 + 1", logger: Logger(label: "test")).firstInt()
+        let (answer, onItsLoop) = try await pool.withConnection { connection in
+            (try await connection.statement("SELECT 41 + 1", logger: Logger(label: "test")).firstInt(), connection.eventLoop.inEventLoop)
         }
         #expect(answer == 42)
+        // The body runs on its connection's event loop (the task executor preference), one of the store's own.
+        #expect(onItsLoop)
 
         proxy.frozen.store(true, ordering: .relaxed)
         let started = ContinuousClock.now
@@ -58,6 +60,26 @@ import Glibc
         }
         #expect(sum == 20_100)
         #expect(waiting == 0)
+        await pool.close()
+    }
+
+    /// The watch itself: what waits when the connection closes fails with ConnectionClosed, and nothing more is
+    /// taken after the close (postgres-nio may drop a query written as the channel closes, without failing it).
+    @Test(.timeLimit(.minutes(1))) func theCloseFailsWhatTheWatchHolds() async throws {
+        let config = try await TestPostgresDatabase.make()
+        let pool = try PostgresPool(config, capacity: 1, logger: Logger(label: "test"))
+        try await pool.withConnection { connection in
+            let watch = ClosingWatch.of(connection)
+            #expect(ClosingWatch.of(connection) === watch)
+            let promise = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+            #expect(watch.add(promise) != nil)
+            try await connection.close()
+            await #expect(throws: ConnectionClosed.self) { try await promise.futureResult.get() }
+            let late = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+            #expect(watch.add(late) == nil)
+            late.fail(ConnectionClosed())
+            #expect(watch.waiting == 0)
+        }
         await pool.close()
     }
 

@@ -150,12 +150,14 @@ import TestSupport
         #expect(try await store.endpointGeneration(row.id!)?.state == .available)
     }
 
-    /// "Creating the endpoint": the customer's step and its new generation in one transaction. A stale or refused
-    /// step begins nothing, so no generation exists for a customer the step did not move.
+    /// "Creating the endpoint": the customer's step and its new generation in one transaction. A stale step
+    /// begins nothing; a step whose generation cannot be written is not kept either.
     @Test(arguments: Backend.allCases) func theStepAndTheNewGenerationAreOneWrite(_ backend: Backend) async throws {
         let store = try await backend.open().store
         let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(22)).get()),
                                                by: StoreFixtures.actor)
+        let initech = try await store.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(23)).get()),
+                                                  by: StoreFixtures.actor)
         let request = "{}"
 
         // Planned from a state the customer is not in: stale, nothing written.
@@ -164,11 +166,12 @@ import TestSupport
         #expect(none.transition == .stale(current: .awaitingShare))
         #expect(none.row == nil)
 
-        // An event the lifecycle table refuses from this state: refused, nothing begun.
-        let refused = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .endpointMissing, detail: "missing")
-        let nothing = try await store.beginEndpoint(after: refused, region: "us-east-1", clientToken: "token-1", request: request, by: .daemon)
-        guard case .refused = nothing.transition else { Issue.record("\(nothing.transition)"); return }
-        #expect(nothing.row == nil)
+        // Only the step into endpoint_pending opens a generation: the store refuses any other.
+        let failed = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .endpointFailed, detail: "failed")
+        let refusal = await #expect(throws: StoreError.self) {
+            _ = try await store.beginEndpoint(after: failed, region: "us-east-1", clientToken: "token-1", request: request, by: .daemon)
+        }
+        #expect(refusal?.code == .invalid)
         #expect(try await store.endpointGenerations(customerId: acme.id!).isEmpty)
         #expect(try await store.customer(named: "acme")?.state == .awaitingShare)
 
@@ -181,12 +184,27 @@ import TestSupport
         #expect(try await store.customer(named: "acme")?.state == .endpointPending)
         #expect(try await store.events(customerId: acme.id!).last?.toState == .endpointPending)
 
-        // The one-live-generation rule still holds: a second begin while the first is open is refused by the store.
+        // A step that moves the customer, whose generation the store refuses (its ClientToken is taken): the
+        // step is not kept either, no event, no generation.
+        let initechEvents = try await store.events(customerId: initech.id!).count
+        let clash = TransitionRequest(customerId: initech.id!, from: .awaitingShare, event: .endpointRequested, detail: "creating")
+        await #expect(throws: (any Error).self) {
+            _ = try await store.beginEndpoint(after: clash, region: "us-east-1", clientToken: "token-2", request: request, by: .daemon)
+        }
+        #expect(try await store.customer(named: "initech")?.state == .awaitingShare)
+        #expect(try await store.events(customerId: initech.id!).count == initechEvents)
+        #expect(try await store.endpointGenerations(customerId: initech.id!).isEmpty)
+
+        // A second begin while the first generation is open is refused by the store; the detail refresh it
+        // carried is not kept.
+        let acmeEvents = try await store.events(customerId: acme.id!).count
         let again = TransitionRequest(customerId: acme.id!, from: .endpointPending, event: .endpointRequested, detail: "creating again")
         await #expect(throws: (any Error).self) {
             _ = try await store.beginEndpoint(after: again, region: "us-east-1", clientToken: "token-3", request: request, by: .daemon)
         }
         #expect(try await store.endpointGenerations(customerId: acme.id!).map(\.clientToken) == ["token-2"])
-        #expect(try await store.customer(named: "acme")?.state == .endpointPending)
+        let after = try await store.customer(named: "acme")
+        #expect(after?.state == .endpointPending && after?.stateDetail == "creating")
+        #expect(try await store.events(customerId: acme.id!).count == acmeEvents)
     }
 }

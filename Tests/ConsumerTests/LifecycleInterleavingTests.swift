@@ -61,6 +61,49 @@ import TestSupport
         }
     }
 
+    /// EC2's mutation budget spent: the create is deferred before anything is written. The customer stays where
+    /// it was (no "creating the endpoint" step without a generation), and the next pass with a token creates it.
+    /// An example beside the random cases, which run unpaced.
+    @Test func aCreateDeferredByThePacerWritesNothing() async throws {
+        let dir = TemporaryDirectory("plc-deferred")
+        let clock = TestClock()
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"), now: { clock.now })
+        let model = ModelAWS(seed: 7, clock: clock)
+        var config = TestConfig(directory: dir.path)
+        config.extra = [:]
+        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
+        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
+        func reconciler(_ pacer: MutationPacer) -> Reconciler {
+            Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
+                       pacer: pacer, now: { clock.now }, logger: Logger(label: "deferred", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(Self.arns[0]).get()),
+                                               by: .cli(user: "se"))
+        // No token, and the next one more than the executor's 10 s wait away.
+        let spent = MutationPacer(capacity: 0, refillPerSecond: 0.01, now: { clock.now })
+        let paced = reconciler(spent)
+        for _ in 0..<4 {
+            clock.advance(5)
+            _ = await paced.pass()
+        }
+        let waiting = try #require(try await store.customer(named: "acme"))
+        // RAM lists the share, so the pass goes straight to creating the endpoint (awaiting_share → endpoint_pending),
+        // and the deferral leaves the customer where it was.
+        #expect(waiting.state == .awaitingShare, "\(waiting.state)")
+        #expect(try await store.endpointGenerations(customerId: acme.id!).isEmpty)
+        #expect(model.createCount == 0)
+        #expect(try await store.events(customerId: acme.id!).allSatisfy { $0.toState != .endpointPending })
+
+        let unpaced = reconciler(.unpaced)
+        for _ in 0..<4 {
+            clock.advance(5)
+            _ = await unpaced.pass()
+        }
+        #expect(model.createCount == 1)
+        #expect(try await store.endpointGenerations(customerId: acme.id!).count == 1)
+        #expect(try await store.customer(named: "acme")?.state != .awaitingShare)
+    }
+
     /// One case: random steps, then a quiet period without faults in which everything must converge.
     static func run(seed: UInt64, directory: String,
                     open: (@escaping @Sendable () -> Date) async throws -> any StateStore) async throws -> [String] {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 import PostgresNIO
 import Synchronization
@@ -28,7 +29,17 @@ final class PostgresPool: Sendable {
     static let connectTimeout: TimeAmount = .seconds(5)
     static let statementTimeout = "30s"
 
-    init(_ config: PostgresStateConfig, capacity: Int = 4, operationTimeout: Duration = .seconds(40), logger: Logger) throws {
+    /// Where the connections live. An operation's body runs on its connection's loop (decoding rows, encoding a
+    /// batch), so the state database has loops of its own: its work never holds up AWS calls, probe timers or
+    /// the metrics server on NIO's shared loops, and the lease's claims (`PostgresStore.leasePool`) have a
+    /// thread no operation's body runs on.
+    let loops: any EventLoopGroup
+    static let operationLoops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    static let leaseLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    init(_ config: PostgresStateConfig, capacity: Int = 4, operationTimeout: Duration = .seconds(40),
+         loops: any EventLoopGroup = PostgresPool.operationLoops, logger: Logger) throws {
+        self.loops = loops
         self.location = config.description
         self.logger = logger
         self.configuration = try Self.configuration(config)
@@ -53,7 +64,7 @@ final class PostgresPool: Sendable {
         // nil: running; true: the watchdog fired (the connection is being closed); false: the operation
         // finished first, and the watchdog must leave the connection alone (it may serve another one next).
         let fired = Race()
-        let watchdog = connection.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(max(.zero, deadline - ContinuousClock.now)))) {
+        let watchdog = connection.eventLoop.scheduleTask(in: TimeAmount(max(.zero, deadline - ContinuousClock.now))) {
             let fire = fired.state.withLock { state -> Bool in
                 guard state == nil else { return false }
                 state = true
@@ -94,11 +105,6 @@ final class PostgresPool: Sendable {
         }
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-
     /// Closes idle connections beyond one.
     func trim() async {
         for connection in await state.takeIdle(keeping: 1) { try? await connection.close() }
@@ -122,7 +128,7 @@ final class PostgresPool: Sendable {
             return (connection, true)
         case .connect(let id):
             do {
-                return (try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger), false)
+                return (try await PostgresConnection.connect(on: loops.next(), configuration: configuration, id: id, logger: logger), false)
             } catch {
                 await state.connectFailed()
                 throw PostgresErrors.translate(error, location: location)

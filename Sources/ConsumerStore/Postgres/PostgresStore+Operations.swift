@@ -168,7 +168,9 @@ extension PostgresStore {
         try await read(consistent: true) { session in
             let customers = try await session.all(#"SELECT * FROM customer WHERE state <> 'removed' ORDER BY name COLLATE "C", id"#,
                                                   Customer.init(postgres:))
-            let open = try await session.all("SELECT * FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation, id",
+            let open = try await session.all("""
+                SELECT \(unescaped: EndpointRecord.columnsForPasses) FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation, id
+                """,
                                              EndpointRecord.init(postgres:))
             var snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
                                             released: try await Self.released(session))
@@ -274,6 +276,11 @@ extension PostgresStore {
 
     public func beginEndpoint(after step: TransitionRequest, region: String, clientToken: String, request: String,
                               by actor: LifecycleActor) async throws -> (transition: TransitionOutcome, row: EndpointRecord?) {
+        // Only the step into `endpoint_pending` goes with a new generation (the schema keeps removed customers
+        // out; this keeps, say, a failure step from opening one).
+        guard step.event == .endpointRequested else {
+            throw StoreError(.invalid, "beginEndpoint(after:) takes the endpoint_requested step, not \(step.event.rawValue)")
+        }
         let time = now().storedPrecision
         return try await write { session in
             guard let (found, generation) = try await session.customerAndNextGeneration(step.customerId) else { return (.stale(current: nil), nil) }
@@ -543,7 +550,8 @@ extension PostgresStore {
         let ids = Array(Set(readings.map(\.customerId))).sorted()
         guard !ids.isEmpty else { return [] }
         return try await write { session in
-            // Three statements whatever the count: the customers (locked), their stored verdicts, the new ones.
+            // Three statements whatever the count (the customers, locked; their stored verdicts; the new ones),
+            // and one event per changed verdict.
             let customers = Dictionary(try await session.all("SELECT * FROM customer WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE",
                                                              Customer.init(postgres:)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             var stored: [CheckKey: StoredCheck] = [:]

@@ -49,6 +49,7 @@ public final class PostgresStore: StateStore {
         self.location = config.description
         self.pool = try PostgresPool(config, logger: logger)
         self.leasePool = try PostgresPool(config, capacity: 1, operationTimeout: Self.claimDeadline(leaseSeconds: config.leaseSeconds),
+                                          loops: PostgresPool.leaseLoops,
                                           logger: logger)
         self.logger = logger
         self.now = now
@@ -293,7 +294,7 @@ public final class PostgresStore: StateStore {
         /// Each live customer's endpoint to show: the newest generation not closed.
         func liveEndpoints() async throws -> [Int64: EndpointRecord] {
             let endpoints = try await all("""
-                SELECT * FROM endpoint WHERE state NOT IN ('deleted', 'released')
+                SELECT \(unescaped: EndpointRecord.columnsForPasses) FROM endpoint WHERE state NOT IN ('deleted', 'released')
                   AND customerId IN (SELECT id FROM customer WHERE state <> 'removed') ORDER BY generation
                 """, EndpointRecord.init(postgres:))
             return Dictionary(endpoints.map { ($0.customerId, $0) }, uniquingKeysWith: { _, newer in newer })

@@ -21,9 +21,10 @@ extension PostgresConnection {
         let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
         // One watch per connection fails what is pending when it closes; a callback per statement on the
         // connection's close future would stay there until the connection closes, for every statement it ran.
-        guard let ticket = ClosingWatch.of(self).add(answer) else { throw ConnectionClosed() }
+        let watch = ClosingWatch.of(self)
+        guard let ticket = watch.add(answer) else { throw ConnectionClosed() }
         self.query(query, logger: logger).cascade(to: answer)
-        defer { ClosingWatch.of(self).remove(ticket) }
+        defer { watch.remove(ticket) }
         return try await answer.futureResult.get()
     }
 }
@@ -38,20 +39,29 @@ final class ClosingWatch: Sendable {
     }
 
     private let pending = Mutex(Pending())
+    /// The connection watched: a watch found under the address of a connection since freed (whose close
+    /// callback has not run yet) is not this connection's.
+    private weak let connection: PostgresConnection?
     private static let watches = Mutex<[ObjectIdentifier: ClosingWatch]>([:])
+
+    private init(_ connection: PostgresConnection) {
+        self.connection = connection
+    }
 
     /// The connection's watch, made (with its one close callback) at its first statement.
     static func of(_ connection: PostgresConnection) -> ClosingWatch {
         let key = ObjectIdentifier(connection)
         let (watch, made) = watches.withLock { watches -> (ClosingWatch, Bool) in
-            if let watch = watches[key] { return (watch, false) }
-            let watch = ClosingWatch()
+            if let watch = watches[key], watch.connection === connection { return (watch, false) }
+            let watch = ClosingWatch(connection)
             watches[key] = watch
             return (watch, true)
         }
         if made {
             connection.closeFuture.whenComplete { _ in
-                _ = watches.withLock { $0.removeValue(forKey: key) }
+                watches.withLock { watches in
+                    if watches[key] === watch { watches.removeValue(forKey: key) }
+                }
                 watch.close()
             }
         }
