@@ -49,6 +49,9 @@ struct Benchmark: AsyncParsableCommand {
     @Option(help: .hidden)
     var probeCostChild: Int?
 
+    @Option(help: .hidden)
+    var probeFloorChild: Int?
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -77,6 +80,7 @@ struct Benchmark: AsyncParsableCommand {
 
     func run() async throws {
         if let probeCostChild { return try await ProbeCost.child(probes: probeCostChild) }
+        if let probeFloorChild { return try await ProbeCost.floorChild(probes: probeFloorChild) }
         // The in-process figures run under the daemon's allocator settings.
         MemoryReclaimer.configureAllocator()
         var logger = Logger(label: "privatelink-consumer-bench")
@@ -196,9 +200,11 @@ struct Benchmark: AsyncParsableCommand {
             var figures: [String: Any] = ["cpuMillisecondsPerProbe": cost.cpuMillisecondsPerProbe, "targetCpuMilliseconds": goal,
                                           "met": cost.cpuMillisecondsPerProbe <= goal]
             if let instructions = cost.instructionsPerProbe { figures["instructionsPerProbe"] = instructions }
+            if let floor = cost.floorCpuMilliseconds { figures["floorCpuMilliseconds"] = floor }
             if let note = cost.note { report.notes["probeCost"] = note }
             report.results["probeCost"] = figures
-            let instructions = cost.instructionsPerProbe.map { "\(Int($0.rounded())) instructions a probe (callgrind)" } ?? "instructions: not measured"
+            let floor = cost.floorCpuMilliseconds.map { "; floor \(format($0)) ms (the same system calls alone, one thread)" } ?? ""
+            let instructions = (cost.instructionsPerProbe.map { "\(Int($0.rounded())) instructions a probe (callgrind)" } ?? "instructions: not measured") + floor
             report.rows.append(["probe cost", "1 probe, responder included",
                                 "\(format(cost.cpuMillisecondsPerProbe)) ms CPU", instructions, "≤ \(format(goal)) ms CPU",
                                 verdict(cost.cpuMillisecondsPerProbe <= goal)])

@@ -53,8 +53,50 @@ enum ProbeCost {
         if failed > 0 { throw CommandFailure.runtime("probe cost: \(failed) of \(probes) probes failed") }
     }
 
+    /// The floor child: N probes' bare system calls, one after another on one thread and nothing else (resolve
+    /// "localhost", a non-blocking connect and its poll, the 8-byte SSLRequest, a poll and the 1-byte answer,
+    /// close), against the same responder. What the kernel and the responder cost a probe on this machine.
+    static func floorChild(probes: Int) async throws {
+        let responder = try await SSLRequestResponder.start()
+        do {
+            try bareProbes(probes, port: responder.port)
+        } catch {
+            await responder.stop()
+            throw error
+        }
+        await responder.stop()
+    }
+
+    private static func bareProbes(_ probes: Int, port: Int) throws {
+        let request: [UInt8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        let port = "\(port)"
+        for _ in 0..<probes {
+            var found: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo("localhost", port, &hints, &found) == 0, let first = found else {
+                throw CommandFailure.runtime("probe floor: localhost does not resolve")
+            }
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen)
+            freeaddrinfo(first)
+            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&entry, 1, 2000)
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, 8, Int32(MSG_NOSIGNAL)) }
+            entry.events = Int16(POLLIN)
+            _ = poll(&entry, 1, 2000)
+            var answer: UInt8 = 0
+            let read = recv(fd, &answer, 1, 0)
+            close(fd)
+            guard read == 1, answer == UInt8(ascii: "N") else { throw CommandFailure.runtime("probe floor: no answer from the responder") }
+        }
+    }
+
     struct Figures {
         var cpuMillisecondsPerProbe: Double
+        /// The same probes' bare system calls (`floorChild`), per probe.
+        var floorCpuMilliseconds: Double?
         var instructionsPerProbe: Double?
         var note: String?
     }
@@ -65,6 +107,9 @@ enum ProbeCost {
         guard let own = Bundle.main.executableURL?.path else { throw CommandFailure.runtime("probe cost: cannot find this binary") }
         let (cpuSmall, cpuLarge) = (try await cpu(own, probes: small), try await cpu(own, probes: large))
         var figures = Figures(cpuMillisecondsPerProbe: (cpuLarge - cpuSmall) * 1000 / Double(large - small))
+        let (floorSmall, floorLarge) = (try await cpu(own, probes: small, mode: "--probe-floor-child"),
+                                        try await cpu(own, probes: large, mode: "--probe-floor-child"))
+        figures.floorCpuMilliseconds = (floorLarge - floorSmall) * 1000 / Double(large - small)
         guard !isDebugBuild else {
             figures.note = "a debug build: no instruction counts (they are the release build's figure)"
             return figures
@@ -95,11 +140,11 @@ enum ProbeCost {
     }
 
     /// The child's CPU seconds (user + system), from the kernel's accounting of waited-for children.
-    static func cpu(_ binary: String, probes: Int) async throws -> Double {
+    static func cpu(_ binary: String, probes: Int, mode: String = "--probe-cost-child") async throws -> Double {
         let before = childrenCPU()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--probe-cost-child", "\(probes)"]
+        process.arguments = [mode, "\(probes)"]
         let output = try await runToCompletion(process)
         guard output.status == 0 else { throw CommandFailure.runtime("probe cost child: \(output.stderr)") }
         return childrenCPU() - before

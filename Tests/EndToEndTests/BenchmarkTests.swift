@@ -33,6 +33,8 @@ extension DaemonEndToEnd {
 
             let cost = try figure("probeCost")
             #expect((cost["cpuMillisecondsPerProbe"] as? Double ?? 0) > 0, "\(cost)")
+            // The floor: the same system calls alone, from a child of its own.
+            #expect((cost["floorCpuMilliseconds"] as? Double ?? 0) > 0, "\(cost)")
             let onboardFullPool = try figure("onboardFullPool")
             #expect(onboardFullPool["endpointsInFullVpcs"] as? Int == 0 && onboardFullPool["refusedCreates"] as? Int == 2, "\(onboardFullPool)")
 
