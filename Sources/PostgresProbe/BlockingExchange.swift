@@ -210,3 +210,15 @@ enum BlockingExchange {
 private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
     connect(fd, address, length)
 }
+
+extension PostgresProber {
+    /// The probe's blocking work alone, on the caller's thread: the production lookup, the connection and the
+    /// SSLRequest with its settle wait, exactly as a probe thread runs them, with no hand-over, deadline thread,
+    /// result record or metric around it. True when the server answered. The benchmark's floor (`probeCost`).
+    package static func blockingWork(host: String, port: Int, timeouts: ProbeTimeouts) -> Bool {
+        guard case .success(let addresses) = SystemResolver.lookUp(host: host, port: port), !addresses.isEmpty else { return false }
+        let outcome = BlockingExchange.run(addresses: addresses, target: ProbeTarget(host: host, port: port), timeouts: timeouts)
+        if case .answered = outcome.answer { return true }
+        return false
+    }
+}

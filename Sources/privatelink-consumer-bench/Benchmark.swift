@@ -203,7 +203,7 @@ struct Benchmark: AsyncParsableCommand {
             if let floor = cost.floorCpuMilliseconds { figures["floorCpuMilliseconds"] = floor }
             if let note = cost.note { report.notes["probeCost"] = note }
             report.results["probeCost"] = figures
-            let floor = cost.floorCpuMilliseconds.map { "; floor \(format($0)) ms (the same system calls alone, one thread)" } ?? ""
+            let floor = cost.floorCpuMilliseconds.map { "; floor \(format($0)) ms (the probe threads' blocking work alone, no hand-over)" } ?? ""
             let instructions = (cost.instructionsPerProbe.map { "\(Int($0.rounded())) instructions a probe (callgrind)" } ?? "instructions: not measured") + floor
             report.rows.append(["probe cost", "1 probe, responder included",
                                 "\(format(cost.cpuMillisecondsPerProbe)) ms CPU", instructions, "≤ \(format(goal)) ms CPU",

@@ -4,6 +4,7 @@ import ConsumerStore
 import Foundation
 import Logging
 import PostgresProbe
+import Synchronization
 
 /// A probe's own cost, apart from everything a sweep does once (reading the targets, the one store write and
 /// the one health-log write): a child process (`--probe-cost-child N`) that probes the in-process responder N
@@ -53,44 +54,30 @@ enum ProbeCost {
         if failed > 0 { throw CommandFailure.runtime("probe cost: \(failed) of \(probes) probes failed") }
     }
 
-    /// The floor child: N probes' bare system calls, one after another on one thread and nothing else (resolve
-    /// "localhost", a non-blocking connect and its poll, the 8-byte SSLRequest, a poll and the 1-byte answer,
-    /// close), against the same responder. What the kernel and the responder cost a probe on this machine.
+    /// The floor child: N probes' blocking work alone (`PostgresProber.blockingWork`: the production lookup, the
+    /// connection, the SSLRequest and its settle wait, the same system calls a probe thread makes), on
+    /// `concurrency` plain threads that each run theirs back to back, against the same responder: no hand-over
+    /// between threads, no task, no result record, no metric. What the kernel and the responder cost a probe here.
     static func floorChild(probes: Int) async throws {
         let responder = try await SSLRequestResponder.start()
-        do {
-            try bareProbes(probes, port: responder.port)
-        } catch {
-            await responder.stop()
-            throw error
-        }
-        await responder.stop()
-    }
-
-    private static func bareProbes(_ probes: Int, port: Int) throws {
-        let request: [UInt8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]
-        var hints = addrinfo()
-        hints.ai_family = AF_INET
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        let port = "\(port)"
-        for _ in 0..<probes {
-            var found: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo("localhost", port, &hints, &found) == 0, let first = found else {
-                throw CommandFailure.runtime("probe floor: localhost does not resolve")
+        let timeouts = ProbeTimeouts(uniform: .seconds(2))
+        let (port, threads) = (responder.port, min(concurrency, probes))
+        let failed = Atomic<Int>(0)
+        let done = DispatchGroup()
+        for thread in 0..<threads {
+            let share = probes / threads + (thread < probes % threads ? 1 : 0)
+            done.enter()
+            Thread.detachNewThread {
+                for _ in 0..<share where !PostgresProber.blockingWork(host: "localhost", port: port, timeouts: timeouts) {
+                    failed.add(1, ordering: .relaxed)
+                }
+                done.leave()
             }
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            _ = connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen)
-            freeaddrinfo(first)
-            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&entry, 1, 2000)
-            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, 8, Int32(MSG_NOSIGNAL)) }
-            entry.events = Int16(POLLIN)
-            _ = poll(&entry, 1, 2000)
-            var answer: UInt8 = 0
-            let read = recv(fd, &answer, 1, 0)
-            close(fd)
-            guard read == 1, answer == UInt8(ascii: "N") else { throw CommandFailure.runtime("probe floor: no answer from the responder") }
         }
+        await withCheckedContinuation { continuation in done.notify(queue: .global()) { continuation.resume() } }
+        await responder.stop()
+        let failures = failed.load(ordering: .relaxed)
+        if failures > 0 { throw CommandFailure.runtime("probe floor: \(failures) of \(probes) probes got no answer") }
     }
 
     struct Figures {

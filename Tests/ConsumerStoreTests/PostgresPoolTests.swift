@@ -112,7 +112,7 @@ final class FreezingProxy: @unchecked Sendable {
     private let sockets = Mutex<[Int32]>([])
 
     init(upstreamPort: Int) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.listener = listener
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
@@ -131,8 +131,12 @@ final class FreezingProxy: @unchecked Sendable {
         Thread.detachNewThread { [self] in
             while !stopped.load(ordering: .relaxed) {
                 let client = accept(listener, nil, nil)
-                guard client >= 0 else { return }
-                let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                guard client >= 0 else {
+                    if errno == EINTR { continue }
+                    break
+                }
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
                 var upstream = Self.loopback(port: upstreamPort)
                 let connected = withUnsafePointer(to: &upstream) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -143,9 +147,19 @@ final class FreezingProxy: @unchecked Sendable {
                     continue
                 }
                 sockets.withLock { $0 += [client, server] }
-                Thread.detachNewThread { self.pump(from: client, to: server) }
-                Thread.detachNewThread { self.pump(from: server, to: client) }
+                // The second pump of the pair to end closes both sockets.
+                let ended = Atomic<Int>(0)
+                let finish: @Sendable () -> Void = { [self] in
+                    guard ended.add(1, ordering: .acquiringAndReleasing).newValue == 2 else { return }
+                    sockets.withLock { $0.removeAll { $0 == client || $0 == server } }
+                    close(client)
+                    close(server)
+                }
+                Thread.detachNewThread { self.pump(from: client, to: server); finish() }
+                Thread.detachNewThread { self.pump(from: server, to: client); finish() }
             }
+            // The accept thread owns the listener: closed here, once nothing can accept on its number.
+            close(listener)
         }
     }
 
@@ -162,10 +176,10 @@ final class FreezingProxy: @unchecked Sendable {
         shutdown(destination, Int32(SHUT_RDWR))
     }
 
+    /// Ends every connection (their pumps close them) and the listener (its thread closes it).
     func stop() {
         stopped.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
         for socket in sockets.withLock({ $0 }) { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 

@@ -207,4 +207,30 @@ import TestSupport
         #expect(after?.state == .endpointPending && after?.stateDetail == "creating")
         #expect(try await store.events(customerId: acme.id!).count == acmeEvents)
     }
+
+    /// A pass's and a sweep's rows carry a generation's create request only while it is being created (the one
+    /// time it is read: the call repeated from it); the stored request itself stays, whoever reads it whole.
+    @Test(arguments: Backend.allCases) func passRowsCarryTheRequestOnlyWhileCreating(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(24)).get()),
+                                               by: StoreFixtures.actor)
+        let globex = try await store.addCustomer(NewCustomer(name: "globex", arn: try ResourceConfigurationARN.parse(testARN(25)).get()),
+                                                 by: StoreFixtures.actor)
+        let creating = try #require(try await store.beginEndpoint(customerId: acme.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                  clientToken: "token-acme", request: #"{"acme":1}"#))
+        let created = try #require(try await store.beginEndpoint(customerId: globex.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                 clientToken: "token-globex", request: #"{"globex":1}"#))
+        #expect(try await store.changeEndpoint(created.id!, EndpointChange(from: [.creating], to: .available, vpcEndpointId: "vpce-0000000000000000f",
+                                                                          awsState: "available", dnsName: "globex.example", createAnswered: true)))
+
+        let open = try await store.snapshot().openEndpoints
+        #expect(open[acme.id!]?.first?.id == creating.id && open[acme.id!]?.first?.createRequest == #"{"acme":1}"#)
+        #expect(open[globex.id!]?.first?.state == .available)
+        #expect(open[globex.id!]?.first?.createRequest == nil)
+        let rows = try await store.probeTargetRows()
+        #expect(rows.endpoints[globex.id!]?.dnsName == "globex.example" && rows.endpoints[globex.id!]?.createRequest == nil)
+        // Read whole, the stored request is still there.
+        #expect(try await store.endpointGeneration(created.id!)?.createRequest == #"{"globex":1}"#)
+        #expect(try await store.liveEndpoint(customerId: globex.id!)?.createRequest == #"{"globex":1}"#)
+    }
 }

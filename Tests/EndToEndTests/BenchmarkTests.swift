@@ -33,8 +33,9 @@ extension DaemonEndToEnd {
 
             let cost = try figure("probeCost")
             #expect((cost["cpuMillisecondsPerProbe"] as? Double ?? 0) > 0, "\(cost)")
-            // The floor: the same system calls alone, from a child of its own.
-            #expect((cost["floorCpuMilliseconds"] as? Double ?? 0) > 0, "\(cost)")
+            // The floor: the probe threads' blocking work alone, from a child of its own (a difference of two
+            // small runs: present, not necessarily above zero at this size).
+            #expect((cost["floorCpuMilliseconds"] as? Double)?.isFinite == true, "\(cost)")
             let onboardFullPool = try figure("onboardFullPool")
             #expect(onboardFullPool["endpointsInFullVpcs"] as? Int == 0 && onboardFullPool["refusedCreates"] as? Int == 2, "\(onboardFullPool)")
 

@@ -41,7 +41,9 @@ final class ClosingWatch: Sendable {
     private let pending = Mutex(Pending())
     /// The connection watched: a watch found under the address of a connection since freed (whose close
     /// callback has not run yet) is not this connection's.
-    private weak let connection: PostgresConnection?
+    /// Written once, in `init`, and only read after (so `nonisolated(unsafe)`: a `weak let` needs Swift 6.2's
+    /// tools version, and the package declares 6.0).
+    private nonisolated(unsafe) weak var connection: PostgresConnection?
     private static let watches = Mutex<[ObjectIdentifier: ClosingWatch]>([:])
 
     private init(_ connection: PostgresConnection) {
