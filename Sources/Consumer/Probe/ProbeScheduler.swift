@@ -48,8 +48,8 @@ public final class ProbeScheduler: Sendable {
     }
 
     /// A customer the probe can reach: ready, stored (it has an id), with a DNS name that came from our
-    /// own endpoint.
-    /// What a probe needs of a customer and its endpoint, and no more: a sweep holds 10,000 of these.
+    /// own endpoint. It keeps what a probe needs of the customer and its endpoint, and no more: a sweep holds
+    /// 10,000 of these.
     public struct Target: Sendable {
         public var customerId: Int64
         public var name: String
