@@ -5,12 +5,16 @@ extension SQLiteStore {
     /// Applies a lifecycle event to a customer if, and only if, it is still in `request.from`.
     public func transition(_ request: TransitionRequest, by actor: LifecycleActor) async throws -> TransitionOutcome {
         let time = now()
-        return try await write { db in
-            guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return .stale(current: nil) }
-            guard customer.state == request.from else { return .stale(current: customer.state) }
-            return try Self.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
-                                            hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db)
-        }
+        return try await write { db in try Self.step(request, by: actor, at: time, in: db) }
+    }
+
+    /// A lifecycle step planned from `request.from`, inside the caller's transaction: the customer's
+    /// compare-and-set, then the step. Stale when the customer is gone or has moved since the plan.
+    static func step(_ request: TransitionRequest, by actor: LifecycleActor, at time: Date, in db: Database) throws -> TransitionOutcome {
+        guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return .stale(current: nil) }
+        guard customer.state == request.from else { return .stale(current: customer.state) }
+        return try applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                   hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db)
     }
 
     /// The lifecycle step inside the caller's transaction: the table decides the next state; a change

@@ -94,10 +94,7 @@ extension SQLiteStore {
         }
         let time = now()
         return try await write { db in
-            guard var customer = try Customer.fetchOne(db, key: step.customerId) else { return (.stale(current: nil), nil) }
-            guard customer.state == step.from else { return (.stale(current: customer.state), nil) }
-            let outcome = try Self.applyTransition(&customer, from: step.from, event: step.event, detail: step.detail, hint: step.hint,
-                                                   resourceShareArn: step.resourceShareArn, by: actor, at: time, in: db)
+            let outcome = try Self.step(step, by: actor, at: time, in: db)
             switch outcome {
             case .applied, .refreshed:
                 return (outcome, try Self.insertGeneration(customerId: step.customerId, region: region, clientToken: clientToken,
@@ -132,10 +129,7 @@ extension SQLiteStore {
         let time = now()
         return try await write { db in
             let changed = try Self.changeEndpoint(rowId, change, at: time, in: db)
-            guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return (changed, .stale(current: nil)) }
-            guard customer.state == request.from else { return (changed, .stale(current: customer.state)) }
-            return (changed, try Self.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
-                                                      hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db))
+            return (changed, try Self.step(request, by: actor, at: time, in: db))
         }
     }
 
@@ -273,12 +267,7 @@ extension SQLiteStore {
                 record.decidedAt = time
                 try record.update(db)
             }
-            return try requests.map { request in
-                guard var customer = try Customer.fetchOne(db, key: request.customerId) else { return .stale(current: nil) }
-                guard customer.state == request.from else { return .stale(current: customer.state) }
-                return try Self.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
-                                                hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time, in: db)
-            }
+            return try requests.map { try Self.step($0, by: actor, at: time, in: db) }
         }
     }
 }

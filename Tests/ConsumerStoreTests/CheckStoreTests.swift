@@ -54,4 +54,32 @@ import TestSupport
         _ = try await store.requestRemoval(named: "globex", keepEndpoint: false, by: StoreFixtures.actor)
         #expect(try await store.recordChecks(customerId: globex.id!, [Self.fail]).isEmpty)
     }
+
+    /// One pass's readings are written together (PostgreSQL: in three statements): a customer read twice in one
+    /// pass keeps its later verdict and both changes as events, in order; an unchanged verdict keeps when it
+    /// last changed while its reading time moves on.
+    @Test(arguments: Backend.allCases)
+    func aPassWritesItsReadingsTogether(_ backend: Backend) async throws {
+        let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        let store = try await backend.open(now: { clock.withLock { $0 } }).store
+        let acme = try await StoreFixtures.readyCustomer(store, name: "acme", arn: testARN(4), vpcEndpointId: "vpce-0cccccccccccccccc")
+        let globex = try await StoreFixtures.readyCustomer(store, name: "globex", arn: testARN(5), vpcEndpointId: "vpce-0dddddddddddddddd")
+        let port = CheckResult(check: "port", verdict: .unknown, detail: "5433, registered 5432", hint: "the port")
+        let start = clock.withLock { $0 }
+        let first = try await store.recordChecks([(acme.id!, [Self.fail, port]), (globex.id!, [Self.pass]), (acme.id!, [Self.pass])])
+        #expect(first.map(\.customerId) == [acme.id!, acme.id!, acme.id!])
+        #expect(first.map(\.result.verdict) == [.fail, .unknown, .pass])
+        let events = try await store.events(customerId: acme.id!).filter { $0.event == "check" }
+        #expect(events.map(\.verdict) == [.fail, .unknown, .pass])
+        let stored = try await store.checks()
+        #expect(stored[acme.id!]?.map(\.verdict).sorted { $0.rawValue < $1.rawValue } == [.pass, .unknown])
+        #expect(stored[globex.id!]?.map(\.verdict) == [.pass])
+
+        clock.withLock { $0 = $0.addingTimeInterval(600) }
+        #expect(try await store.recordChecks([(acme.id!, [port]), (globex.id!, [Self.pass])]).isEmpty)
+        let again = try await store.checks()
+        let portCheck = try #require(again[acme.id!]?.first { $0.name == "port" })
+        #expect(portCheck.changedAt == start && portCheck.checkedAt == start.addingTimeInterval(600))
+        #expect(portCheck.hint == "the port" && portCheck.detail == "5433, registered 5432")
+    }
 }

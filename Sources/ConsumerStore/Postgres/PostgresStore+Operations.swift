@@ -109,12 +109,7 @@ extension PostgresStore {
 
     public func transition(_ request: TransitionRequest, by actor: LifecycleActor) async throws -> TransitionOutcome {
         let time = now().storedPrecision
-        return try await write { session in
-            guard var customer = try await session.customer(id: request.customerId, lock: true) else { return .stale(current: nil) }
-            guard customer.state == request.from else { return .stale(current: customer.state) }
-            return try await session.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
-                                                     hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time)
-        }
+        return try await write { session in try await session.step(request, by: actor, at: time) }
     }
 
     public func events(customerId: Int64, limit: Int) async throws -> [LifecycleEvent] {
@@ -247,18 +242,7 @@ extension PostgresStore {
                 WHERE invitationArn = \(arn)
                 """)
             var outcomes: [TransitionOutcome] = []
-            for request in requests {
-                guard var customer = try await session.customer(id: request.customerId, lock: true) else {
-                    outcomes.append(.stale(current: nil))
-                    continue
-                }
-                guard customer.state == request.from else {
-                    outcomes.append(.stale(current: customer.state))
-                    continue
-                }
-                outcomes.append(try await session.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
-                                                                  hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time))
-            }
+            for request in requests { outcomes.append(try await session.step(request, by: actor, at: time)) }
             return outcomes
         }
     }
@@ -267,8 +251,8 @@ extension PostgresStore {
                               request: String) async throws -> EndpointRecord? {
         let time = now().storedPrecision
         return try await write { session in
-            guard let (state, generation) = try await session.stateAndNextGeneration(ofCustomer: customerId),
-                  state == expected else { return nil }
+            guard let (customer, generation) = try await session.customerAndNextGeneration(customerId),
+                  customer.state == expected else { return nil }
             return try await session.insert(Self.newGeneration(customerId: customerId, generation: generation, region: region,
                                                                clientToken: clientToken, request: request, at: time))
         }
@@ -285,9 +269,7 @@ extension PostgresStore {
         return try await write { session in
             guard let (found, generation) = try await session.customerAndNextGeneration(step.customerId) else { return (.stale(current: nil), nil) }
             var customer = found
-            guard customer.state == step.from else { return (.stale(current: customer.state), nil) }
-            let outcome = try await session.applyTransition(&customer, from: step.from, event: step.event, detail: step.detail,
-                                                            hint: step.hint, resourceShareArn: step.resourceShareArn, by: actor, at: time)
+            let outcome = try await session.step(step, on: &customer, by: actor, at: time)
             switch outcome {
             case .applied, .refreshed:
                 return (outcome, try await session.insert(Self.newGeneration(customerId: step.customerId, generation: generation, region: region,
@@ -316,10 +298,7 @@ extension PostgresStore {
         let time = now().storedPrecision
         return try await write { session in
             let changed = try await Self.changeEndpoint(rowId, change, at: time, in: session)
-            guard var customer = try await session.customer(id: request.customerId, lock: true) else { return (changed, .stale(current: nil)) }
-            guard customer.state == request.from else { return (changed, .stale(current: customer.state)) }
-            return (changed, try await session.applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
-                                                               hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time))
+            return (changed, try await session.step(request, by: actor, at: time))
         }
     }
 
@@ -352,7 +331,7 @@ extension PostgresStore {
                               state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord? {
         let time = now().storedPrecision
         return try await write { session in
-            guard try await session.state(ofCustomer: customerId) == expected,
+            guard let (customer, generation) = try await session.customerAndNextGeneration(customerId), customer.state == expected,
                   try await session.int("""
                       SELECT count(*) FROM endpoint WHERE customerId = \(customerId) AND state IN ('creating', 'pending', 'available')
                       """) == 0 else { return nil }
@@ -360,7 +339,6 @@ extension PostgresStore {
             guard try await session.int("""
                 SELECT count(*) FROM endpoint WHERE vpcEndpointId = \(vpcEndpointId) AND state = 'released'
                 """) == 0 else { return nil }
-            let generation = try await session.nextGeneration(customerId)
             let record = try await session.insert(EndpointRecord(
                 id: nil, customerId: customerId, region: region, clientToken: "adopted-\(vpcEndpointId)-\(generation)",
                 generation: generation, vpcEndpointId: vpcEndpointId, state: state, awsState: awsState,

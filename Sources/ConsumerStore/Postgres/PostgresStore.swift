@@ -161,27 +161,77 @@ public final class PostgresStore: StateStore {
 
         @discardableResult
         func insert(_ event: LifecycleEvent) async throws -> LifecycleEvent {
+            var query = PostgresQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 11)
+            Self.appendInsert(event, to: &query)
+            query.appendLiteral(" RETURNING id")
             var event = event
-            event.id = try await int("""
-                INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint)
-                VALUES (\(event.time), \(event.customerId), \(event.customerName), \(event.event), \(event.fromState?.rawValue),
-                        \(event.toState?.rawValue), \(event.detail), \(event.actor), \(event.checkName), \(event.verdict?.rawValue), \(event.hint))
-                RETURNING id
-                """)
+            event.id = try await int(PostgresQuery(stringInterpolation: query))
             return event
         }
 
         /// Writes every column of `customer` that can change after registration.
         func update(_ customer: Customer) async throws {
-            try await run("""
-                UPDATE customer SET state = \(customer.state.rawValue), stateActor = \(customer.stateActor),
-                    stateDetail = \(customer.stateDetail), hint = \(customer.hint), keepEndpoint = \(customer.keepEndpoint),
-                    resourceShareArn = \(customer.resourceShareArn), invitationArn = \(customer.invitationArn),
-                    updatedAt = \(customer.updatedAt), stateChangedAt = \(customer.stateChangedAt), removedAt = \(customer.removedAt),
-                    endpointFailures = \(customer.endpointFailures), nextEndpointAttemptAt = \(customer.nextEndpointAttemptAt),
-                    probeUser = \(customer.probeUser), probePasswordFile = \(customer.probePasswordFile), probeDatabase = \(customer.probeDatabase)
-                WHERE id = \(customer.id)
-                """)
+            var query = PostgresQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 16)
+            Self.appendUpdate(customer, to: &query)
+            try await run(PostgresQuery(stringInterpolation: query))
+        }
+
+        /// `update(customer)` and `insert(event)` in one statement (one round trip): the UPDATE runs as a
+        /// data-modifying WITH, which PostgreSQL executes whether or not the INSERT reads it.
+        func update(_ customer: Customer, recording event: LifecycleEvent) async throws -> LifecycleEvent {
+            var query = PostgresQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 27)
+            query.appendLiteral("WITH changed AS (")
+            Self.appendUpdate(customer, to: &query)
+            query.appendLiteral(") ")
+            Self.appendInsert(event, to: &query)
+            query.appendLiteral(" RETURNING id")
+            var event = event
+            event.id = try await int(PostgresQuery(stringInterpolation: query))
+            return event
+        }
+
+        /// `UPDATE customer SET` every column that can change after registration `WHERE id =` its id.
+        static func appendUpdate(_ customer: Customer, to query: inout PostgresQuery.StringInterpolation) {
+            func set<Value: PostgresDynamicTypeEncodable>(_ column: String, _ value: Value?) {
+                query.appendLiteral(column)
+                query.appendInterpolation(value)
+            }
+            set("UPDATE customer SET state = ", customer.state.rawValue)
+            set(", stateActor = ", customer.stateActor)
+            set(", stateDetail = ", customer.stateDetail)
+            set(", hint = ", customer.hint)
+            set(", keepEndpoint = ", customer.keepEndpoint)
+            set(", resourceShareArn = ", customer.resourceShareArn)
+            set(", invitationArn = ", customer.invitationArn)
+            set(", updatedAt = ", customer.updatedAt)
+            set(", stateChangedAt = ", customer.stateChangedAt)
+            set(", removedAt = ", customer.removedAt)
+            set(", endpointFailures = ", customer.endpointFailures)
+            set(", nextEndpointAttemptAt = ", customer.nextEndpointAttemptAt)
+            set(", probeUser = ", customer.probeUser)
+            set(", probePasswordFile = ", customer.probePasswordFile)
+            set(", probeDatabase = ", customer.probeDatabase)
+            set(" WHERE id = ", customer.id)
+        }
+
+        /// `INSERT INTO event (…) VALUES (…)` for `event`.
+        static func appendInsert(_ event: LifecycleEvent, to query: inout PostgresQuery.StringInterpolation) {
+            query.appendLiteral("INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint) VALUES (")
+            func value<Value: PostgresDynamicTypeEncodable>(_ value: Value?, last: Bool = false) {
+                query.appendInterpolation(value)
+                query.appendLiteral(last ? ")" : ", ")
+            }
+            value(event.time)
+            value(event.customerId)
+            value(event.customerName)
+            value(event.event)
+            value(event.fromState?.rawValue)
+            value(event.toState?.rawValue)
+            value(event.detail)
+            value(event.actor)
+            value(event.checkName)
+            value(event.verdict?.rawValue)
+            value(event.hint, last: true)
         }
 
         /// The lifecycle step inside the caller's transaction (see `TransitionStep`); the schema's trigger
@@ -204,25 +254,18 @@ public final class PostgresStore: StateStore {
             }
         }
 
-        /// `update(customer)` and `insert(event)` in one statement (one round trip): the UPDATE runs as a
-        /// data-modifying WITH, which PostgreSQL executes whether or not the INSERT reads it.
-        func update(_ customer: Customer, recording event: LifecycleEvent) async throws -> LifecycleEvent {
-            var event = event
-            event.id = try await int("""
-                WITH changed AS (
-                    UPDATE customer SET state = \(customer.state.rawValue), stateActor = \(customer.stateActor),
-                        stateDetail = \(customer.stateDetail), hint = \(customer.hint), keepEndpoint = \(customer.keepEndpoint),
-                        resourceShareArn = \(customer.resourceShareArn), invitationArn = \(customer.invitationArn),
-                        updatedAt = \(customer.updatedAt), stateChangedAt = \(customer.stateChangedAt), removedAt = \(customer.removedAt),
-                        endpointFailures = \(customer.endpointFailures), nextEndpointAttemptAt = \(customer.nextEndpointAttemptAt),
-                        probeUser = \(customer.probeUser), probePasswordFile = \(customer.probePasswordFile), probeDatabase = \(customer.probeDatabase)
-                    WHERE id = \(customer.id))
-                INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint)
-                VALUES (\(event.time), \(event.customerId), \(event.customerName), \(event.event), \(event.fromState?.rawValue),
-                        \(event.toState?.rawValue), \(event.detail), \(event.actor), \(event.checkName), \(event.verdict?.rawValue), \(event.hint))
-                RETURNING id
-                """)
-            return event
+        /// A lifecycle step planned from `request.from`: the customer locked, its compare-and-set, then the step.
+        /// Stale when the customer is gone or has moved since the plan.
+        func step(_ request: TransitionRequest, by actor: LifecycleActor, at time: Date) async throws -> TransitionOutcome {
+            guard var customer = try await customer(id: request.customerId, lock: true) else { return .stale(current: nil) }
+            return try await step(request, on: &customer, by: actor, at: time)
+        }
+
+        /// `step` on a customer the caller has locked and read.
+        func step(_ request: TransitionRequest, on customer: inout Customer, by actor: LifecycleActor, at time: Date) async throws -> TransitionOutcome {
+            guard customer.state == request.from else { return .stale(current: customer.state) }
+            return try await applyTransition(&customer, from: request.from, event: request.event, detail: request.detail,
+                                             hint: request.hint, resourceShareArn: request.resourceShareArn, by: actor, at: time)
         }
 
         /// A happening that is not a state change (an endpoint created or deleted), for the health log; the
@@ -255,28 +298,12 @@ public final class PostgresStore: StateStore {
                 """, Customer.init(postgres:))
         }
 
-        func state(ofCustomer id: Int64) async throws -> CustomerState? {
-            try await one("SELECT state FROM customer WHERE id = \(id) FOR UPDATE") { try $0.value("state", as: CustomerState.self) }
-        }
-
         /// The customer (its row locked) and its next endpoint generation, in one round trip.
         func customerAndNextGeneration(_ id: Int64) async throws -> (customer: Customer, generation: Int)? {
             try await one("""
                 SELECT *, (SELECT coalesce(max(generation), 0)::bigint FROM endpoint WHERE customerId = \(id)) AS nextgeneration
                 FROM customer WHERE id = \(id) FOR UPDATE
                 """) { (try Customer(postgres: $0), Int(try $0("nextgeneration", as: Int64.self)) + 1) }
-        }
-
-        /// The customer's state (its row locked) and its next endpoint generation, in one round trip.
-        func stateAndNextGeneration(ofCustomer id: Int64) async throws -> (state: CustomerState, generation: Int)? {
-            try await one("""
-                SELECT state, (SELECT coalesce(max(generation), 0)::bigint FROM endpoint WHERE customerId = \(id)) AS generation
-                FROM customer WHERE id = \(id) FOR UPDATE
-                """) { (try $0.value("state", as: CustomerState.self), Int(try $0("generation", as: Int64.self)) + 1) }
-        }
-
-        func nextGeneration(_ customerId: Int64) async throws -> Int {
-            Int(try await int("SELECT coalesce(max(generation), 0)::bigint FROM endpoint WHERE customerId = \(customerId)") ?? 0) + 1
         }
 
         func insert(_ record: EndpointRecord) async throws -> EndpointRecord {
