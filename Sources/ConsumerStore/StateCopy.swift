@@ -59,7 +59,7 @@ public enum StateCopy {
             try await insert(session, "probeResult", rows.probes.map(json))
             try await insert(session, "customer_check", rows.checks.map(json))
             for table in ["customer", "endpoint", "event", "probeResult"] {
-                try await session.run(PostgresQuery(unsafeSQL: """
+                try await session.run(StoreQuery(unsafeSQL: """
                     SELECT setval(pg_get_serial_sequence('\(table.lowercased())', 'id'), coalesce((SELECT max(id) FROM \(table)), 0) + 1, false)
                     """))
             }
@@ -94,7 +94,7 @@ public enum StateCopy {
     private static func counts(_ session: PostgresStore.Session) async throws -> Counts {
         var tables: [(String, Int)] = []
         for table in Self.tables {
-            tables.append((table, Int(try await session.int(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)")) ?? 0)))
+            tables.append((table, Int(try await session.int(StoreQuery(unsafeSQL: "SELECT count(*) FROM \(table)")) ?? 0)))
         }
         return Counts(tables: tables)
     }
@@ -109,7 +109,7 @@ public enum StateCopy {
             }
             let data = try JSONSerialization.data(withJSONObject: chunk, options: [.sortedKeys])
             let document = String(decoding: data, as: UTF8.self)
-            try await session.run(PostgresQuery(unsafeSQL: """
+            try await session.run(StoreQuery(unsafeSQL: """
                 INSERT INTO \(table) SELECT * FROM json_populate_recordset(NULL::\(table.lowercased()), $1::json)
                 """, binds: { var binds = PostgresBindings(); binds.append(document); return binds }()))
         }

@@ -71,11 +71,11 @@ import Glibc
         try await pool.withConnection { connection in
             let watch = ClosingWatch.of(connection)
             #expect(ClosingWatch.of(connection) === watch)
-            let promise = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+            let promise = connection.eventLoop.makePromise(of: [PostgresRow].self)
             #expect(watch.add(promise) != nil)
             try await connection.close()
             await #expect(throws: ConnectionClosed.self) { try await promise.futureResult.get() }
-            let late = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+            let late = connection.eventLoop.makePromise(of: [PostgresRow].self)
             #expect(watch.add(late) == nil)
             late.fail(ConnectionClosed())
             #expect(watch.waiting == 0)

@@ -106,7 +106,7 @@ struct OpenedStore: Sendable {
                         if character == "?" { index += 1; numbered += "$\(index)" } else { numbered.append(character) }
                     }
                     do {
-                        try await connection.statement(PostgresQuery(unsafeSQL: numbered, binds: bindings), logger: store.logger)
+                        try await connection.statement(StoreQuery(unsafeSQL: numbered, binds: bindings), logger: store.logger)
                     } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("23") == true {
                         throw ConstraintRefusal(description: error.serverInfo?[.message] ?? "constraint")
                     }
@@ -128,7 +128,7 @@ struct OpenedStore: Sendable {
         }
         guard let store = store as? PostgresStore else { throw ConstraintRefusal(description: "unknown store") }
         return try await store.pool.withConnection { connection in
-            try await connection.statement(PostgresQuery(unsafeSQL: sql), logger: store.logger).rows.map { row in
+            try await connection.statement(StoreQuery(unsafeSQL: sql), logger: store.logger).map { row in
                 let access = row.makeRandomAccess()
                 return try (0..<columns).map { try access[$0].decode(String.self, context: .default) }
             }

@@ -45,7 +45,7 @@ public enum PostgresSchema {
             for index in version..<known {
                 let migration = migrations[index]
                 for statement in SQLStatements.split(migration.sql) {
-                    try await connection.statement(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.statement(StoreQuery(unsafeSQL: statement), logger: logger)
                 }
                 let number = index + 1
                 try await connection.statement("INSERT INTO schema_migration (version, name) VALUES (\(number), \(migration.name))", logger: logger)

@@ -45,7 +45,7 @@ extension PostgresStore {
                 // A write in flight holds the row for share; a frozen one is ended by the server within half a lease.
                 // Half the claim's deadline: a claim blocked on the row says "busy", not "unavailable".
                 let lockTimeout = Self.claimDeadline(leaseSeconds: leaseSeconds) / 2
-                try await session.run(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(Int(lockTimeout / .milliseconds(1)))ms'"))
+                try await session.run(StoreQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(Int(lockTimeout / .milliseconds(1)))ms'"))
                 guard let row = try await session.one("""
                     SELECT epoch, holder, host, pid, since, expiresAt, clock_timestamp() AS now FROM leader WHERE singleton FOR UPDATE
                     """, { row in (epoch: try row("epoch", as: Int64.self), info: try LeaderInfo(postgresLease: row),

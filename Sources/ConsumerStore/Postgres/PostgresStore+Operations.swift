@@ -40,7 +40,7 @@ extension PostgresStore {
     public func customers(includeRemoved: Bool) async throws -> [Customer] {
         try await read { session in
             // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
-            let query: PostgresQuery = includeRemoved
+            let query: StoreQuery = includeRemoved
                 ? #"SELECT * FROM customer ORDER BY name COLLATE "C", id"#
                 : #"SELECT * FROM customer WHERE state <> 'removed' ORDER BY name COLLATE "C", id"#
             return try await session.all(query, Customer.init(postgres:))
@@ -142,18 +142,23 @@ extension PostgresStore {
     @discardableResult
     public func pruneHistory(invitationsBefore: Date, eventsBefore: Date, eventsPerCustomer: Int) async throws -> (invitations: Int, events: Int) {
         try await write { session in
-            let invitations = try await session.run("""
-                DELETE FROM invitation WHERE lastSeen < \(invitationsBefore) AND firstSeen < \(invitationsBefore)
-                """).affected
+            // Each DELETE counts its rows in the same statement (a prepared statement's answer has no command tag).
+            let invitations = try await session.int("""
+                WITH gone AS (DELETE FROM invitation WHERE lastSeen < \(invitationsBefore) AND firstSeen < \(invitationsBefore) RETURNING 1)
+                SELECT count(*) FROM gone
+                """) ?? 0
             let cursor = try await session.meta("healthLogCursor")
-            var events = try await session.run("DELETE FROM event WHERE time < \(eventsBefore) AND id <= \(cursor)").affected
-            events += try await session.run("""
-                DELETE FROM event WHERE id IN (
+            var events = try await session.int("""
+                WITH gone AS (DELETE FROM event WHERE time < \(eventsBefore) AND id <= \(cursor) RETURNING 1) SELECT count(*) FROM gone
+                """) ?? 0
+            events += try await session.int("""
+                WITH gone AS (DELETE FROM event WHERE id IN (
                     SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY customerId ORDER BY id DESC) AS newer
                                     FROM event WHERE customerId IS NOT NULL) ranked
-                    WHERE newer > \(eventsPerCustomer)) AND id <= \(cursor)
-                """).affected
-            return (invitations, events)
+                    WHERE newer > \(eventsPerCustomer)) AND id <= \(cursor) RETURNING 1)
+                SELECT count(*) FROM gone
+                """) ?? 0
+            return (Int(invitations), Int(events))
         }
     }
 

@@ -134,20 +134,20 @@ public final class PostgresStore: StateStore {
         let logger: Logger
 
         @discardableResult
-        func run(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        func run(_ query: StoreQuery) async throws -> [PostgresRow] {
             try await connection.statement(query, logger: logger)
         }
 
-        func all<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> [T] {
+        func all<T>(_ query: StoreQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> [T] {
             let columns = PostgresColumns()
-            return try await run(query).rows.map { try decode(PostgresRowReader($0, columns: columns)) }
+            return try await run(query).map { try decode(PostgresRowReader($0, columns: columns)) }
         }
 
-        func one<T>(_ query: PostgresQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> T? {
-            try await run(query).rows.first.map { try decode(PostgresRowReader($0)) }
+        func one<T>(_ query: StoreQuery, _ decode: (PostgresRowReader) throws -> T) async throws -> T? {
+            try await run(query).first.map { try decode(PostgresRowReader($0)) }
         }
 
-        func int(_ query: PostgresQuery) async throws -> Int64? {
+        func int(_ query: StoreQuery) async throws -> Int64? {
             try await run(query).firstInt()
         }
 
@@ -161,38 +161,38 @@ public final class PostgresStore: StateStore {
 
         @discardableResult
         func insert(_ event: LifecycleEvent) async throws -> LifecycleEvent {
-            var query = PostgresQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 11)
+            var query = StoreQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 11)
             Self.appendInsert(event, to: &query)
             query.appendLiteral(" RETURNING id")
             var event = event
-            event.id = try await int(PostgresQuery(stringInterpolation: query))
+            event.id = try await int(StoreQuery(stringInterpolation: query))
             return event
         }
 
         /// Writes every column of `customer` that can change after registration.
         func update(_ customer: Customer) async throws {
-            var query = PostgresQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 16)
+            var query = StoreQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 16)
             Self.appendUpdate(customer, to: &query)
-            try await run(PostgresQuery(stringInterpolation: query))
+            try await run(StoreQuery(stringInterpolation: query))
         }
 
         /// `update(customer)` and `insert(event)` in one statement (one round trip): the UPDATE runs as a
         /// data-modifying WITH, which PostgreSQL executes whether or not the INSERT reads it.
         func update(_ customer: Customer, recording event: LifecycleEvent) async throws -> LifecycleEvent {
-            var query = PostgresQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 27)
+            var query = StoreQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 27)
             query.appendLiteral("WITH changed AS (")
             Self.appendUpdate(customer, to: &query)
             query.appendLiteral(") ")
             Self.appendInsert(event, to: &query)
             query.appendLiteral(" RETURNING id")
             var event = event
-            event.id = try await int(PostgresQuery(stringInterpolation: query))
+            event.id = try await int(StoreQuery(stringInterpolation: query))
             return event
         }
 
         /// `UPDATE customer SET` every column that can change after registration `WHERE id =` its id.
-        static func appendUpdate(_ customer: Customer, to query: inout PostgresQuery.StringInterpolation) {
-            func set<Value: PostgresDynamicTypeEncodable>(_ column: String, _ value: Value?) {
+        static func appendUpdate(_ customer: Customer, to query: inout StoreQuery.StringInterpolation) {
+            func set<Value: PostgresNonThrowingEncodable>(_ column: String, _ value: Value?) {
                 query.appendLiteral(column)
                 query.appendInterpolation(value)
             }
@@ -215,9 +215,9 @@ public final class PostgresStore: StateStore {
         }
 
         /// `INSERT INTO event (…) VALUES (…)` for `event`.
-        static func appendInsert(_ event: LifecycleEvent, to query: inout PostgresQuery.StringInterpolation) {
+        static func appendInsert(_ event: LifecycleEvent, to query: inout StoreQuery.StringInterpolation) {
             query.appendLiteral("INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint) VALUES (")
-            func value<Value: PostgresDynamicTypeEncodable>(_ value: Value?, last: Bool = false) {
+            func value<Value: PostgresNonThrowingEncodable>(_ value: Value?, last: Bool = false) {
                 query.appendInterpolation(value)
                 query.appendLiteral(last ? ")" : ", ")
             }
@@ -279,13 +279,13 @@ public final class PostgresStore: StateStore {
         }
 
         func customer(id: Int64, lock: Bool) async throws -> Customer? {
-            let query: PostgresQuery = lock ? "SELECT * FROM customer WHERE id = \(id) FOR UPDATE" : "SELECT * FROM customer WHERE id = \(id)"
+            let query: StoreQuery = lock ? "SELECT * FROM customer WHERE id = \(id) FOR UPDATE" : "SELECT * FROM customer WHERE id = \(id)"
             return try await one(query, Customer.init(postgres:))
         }
 
         /// The registered (not removing, not removed) customer named `name`.
         func registeredCustomer(_ name: String, lock: Bool) async throws -> Customer? {
-            let query: PostgresQuery = lock
+            let query: StoreQuery = lock
                 ? "SELECT * FROM customer WHERE name = \(name) AND state NOT IN ('removing', 'removed') FOR UPDATE"
                 : "SELECT * FROM customer WHERE name = \(name) AND state NOT IN ('removing', 'removed')"
             return try await one(query, Customer.init(postgres:))

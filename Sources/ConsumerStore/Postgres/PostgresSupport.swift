@@ -15,17 +15,38 @@ extension PostgresConnection {
     /// The answer also races the connection's closing: a query written in the instant the channel closes
     /// is dropped by postgres-nio without failing, and would otherwise be waited for forever (the pool's
     /// deadline closes the connection, which ends the wait here).
+    ///
+    /// A statement built from a literal runs by name (`NamedStatement`): prepared at its first use on this
+    /// connection, then only bound and executed.
     @discardableResult
-    func statement(_ query: PostgresQuery, logger: Logger) async throws -> PostgresQueryResult {
+    func statement(_ statement: StoreQuery, logger: Logger) async throws -> [PostgresRow] {
         guard !isClosed else { throw ConnectionClosed() }
-        let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
+        let answer = eventLoop.makePromise(of: [PostgresRow].self)
         // One watch per connection fails what is pending when it closes; a callback per statement on the
         // connection's close future would stay there until the connection closes, for every statement it ran.
         let watch = ClosingWatch.of(self)
         guard let ticket = watch.add(answer) else { throw ConnectionClosed() }
-        self.query(query, logger: logger).cascade(to: answer)
         defer { watch.remove(ticket) }
-        return try await answer.futureResult.get()
+        guard let name = PreparedNames.name(for: statement) else {
+            query(statement.query, logger: logger).map(\.rows).cascade(to: answer)
+            return try await answer.futureResult.get()
+        }
+        // postgres-nio runs a prepared statement as an async call: in a task of its own on this connection's
+        // event loop (no thread hand-over), so that the watch can still fail the answer when the connection closes.
+        let connection = self
+        Task(executorPreference: EventLoopTaskExecutor(eventLoop)) {
+            do {
+                answer.succeed(try await NamedStatement.run(statement, name: name, on: connection, logger: logger))
+            } catch {
+                answer.fail(error)
+            }
+        }
+        do {
+            return try await answer.futureResult.get()
+        } catch {
+            if NamedStatement.spoilsConnection(error) { try? await close() }
+            throw error
+        }
     }
 }
 
@@ -35,7 +56,7 @@ final class ClosingWatch: Sendable {
     private struct Pending {
         var closed = false
         var next = 0
-        var promises: [Int: EventLoopPromise<PostgresQueryResult>] = [:]
+        var promises: [Int: EventLoopPromise<[PostgresRow]>] = [:]
     }
 
     private let pending = Mutex(Pending())
@@ -71,7 +92,7 @@ final class ClosingWatch: Sendable {
     }
 
     /// A ticket for `promise`, or nil when the connection has closed already.
-    func add(_ promise: EventLoopPromise<PostgresQueryResult>) -> Int? {
+    func add(_ promise: EventLoopPromise<[PostgresRow]>) -> Int? {
         pending.withLock { pending in
             guard !pending.closed else { return nil }
             pending.next += 1
@@ -108,7 +129,8 @@ enum PostgresTransaction {
             try await connection.statement("COMMIT", logger: logger)
             return value
         } catch {
-            if !connection.isClosed { _ = try? await connection.statement("ROLLBACK", logger: logger) }
+            // Unnamed: it may be the first statement a connection runs in a failed transaction.
+            if !connection.isClosed { _ = try? await connection.statement(StoreQuery(unsafeSQL: "ROLLBACK"), logger: logger) }
             throw error
         }
     }
@@ -205,15 +227,12 @@ final class PostgresColumns {
     }
 }
 
-extension PostgresQueryResult {
+extension [PostgresRow] {
     /// The first column of the first row as an integer, if there is one.
     func firstInt() throws -> Int64? {
-        guard let row = rows.first else { return nil }
+        guard let row = first else { return nil }
         return try row.makeRandomAccess()[0].decode(Int64?.self, context: .default)
     }
-
-    /// Rows the statement changed (INSERT/UPDATE/DELETE), from its command tag.
-    var affected: Int { metadata.rows ?? 0 }
 }
 
 /// Dates are stored to the millisecond, as the SQLite file stores them, so that both backends give back
