@@ -62,13 +62,21 @@ extension SQLiteStore {
 
     /// Stores the clientToken of an AcceptResourceShareInvitation before the call is made, and returns
     /// the token to use: the stored one if an earlier (possibly crashed) attempt left one.
-    public func acceptToken(for invitationArn: String, proposed: String) async throws -> String {
-        try await write { db in
-            guard var record = try InvitationRecord.fetchOne(db, key: invitationArn) else { return proposed }
-            if let token = record.acceptClientToken { return token }
-            record.acceptClientToken = proposed
-            try record.update(db)
-            return proposed
+    public func acceptToken(for invitationArn: String, proposed: String, then requests: [TransitionRequest],
+                            by actor: LifecycleActor) async throws -> (token: String, transitions: [TransitionOutcome]) {
+        let time = now()
+        return try await write { db in
+            // The stored token wins; none stored: `proposed` is stored.
+            var token = proposed
+            if var record = try InvitationRecord.fetchOne(db, key: invitationArn) {
+                if let stored = record.acceptClientToken {
+                    token = stored
+                } else {
+                    record.acceptClientToken = proposed
+                    try record.update(db)
+                }
+            }
+            return (token, try requests.map { try Self.step($0, by: actor, at: time, in: db) })
         }
     }
 
@@ -125,11 +133,11 @@ extension SQLiteStore {
     }
 
     public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
-                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome) {
+                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome?) {
         let time = now()
         return try await write { db in
-            let changed = try Self.changeEndpoint(rowId, change, at: time, in: db)
-            return (changed, try Self.step(request, by: actor, at: time, in: db))
+            guard try Self.changeEndpoint(rowId, change, at: time, in: db) else { return (false, nil) }
+            return (true, try Self.step(request, by: actor, at: time, in: db))
         }
     }
 

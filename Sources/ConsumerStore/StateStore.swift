@@ -67,8 +67,11 @@ public protocol StateStore: Sendable {
     /// Inserts or updates an invitation record; true when it is new or its decision or reason changed.
     @discardableResult
     func recordInvitation(_ record: InvitationRecord) async throws -> Bool
-    /// Stores the clientToken of an accept call before it is made; returns the one to use.
-    func acceptToken(for invitationArn: String, proposed: String) async throws -> String
+    /// Stores the clientToken of an accept call before it is made (the stored one wins), and each customer's
+    /// lifecycle step `requests` (each its own compare-and-set), in one transaction; returns the token to use and
+    /// the steps' outcomes in order.
+    func acceptToken(for invitationArn: String, proposed: String, then requests: [TransitionRequest],
+                     by actor: LifecycleActor) async throws -> (token: String, transitions: [TransitionOutcome])
     /// Records RAM's answer to our accept or reject call.
     func markInvitation(_ arn: String, status: String, decision: InvitationRecord.Decision) async throws
     /// `markInvitation`, then each customer's lifecycle step it means (each its own compare-and-set), in one
@@ -87,10 +90,11 @@ public protocol StateStore: Sendable {
     /// Compare-and-set on an endpoint generation; returns whether it applied.
     @discardableResult
     func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool
-    /// `changeEndpoint`, then the customer's lifecycle step `request` (its own compare-and-set on `from`), in one
-    /// transaction: what CreateVpcEndpoint's answer means, written as one outcome.
+    /// `changeEndpoint`, then, only when it applied, the customer's lifecycle step `request` (its own
+    /// compare-and-set on `from`), in one transaction: what EC2's answer means, written as one outcome. A change
+    /// the generation no longer takes writes nothing, its step included (transition nil).
     func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
-                        by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome)
+                        by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome?)
     /// Takes over an endpoint found in EC2 for a customer with no current generation; nil when stale.
     func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
                        state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord?
@@ -207,8 +211,13 @@ extension StateStore {
     }
 
     public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange,
-                               then request: TransitionRequest) async throws -> (changed: Bool, transition: TransitionOutcome) {
+                               then request: TransitionRequest) async throws -> (changed: Bool, transition: TransitionOutcome?) {
         try await changeEndpoint(rowId, change, then: request, by: .daemon)
+    }
+
+    /// The accept's ClientToken alone (a reject's, or an accept with no step to take).
+    public func acceptToken(for invitationArn: String, proposed: String) async throws -> String {
+        try await acceptToken(for: invitationArn, proposed: proposed, then: [], by: .daemon).token
     }
 
     public func events(customerId: Int64) async throws -> [LifecycleEvent] {

@@ -43,7 +43,7 @@ import TestSupport
         #expect(ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot()) == [endpoint.vpcEndpointId])
         observation.record(associations: [endpoint.vpcEndpointId: [Self.association(shared.arn, dns: "acme.example", accessible: false)]])
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot(), policy: ReconcilePolicy(), accountId: nil, now: planner.now)
-        #expect(!actions.contains { if case .transition(let request) = $0 { request.event == .endpointAvailable } else { false } })
+        #expect(!actions.flatMap(\.steps).contains { $0.event == .endpointAvailable })
         // Ready with a name: nothing is read (steady state makes no DescribeVpcEndpointAssociations call).
         acme.state = .ready
         #expect(ReconcilePlanner.dnsNamesNeeded(RegionObservation(region: "us-east-1", endpoints: [endpoint]), snapshot: snapshot()).isEmpty)
@@ -62,7 +62,7 @@ import TestSupport
         let policy = ReconcilePolicy()
         let pending = ReconcilePlanner.plan(observation, snapshot: RegistrySnapshot(customers: [acme], openEndpoints: [1: [row]], invitations: [:]),
                                             policy: policy, accountId: nil, now: planner.now)
-        let moves = pending.compactMap { if case .transition(let request) = $0 { request } else { nil } }
+        let moves = pending.flatMap(\.steps)
         #expect(!moves.contains { $0.event == .endpointAvailable })
         #expect(moves.first?.hint?.contains("setup steps 2, 4 and 5") == true)
 
@@ -70,7 +70,7 @@ import TestSupport
         acme.state = .ready
         let ready = ReconcilePlanner.plan(observation, snapshot: RegistrySnapshot(customers: [acme], openEndpoints: [1: [row]], invitations: [:]),
                                           policy: policy, accountId: nil, now: planner.now)
-        #expect(ready.contains { if case .transition(let request) = $0 { request.event == .endpointProvisioning } else { false } })
+        #expect(ready.flatMap(\.steps).contains { $0.event == .endpointProvisioning })
 
         // Accessible again: ready with the chosen association's name.
         observation.inaccessible = [:]
@@ -78,6 +78,6 @@ import TestSupport
         acme.state = .endpointPending
         let back = ReconcilePlanner.plan(observation, snapshot: RegistrySnapshot(customers: [acme], openEndpoints: [1: [row]], invitations: [:]),
                                          policy: policy, accountId: nil, now: planner.now)
-        #expect(back.contains { if case .transition(let request) = $0 { request.event == .endpointAvailable && (request.detail ?? "").contains("acme.example") } else { false } })
+        #expect(back.flatMap(\.steps).contains { $0.event == .endpointAvailable && ($0.detail ?? "").contains("acme.example") })
     }
 }

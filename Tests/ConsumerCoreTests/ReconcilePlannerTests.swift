@@ -73,7 +73,7 @@ import TestSupport
     }
 
     func events(_ actions: [ReconcileAction]) -> [CustomerLifecycle.Event] {
-        actions.compactMap { if case .transition(let request) = $0 { request.event } else { nil } }
+        actions.flatMap(\.steps).map(\.event)
     }
 
     func creates(_ actions: [ReconcileAction]) -> Int {
@@ -85,18 +85,19 @@ import TestSupport
     }
 
     func changes(_ actions: [ReconcileAction]) -> [EndpointChange] {
-        actions.compactMap { if case .changeEndpoint(_, _, _, let change) = $0 { change } else { nil } }
+        actions.compactMap { if case .changeEndpoint(_, _, _, let change, _) = $0 { change } else { nil } }
     }
 
-    @Test func aMatchingInvitationIsRecordedThenTheCustomerMovesThenItIsAccepted() {
+    /// The customer's `accepting` move rides on the accept (written with its ClientToken, before the call).
+    @Test func aMatchingInvitationIsRecordedThenAcceptedWithTheCustomersMove() {
         let acme = InvitationMatcherTests.customer("acme", 1)
         let invite = invitation("a")
         let observation = RegionObservation(region: "us-east-1", invitations: [invite],
                                             pendingResources: [invite.resourceShareInvitationArn: [InvitationMatcherTests.resource(1)]])
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: "999999999999", now: now)
-        guard actions.count == 3, case .recordInvitation(let record) = actions[0],
-              case .transition(let request) = actions[1], request.event == .invitationMatched, request.from == .awaitingShare,
-              case .accept(let arn, let customers) = actions[2] else {
+        guard actions.count == 2, case .recordInvitation(let record) = actions[0],
+              case .accept(let arn, let customers, let steps) = actions[1], steps.count == 1,
+              steps[0].event == .invitationMatched, steps[0].from == .awaitingShare, steps[0].customerId == 1 else {
             Issue.record("unexpected plan \(actions)")
             return
         }
@@ -131,7 +132,9 @@ import TestSupport
         let acme = InvitationMatcherTests.customer("acme", 1)
         let later = ReconcilePlanner.plan(observation, snapshot: snapshot([acme], invitations: [record.invitationArn: record]),
                                           policy: policy, accountId: nil, now: now)
-        #expect(later.contains(.accept(invitationArn: invite.resourceShareInvitationArn, customers: [1])))
+        #expect(later.contains { action in
+            if case .accept(invite.resourceShareInvitationArn, [1], let steps) = action { steps.map(\.event) == [.invitationMatched] } else { false }
+        })
     }
 
     @Test func aRemovingCustomersArnIsNotRegisteredForMatching() {
@@ -165,7 +168,7 @@ import TestSupport
         let observation = RegionObservation(region: "us-east-1", sharedResources: [shared.arn: shared])
         let actions = ReconcilePlanner.plan(observation, snapshot: snapshot([acme]), policy: policy, accountId: nil, now: now)
         #expect(creates(actions) == 0)
-        #expect(actions.contains { if case .transition(let r) = $0 { r.event == .shareAccepted && (r.detail ?? "").contains("AVAILABLE") } else { false } })
+        #expect(actions.flatMap(\.steps).contains { $0.event == .shareAccepted && ($0.detail ?? "").contains("AVAILABLE") })
     }
 
     @Test func anEndpointFoundInEC2IsAdoptedAndReadyInTheSamePass() {
@@ -441,7 +444,8 @@ import TestSupport
         case .transition(let r): "transition \(r.customerId) \(r.event.rawValue)"
         case .deleteEndpoint(let id, _, let row, let endpoint, _): "delete \(endpoint) of \(id)" + (row == nil ? " (untracked)" : "")
         case .deleteOrphan(let endpoint, let tag, _, _): "delete orphan \(endpoint) tagged \(tag)"
-        case .changeEndpoint(let id, _, let rowId, let change): "change \(id)/\(rowId) → \(change.to.rawValue)"
+        case .changeEndpoint(let id, _, let rowId, let change, let then):
+            "change \(id)/\(rowId) → \(change.to.rawValue)" + (then.map { ", then \($0.event.rawValue)" } ?? "")
         case .createEndpoint(let id, _, _, _, _): "create for \(id)"
         case .adoptEndpoint(let id, _, let endpoint, _): "adopt \(endpoint.vpcEndpointId) for \(id)"
         case .recordReleasedEndpoint(let rowId, let endpoint): "record released \(rowId) = \(endpoint)"
@@ -449,7 +453,8 @@ import TestSupport
         case .resumeCreate(let id, _, let row): "resume create \(id)/\(row.id ?? 0)"
         case .resetFailures(let id): "reset failures \(id)"
         case .recordInvitation(let record): "record invitation \(record.invitationArn)"
-        case .accept(let arn, let ids): "accept \(arn) for \(ids)"
+        case .accept(let arn, let ids, let steps):
+            "accept \(arn) for \(ids)" + steps.map { ", with \($0.customerId) \($0.event.rawValue)" }.joined()
         case .reject(let arn): "reject \(arn)"
         }
     }
@@ -469,8 +474,7 @@ import TestSupport
         var gone = RegionObservation(region: "us-east-1", endpoints: [listed(Self.a, "acme", arn: 1)])
         gone.confirmedGone = [Self.b]
         #expect(transcript(gone, [acme], [old], released: released) == """
-            change 1/1 → deleted
-            transition 1 removal_finished
+            change 1/1 → deleted, then removal_finished
             """)
         // A new registration of the same name and ARN does not adopt it either: it makes its own.
         var again = customer("acme", 1, .shareAccepted, id: 2)
@@ -523,8 +527,7 @@ import TestSupport
         var gone = RegionObservation(region: "us-east-1", sharedResources: shared(1))
         gone.record(endpointLookup: Self.a, .absent)
         #expect(transcript(gone, [acme], [current]) == """
-            change 1/1 → deleted
-            transition 1 endpoint_missing
+            change 1/1 → deleted, then endpoint_missing
             create for 1
             """)
         // Confirmed: the share is gone (RAM lists nothing for that ARN) → withdrawn, its endpoint deleted.

@@ -148,6 +148,56 @@ import TestSupport
         #expect(again.changed)
         #expect(again.transition == .stale(current: .endpointPending))
         #expect(try await store.endpointGeneration(row.id!)?.state == .available)
+
+        // A change the generation no longer takes writes nothing, and the step it means is not taken either.
+        let eventsBefore = try await store.events(customerId: acme.id!).count
+        let ready = TransitionRequest(customerId: acme.id!, from: .endpointPending, event: .endpointAvailable, detail: "ready")
+        let late = try await store.changeEndpoint(row.id!, created, then: ready)
+        #expect(!late.changed)
+        #expect(late.transition == nil)
+        #expect(try await store.customer(named: "acme")?.state == .endpointPending)
+        #expect(try await store.events(customerId: acme.id!).count == eventsBefore)
+        // Taken when it applies: the change and the step, one write.
+        let seenAgain = EndpointChange(from: [.available], to: .available, awsState: "available", dnsName: "acme.example", seen: true)
+        let both = try await store.changeEndpoint(row.id!, seenAgain, then: ready)
+        #expect(both.changed)
+        guard case .applied(let readyEvent) = both.transition else { Issue.record("\(String(describing: both.transition))"); return }
+        #expect(readyEvent.toState == .ready)
+    }
+
+    /// An accept's ClientToken and its customers' `accepting` steps, one write before the call: the stored token
+    /// wins, and each step keeps its own compare-and-set.
+    @Test(arguments: Backend.allCases) func theAcceptTokenAndTheAcceptingStepsAreOneWrite(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(24)).get()),
+                                               by: StoreFixtures.actor)
+        let initech = try await store.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(25)).get()),
+                                                  by: StoreFixtures.actor)
+        let arn = "arn:aws:ram:us-east-1:111122223333:resource-share-invitation/fold"
+        try await store.recordInvitation(InvitationRecord(
+            invitationArn: arn, region: "us-east-1", resourceShareArn: "arn:aws:ram:us-east-1:111122223333:resource-share/fold",
+            resourceShareName: "fold", senderAccountId: "111122223333", status: "PENDING", resources: [], decision: .pending, reason: nil,
+            acceptClientToken: nil, firstSeen: Date(), lastSeen: Date(), decidedAt: nil))
+        let steps = [
+            TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .invitationMatched, detail: "accepting \(arn)"),
+            // Planned from a state initech is not in: stale, and it does not undo acme's step or the token.
+            TransitionRequest(customerId: initech.id!, from: .shareAccepted, event: .invitationMatched, detail: "accepting \(arn)"),
+        ]
+        let first = try await store.acceptToken(for: arn, proposed: "token-1", then: steps, by: .daemon)
+        #expect(first.token == "token-1")
+        guard first.transitions.count == 2, case .applied(let event) = first.transitions[0] else {
+            Issue.record("\(first.transitions)")
+            return
+        }
+        #expect(event.toState == .accepting)
+        #expect(first.transitions[1] == .stale(current: .awaitingShare))
+        #expect(try await store.customer(named: "acme")?.state == .accepting)
+        #expect(try await store.customer(named: "initech")?.state == .awaitingShare)
+        // Again (a retried accept): the stored token wins, and the step finds acme there already.
+        let again = try await store.acceptToken(for: arn, proposed: "token-2", then: [steps[0]], by: .daemon)
+        #expect(again.token == "token-1")
+        #expect(again.transitions == [.stale(current: .accepting)])
+        #expect(try await store.acceptToken(for: arn, proposed: "token-3") == "token-1")
     }
 
     /// "Creating the endpoint": the customer's step and its new generation in one transaction. A stale step

@@ -61,8 +61,8 @@ struct ActionExecutor: Sendable {
                         "resources": "\(record.resources.map(\.arn).joined(separator: ","))",
                     ])
                 }
-            case .accept(let arn, let customers):
-                try await accept(arn, customers: customers, region: region, run: &run)
+            case .accept(let arn, let customers, let steps):
+                try await accept(arn, customers: customers, steps: steps, region: region, run: &run)
             case .reject(let arn):
                 try await reject(arn, region: region)
             case .transition(var request):
@@ -152,8 +152,18 @@ struct ActionExecutor: Sendable {
                             "customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)", "error": "\(error)"])
                     }
                 }
-            case .changeEndpoint(let id, let name, let rowId, let change):
-                if !(try await store.changeEndpoint(rowId, change)) {
+            case .changeEndpoint(let id, let name, let rowId, let change, let then):
+                let changed: Bool
+                if var step = then {
+                    // This pass's own earlier moves of the customer are known here, as for `.transition`.
+                    if let current = run.states[id]?.state { step.from = current }
+                    let written = try await store.changeEndpoint(rowId, change, then: step)
+                    changed = written.changed
+                    if let outcome = written.transition { _ = handle(outcome, of: step, run: &run) }
+                } else {
+                    changed = try await store.changeEndpoint(rowId, change)
+                }
+                if !changed {
                     logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
                         "customer": "\(name)", "to": "\(change.to.rawValue)"])
                     run.stale.insert(id)
@@ -257,8 +267,16 @@ struct ActionExecutor: Sendable {
         }
     }
 
-    func accept(_ arn: String, customers: [Int64], region: String, run: inout PassRun) async throws {
-        let token = try await store.acceptToken(for: arn, proposed: Self.newToken())
+    func accept(_ arn: String, customers: [Int64], steps: [TransitionRequest], region: String, run: inout PassRun) async throws {
+        // The customers' `accepting` steps (planned from the snapshot; this pass's own moves known here) and the
+        // call's ClientToken, one transaction before the call.
+        let moves = steps.filter { !run.stale.contains($0.customerId) }.map { step in
+            var step = step
+            if let current = run.states[step.customerId]?.state { step.from = current }
+            return step
+        }
+        let (token, moved) = try await store.acceptToken(for: arn, proposed: Self.newToken(), then: moves, by: .daemon)
+        for (step, outcome) in zip(moves, moved) { _ = handle(outcome, of: step, run: &run) }
         let outcome: AcceptOutcome
         var status: ResourceShareInvitationStatus
         try await lease.require()
@@ -382,7 +400,7 @@ struct ActionExecutor: Sendable {
                                             hint: next.hint)
             let written = try await store.changeEndpoint(row.id!, change, then: request)
             changed = written.changed
-            _ = handle(written.transition, of: request, run: &run)
+            if let outcome = written.transition { _ = handle(outcome, of: request, run: &run) }
         } else {
             changed = try await store.changeEndpoint(row.id!, change)
         }

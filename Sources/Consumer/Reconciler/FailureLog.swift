@@ -47,7 +47,7 @@ final class FailureLog: Sendable {
     static func key(_ action: ReconcileAction) -> String {
         switch action {
         case .recordInvitation(let record): "invitation \(record.invitationArn)"
-        case .accept(let arn, _): "accept \(arn)"
+        case .accept(let arn, _, _): "accept \(arn)"
         case .reject(let arn): "reject \(arn)"
         case .deleteOrphan(let id, _, _, _): "orphan \(id)"
         case .recordReleasedEndpoint(let rowId, _): "released \(rowId)"

@@ -5,8 +5,9 @@ import AWSModels
 public enum ReconcileAction: Sendable, Equatable {
     /// Store what was decided about an invitation (logged when new or changed).
     case recordInvitation(InvitationRecord)
-    /// Accept a pending invitation that shares exactly registered resources of its sender.
-    case accept(invitationArn: String, customers: [Int64])
+    /// Accept a pending invitation that shares exactly registered resources of its sender. `steps` are its
+    /// customers' `accepting` moves, written with the call's ClientToken in one transaction right before it.
+    case accept(invitationArn: String, customers: [Int64], steps: [TransitionRequest])
     /// Reject an unmatched invitation (`unmatchedInvitations: reject`).
     case reject(invitationArn: String)
     /// A lifecycle event for a customer, compare-and-set on the state it was planned from.
@@ -18,8 +19,9 @@ public enum ReconcileAction: Sendable, Equatable {
     case resumeCreate(customerId: Int64, name: String, endpoint: EndpointRecord)
     /// Take over an endpoint found in EC2 for a customer with no current generation.
     case adoptEndpoint(customerId: Int64, name: String, endpoint: VpcEndpoint, dnsName: String?)
-    /// Record what EC2 said about a generation (compare-and-set on the row's state).
-    case changeEndpoint(customerId: Int64, name: String, rowId: Int64, change: EndpointChange)
+    /// Record what EC2 said about a generation (compare-and-set on the row's state), and `then` the customer's
+    /// step it means, in the same transaction and only when the change applied.
+    case changeEndpoint(customerId: Int64, name: String, rowId: Int64, change: EndpointChange, then: TransitionRequest?)
     /// Delete an endpoint in EC2 (removal, a revoked share, a failed generation, a surplus duplicate).
     /// `row` is nil for an endpoint we never recorded.
     case deleteEndpoint(customerId: Int64, name: String, row: EndpointRecord?, vpcEndpointId: String, reason: String)
@@ -34,12 +36,23 @@ public enum ReconcileAction: Sendable, Equatable {
     /// (`endpoint_unconfirmed`, `share_unconfirmed`: a listing left something out; what a lookup said).
     case note(customerId: Int64, name: String, event: String, detail: String)
 
+    /// The lifecycle steps an action takes: a transition's own, an accept's `accepting` moves, the step that
+    /// rides on an endpoint change.
+    package var steps: [TransitionRequest] {
+        switch self {
+        case .transition(let request): [request]
+        case .accept(_, _, let steps): steps
+        case .changeEndpoint(_, _, _, _, let then): then.map { [$0] } ?? []
+        default: []
+        }
+    }
+
     /// The customer an action is about, if one.
     package var customerId: Int64? {
         switch self {
         case .transition(let request): request.customerId
         case .createEndpoint(let id, _, _, _, _), .resumeCreate(let id, _, _), .adoptEndpoint(let id, _, _, _),
-             .changeEndpoint(let id, _, _, _), .deleteEndpoint(let id, _, _, _, _), .resetFailures(let id),
+             .changeEndpoint(let id, _, _, _, _), .deleteEndpoint(let id, _, _, _, _), .resetFailures(let id),
              .note(let id, _, _, _):
             id
         case .recordInvitation, .accept, .reject, .deleteOrphan, .recordReleasedEndpoint: nil

@@ -36,7 +36,7 @@ public enum ReconcilePlanner {
         let registered = customers.filter { $0.state != .removing }
         let invitationActions = planInvitations(observation, snapshot: snapshot, registered: registered, policy: policy, now: now)
         let accepting = Set(invitationActions.flatMap { action -> [Int64] in
-            if case .accept(_, let ids) = action { return ids }
+            if case .accept(_, let ids, _) = action { return ids }
             return []
         })
         let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
@@ -73,14 +73,56 @@ public enum ReconcilePlanner {
                                             accepting: accepting.contains(id), waitingFor: predecessor)
         }
         customerActions += orphans(untracked, snapshot: snapshot)
-        // Records first, then the customers' moves (`accepting` before the accept call), then the calls.
+        // Records first, then the customers' moves, then the calls (`accepting` written with its accept, before the call).
         let isCall: (ReconcileAction) -> Bool = { action in
             switch action {
             case .accept, .reject: true
             default: false
             }
         }
-        return invitationActions.filter { !isCall($0) } + customerActions + invitationActions.filter(isCall)
+        let (calls, moves) = withAcceptingSteps(invitationActions.filter(isCall), moves: customerActions)
+        return invitationActions.filter { !isCall($0) } + foldingSteps(moves) + calls
+    }
+
+    /// Each customer's `accepting` step goes with the first accept that names the customer: written with the
+    /// call's ClientToken, one transaction right before the call, instead of a transaction of its own.
+    static func withAcceptingSteps(_ calls: [ReconcileAction], moves: [ReconcileAction]) -> (calls: [ReconcileAction], moves: [ReconcileAction]) {
+        let accepted = Set(calls.flatMap { action -> [Int64] in
+            if case .accept(_, let ids, _) = action { return ids }
+            return []
+        })
+        var steps: [Int64: TransitionRequest] = [:]
+        var rest: [ReconcileAction] = []
+        for action in moves {
+            if case .transition(let step) = action, step.event == .invitationMatched, accepted.contains(step.customerId),
+               steps[step.customerId] == nil {
+                steps[step.customerId] = step
+            } else {
+                rest.append(action)
+            }
+        }
+        let calls = calls.map { action -> ReconcileAction in
+            guard case .accept(let arn, let ids, let earlier) = action else { return action }
+            return .accept(invitationArn: arn, customers: ids, steps: earlier + ids.compactMap { steps.removeValue(forKey: $0) })
+        }
+        return (calls, rest)
+    }
+
+    /// A generation's change and the customer's step planned right after it are one outcome: the step rides
+    /// on the change (`then`), taken in its transaction only when the change applies, as it was taken only
+    /// when the change was not found stale.
+    static func foldingSteps(_ actions: [ReconcileAction]) -> [ReconcileAction] {
+        var folded: [ReconcileAction] = []
+        folded.reserveCapacity(actions.count)
+        for action in actions {
+            if case .transition(let step) = action, case .changeEndpoint(let id, let name, let rowId, let change, nil)? = folded.last,
+               id == step.customerId {
+                folded[folded.count - 1] = .changeEndpoint(customerId: id, name: name, rowId: rowId, change: change, then: step)
+            } else {
+                folded.append(action)
+            }
+        }
+        return folded
     }
 
     /// Endpoints no open generation records, matched to registered customers by tag or ARN.
@@ -225,7 +267,7 @@ public enum ReconcilePlanner {
                     record.reason = nil
                     actions.append(.recordInvitation(record))
                 }
-                actions.append(.accept(invitationArn: invitation.resourceShareInvitationArn, customers: names.compactMap { ids[$0] }))
+                actions.append(.accept(invitationArn: invitation.resourceShareInvitationArn, customers: names.compactMap { ids[$0] }, steps: []))
             case .refuse(let reason, _):
                 let decision: InvitationRecord.Decision = policy.unmatchedInvitations == .reject ? .rejected : .ignored
                 if existing?.decision != decision || existing?.reason != reason {
@@ -385,7 +427,7 @@ struct CustomerContext {
     }
 
     func change(_ row: EndpointRecord, _ change: EndpointChange) -> ReconcileAction {
-        .changeEndpoint(customerId: id, name: name, rowId: row.id!, change: change)
+        .changeEndpoint(customerId: id, name: name, rowId: row.id!, change: change, then: nil)
     }
 
     func delete(_ row: EndpointRecord, reason: String) -> ReconcileAction {
@@ -409,7 +451,7 @@ struct CustomerContext {
                 actions.append(delete(row, reason: "customer removed"))
             case .failed, .deleting:
                 let retiring = retire(row)
-                if retiring.contains(where: { if case .changeEndpoint(_, _, _, let change) = $0 { change.to == .deleted } else { false } }) {
+                if retiring.contains(where: { if case .changeEndpoint(_, _, _, let change, _) = $0 { change.to == .deleted } else { false } }) {
                     closing += 1
                 }
                 actions += retiring
@@ -540,8 +582,10 @@ struct CustomerContext {
                 return actions + transition(customer.state == .ready ? .endpointProvisioning : .endpointRequested,
                                             "endpoint \(endpointId) available; waiting for its DNS name", share: share)
             }
+            // The step right after the change (one outcome with it), then the failures forgotten.
+            actions += transition(.endpointAvailable, "endpoint \(endpointId) available at \(dns)", share: share)
             if customer.endpointFailures > 0 { actions.append(.resetFailures(customerId: id)) }
-            return actions + transition(.endpointAvailable, "endpoint \(endpointId) available at \(dns)", share: share)
+            return actions
         case .failed, .rejected, .expired:
             let reason = listed.lastError?.description ?? listed.failureReason ?? "EC2 reports \(listed.state)"
             actions.append(change(row, .init(from: [.pending, .available], to: .failed, awsState: listed.state.description, lastError: reason,

@@ -224,13 +224,18 @@ extension PostgresStore {
         }
     }
 
-    public func acceptToken(for invitationArn: String, proposed: String) async throws -> String {
-        // The stored token wins; none stored: `proposed` is stored. One statement, the row locked by the UPDATE.
-        try await write { session in
-            try await session.one("""
+    public func acceptToken(for invitationArn: String, proposed: String, then requests: [TransitionRequest],
+                            by actor: LifecycleActor) async throws -> (token: String, transitions: [TransitionOutcome]) {
+        let time = now().storedPrecision
+        return try await write { session in
+            // The stored token wins; none stored: `proposed` is stored. One statement, the row locked by the UPDATE.
+            let token = try await session.one("""
                 UPDATE invitation SET acceptClientToken = coalesce(acceptClientToken, \(proposed)) WHERE invitationArn = \(invitationArn)
                 RETURNING acceptClientToken
                 """, { try $0("acceptClientToken", as: String?.self) }).flatMap { $0 } ?? proposed
+            var outcomes: [TransitionOutcome] = []
+            for request in requests { outcomes.append(try await session.step(request, by: actor, at: time)) }
+            return (token, outcomes)
         }
     }
 
@@ -299,11 +304,11 @@ extension PostgresStore {
     }
 
     public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
-                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome) {
+                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome?) {
         let time = now().storedPrecision
         return try await write { session in
-            let changed = try await Self.changeEndpoint(rowId, change, at: time, in: session)
-            return (changed, try await session.step(request, by: actor, at: time))
+            guard try await Self.changeEndpoint(rowId, change, at: time, in: session) else { return (false, nil) }
+            return (true, try await session.step(request, by: actor, at: time))
         }
     }
 

@@ -1,0 +1,60 @@
+import Testing
+@testable import ConsumerCore
+
+/// The planner's folds of a lifecycle step into the write beside it, as tables: which steps ride on which
+/// action, and what stays on its own.
+@Suite struct StepFoldingTests {
+    static func step(_ customer: Int64, _ event: CustomerLifecycle.Event, from: CustomerState = .awaitingShare) -> TransitionRequest {
+        TransitionRequest(customerId: customer, from: from, event: event, detail: nil)
+    }
+
+    static func change(_ customer: Int64, then: TransitionRequest? = nil) -> ReconcileAction {
+        .changeEndpoint(customerId: customer, name: "c\(customer)", rowId: customer * 10,
+                        change: EndpointChange(from: [.pending], to: .available, awsState: "available"), then: then)
+    }
+
+    static let available1 = step(1, .endpointAvailable, from: .endpointPending)
+    static let available2 = step(2, .endpointAvailable, from: .endpointPending)
+    static let note1 = ReconcileAction.note(customerId: 1, name: "c1", event: "endpoint_unconfirmed", detail: "-")
+
+    @Test(arguments: [
+        // A change and the same customer's step right after it: one action.
+        ([change(1), .transition(available1)], [change(1, then: available1)]),
+        // Another customer's step stays on its own.
+        ([change(1), .transition(available2)], [change(1), .transition(available2)]),
+        // Something between them: both stay.
+        ([change(1), note1, .transition(available1)], [change(1), note1, .transition(available1)]),
+        // A step with no change before it, and a change that carries a step already.
+        ([.transition(available1), change(1)], [.transition(available1), change(1)]),
+        ([change(1, then: available1), .transition(available1)], [change(1, then: available1), .transition(available1)]),
+        // Only the first step after a change rides on it.
+        ([change(1), .transition(available1), .transition(available1)], [change(1, then: available1), .transition(available1)]),
+    ] as [([ReconcileAction], [ReconcileAction])])
+    func aStepRidesOnTheChangeRightBeforeIt(_ plan: [ReconcileAction], _ folded: [ReconcileAction]) {
+        #expect(ReconcilePlanner.foldingSteps(plan) == folded)
+    }
+
+    @Test func eachAcceptingStepGoesWithTheFirstAcceptThatNamesItsCustomer() {
+        let matched1 = Self.step(1, .invitationMatched)
+        let matched2 = Self.step(2, .invitationMatched)
+        let matched3 = Self.step(3, .invitationMatched)
+        let other = Self.step(1, .shareAccepted, from: .accepting)
+        let calls: [ReconcileAction] = [
+            .accept(invitationArn: "a", customers: [1, 2], steps: []),
+            .reject(invitationArn: "r"),
+            .accept(invitationArn: "b", customers: [2], steps: []),
+        ]
+        let moves: [ReconcileAction] = [.transition(matched1), .transition(other), .transition(matched2), .transition(matched3), Self.note1]
+        let (withSteps, rest) = ReconcilePlanner.withAcceptingSteps(calls, moves: moves)
+        #expect(withSteps == [
+            .accept(invitationArn: "a", customers: [1, 2], steps: [matched1, matched2]),
+            .reject(invitationArn: "r"),
+            // Customer 2's step went with the first accept: none is taken twice.
+            .accept(invitationArn: "b", customers: [2], steps: []),
+        ])
+        // Not an `accepting` move, or a customer no accept names: left where it was, in order.
+        #expect(rest == [.transition(other), .transition(matched3), Self.note1])
+        // Every step is somewhere, exactly once.
+        #expect((withSteps + rest).flatMap(\.steps).count == moves.flatMap(\.steps).count)
+    }
+}
