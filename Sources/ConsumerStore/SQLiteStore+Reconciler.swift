@@ -45,18 +45,21 @@ extension SQLiteStore {
         }
     }
 
-    /// Inserts or updates an invitation record. Returns true when it is new or its decision or reason changed
-    /// (what deserves a log line: the same refusal is not repeated every pass).
+    /// Inserts or updates invitation records in one transaction. For each, true when it is new or its decision
+    /// or reason changed (what deserves a log line: the same refusal is not repeated every pass).
     @discardableResult
-    public func recordInvitation(_ record: InvitationRecord) async throws -> Bool {
-        try await write { db in
-            if let existing = try InvitationRecord.fetchOne(db, key: record.invitationArn) {
-                let (merged, changed) = StoreRules.merge(record, into: existing)
-                try merged.update(db)
-                return changed
+    public func recordInvitations(_ records: [InvitationRecord]) async throws -> [Bool] {
+        guard !records.isEmpty else { return [] }
+        return try await write { db in
+            try records.map { record in
+                if let existing = try InvitationRecord.fetchOne(db, key: record.invitationArn) {
+                    let (merged, changed) = StoreRules.merge(record, into: existing)
+                    try merged.update(db)
+                    return changed
+                }
+                try record.insert(db)
+                return true
             }
-            try record.insert(db)
-            return true
         }
     }
 

@@ -64,9 +64,10 @@ public protocol StateStore: Sendable {
     func snapshot() async throws -> RegistrySnapshot
     /// The invitation records a pass needs (see `SQLiteStore.invitationRecords`).
     func invitationRecords(invitationArns: Set<String>, resourceArns: Set<String>, senders: Set<String>) async throws -> [String: InvitationRecord]
-    /// Inserts or updates an invitation record; true when it is new or its decision or reason changed.
+    /// Inserts or updates invitation records, in one transaction; for each, in order, true when it is new or
+    /// its decision or reason changed. A record named twice is merged into its earlier self.
     @discardableResult
-    func recordInvitation(_ record: InvitationRecord) async throws -> Bool
+    func recordInvitations(_ records: [InvitationRecord]) async throws -> [Bool]
     /// Stores the clientToken of an accept call before it is made (the stored one wins), and each customer's
     /// lifecycle step `requests` (each its own compare-and-set), in one transaction; returns the token to use and
     /// the steps' outcomes in order.
@@ -213,6 +214,12 @@ extension StateStore {
     public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange,
                                then request: TransitionRequest) async throws -> (changed: Bool, transition: TransitionOutcome?) {
         try await changeEndpoint(rowId, change, then: request, by: .daemon)
+    }
+
+    /// One invitation record: true when it is new or its decision or reason changed.
+    @discardableResult
+    public func recordInvitation(_ record: InvitationRecord) async throws -> Bool {
+        try await recordInvitations([record]).first ?? false
     }
 
     /// The accept's ClientToken alone (a reject's, or an accept with no step to take).

@@ -49,173 +49,41 @@ struct ActionExecutor: Sendable {
         return actions.filter { !isDelete($0) } + actions.filter(isDelete)
     }
 
-    func execute(_ action: ReconcileAction, region: String, run: inout PassRun) async -> Outcome {
-        do {
-            switch action {
-            case .recordInvitation(let record):
-                if try await store.recordInvitation(record), let reason = record.reason {
-                    metrics?.recordRefusal(reason: reason)
-                    logger.notice("invitation not accepted", metadata: [
-                        "ram.invitation": "\(record.invitationArn)", "ram.sender": "\(record.senderAccountId)",
-                        "reason": "\(reason.rawValue)", "decision": "\(record.decision.rawValue)",
-                        "resources": "\(record.resources.map(\.arn).joined(separator: ","))",
-                    ])
-                }
-            case .accept(let arn, let customers, let steps):
-                try await accept(arn, customers: customers, steps: steps, region: region, run: &run)
-            case .reject(let arn):
-                try await reject(arn, region: region)
-            case .transition(var request):
-                // Planned from the snapshot; this pass's own earlier moves of the customer are known here (a
-                // move by another writer still fails the compare-and-set).
-                if let current = run.states[request.customerId]?.state { request.from = current }
-                try await apply(request, run: &run)
-            case .createEndpoint(let id, let name, let arn, let detail, let share):
-                guard let customer = run.states[id] else { return .failed }
-                // The first VPC of the pool with room; none: the customer waits, which is not a failure.
-                guard var vpcId = VpcCapacity.place(in: run.pool) else {
-                    if Self.waitsForRoom(customer, region: region, pool: run.pool) { return .skipped }
-                    try await waitForRoom(id, region: region, share: share, run: &run)
-                    return .done
-                }
-                // The customer's step and its new generation are one write; a VPC EC2 says is full is marked so, and
-                // the endpoint goes to the next one in this pass (a generation of its own, the step taken already).
-                var step: TransitionRequest? = TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested,
-                                                                 detail: detail, resourceShareArn: share)
-                for _ in run.pool.indices {
-                    guard let current = run.states[id] else { return .done }
-                    guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                    let request = endpointRequest(customer: name, arn: arn, region: region, vpcId: vpcId, clientToken: Self.newToken())
-                    let begun: EndpointRecord?
-                    if let first = step {
-                        step = nil
-                        let written = try await store.beginEndpoint(after: first, region: region, clientToken: request.clientToken,
-                                                                    request: StoredCreateRequest(request).json, by: .daemon)
-                        guard handle(written.transition, of: first, run: &run) else { return .done }
-                        begun = written.row
-                    } else {
-                        begun = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
-                                                              clientToken: request.clientToken, request: StoredCreateRequest(request).json)
-                    }
-                    guard let row = begun else {
-                        run.stale.insert(id)
-                        return .done
-                    }
-                    let outcome = try await create(request, row: row, run: &run)
-                    guard case .noRoom(let code, _) = outcome else {
-                        if case .created = outcome, let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].endpoints += 1 }
-                        break
-                    }
-                    noRoom(in: vpcId, code: code, region: region, customer: name, run: &run)
-                    guard let next = VpcCapacity.place(in: run.pool) else {
-                        try await waitForRoom(id, region: region, share: share, run: &run)
-                        return .done
-                    }
-                    vpcId = next
-                }
-            case .resumeCreate(let id, let name, let row):
-                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                // Re-checked just before the call: a generation released or closed since the plan is not touched.
-                guard try await store.endpointGeneration(row.id!)?.state == .creating else {
-                    run.stale.insert(id)
-                    return .done
-                }
-                let request = row.storedRequest?.request(clientToken: row.clientToken)
-                    ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region,
-                                       vpcId: config.regions[region]!.first.vpcId, clientToken: row.clientToken)
-                // The generation closes (not a failure) and the next pass places the customer anew: not in this VPC again.
-                if case .noRoom(let code, _) = try await create(request, row: row, run: &run) {
-                    noRoom(in: request.vpcId, code: code, region: region, customer: name, run: &run)
-                }
-            case .adoptEndpoint(let id, let name, let endpoint, let dns):
-                guard let customer = run.states[id] else { return .failed }
-                guard try await store.adoptEndpoint(customerId: id, expecting: customer.state, region: region, vpcEndpointId: endpoint.vpcEndpointId,
-                                                    vpcId: endpoint.vpcId,
-                                                    state: ReconcilePlanner.recordState(endpoint.state), awsState: endpoint.state.description,
-                                                    dnsName: dns) != nil else {
-                    run.stale.insert(id)
-                    return .done
-                }
-                logger.info("endpoint adopted", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
-                // Made before the deployment tag existed (so the default deployment's): tagged now, so that another
-                // deployment beside this one never takes it for its own.
-                if endpoint.tags[EndpointTags.deploymentKey] == nil {
-                    do {
-                        try await lease.require()
-                        try await lease.call { [aws, deployment = config.deployment] () async throws(AWSClientError) in
-                            try await aws.tagEndpoint(region: region, id: endpoint.vpcEndpointId, key: EndpointTags.deploymentKey, value: deployment)
-                        }
-                    } catch {
-                        // The adoption stands (untagged endpoints are the default deployment's); the tag is a courtesy
-                        // to other deployments, and the role may lack ec2:CreateTags on it (Deploy/iam-policy.json).
-                        logger.warning("adopted endpoint not tagged with the deployment", metadata: [
-                            "customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)", "error": "\(error)"])
-                    }
-                }
-            case .changeEndpoint(let id, let name, let rowId, let change, let then):
-                let changed: Bool
-                if var step = then {
-                    // This pass's own earlier moves of the customer are known here, as for `.transition`.
-                    if let current = run.states[id]?.state { step.from = current }
-                    let written = try await store.changeEndpoint(rowId, change, then: step)
-                    changed = written.changed
-                    if let outcome = written.transition { _ = handle(outcome, of: step, run: &run) }
-                } else {
-                    changed = try await store.changeEndpoint(rowId, change)
-                }
-                if !changed {
-                    logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
-                        "customer": "\(name)", "to": "\(change.to.rawValue)"])
-                    run.stale.insert(id)
-                }
-            case .resetFailures(let id):
-                try await store.resetEndpointFailures(customerId: id)
-            case .deleteEndpoint(let id, let name, let row, let endpointId, let reason):
-                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                // The lease first (a round trip): the state's last word comes after it, right before the call.
-                try await lease.require()
-                if let row {
-                    // Re-checked just before the call: a generation released (kept) or closed since the plan is not deleted.
-                    if let current = try await store.endpointGeneration(row.id!), current.state.isClosed || current.state == .creating {
-                        logger.info("delete dropped: the generation moved since the plan", metadata: [
-                            "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "now": "\(current.state.rawValue)"])
-                        run.stale.insert(id)
-                        return .done
-                    }
-                } else if let refusal = try await untrackedDeleteRefusal(endpointId, customer: run.states[id], name: name,
-                                                                          arn: run.states[id]?.resourceConfigurationArn) {
-                    logger.info("delete dropped", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpointId)", "why": "\(refusal)"])
-                    run.stale.insert(id)
-                    return .done
-                }
-                let outcome = try await delete(endpointId, region: region)
-                logger.info("endpoint delete requested", metadata: [
-                    "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "reason": "\(reason)", "outcome": "\(outcome)"])
-                if let row, let change = ReconcilePlanner.after(outcome, row: row, policy: policy, now: now()) {
-                    try await store.changeEndpoint(row.id!, change)
-                }
-            case .deleteOrphan(let endpointId, let tag, let arn, let reason):
-                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
-                try await lease.require()
-                if let refusal = try await untrackedDeleteRefusal(endpointId, customer: nil, name: tag, arn: arn) {
-                    logger.info("orphan delete dropped", metadata: ["ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "why": "\(refusal)"])
-                    return .done
-                }
-                let outcome = try await delete(endpointId, region: region)
-                logger.notice("orphan endpoint delete requested", metadata: [
-                    "ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "reason": "\(reason)", "outcome": "\(outcome)"])
-            case .recordReleasedEndpoint(let rowId, let endpointId):
-                if try await store.recordReleasedEndpoint(rowId: rowId, vpcEndpointId: endpointId) {
-                    logger.info("kept endpoint found", metadata: ["ec2.endpoint": "\(endpointId)", "generation": "\(rowId)"])
-                }
-            case .note(let id, let name, let event, let detail):
-                // Said once while it lasts: the same note again for the same customer is not written again.
-                guard notes.isNew(customerId: id, event: event, detail: detail) else { return .done }
-                try await store.recordNote(customerId: id, event: event, detail: detail)
-                logger.info("listing disagreed", metadata: ["customer": "\(name)", "event": "\(event)", "detail": "\(detail)"])
-            }
-            failures.clear(FailureLog.key(action))
+    /// Consecutive invitation records of a plan, written together (one transaction).
+    func execute(records: [InvitationRecord], run: inout PassRun) async -> Outcome {
+        await attempt(records.count == 1 ? FailureLog.key(.recordInvitation(records[0])) : "invitation records", customer: nil, run: &run) { _ in
+            try await record(records)
             return .done
+        }
+    }
+
+    /// Writes invitation records; each refusal that is new or changed is logged and counted.
+    func record(_ records: [InvitationRecord]) async throws {
+        for (record, changed) in zip(records, try await store.recordInvitations(records)) {
+            guard changed, let reason = record.reason else { continue }
+            metrics?.recordRefusal(reason: reason)
+            logger.notice("invitation not accepted", metadata: [
+                "ram.invitation": "\(record.invitationArn)", "ram.sender": "\(record.senderAccountId)",
+                "reason": "\(reason.rawValue)", "decision": "\(record.decision.rawValue)",
+                "resources": "\(record.resources.map(\.arn).joined(separator: ","))",
+            ])
+        }
+    }
+
+    func execute(_ action: ReconcileAction, region: String, run: inout PassRun) async -> Outcome {
+        await attempt(FailureLog.key(action), customer: action.customerId, run: &run) { run in
+            try await perform(action, region: region, run: &run)
+        }
+    }
+
+    /// Runs `body`, and says what came of it: a failure is logged under `key` (once while it repeats), a lost
+    /// lease or a cancellation quietly.
+    private func attempt(_ key: String, customer: Int64?, run: inout PassRun,
+                         _ body: (inout PassRun) async throws -> Outcome) async -> Outcome {
+        do {
+            let outcome = try await body(&run)
+            failures.clear(key)
+            return outcome
         } catch is CancellationError {
             return .failed
         } catch let error as StoreError where error.code == .fenced {
@@ -223,9 +91,169 @@ struct ActionExecutor: Sendable {
             logger.debug("action refused: not the active daemon", metadata: ["error": "\(error)"])
             return .failed
         } catch {
-            failures.report(FailureLog.key(action), error, metadata: ["customer": "\(action.customerId.flatMap { run.states[$0]?.name } ?? "-")"])
+            failures.report(key, error, metadata: ["customer": "\(customer.flatMap { run.states[$0]?.name } ?? "-")"])
             return .failed
         }
+    }
+
+    private func perform(_ action: ReconcileAction, region: String, run: inout PassRun) async throws -> Outcome {
+        switch action {
+        case .recordInvitation(let record):
+            try await self.record([record])
+        case .accept(let arn, let customers, let steps):
+            try await accept(arn, customers: customers, steps: steps, region: region, run: &run)
+        case .reject(let arn):
+            try await reject(arn, region: region)
+        case .transition(var request):
+            // Planned from the snapshot; this pass's own earlier moves of the customer are known here (a
+            // move by another writer still fails the compare-and-set).
+            if let current = run.states[request.customerId]?.state { request.from = current }
+            try await apply(request, run: &run)
+        case .createEndpoint(let id, let name, let arn, let detail, let share):
+            guard let customer = run.states[id] else { return .failed }
+            // The first VPC of the pool with room; none: the customer waits, which is not a failure.
+            guard var vpcId = VpcCapacity.place(in: run.pool) else {
+                if Self.waitsForRoom(customer, region: region, pool: run.pool) { return .skipped }
+                try await waitForRoom(id, region: region, share: share, run: &run)
+                return .done
+            }
+            // The customer's step and its new generation are one write; a VPC EC2 says is full is marked so, and
+            // the endpoint goes to the next one in this pass (a generation of its own, the step taken already).
+            var step: TransitionRequest? = TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested,
+                                                             detail: detail, resourceShareArn: share)
+            for _ in run.pool.indices {
+                guard let current = run.states[id] else { return .done }
+                guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+                let request = endpointRequest(customer: name, arn: arn, region: region, vpcId: vpcId, clientToken: Self.newToken())
+                let begun: EndpointRecord?
+                if let first = step {
+                    step = nil
+                    let written = try await store.beginEndpoint(after: first, region: region, clientToken: request.clientToken,
+                                                                request: StoredCreateRequest(request).json, by: .daemon)
+                    guard handle(written.transition, of: first, run: &run) else { return .done }
+                    begun = written.row
+                } else {
+                    begun = try await store.beginEndpoint(customerId: id, expecting: current.state, region: region,
+                                                          clientToken: request.clientToken, request: StoredCreateRequest(request).json)
+                }
+                guard let row = begun else {
+                    run.stale.insert(id)
+                    return .done
+                }
+                let outcome = try await create(request, row: row, run: &run)
+                guard case .noRoom(let code, _) = outcome else {
+                    if case .created = outcome, let index = run.pool.firstIndex(where: { $0.vpcId == vpcId }) { run.pool[index].endpoints += 1 }
+                    break
+                }
+                noRoom(in: vpcId, code: code, region: region, customer: name, run: &run)
+                guard let next = VpcCapacity.place(in: run.pool) else {
+                    try await waitForRoom(id, region: region, share: share, run: &run)
+                    return .done
+                }
+                vpcId = next
+            }
+        case .resumeCreate(let id, let name, let row):
+            guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+            // Re-checked just before the call: a generation released or closed since the plan is not touched.
+            guard try await store.endpointGeneration(row.id!)?.state == .creating else {
+                run.stale.insert(id)
+                return .done
+            }
+            let request = row.storedRequest?.request(clientToken: row.clientToken)
+                ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region,
+                                   vpcId: config.regions[region]!.first.vpcId, clientToken: row.clientToken)
+            // The generation closes (not a failure) and the next pass places the customer anew: not in this VPC again.
+            if case .noRoom(let code, _) = try await create(request, row: row, run: &run) {
+                noRoom(in: request.vpcId, code: code, region: region, customer: name, run: &run)
+            }
+        case .adoptEndpoint(let id, let name, let endpoint, let dns):
+            guard let customer = run.states[id] else { return .failed }
+            guard try await store.adoptEndpoint(customerId: id, expecting: customer.state, region: region, vpcEndpointId: endpoint.vpcEndpointId,
+                                                vpcId: endpoint.vpcId,
+                                                state: ReconcilePlanner.recordState(endpoint.state), awsState: endpoint.state.description,
+                                                dnsName: dns) != nil else {
+                run.stale.insert(id)
+                return .done
+            }
+            logger.info("endpoint adopted", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)"])
+            // Made before the deployment tag existed (so the default deployment's): tagged now, so that another
+            // deployment beside this one never takes it for its own.
+            if endpoint.tags[EndpointTags.deploymentKey] == nil {
+                do {
+                    try await lease.require()
+                    try await lease.call { [aws, deployment = config.deployment] () async throws(AWSClientError) in
+                        try await aws.tagEndpoint(region: region, id: endpoint.vpcEndpointId, key: EndpointTags.deploymentKey, value: deployment)
+                    }
+                } catch {
+                    // The adoption stands (untagged endpoints are the default deployment's); the tag is a courtesy
+                    // to other deployments, and the role may lack ec2:CreateTags on it (Deploy/iam-policy.json).
+                    logger.warning("adopted endpoint not tagged with the deployment", metadata: [
+                        "customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)", "error": "\(error)"])
+                }
+            }
+        case .changeEndpoint(let id, let name, let rowId, let change, let then):
+            let changed: Bool
+            if var step = then {
+                // This pass's own earlier moves of the customer are known here, as for `.transition`.
+                if let current = run.states[id]?.state { step.from = current }
+                let written = try await store.changeEndpoint(rowId, change, then: step)
+                changed = written.changed
+                if let outcome = written.transition { _ = handle(outcome, of: step, run: &run) }
+            } else {
+                changed = try await store.changeEndpoint(rowId, change)
+            }
+            if !changed {
+                logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
+                    "customer": "\(name)", "to": "\(change.to.rawValue)"])
+                run.stale.insert(id)
+            }
+        case .resetFailures(let id):
+            try await store.resetEndpointFailures(customerId: id)
+        case .deleteEndpoint(let id, let name, let row, let endpointId, let reason):
+            guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+            // The lease first (a round trip): the state's last word comes after it, right before the call.
+            try await lease.require()
+            if let row {
+                // Re-checked just before the call: a generation released (kept) or closed since the plan is not deleted.
+                if let current = try await store.endpointGeneration(row.id!), current.state.isClosed || current.state == .creating {
+                    logger.info("delete dropped: the generation moved since the plan", metadata: [
+                        "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "now": "\(current.state.rawValue)"])
+                    run.stale.insert(id)
+                    return .done
+                }
+            } else if let refusal = try await untrackedDeleteRefusal(endpointId, customer: run.states[id], name: name,
+                                                                      arn: run.states[id]?.resourceConfigurationArn) {
+                logger.info("delete dropped", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpointId)", "why": "\(refusal)"])
+                run.stale.insert(id)
+                return .done
+            }
+            let outcome = try await delete(endpointId, region: region)
+            logger.info("endpoint delete requested", metadata: [
+                "customer": "\(name)", "ec2.endpoint": "\(endpointId)", "reason": "\(reason)", "outcome": "\(outcome)"])
+            if let row, let change = ReconcilePlanner.after(outcome, row: row, policy: policy, now: now()) {
+                try await store.changeEndpoint(row.id!, change)
+            }
+        case .deleteOrphan(let endpointId, let tag, let arn, let reason):
+            guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
+            try await lease.require()
+            if let refusal = try await untrackedDeleteRefusal(endpointId, customer: nil, name: tag, arn: arn) {
+                logger.info("orphan delete dropped", metadata: ["ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "why": "\(refusal)"])
+                return .done
+            }
+            let outcome = try await delete(endpointId, region: region)
+            logger.notice("orphan endpoint delete requested", metadata: [
+                "ec2.endpoint": "\(endpointId)", "tag": "\(tag)", "reason": "\(reason)", "outcome": "\(outcome)"])
+        case .recordReleasedEndpoint(let rowId, let endpointId):
+            if try await store.recordReleasedEndpoint(rowId: rowId, vpcEndpointId: endpointId) {
+                logger.info("kept endpoint found", metadata: ["ec2.endpoint": "\(endpointId)", "generation": "\(rowId)"])
+            }
+        case .note(let id, let name, let event, let detail):
+            // Said once while it lasts: the same note again for the same customer is not written again.
+            guard notes.isNew(customerId: id, event: event, detail: detail) else { return .done }
+            try await store.recordNote(customerId: id, event: event, detail: detail)
+            logger.info("listing disagreed", metadata: ["customer": "\(name)", "event": "\(event)", "detail": "\(detail)"])
+        }
+        return .done
     }
 
     /// Why an endpoint no generation records may no longer be deleted, asked of the state right before the

@@ -140,7 +140,9 @@ public final class Reconciler: Sendable {
             capacity.keep(run.pool, region: region)
             metrics?.recordCapacity(region: region, pool: run.pool)
         }
-        for action in ActionExecutor.ordered(actions) {
+        let ordered = ActionExecutor.ordered(actions)
+        var next = ordered.startIndex
+        while next < ordered.endIndex {
             if Task.isCancelled { break }
             // A daemon that lost the lease stops here: the rest of the plan is the new leader's.
             guard mayAct() else {
@@ -148,12 +150,29 @@ public final class Reconciler: Sendable {
                 logger.warning("pass stopped: this daemon no longer holds the leadership lease")
                 break
             }
-            if let id = action.customerId, run.stale.contains(id) { continue }
             defer { progress.mark() }
-            switch await executor.execute(action, region: region, run: &run) {
-            case .done: summary.actions += 1
+            // Consecutive invitation records are written together, in one transaction.
+            var records: [InvitationRecord] = []
+            while next < ordered.endIndex, case .recordInvitation(let record) = ordered[next] {
+                records.append(record)
+                next += 1
+            }
+            let outcome: ActionExecutor.Outcome
+            let count: Int
+            if records.isEmpty {
+                let action = ordered[next]
+                next += 1
+                if let id = action.customerId, run.stale.contains(id) { continue }
+                outcome = await executor.execute(action, region: region, run: &run)
+                count = 1
+            } else {
+                outcome = await executor.execute(records: records, run: &run)
+                count = records.count
+            }
+            switch outcome {
+            case .done: summary.actions += count
             case .deferred: summary.deferred = true
-            case .failed: summary.errors += 1
+            case .failed: summary.errors += count
             case .skipped: break
             }
         }

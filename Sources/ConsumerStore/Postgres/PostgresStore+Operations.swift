@@ -198,30 +198,81 @@ extension PostgresStore {
         }
     }
 
+    /// Three statements whatever the count: the stored records, locked; the new ones, inserted together; the
+    /// changed ones, updated together (each a JSON array of rows, like a sweep's probe results).
     @discardableResult
-    public func recordInvitation(_ record: InvitationRecord) async throws -> Bool {
-        try await write { session in
-            if let stored = try await session.one("SELECT * FROM invitation WHERE invitationArn = \(record.invitationArn) FOR UPDATE",
-                                                  InvitationRecord.init(postgres:)) {
-                let (existing, changed) = StoreRules.merge(record, into: stored)
-                try await session.run("""
-                    UPDATE invitation SET status = \(existing.status), lastSeen = \(existing.lastSeen.storedPrecision),
-                        decision = \(existing.decision.rawValue), reason = \(existing.reason?.rawValue), resources = \(existing.resourcesJSON),
-                        acceptClientToken = \(existing.acceptClientToken), decidedAt = \(existing.decidedAt?.storedPrecision)
-                    WHERE invitationArn = \(existing.invitationArn)
-                    """)
-                return changed
+    public func recordInvitations(_ records: [InvitationRecord]) async throws -> [Bool] {
+        guard !records.isEmpty else { return [] }
+        return try await write { session in
+            var stored: [String: InvitationRecord] = [:]
+            for existing in try await session.all("""
+                SELECT * FROM invitation WHERE invitationArn = ANY(\(Array(Set(records.map(\.invitationArn))))) ORDER BY invitationArn FOR UPDATE
+                """, InvitationRecord.init(postgres:)) {
+                stored[existing.invitationArn] = existing
             }
-            try await session.run("""
-                INSERT INTO invitation (invitationArn, region, resourceShareArn, resourceShareName, senderAccountId, status, resources,
-                                        decision, reason, acceptClientToken, firstSeen, lastSeen, decidedAt)
-                VALUES (\(record.invitationArn), \(record.region), \(record.resourceShareArn), \(record.resourceShareName),
-                        \(record.senderAccountId), \(record.status), \(record.resourcesJSON), \(record.decision.rawValue),
-                        \(record.reason?.rawValue), \(record.acceptClientToken), \(record.firstSeen.storedPrecision),
-                        \(record.lastSeen.storedPrecision), \(record.decidedAt?.storedPrecision))
-                """)
-            return true
+            var inserted: [String: InvitationRecord] = [:]
+            var updated: [String: InvitationRecord] = [:]
+            var changes: [Bool] = []
+            for record in records {
+                // A record named twice merges into its earlier self, whether that is stored or new in this batch.
+                if let earlier = inserted[record.invitationArn] {
+                    let (merged, changed) = StoreRules.merge(record, into: earlier)
+                    inserted[record.invitationArn] = merged
+                    changes.append(changed)
+                } else if let existing = updated[record.invitationArn] ?? stored[record.invitationArn] {
+                    let (merged, changed) = StoreRules.merge(record, into: existing)
+                    updated[record.invitationArn] = merged
+                    changes.append(changed)
+                } else {
+                    inserted[record.invitationArn] = record
+                    changes.append(true)
+                }
+            }
+            if !inserted.isEmpty {
+                try await session.run("""
+                    INSERT INTO invitation (invitationArn, region, resourceShareArn, resourceShareName, senderAccountId, status, resources,
+                                            decision, reason, acceptClientToken, firstSeen, lastSeen, decidedAt)
+                    SELECT invitationarn, region, resourcesharearn, resourcesharename, senderaccountid, status, resources,
+                           decision, reason, acceptclienttoken, firstseen, lastseen, decidedat
+                    FROM json_to_recordset(\(Self.invitationRows(inserted.values))::json) AS row(\(unescaped: Self.invitationRowTypes))
+                    """)
+            }
+            if !updated.isEmpty {
+                try await session.run("""
+                    UPDATE invitation SET status = row.status, lastSeen = row.lastseen, decision = row.decision, reason = row.reason,
+                        resources = row.resources, acceptClientToken = row.acceptclienttoken, decidedAt = row.decidedat
+                    FROM json_to_recordset(\(Self.invitationRows(updated.values))::json) AS row(\(unescaped: Self.invitationRowTypes))
+                    WHERE invitation.invitationArn = row.invitationarn
+                    """)
+            }
+            return changes
         }
+    }
+
+    /// The column list `json_to_recordset` reads invitation rows with.
+    private static let invitationRowTypes = """
+        invitationarn text, region text, resourcesharearn text, resourcesharename text, senderaccountid text, status text, \
+        resources text, decision text, reason text, acceptclienttoken text, firstseen timestamptz, lastseen timestamptz, decidedat timestamptz
+        """
+
+    private struct InvitationRow: Encodable {
+        var invitationarn, region, resourcesharearn: String
+        var resourcesharename: String?
+        var senderaccountid, status, resources, decision: String
+        var reason, acceptclienttoken: String?
+        var firstseen, lastseen: String
+        var decidedat: String?
+    }
+
+    private static func invitationRows(_ records: some Sequence<InvitationRecord>) -> String {
+        json(records.map { record in
+            InvitationRow(invitationarn: record.invitationArn, region: record.region, resourcesharearn: record.resourceShareArn,
+                          resourcesharename: record.resourceShareName, senderaccountid: record.senderAccountId, status: record.status,
+                          resources: record.resourcesJSON, decision: record.decision.rawValue, reason: record.reason?.rawValue,
+                          acceptclienttoken: record.acceptClientToken, firstseen: Timestamp.string(record.firstSeen.storedPrecision),
+                          lastseen: Timestamp.string(record.lastSeen.storedPrecision),
+                          decidedat: record.decidedAt.map { Timestamp.string($0.storedPrecision) })
+        })
     }
 
     public func acceptToken(for invitationArn: String, proposed: String, then requests: [TransitionRequest],
