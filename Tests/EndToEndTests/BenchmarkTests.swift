@@ -8,7 +8,7 @@ extension DaemonEndToEnd {
     @Suite struct BenchmarkTests {
         @Test func everyFigureComesOutOfASmallRun() async throws {
             let output = try await ProcessRunner.run(ProcessRunner.executable("privatelink-consumer-bench"), [
-                "--customers", "30", "--onboard", "12", "--history", "500", "--probe-customers", "20", "--passes", "1", "--sweeps", "2",
+                "--customers", "30", "--onboard", "12", "--history", "500", "--probe-customers", "20", "--passes", "1", "--sweeps", "2", "--onboard-rounds", "2",
                 // Probes must all succeed here, whatever the load: generous stage timeouts (the silent
                 // listeners then hold their sweeps for 6 s each, which nothing here measures).
                 "--idle-seconds", "1", "--probe-timeout-seconds", "6", "--json",
@@ -30,6 +30,13 @@ extension DaemonEndToEnd {
             #expect(onboard["customers"] as? Int == 12)
             let calls = try #require(onboard["awsCalls"] as? [String: Int])
             #expect(calls["ec2:CreateVpcEndpoint"] == 12 && calls["ram:AcceptResourceShareInvitation"] == 12, "\(calls)")
+
+            // Both backends' onboarding, interleaved round by round, and the ratio of each round.
+            let postgres = try figure("onboardPostgres")
+            #expect(postgres["customers"] as? Int == 12)
+            #expect((postgres["rounds"] as? [Double])?.count == 2 && (onboard["rounds"] as? [Double])?.count == 2, "\(postgres)")
+            let ratio = try figure("onboardPostgresRatio")
+            #expect((ratio["rounds"] as? [Double])?.count == 2 && (ratio["ratio"] as? Double ?? 0) > 0, "\(ratio)")
 
             let cost = try figure("probeCost")
             #expect((cost["cpuMillisecondsPerProbe"] as? Double ?? 0) > 0, "\(cost)")
