@@ -128,19 +128,15 @@ extension SQLiteStore {
     }
 
     /// Compare-and-set on an endpoint generation: applies `change` when the row is in one of `change.from`.
-    /// Returns whether it applied. A closed generation never reopens (the schema refuses it too).
-    @discardableResult
-    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
-        let time = now()
-        return try await write { db in try Self.changeEndpoint(rowId, change, at: time, in: db) }
-    }
-
-    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
-                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome?) {
+    /// A closed generation never reopens (the schema refuses it too).
+    public func changeEndpoints(_ writes: [EndpointWrite], by actor: LifecycleActor) async throws -> [(changed: Bool, transition: TransitionOutcome?)] {
+        guard !writes.isEmpty else { return [] }
         let time = now()
         return try await write { db in
-            guard try Self.changeEndpoint(rowId, change, at: time, in: db) else { return (false, nil) }
-            return (true, try Self.step(request, by: actor, at: time, in: db))
+            try writes.map { write -> (changed: Bool, transition: TransitionOutcome?) in
+                guard try Self.changeEndpoint(write.rowId, write.change, at: time, in: db) else { return (false, nil) }
+                return (true, try write.then.map { try Self.step($0, by: actor, at: time, in: db) })
+            }
         }
     }
 

@@ -88,14 +88,11 @@ public protocol StateStore: Sendable {
     /// as one outcome in one transaction. A stale or refused step writes nothing and begins nothing (row nil).
     func beginEndpoint(after step: TransitionRequest, region: String, clientToken: String, request: String,
                        by actor: LifecycleActor) async throws -> (transition: TransitionOutcome, row: EndpointRecord?)
-    /// Compare-and-set on an endpoint generation; returns whether it applied.
-    @discardableResult
-    func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool
-    /// `changeEndpoint`, then, only when it applied, the customer's lifecycle step `request` (its own
-    /// compare-and-set on `from`), in one transaction: what EC2's answer means, written as one outcome. A change
-    /// the generation no longer takes writes nothing, its step included (transition nil).
-    func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
-                        by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome?)
+    /// Compare-and-set on endpoint generations, in one transaction, each on its own: its change, then, only when
+    /// the change applied, the customer's lifecycle step `then` (its own compare-and-set on `from`): what EC2's
+    /// answer means, written as one outcome. A change the generation no longer takes writes nothing, its step
+    /// included (transition nil). The outcomes in order.
+    func changeEndpoints(_ writes: [EndpointWrite], by actor: LifecycleActor) async throws -> [(changed: Bool, transition: TransitionOutcome?)]
     /// Takes over an endpoint found in EC2 for a customer with no current generation; nil when stale.
     func adoptEndpoint(customerId: Int64, expecting expected: CustomerState, region: String, vpcEndpointId: String, vpcId: String?,
                        state: EndpointRecord.State, awsState: String, dnsName: String?) async throws -> EndpointRecord?
@@ -211,9 +208,16 @@ extension StateStore {
         try await transition(request, by: .daemon)
     }
 
-    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange,
-                               then request: TransitionRequest) async throws -> (changed: Bool, transition: TransitionOutcome?) {
-        try await changeEndpoint(rowId, change, then: request, by: .daemon)
+    /// One generation's compare-and-set; whether it applied.
+    @discardableResult
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
+        try await changeEndpoints([EndpointWrite(rowId: rowId, change: change)], by: .daemon).first?.changed ?? false
+    }
+
+    /// One generation's change and the step it means (see `changeEndpoints`).
+    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
+                               by actor: LifecycleActor = .daemon) async throws -> (changed: Bool, transition: TransitionOutcome?) {
+        try await changeEndpoints([EndpointWrite(rowId: rowId, change: change, then: request)], by: actor).first ?? (false, nil)
     }
 
     /// One invitation record: true when it is new or its decision or reason changed.
@@ -393,5 +397,18 @@ enum StoreRules {
         event.verdict = result.verdict
         event.hint = result.hint
         return event
+    }
+}
+
+/// One endpoint generation's change, and the customer's step it means (`StateStore.changeEndpoints`).
+public struct EndpointWrite: Sendable {
+    public var rowId: Int64
+    public var change: EndpointChange
+    public var then: TransitionRequest?
+
+    public init(rowId: Int64, change: EndpointChange, then: TransitionRequest? = nil) {
+        self.rowId = rowId
+        self.change = change
+        self.then = then
     }
 }

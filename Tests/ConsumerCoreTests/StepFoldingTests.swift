@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ConsumerCore
 
@@ -56,5 +57,44 @@ import Testing
         #expect(rest == [.transition(other), .transition(matched3), Self.note1])
         // Every step is somewhere, exactly once.
         #expect((withSteps + rest).flatMap(\.steps).count == moves.flatMap(\.steps).count)
+    }
+}
+
+/// How a pass's plan is grouped into writes, as a table.
+@Suite struct ActionBatchTests {
+    static func record(_ id: String) -> InvitationRecord {
+        InvitationRecord(invitationArn: "arn:aws:ram:us-east-1:1:resource-share-invitation/\(id)", region: "us-east-1", resourceShareArn: "s",
+                         resourceShareName: nil, senderAccountId: "1", status: "PENDING", resources: [], decision: .pending, reason: nil,
+                         acceptClientToken: nil, firstSeen: .distantPast, lastSeen: .distantPast, decidedAt: nil)
+    }
+
+    static let a = ReconcileAction.recordInvitation(record("a"))
+    static let b = ReconcileAction.recordInvitation(record("b"))
+    static let change1 = StepFoldingTests.change(1)
+    static let change1Again = StepFoldingTests.change(1, then: StepFoldingTests.available1)
+    static let change2 = StepFoldingTests.change(2)
+    static let accept = ReconcileAction.accept(invitationArn: "a", customers: [1], steps: [])
+
+    @Test(arguments: [
+        ([], []),
+        // Consecutive records: one write; consecutive changes of distinct customers: one write.
+        ([a, b, change1, change2], [.records([record("a"), record("b")]), .changes([change1, change2])]),
+        // A customer's second change waits for its first.
+        ([change1, change2, change1Again], [.changes([change1, change2]), .changes([change1Again])]),
+        // Anything else on its own, and it ends a group.
+        ([a, accept, b, change1, StepFoldingTests.note1, change2],
+         [.records([record("a")]), .one(accept), .records([record("b")]), .changes([change1]), .one(StepFoldingTests.note1), .changes([change2])]),
+    ] as [([ReconcileAction], [ActionBatch])])
+    func aPlanIsWrittenInTheseGroups(_ plan: [ReconcileAction], _ batches: [ActionBatch]) {
+        #expect(ActionBatch.batches(plan) == batches)
+        // Nothing is lost or reordered.
+        let flattened = ActionBatch.batches(plan).flatMap { batch -> [ReconcileAction] in
+            switch batch {
+            case .records(let records): records.map { .recordInvitation($0) }
+            case .changes(let changes): changes
+            case .one(let action): [action]
+            }
+        }
+        #expect(flattened == plan)
     }
 }

@@ -157,6 +157,40 @@ import TestSupport
         for store in [storeA, storeB] { await store.close() }
     }
 
+    /// `confirmLease` takes the database's word from a fenced write of the last 100 ms (asked in its first
+    /// statement), asks again when it is older, and never takes a word the database has since taken back.
+    @Test func aConfirmationIsTheDatabasesRecentWordAndNeverOutlivesARefusal() async throws {
+        let opened = try await Backend.postgres.open()
+        let config = try #require(opened.postgres)
+        let storeA = try await PostgresStore.open(config)
+        let storeB = try await PostgresStore.open(config)
+        guard case .leading = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30) else { Issue.record("a did not lead"); return }
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: 1))
+        _ = try await storeA.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
+        try await storeA.confirmLease()
+
+        // B takes over. Within the window, A's last word stands (the local lease guards that instant); once it is
+        // older than 100 ms the database is asked, and says no.
+        try await opened.raw("UPDATE leader SET expiresAt = now() - interval '1 second'")
+        guard case .leading = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30) else { Issue.record("b did not take over"); return }
+        try await Task.sleep(for: PostgresStore.confirmationReuse + .milliseconds(50))
+        let stale = await #expect(throws: StoreError.self) { try await storeA.confirmLease() }
+        #expect(stale?.code == .fenced)
+
+        // A refused write takes the word back at once: the next confirmation asks, and is refused too.
+        try await storeB.releaseLeadership(LeaseFence(holder: Self.b.holder, epoch: 2))
+        guard case .leading(let again, _, _) = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30) else { Issue.record("a did not lead again"); return }
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: again.epoch))
+        try await storeA.confirmLease()
+        try await opened.raw("UPDATE leader SET expiresAt = now() - interval '1 second'")
+        await #expect(throws: StoreError.self) {
+            try await storeA.addCustomer(NewCustomer(name: "globex", arn: try ResourceConfigurationARN.parse(testARN(2)).get()), by: StoreFixtures.actor)
+        }
+        let refused = await #expect(throws: StoreError.self) { try await storeA.confirmLease() }
+        #expect(refused?.code == .fenced)
+        for store in [storeA, storeB] { await store.close() }
+    }
+
     /// A write in flight when another daemon takes over commits before the takeover, whole: the takeover
     /// waits for it (the fence holds the lease row for share until the write commits), and every write after
     /// the takeover is refused.

@@ -57,6 +57,36 @@ struct ActionExecutor: Sendable {
         }
     }
 
+    /// Consecutive generation changes of a plan (of distinct customers), written together (one transaction).
+    func execute(changes: [ReconcileAction], run: inout PassRun) async -> Outcome {
+        await attempt(changes.count == 1 ? FailureLog.key(changes[0]) : "endpoint changes", customer: changes.count == 1 ? changes[0].customerId : nil,
+                      run: &run) { run in
+            try await change(changes, run: &run)
+            return .done
+        }
+    }
+
+    /// Writes `.changeEndpoint` actions, each its own compare-and-set with the step riding on it; a change the
+    /// generation no longer takes leaves its customer out of the rest of the pass.
+    func change(_ actions: [ReconcileAction], run: inout PassRun) async throws {
+        var writes: [(customerId: Int64, name: String, write: EndpointWrite)] = []
+        for action in actions {
+            guard case .changeEndpoint(let id, let name, let rowId, let change, var step) = action else { continue }
+            // This pass's own earlier moves of the customer are known here, as for `.transition`.
+            if let current = run.states[id]?.state { step?.from = current }
+            writes.append((id, name, EndpointWrite(rowId: rowId, change: change, then: step)))
+        }
+        let outcomes = try await store.changeEndpoints(writes.map(\.write), by: .daemon)
+        for (written, outcome) in zip(writes, outcomes) {
+            if let step = written.write.then, let transition = outcome.transition { _ = handle(transition, of: step, run: &run) }
+            if !outcome.changed {
+                logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
+                    "customer": "\(written.name)", "to": "\(written.write.change.to.rawValue)"])
+                run.stale.insert(written.customerId)
+            }
+        }
+    }
+
     /// Writes invitation records; each refusal that is new or changed is logged and counted.
     func record(_ records: [InvitationRecord]) async throws {
         for (record, changed) in zip(records, try await store.recordInvitations(records)) {
@@ -191,22 +221,8 @@ struct ActionExecutor: Sendable {
                         "customer": "\(name)", "ec2.endpoint": "\(endpoint.vpcEndpointId)", "error": "\(error)"])
                 }
             }
-        case .changeEndpoint(let id, let name, let rowId, let change, let then):
-            let changed: Bool
-            if var step = then {
-                // This pass's own earlier moves of the customer are known here, as for `.transition`.
-                if let current = run.states[id]?.state { step.from = current }
-                let written = try await store.changeEndpoint(rowId, change, then: step)
-                changed = written.changed
-                if let outcome = written.transition { _ = handle(outcome, of: step, run: &run) }
-            } else {
-                changed = try await store.changeEndpoint(rowId, change)
-            }
-            if !changed {
-                logger.info("endpoint change dropped: the generation moved since the plan", metadata: [
-                    "customer": "\(name)", "to": "\(change.to.rawValue)"])
-                run.stale.insert(id)
-            }
+        case .changeEndpoint:
+            try await change([action], run: &run)
         case .resetFailures(let id):
             try await store.resetEndpointFailures(customerId: id)
         case .deleteEndpoint(let id, let name, let row, let endpointId, let reason):

@@ -140,9 +140,7 @@ public final class Reconciler: Sendable {
             capacity.keep(run.pool, region: region)
             metrics?.recordCapacity(region: region, pool: run.pool)
         }
-        let ordered = ActionExecutor.ordered(actions)
-        var next = ordered.startIndex
-        while next < ordered.endIndex {
+        for batch in ActionBatch.batches(ActionExecutor.ordered(actions)) {
             if Task.isCancelled { break }
             // A daemon that lost the lease stops here: the rest of the plan is the new leader's.
             guard mayAct() else {
@@ -151,23 +149,21 @@ public final class Reconciler: Sendable {
                 break
             }
             defer { progress.mark() }
-            // Consecutive invitation records are written together, in one transaction.
-            var records: [InvitationRecord] = []
-            while next < ordered.endIndex, case .recordInvitation(let record) = ordered[next] {
-                records.append(record)
-                next += 1
-            }
             let outcome: ActionExecutor.Outcome
             let count: Int
-            if records.isEmpty {
-                let action = ordered[next]
-                next += 1
+            switch batch {
+            case .records(let records):
+                outcome = await executor.execute(records: records, run: &run)
+                count = records.count
+            case .changes(let changes):
+                let live = changes.filter { $0.customerId.map { !run.stale.contains($0) } ?? true }
+                if live.isEmpty { continue }
+                outcome = await executor.execute(changes: live, run: &run)
+                count = live.count
+            case .one(let action):
                 if let id = action.customerId, run.stale.contains(id) { continue }
                 outcome = await executor.execute(action, region: region, run: &run)
                 count = 1
-            } else {
-                outcome = await executor.execute(records: records, run: &run)
-                count = records.count
             }
             switch outcome {
             case .done: summary.actions += count

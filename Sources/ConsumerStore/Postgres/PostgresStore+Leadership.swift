@@ -89,16 +89,24 @@ extension PostgresStore {
 
     /// Confirms, right before an AWS call that changes something, that the fence still holds in the database
     /// (its clock, not ours, decides when a lease runs out). Throws `fenced` when it does not.
+    ///
+    /// The database's word from the last `confirmationReuse` (100 ms) is taken as it is: the write that precedes
+    /// every such call (the accept's ClientToken, the new generation) asked it in its first statement, a
+    /// millisecond before. Older, or for another fence, it is asked again.
     public func confirmLease() async throws {
         guard let fence = LeaseFence.current ?? fence.withLock({ $0 }) else { return }
+        let asked = ContinuousClock.now
+        if let last = confirmed.withLock({ $0 }), last.fence == fence, asked - last.asked < Self.confirmationReuse { return }
         let holds = try await read { session in
             try await session.int("""
                 SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) AND expiresAt > clock_timestamp()
                 """)
         }
         guard holds != nil else {
+            confirmed.withLock { $0 = nil }
             throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); nothing was done")
         }
+        confirmed.withLock { $0 = (fence, asked) }
     }
 
     /// A leadership change for the health log (written by the new leader, fenced like any of its writes).

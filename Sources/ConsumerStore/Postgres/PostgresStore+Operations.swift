@@ -348,18 +348,23 @@ extension PostgresStore {
                        createRequest: request, vpcId: StoredCreateRequest(json: request)?.vpcId, createdAt: time, updatedAt: time)
     }
 
-    @discardableResult
-    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange) async throws -> Bool {
-        let time = now().storedPrecision
-        return try await write { session in try await Self.changeEndpoint(rowId, change, at: time, in: session) }
-    }
-
-    public func changeEndpoint(_ rowId: Int64, _ change: EndpointChange, then request: TransitionRequest,
-                               by actor: LifecycleActor) async throws -> (changed: Bool, transition: TransitionOutcome?) {
+    public func changeEndpoints(_ writes: [EndpointWrite], by actor: LifecycleActor) async throws -> [(changed: Bool, transition: TransitionOutcome?)] {
+        guard !writes.isEmpty else { return [] }
         let time = now().storedPrecision
         return try await write { session in
-            guard try await Self.changeEndpoint(rowId, change, at: time, in: session) else { return (false, nil) }
-            return (true, try await session.step(request, by: actor, at: time))
+            var outcomes: [(changed: Bool, transition: TransitionOutcome?)] = []
+            for write in writes {
+                guard try await Self.changeEndpoint(write.rowId, write.change, at: time, in: session) else {
+                    outcomes.append((false, nil))
+                    continue
+                }
+                if let step = write.then {
+                    outcomes.append((true, try await session.step(step, by: actor, at: time)))
+                } else {
+                    outcomes.append((true, nil))
+                }
+            }
+            return outcomes
         }
     }
 

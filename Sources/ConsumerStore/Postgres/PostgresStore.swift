@@ -24,6 +24,12 @@ public final class PostgresStore: StateStore {
 
     /// The fence every write checks (set while this process leads; see `LeaseFence`).
     let fence = Mutex<LeaseFence?>(nil)
+    /// When the database last said a fence holds (the instant before it was asked): by `confirmLease`, or by a
+    /// fenced write's first statement.
+    let confirmed = Mutex<(fence: LeaseFence, asked: ContinuousClock.Instant)?>(nil)
+    /// How old the database's word may be for `confirmLease` to take it instead of asking again: far below any
+    /// lease (seconds), about the time one write and its commit take.
+    static let confirmationReuse: Duration = .milliseconds(100)
     /// Whether this process saw the schema at the current version.
     private let migrated = Mutex(false)
     /// The newest schema version this build knows.
@@ -94,6 +100,7 @@ public final class PostgresStore: StateStore {
             try await PostgresTransaction.run(on: connection, logger: logger) { connection in
                 let session = Session(connection: connection, logger: logger)
                 if let fence {
+                    let asked = ContinuousClock.now
                     // One round trip: the write lock (the FROM item, taken first), then the lease row, shared until
                     // the commit so that no takeover can complete under this write. The expiry is judged in the select
                     // list, on the row version FOR SHARE locked (the newest), not in WHERE on the statement's snapshot,
@@ -104,8 +111,11 @@ public final class PostgresStore: StateStore {
                         FROM (SELECT pg_advisory_xact_lock(\(Self.writeLock))) AS locked
                         """)
                     guard holds != nil else {
+                        // The database's latest word is no: `confirmLease` asks again.
+                        confirmed.withLock { $0 = nil }
                         throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); another daemon is active or the lease ran out, so nothing was written")
                     }
+                    confirmed.withLock { $0 = (fence, asked) }
                 } else {
                     try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
                 }
