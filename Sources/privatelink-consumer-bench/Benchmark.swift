@@ -166,20 +166,23 @@ struct Benchmark: AsyncParsableCommand {
         var postgresRuns: [OnboardRun] = []
         for round in 1...rounds {
             let suffix = rounds > 1 ? " (round \(round) of \(rounds))" : ""
-            if wanted.contains(.onboard) {
-                progress("onboard: registering \(onboard) customers with pending invitations" + suffix)
-                let world = try await World.make(root: root, label: "onboard-\(round)", count: onboard, probe: probe,
-                                                 port: { _ in targetPort }, logger: logger)
-                sqliteRuns.append(try await onboardOnce(world))
-                await world.shutdown()
-            }
-            if let stateServer = postgresOnboard {
-                progress("onboardPostgres: registering \(onboard) customers with pending invitations in PostgreSQL" + suffix)
-                let database = try await BenchPostgres.database(on: stateServer, named: "bench_onboard_\(round)", root: root)
-                let world = try await World.make(root: root, label: "onboard-postgres-\(round)", count: onboard, probe: probe,
-                                                 port: { _ in targetPort }, postgres: database, logger: logger)
-                postgresRuns.append(try await onboardOnce(world))
-                await world.shutdown()
+            // The order alternates round by round: neither backend always runs second.
+            for postgresTurn in round % 2 == 1 ? [false, true] : [true, false] {
+                if !postgresTurn, wanted.contains(.onboard) {
+                    progress("onboard: registering \(onboard) customers with pending invitations" + suffix)
+                    let world = try await World.make(root: root, label: "onboard-\(round)", count: onboard, probe: probe,
+                                                     port: { _ in targetPort }, logger: logger)
+                    sqliteRuns.append(try await onboardOnce(world))
+                    await world.shutdown()
+                }
+                if postgresTurn, let stateServer = postgresOnboard {
+                    progress("onboardPostgres: registering \(onboard) customers with pending invitations in PostgreSQL" + suffix)
+                    let database = try await BenchPostgres.database(on: stateServer, named: "bench_onboard_\(round)", root: root)
+                    let world = try await World.make(root: root, label: "onboard-postgres-\(round)", count: onboard, probe: probe,
+                                                     port: { _ in targetPort }, postgres: database, logger: logger)
+                    postgresRuns.append(try await onboardOnce(world))
+                    await world.shutdown()
+                }
             }
         }
         if !sqliteRuns.isEmpty { reportOnboard(sqliteRuns, into: &report) }

@@ -78,23 +78,35 @@ import Testing
     @Test(arguments: [
         ([], []),
         // Consecutive records: one write; consecutive changes of distinct customers: one write.
-        ([a, b, change1, change2], [.records([record("a"), record("b")]), .changes([change1, change2])]),
+        ([a, b, change1, change2], [.together([a, b]), .together([change1, change2])]),
         // A customer's second change waits for its first.
-        ([change1, change2, change1Again], [.changes([change1, change2]), .changes([change1Again])]),
+        ([change1, change2, change1Again], [.together([change1, change2]), .together([change1Again])]),
         // Anything else on its own, and it ends a group.
         ([a, accept, b, change1, StepFoldingTests.note1, change2],
-         [.records([record("a")]), .one(accept), .records([record("b")]), .changes([change1]), .one(StepFoldingTests.note1), .changes([change2])]),
+         [.together([a]), .one(accept), .together([b]), .together([change1]), .one(StepFoldingTests.note1), .together([change2])]),
     ] as [([ReconcileAction], [ActionBatch])])
     func aPlanIsWrittenInTheseGroups(_ plan: [ReconcileAction], _ batches: [ActionBatch]) {
         #expect(ActionBatch.batches(plan) == batches)
         // Nothing is lost or reordered.
         let flattened = ActionBatch.batches(plan).flatMap { batch -> [ReconcileAction] in
             switch batch {
-            case .records(let records): records.map { .recordInvitation($0) }
-            case .changes(let changes): changes
+            case .together(let actions): actions
             case .one(let action): [action]
             }
         }
         #expect(flattened == plan)
+    }
+}
+
+extension ReconcileAction {
+    /// The lifecycle steps an action takes: a transition's own, an accept's `accepting` moves, the step that
+    /// rides on an endpoint change.
+    var steps: [TransitionRequest] {
+        switch self {
+        case .transition(let request): [request]
+        case .accept(_, _, let steps): steps
+        case .changeEndpoint(_, _, _, _, let then): then.map { [$0] } ?? []
+        default: []
+        }
     }
 }

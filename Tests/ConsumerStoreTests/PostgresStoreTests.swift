@@ -169,11 +169,11 @@ import TestSupport
         _ = try await storeA.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(1)).get()), by: StoreFixtures.actor)
         try await storeA.confirmLease()
 
-        // B takes over. Within the window, A's last word stands (the local lease guards that instant); once it is
-        // older than 100 ms the database is asked, and says no.
+        // B takes over (the test moves A's expiry by hand: the word said the lease had far more than 100 ms left).
+        // Once the word is older than 100 ms the database is asked, and says no.
         try await opened.raw("UPDATE leader SET expiresAt = now() - interval '1 second'")
         guard case .leading = try await storeB.claimLeadership(Self.b, held: nil, leaseSeconds: 30) else { Issue.record("b did not take over"); return }
-        try await Task.sleep(for: PostgresStore.confirmationReuse + .milliseconds(50))
+        try await Task.sleep(for: .milliseconds(150))
         let stale = await #expect(throws: StoreError.self) { try await storeA.confirmLease() }
         #expect(stale?.code == .fenced)
 
@@ -188,7 +188,43 @@ import TestSupport
         }
         let refused = await #expect(throws: StoreError.self) { try await storeA.confirmLease() }
         #expect(refused?.code == .fenced)
+
+        // A word from a lease with less left than the reuse time is not kept: the next confirmation asks. (The
+        // reuse time is 10 s here and the lease has 5 s left, so that nothing depends on the machine's speed.)
+        try await storeB.releaseLeadership(LeaseFence(holder: Self.b.holder, epoch: 2))
+        try await opened.raw("UPDATE leader SET holder = NULL, expiresAt = NULL")
+        guard case .leading(let third, _, _) = try await storeA.claimLeadership(Self.a, held: nil, leaseSeconds: 30) else { Issue.record("a did not lead a third time"); return }
+        storeA.setFence(LeaseFence(holder: Self.a.holder, epoch: third.epoch))
+        storeA.word.withLock { $0 = LeaseWord(reuse: .seconds(10)) }
+        try await opened.raw("UPDATE leader SET expiresAt = clock_timestamp() + interval '5 seconds'")
+        _ = try await storeA.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(3)).get()), by: StoreFixtures.actor)
+        try await opened.raw("UPDATE leader SET expiresAt = now() - interval '1 second'")
+        let short = await #expect(throws: StoreError.self) { try await storeA.confirmLease() }
+        #expect(short?.code == .fenced)
         for store in [storeA, storeB] { await store.close() }
+    }
+
+    /// The word's rules as a table: kept only with time to spare, never older than a refusal, for its fence only.
+    @Test func theLeaseWordsRules() {
+        let t0 = ContinuousClock.now
+        let a = LeaseFence(holder: Self.a.holder, epoch: 1)
+        var word = LeaseWord()
+        word.heard(a, asked: t0, spare: false)
+        #expect(!word.holds(a, at: t0 + .milliseconds(1)))
+        word.heard(a, asked: t0, spare: true)
+        #expect(word.holds(a, at: t0 + .milliseconds(99)))
+        #expect(!word.holds(a, at: t0 + word.reuse))
+        #expect(!word.holds(LeaseFence(holder: Self.a.holder, epoch: 2), at: t0 + .milliseconds(1)))
+        // A refusal asked later wins over a yes asked before it, whichever arrives last.
+        word.refused(asked: t0 + .milliseconds(5))
+        word.heard(a, asked: t0 + .milliseconds(3), spare: true)
+        #expect(!word.holds(a, at: t0 + .milliseconds(6)))
+        // A yes asked after the refusal is kept (the lease was won again).
+        word.heard(a, asked: t0 + .milliseconds(7), spare: true)
+        #expect(word.holds(a, at: t0 + .milliseconds(8)))
+        // An older yes never replaces a newer one.
+        word.heard(a, asked: t0 + .milliseconds(6), spare: true)
+        #expect(word.holds(a, at: t0 + .milliseconds(106.5)))
     }
 
     /// A write in flight when another daemon takes over commits before the takeover, whole: the takeover

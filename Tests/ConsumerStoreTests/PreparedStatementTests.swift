@@ -88,8 +88,34 @@ import TestSupport
             try await connection.statement("SELECT * FROM widened", logger: logger).first?.count
         }
         #expect(columns == 2)
+
+        // A read (the store's reads are idempotent) is run once more, on a new connection: no failure at all.
+        try await other.withConnection { connection in
+            try await connection.statement(StoreQuery(unsafeSQL: "ALTER TABLE widened ADD COLUMN c integer"), logger: logger)
+        }
+        let read = try await pool.withConnection(idempotent: true) { connection in
+            try await connection.statement("SELECT * FROM widened", logger: logger).first?.count
+        }
+        #expect(read == 3)
         await pool.close()
         await other.close()
+    }
+
+    /// A statement prepared on the connection that fails as it executes (here a division by zero) leaves nothing
+    /// behind: the connection stays.
+    @Test func anExecutionFailureKeepsTheConnection() async throws {
+        let pool = try PostgresPool(try await TestPostgresDatabase.make(), capacity: 1, logger: logger)
+        let (closed, next) = try await pool.withConnection { connection in
+            #expect(try await connection.statement("SELECT 10 / \(Int64(2))", logger: logger).firstInt() == 5)
+            let error = await #expect(throws: PSQLError.self) {
+                try await connection.statement("SELECT 10 / \(Int64(0))", logger: logger)
+            }
+            #expect(sqlState(error) == "22012")
+            return (connection.isClosed, try await connection.statement("SELECT 10 / \(Int64(5))", logger: logger).firstInt())
+        }
+        #expect(!closed)
+        #expect(next == 2)
+        await pool.close()
     }
 
     /// A constraint's refusal is about the values: the connection stays, and so does what it prepared.

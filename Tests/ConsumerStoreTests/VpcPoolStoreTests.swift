@@ -126,6 +126,10 @@ import TestSupport
 /// CreateVpcEndpoint's answer and the lifecycle step it means, written as one outcome in one transaction, on both
 /// backends: the step keeps its own compare-and-set, and a stale step leaves the endpoint's change in place.
 @Suite struct EndpointOutcomeTests {
+    static func add(_ name: String, _ arn: Int, to store: any StateStore) async throws -> Customer {
+        try await store.addCustomer(NewCustomer(name: name, arn: try ResourceConfigurationARN.parse(testARN(arn)).get()), by: StoreFixtures.actor)
+    }
+
     @Test(arguments: Backend.allCases) func theChangeAndTheStepAreOneWrite(_ backend: Backend) async throws {
         let store = try await backend.open().store
         let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(21)).get()),
@@ -169,15 +173,11 @@ import TestSupport
     /// wins, and each step keeps its own compare-and-set.
     @Test(arguments: Backend.allCases) func theAcceptTokenAndTheAcceptingStepsAreOneWrite(_ backend: Backend) async throws {
         let store = try await backend.open().store
-        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(24)).get()),
-                                               by: StoreFixtures.actor)
-        let initech = try await store.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(25)).get()),
-                                                  by: StoreFixtures.actor)
-        let arn = "arn:aws:ram:us-east-1:111122223333:resource-share-invitation/fold"
-        try await store.recordInvitation(InvitationRecord(
-            invitationArn: arn, region: "us-east-1", resourceShareArn: "arn:aws:ram:us-east-1:111122223333:resource-share/fold",
-            resourceShareName: "fold", senderAccountId: "111122223333", status: "PENDING", resources: [], decision: .pending, reason: nil,
-            acceptClientToken: nil, firstSeen: Date(), lastSeen: Date(), decidedAt: nil))
+        let acme = try await Self.add("acme", 24, to: store)
+        let initech = try await Self.add("initech", 25, to: store)
+        let invitation = InvitationRecordTests.record("fold", .pending)
+        let arn = invitation.invitationArn
+        try await store.recordInvitation(invitation)
         let steps = [
             TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .invitationMatched, detail: "accepting \(arn)"),
             // Planned from a state initech is not in: stale, and it does not undo acme's step or the token.
@@ -204,10 +204,8 @@ import TestSupport
     /// begins nothing; a step whose generation cannot be written is not kept either.
     @Test(arguments: Backend.allCases) func theStepAndTheNewGenerationAreOneWrite(_ backend: Backend) async throws {
         let store = try await backend.open().store
-        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(22)).get()),
-                                               by: StoreFixtures.actor)
-        let initech = try await store.addCustomer(NewCustomer(name: "initech", arn: try ResourceConfigurationARN.parse(testARN(23)).get()),
-                                                  by: StoreFixtures.actor)
+        let acme = try await Self.add("acme", 22, to: store)
+        let initech = try await Self.add("initech", 23, to: store)
         let request = "{}"
 
         // Planned from a state the customer is not in: stale, nothing written.

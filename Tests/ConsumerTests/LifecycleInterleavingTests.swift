@@ -1,6 +1,7 @@
 import AWSClient
 import ConsumerStore
 import Foundation
+import GRDB
 import Logging
 import Synchronization
 import Testing
@@ -59,6 +60,47 @@ import TestSupport
             #expect(failures.isEmpty, "seed \(seed) (replay with LIFECYCLE_SEED=\(seed)): \(failures.joined(separator: "; "))")
             if !failures.isEmpty { break }
         }
+    }
+
+    /// A pass writes consecutive generation changes together; when that write fails for one of them (here a
+    /// trigger of the test's refuses acme's endpoint becoming available), each is written again on its own: the
+    /// others land, and only acme's fails, in every pass.
+    @Test func oneRefusedChangeOfSeveralCostsOnlyItself() async throws {
+        let dir = TemporaryDirectory("plc-batch")
+        let clock = TestClock()
+        let path = dir.file("state.sqlite3")
+        let store = try SQLiteStore(path: path, now: { clock.now })
+        let model = ModelAWS(seed: 11, clock: clock)
+        var config = TestConfig(directory: dir.path)
+        config.extra = [:]
+        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
+        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
+        let reconciler = Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
+                                    pacer: .unpaced, now: { clock.now }, logger: Logger(label: "batch", factory: { _ in SwiftLogNoOpLogHandler() }))
+        var customers: [Customer] = []
+        for (n, name) in ["acme", "globex", "initech"].enumerated() {
+            customers.append(try await store.addCustomer(NewCustomer(name: name, arn: try ResourceConfigurationARN.parse(Self.arns[n]).get()),
+                                                         by: .cli(user: "se")))
+        }
+        let acme = try #require(customers.first?.id)
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER test_refuses_acme BEFORE UPDATE OF state ON endpoint
+                WHEN NEW.customerId = \(acme) AND NEW.state = 'available'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        var errors: [Int] = []
+        for _ in 0..<10 {
+            clock.advance(5)
+            errors.append(await reconciler.pass().errors)
+        }
+        #expect(try await store.customer(named: "globex")?.state == .ready)
+        #expect(try await store.customer(named: "initech")?.state == .ready)
+        #expect(try await store.customer(named: "acme")?.state != .ready)
+        // Once the endpoints are listed available: one failure a pass, acme's own.
+        #expect(errors.last == 1, "\(errors)")
     }
 
     /// EC2's mutation budget spent: the create is deferred before anything is written. The customer stays where

@@ -49,20 +49,32 @@ struct ActionExecutor: Sendable {
         return actions.filter { !isDelete($0) } + actions.filter(isDelete)
     }
 
-    /// Consecutive invitation records of a plan, written together (one transaction).
-    func execute(records: [InvitationRecord], run: inout PassRun) async -> Outcome {
-        await attempt(records.count == 1 ? FailureLog.key(.recordInvitation(records[0])) : "invitation records", customer: nil, run: &run) { _ in
-            try await record(records)
-            return .done
-        }
-    }
-
-    /// Consecutive generation changes of a plan (of distinct customers), written together (one transaction).
-    func execute(changes: [ReconcileAction], run: inout PassRun) async -> Outcome {
-        await attempt(changes.count == 1 ? FailureLog.key(changes[0]) : "endpoint changes", customer: changes.count == 1 ? changes[0].customerId : nil,
-                      run: &run) { run in
-            try await change(changes, run: &run)
-            return .done
+    /// Actions written together, in one transaction (`ActionBatch`): a pass's consecutive invitation records, or
+    /// its consecutive generation changes of distinct customers. When that write fails for anything but a lost
+    /// lease or a cancellation, each is written again on its own, so that one refused row costs only itself and
+    /// its failure is logged under its own key.
+    func execute(together actions: [ReconcileAction], region: String, run: inout PassRun) async -> [Outcome] {
+        guard actions.count > 1 else { return actions.isEmpty ? [] : [await execute(actions[0], region: region, run: &run)] }
+        do {
+            let records = actions.compactMap { action -> InvitationRecord? in
+                if case .recordInvitation(let record) = action { record } else { nil }
+            }
+            if records.isEmpty { try await change(actions, run: &run) } else { try await record(records) }
+            for action in actions { failures.clear(FailureLog.key(action)) }
+            return Array(repeating: .done, count: actions.count)
+        } catch let error as StoreError where error.code == .fenced {
+            logger.debug("action refused: not the active daemon", metadata: ["error": "\(error)"])
+            return Array(repeating: .failed, count: actions.count)
+        } catch {
+            if error is CancellationError || Task.isCancelled { return Array(repeating: .failed, count: actions.count) }
+            logger.debug("a write of several actions failed; each is written on its own", metadata: [
+                "actions": "\(actions.count)", "error": "\(error)"])
+            var outcomes: [Outcome] = []
+            for action in actions {
+                if let id = action.customerId, run.stale.contains(id) { continue }
+                outcomes.append(await execute(action, region: region, run: &run))
+            }
+            return outcomes
         }
     }
 
@@ -419,7 +431,7 @@ struct ActionExecutor: Sendable {
     }
 
     /// Calls CreateVpcEndpoint and feeds its outcome to the planner's rule for the generation and customer;
-    /// returns the outcome (nil when the customer is gone from this pass).
+    /// returns the outcome (nil when the customer is gone from this pass, or another writer moved the generation).
     @discardableResult
     func create(_ request: ResourceEndpointRequest, row: EndpointRecord, run: inout PassRun) async throws -> CreateOutcome? {
         let region = row.region
@@ -448,9 +460,15 @@ struct ActionExecutor: Sendable {
         } else {
             changed = try await store.changeEndpoint(row.id!, change)
         }
-        if changed {
-            logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)"].merging(outcome.logMetadata) { a, _ in a })
+        guard changed else {
+            // Another writer moved the generation since it was begun: neither the answer nor its step is written,
+            // and the customer sits out the rest of the pass (the next one plans from the state).
+            logger.info("create answer dropped: the generation moved since it was begun", metadata: [
+                "customer": "\(customer.name)", "generation": "\(row.id ?? 0)"])
+            run.stale.insert(row.customerId)
+            return nil
         }
+        logger.info("endpoint create answered", metadata: ["customer": "\(customer.name)"].merging(outcome.logMetadata) { a, _ in a })
         return outcome
     }
 

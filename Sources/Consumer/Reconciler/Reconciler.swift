@@ -149,27 +149,23 @@ public final class Reconciler: Sendable {
                 break
             }
             defer { progress.mark() }
-            let outcome: ActionExecutor.Outcome
-            let count: Int
+            let outcomes: [ActionExecutor.Outcome]
             switch batch {
-            case .records(let records):
-                outcome = await executor.execute(records: records, run: &run)
-                count = records.count
-            case .changes(let changes):
-                let live = changes.filter { $0.customerId.map { !run.stale.contains($0) } ?? true }
+            case .together(let actions):
+                let live = actions.filter { $0.customerId.map { !run.stale.contains($0) } ?? true }
                 if live.isEmpty { continue }
-                outcome = await executor.execute(changes: live, run: &run)
-                count = live.count
+                outcomes = await executor.execute(together: live, region: region, run: &run)
             case .one(let action):
                 if let id = action.customerId, run.stale.contains(id) { continue }
-                outcome = await executor.execute(action, region: region, run: &run)
-                count = 1
+                outcomes = [await executor.execute(action, region: region, run: &run)]
             }
-            switch outcome {
-            case .done: summary.actions += count
-            case .deferred: summary.deferred = true
-            case .failed: summary.errors += count
-            case .skipped: break
+            for outcome in outcomes {
+                switch outcome {
+                case .done: summary.actions += 1
+                case .deferred: summary.deferred = true
+                case .failed: summary.errors += 1
+                case .skipped: break
+                }
             }
         }
         if mayAct() { await checks.run(region: region, customers: Array(run.states.values)) }

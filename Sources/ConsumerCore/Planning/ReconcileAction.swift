@@ -36,17 +36,6 @@ public enum ReconcileAction: Sendable, Equatable {
     /// (`endpoint_unconfirmed`, `share_unconfirmed`: a listing left something out; what a lookup said).
     case note(customerId: Int64, name: String, event: String, detail: String)
 
-    /// The lifecycle steps an action takes: a transition's own, an accept's `accepting` moves, the step that
-    /// rides on an endpoint change.
-    package var steps: [TransitionRequest] {
-        switch self {
-        case .transition(let request): [request]
-        case .accept(_, _, let steps): steps
-        case .changeEndpoint(_, _, _, _, let then): then.map { [$0] } ?? []
-        default: []
-        }
-    }
-
     /// The customer an action is about, if one.
     package var customerId: Int64? {
         switch self {

@@ -98,6 +98,11 @@ final class PostgresPool: Sendable {
                 await state.dropIdle()
                 return try await withConnection(timeout: timeout, idempotent: false, body)
             }
+            // A read whose connection was closed under it for what the connection kept (`NamedStatement`): once
+            // more, on a connection that prepares afresh.
+            if idempotent, !lost, !expired, connection.isClosed {
+                return try await withConnection(timeout: timeout, idempotent: false, body)
+            }
             if expired {
                 throw StoreError(.unavailable, "state database \(location): no answer within \(operationTimeout); the connection was closed")
             }

@@ -92,9 +92,6 @@ enum PreparedNames {
             return name
         }
     }
-
-    /// How many names were given out (tests).
-    static var count: Int { names.withLock { $0.count } }
 }
 
 /// A statement postgres-nio runs by name: prepared (Parse, Describe) at its first use on a connection,
@@ -115,9 +112,16 @@ struct NamedStatement: PostgresPreparedStatement {
 
     @TaskLocal static var current = Identity()
 
-    static var name: String { current.name }
-    static var sql: String { current.sql }
-    static var bindingDataTypes: [PostgresDataType] { current.types }
+    // Read only inside `run`'s task-local scope: anywhere else the identity is empty, which would run an empty
+    // statement under an empty name, so it stops there instead.
+    static var name: String { identity.name }
+    static var sql: String { identity.sql }
+    static var bindingDataTypes: [PostgresDataType] { identity.types }
+
+    private static var identity: Identity {
+        precondition(!current.name.isEmpty, "NamedStatement read outside NamedStatement.run")
+        return current
+    }
 
     let bindings: PostgresBindings
 
@@ -135,13 +139,15 @@ struct NamedStatement: PostgresPreparedStatement {
         }
     }
 
-    /// Whether a failure of a named statement may stay with its connection: postgres-nio keeps a failed
-    /// preparation and fails every later use of that name on the connection with it, and the server fails
-    /// every execution of a statement whose result columns a migration changed (0A000, "cached plan must not
-    /// change result type"). Only a constraint's refusal (class 23) is an answer about the values alone;
-    /// after anything else the connection is closed, and with it what it kept.
-    static func spoilsConnection(_ error: any Error) -> Bool {
+    /// Whether a named statement's failure spoils its connection: postgres-nio keeps a failed preparation for the
+    /// connection's lifetime and fails every later use of that name with it, and the server fails every execution
+    /// of a statement whose result columns a migration changed (0A000, "cached plan must not change result type").
+    /// A statement already prepared on the connection fails only at execution, which nothing keeps; a constraint's
+    /// refusal (class 23) never comes from a preparation. The connection is closed, and with it what it kept.
+    static func spoilsConnection(_ error: any Error, preparedBefore: Bool) -> Bool {
         guard let error = error as? PSQLError, error.code == .server else { return false }
-        return !(error.serverInfo?[.sqlState] ?? "").hasPrefix("23")
+        let state = error.serverInfo?[.sqlState] ?? ""
+        if state.hasPrefix("23") { return false }
+        return state == "0A000" || !preparedBefore
     }
 }

@@ -32,6 +32,7 @@ extension PostgresStore {
     /// its old fence: its writes keep being refused.
     public func setFence(_ fence: LeaseFence?) {
         self.fence.withLock { $0 = fence }
+        word.withLock { $0.forget() }
     }
 
     /// Renews the candidate's lease, or takes a free or lapsed one with the next epoch, or reports who leads.
@@ -78,6 +79,7 @@ extension PostgresStore {
     /// Gives the lease up (a daemon stopping): a standby takes over at its next attempt instead of after
     /// the lease runs out. Only the holder of `epoch` can.
     public func releaseLeadership(_ fence: LeaseFence) async throws {
+        word.withLock { $0.forget() }
         try await ensureSchema()
         try await leasePool.withConnection { connection in
             try await connection.statement("""
@@ -90,23 +92,26 @@ extension PostgresStore {
     /// Confirms, right before an AWS call that changes something, that the fence still holds in the database
     /// (its clock, not ours, decides when a lease runs out). Throws `fenced` when it does not.
     ///
-    /// The database's word from the last `confirmationReuse` (100 ms) is taken as it is: the write that precedes
-    /// every such call (the accept's ClientToken, the new generation) asked it in its first statement, a
-    /// millisecond before. Older, or for another fence, it is asked again.
+    /// The database's word from the last 100 ms (`LeaseWord.reuse`) is taken as it is when it said the lease
+    /// had at least that long left (so it still holds now, by the database's own rule: no takeover before the
+    /// lease runs out): the write that precedes every such call (the accept's ClientToken, the new generation)
+    /// asked it in its first statement, a millisecond before. Otherwise the database is asked again.
     public func confirmLease() async throws {
         guard let fence = LeaseFence.current ?? fence.withLock({ $0 }) else { return }
         let asked = ContinuousClock.now
-        if let last = confirmed.withLock({ $0 }), last.fence == fence, asked - last.asked < Self.confirmationReuse { return }
-        let holds = try await read { session in
-            try await session.int("""
-                SELECT epoch FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) AND expiresAt > clock_timestamp()
-                """)
+        if word.withLock({ $0.holds(fence, at: asked) }) { return }
+        let reuse = word.withLock { $0.reuseSeconds }
+        let lease = try await read { session in
+            try await session.one("""
+                SELECT expiresAt > clock_timestamp() + make_interval(secs => \(reuse)) AS spare FROM leader
+                WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) AND expiresAt > clock_timestamp()
+                """) { row in try row("spare", as: Bool?.self) ?? false }
         }
-        guard holds != nil else {
-            confirmed.withLock { $0 = nil }
+        guard let spare = lease else {
+            word.withLock { $0.refused(asked: asked) }
             throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); nothing was done")
         }
-        confirmed.withLock { $0 = (fence, asked) }
+        word.withLock { $0.heard(fence, asked: asked, spare: spare) }
     }
 
     /// A leadership change for the health log (written by the new leader, fenced like any of its writes).
@@ -135,5 +140,45 @@ extension LeaderInfo {
         self.init(holder: holder, host: try row("host", as: String?.self) ?? "?", pid: Int(try row("pid", as: Int32?.self) ?? 0),
                   since: try row("since", as: Date?.self) ?? .distantPast, epoch: try row("epoch"),
                   expiresAt: try row("expiresAt", as: Date?.self) ?? .distantPast)
+    }
+}
+
+/// The database's latest word on this daemon's lease, for `confirmLease`: a "yes" asked at an instant, kept only
+/// when the lease had `reuse` left then (so it still holds for that long), never older than a "no" (an answer
+/// that arrives after a refusal asked later is dropped), and forgotten when the fence changes or the lease is
+/// given up.
+struct LeaseWord {
+    /// How old the word may be for `confirmLease` to take it instead of asking again, and how long the lease must
+    /// have had left for the word to be kept: far below any lease (seconds), about one write's time.
+    let reuse: Duration
+    private var fence: LeaseFence?
+    private var asked: ContinuousClock.Instant?
+    private var refusedAt: ContinuousClock.Instant?
+
+    init(reuse: Duration = .milliseconds(100)) {
+        self.reuse = reuse
+    }
+
+    var reuseSeconds: Double { reuse / .seconds(1) }
+
+    mutating func heard(_ fence: LeaseFence, asked: ContinuousClock.Instant, spare: Bool) {
+        guard spare, refusedAt.map({ asked > $0 }) ?? true, self.asked.map({ asked > $0 }) ?? true else { return }
+        self.fence = fence
+        self.asked = asked
+    }
+
+    mutating func refused(asked: ContinuousClock.Instant) {
+        fence = nil
+        self.asked = nil
+        refusedAt = max(refusedAt ?? asked, asked)
+    }
+
+    mutating func forget() {
+        self = LeaseWord(reuse: reuse)
+    }
+
+    func holds(_ fence: LeaseFence, at now: ContinuousClock.Instant) -> Bool {
+        guard self.fence == fence, let asked else { return false }
+        return now - asked < reuse
     }
 }

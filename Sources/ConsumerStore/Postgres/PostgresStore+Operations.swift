@@ -230,10 +230,7 @@ extension PostgresStore {
             }
             if !inserted.isEmpty {
                 try await session.run("""
-                    INSERT INTO invitation (invitationArn, region, resourceShareArn, resourceShareName, senderAccountId, status, resources,
-                                            decision, reason, acceptClientToken, firstSeen, lastSeen, decidedAt)
-                    SELECT invitationarn, region, resourcesharearn, resourcesharename, senderaccountid, status, resources,
-                           decision, reason, acceptclienttoken, firstseen, lastseen, decidedat
+                    INSERT INTO invitation (\(unescaped: Self.invitationColumns)) SELECT \(unescaped: Self.invitationColumns)
                     FROM json_to_recordset(\(Self.invitationRows(inserted.values))::json) AS row(\(unescaped: Self.invitationRowTypes))
                     """)
             }
@@ -248,6 +245,12 @@ extension PostgresStore {
             return changes
         }
     }
+
+    /// An invitation's columns (the same names, folded to lower case, as `invitationRowTypes` reads them).
+    private static let invitationColumns = """
+        invitationArn, region, resourceShareArn, resourceShareName, senderAccountId, status, resources, decision, reason, \
+        acceptClientToken, firstSeen, lastSeen, decidedAt
+        """
 
     /// The column list `json_to_recordset` reads invitation rows with.
     private static let invitationRowTypes = """
@@ -374,16 +377,28 @@ extension PostgresStore {
               change.from.contains(record.state) else { return false }
         let moved = record.state != change.to
         record.apply(change, at: time)
-        try await session.run("""
-            UPDATE endpoint SET state = \(record.state.rawValue), vpcEndpointId = \(record.vpcEndpointId), vpcId = \(record.vpcId),
-                awsState = \(record.awsState),
-                dnsName = \(record.dnsName), lastError = \(record.lastError), createAnsweredAt = \(record.createAnsweredAt),
-                lastSeenAt = \(record.lastSeenAt), deleteRequestedAt = \(record.deleteRequestedAt), updatedAt = \(record.updatedAt)
-            WHERE id = \(rowId)
-            """)
-        if let note = change.note {
-            try await session.note(note.event, customerId: record.customerId, detail: note.detail, at: time)
+        // The row's new columns, and its note when it has one, in one statement (the UPDATE a data-modifying WITH).
+        var query = StoreQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 19)
+        if change.note != nil { query.appendLiteral("WITH changed AS (") }
+        query.appendLiteral("UPDATE endpoint SET state = ")
+        query.appendInterpolation(record.state.rawValue)
+        for (column, value) in [(", vpcEndpointId = ", record.vpcEndpointId), (", vpcId = ", record.vpcId), (", awsState = ", record.awsState),
+                                (", dnsName = ", record.dnsName), (", lastError = ", record.lastError)] {
+            query.appendLiteral(column)
+            query.appendInterpolation(value)
         }
+        for (column, value) in [(", createAnsweredAt = ", record.createAnsweredAt), (", lastSeenAt = ", record.lastSeenAt),
+                                (", deleteRequestedAt = ", record.deleteRequestedAt), (", updatedAt = ", Optional(record.updatedAt))] {
+            query.appendLiteral(column)
+            query.appendInterpolation(value)
+        }
+        query.appendLiteral(" WHERE id = ")
+        query.appendInterpolation(rowId)
+        if let note = change.note {
+            query.appendLiteral(") ")
+            Session.appendNote(note.event, customerId: record.customerId, detail: note.detail, at: time, to: &query)
+        }
+        try await session.run(StoreQuery(stringInterpolation: query))
         if moved, let next = change.failureNextAttempt {
             try await session.run("""
                 UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = \(next.storedPrecision)

@@ -24,12 +24,8 @@ public final class PostgresStore: StateStore {
 
     /// The fence every write checks (set while this process leads; see `LeaseFence`).
     let fence = Mutex<LeaseFence?>(nil)
-    /// When the database last said a fence holds (the instant before it was asked): by `confirmLease`, or by a
-    /// fenced write's first statement.
-    let confirmed = Mutex<(fence: LeaseFence, asked: ContinuousClock.Instant)?>(nil)
-    /// How old the database's word may be for `confirmLease` to take it instead of asking again: far below any
-    /// lease (seconds), about the time one write and its commit take.
-    static let confirmationReuse: Duration = .milliseconds(100)
+    /// The database's latest word on this daemon's lease (`LeaseWord`), for `confirmLease`.
+    let word = Mutex(LeaseWord())
     /// Whether this process saw the schema at the current version.
     private let migrated = Mutex(false)
     /// The newest schema version this build knows.
@@ -105,17 +101,19 @@ public final class PostgresStore: StateStore {
                     // the commit so that no takeover can complete under this write. The expiry is judged in the select
                     // list, on the row version FOR SHARE locked (the newest), not in WHERE on the statement's snapshot,
                     // which was taken before the wait for the write lock: a renewal meanwhile is seen, not a false fence.
-                    let holds = try await session.int("""
-                        SELECT (SELECT CASE WHEN expiresAt > clock_timestamp() THEN epoch END FROM leader
-                                WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) FOR SHARE)
-                        FROM (SELECT pg_advisory_xact_lock(\(Self.writeLock))) AS locked
-                        """)
-                    guard holds != nil else {
-                        // The database's latest word is no: `confirmLease` asks again.
-                        confirmed.withLock { $0 = nil }
+                    // `spare`: whether the lease has the word's reuse time left beyond now (see `LeaseWord`).
+                    let reuse = word.withLock { $0.reuseSeconds }
+                    let lease = try await session.one("""
+                        SELECT lease.held, lease.spare FROM (SELECT pg_advisory_xact_lock(\(Self.writeLock))) AS locked,
+                            LATERAL (SELECT CASE WHEN expiresAt > clock_timestamp() THEN epoch END AS held,
+                                            expiresAt > clock_timestamp() + make_interval(secs => \(reuse)) AS spare
+                                     FROM leader WHERE singleton AND holder = \(fence.holder) AND epoch = \(fence.epoch) FOR SHARE) AS lease
+                        """) { row in (held: try row("held", as: Int64?.self), spare: try row("spare", as: Bool?.self) ?? false) }
+                    guard let lease, lease.held != nil else {
+                        word.withLock { $0.refused(asked: asked) }
                         throw StoreError(.fenced, "state database \(location): this daemon no longer holds the leadership lease (epoch \(fence.epoch)); another daemon is active or the lease ran out, so nothing was written")
                     }
-                    confirmed.withLock { $0 = (fence, asked) }
+                    word.withLock { $0.heard(fence, asked: asked, spare: lease.spare) }
                 } else {
                     try await session.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
                 }
@@ -281,11 +279,27 @@ public final class PostgresStore: StateStore {
         /// A happening that is not a state change (an endpoint created or deleted), for the health log; the
         /// customer's name is read by the same statement.
         func note(_ event: String, customerId: Int64, detail: String, at time: Date) async throws {
-            try await run("""
-                INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint)
-                VALUES (\(time), \(customerId), (SELECT name FROM customer WHERE id = \(customerId)), \(event), NULL, NULL, \(detail),
-                        \(LifecycleActor.daemon.description), NULL, NULL, NULL)
-                """)
+            var query = StoreQuery.StringInterpolation(literalCapacity: 0, interpolationCount: 6)
+            Self.appendNote(event, customerId: customerId, detail: detail, at: time, to: &query)
+            try await run(StoreQuery(stringInterpolation: query))
+        }
+
+        /// The INSERT of a daemon's note about a customer (its name read in the statement).
+        static func appendNote(_ event: String, customerId: Int64, detail: String, at time: Date,
+                               to query: inout StoreQuery.StringInterpolation) {
+            query.appendLiteral("INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint) VALUES (")
+            query.appendInterpolation(time)
+            query.appendLiteral(", ")
+            query.appendInterpolation(customerId)
+            query.appendLiteral(", (SELECT name FROM customer WHERE id = ")
+            query.appendInterpolation(customerId)
+            query.appendLiteral("), ")
+            query.appendInterpolation(event)
+            query.appendLiteral(", NULL, NULL, ")
+            query.appendInterpolation(detail)
+            query.appendLiteral(", ")
+            query.appendInterpolation(LifecycleActor.daemon.description)
+            query.appendLiteral(", NULL, NULL, NULL)")
         }
 
         func customer(id: Int64, lock: Bool) async throws -> Customer? {

@@ -42,21 +42,25 @@ extension PostgresConnection {
             }
         }
         do {
-            return try await answer.futureResult.get()
+            let rows = try await answer.futureResult.get()
+            watch.prepared(name)
+            return rows
         } catch {
-            if NamedStatement.spoilsConnection(error) { try? await close() }
+            if NamedStatement.spoilsConnection(error, preparedBefore: watch.isPrepared(name)) { try? await close() }
             throw error
         }
     }
 }
 
 /// The statements waiting on one connection, failed together when it closes (a promise completes once:
-/// whichever of the answer and the close comes second is ignored).
+/// whichever of the answer and the close comes second is ignored); and the statement names that ran on it.
 final class ClosingWatch: Sendable {
     private struct Pending {
         var closed = false
         var next = 0
         var promises: [Int: EventLoopPromise<[PostgresRow]>] = [:]
+        /// Names prepared on this connection (they ran once): a later failure of one is its execution's.
+        var prepared: Set<String> = []
     }
 
     private let pending = Mutex(Pending())
@@ -101,6 +105,14 @@ final class ClosingWatch: Sendable {
         }
     }
 
+    func prepared(_ name: String) {
+        _ = pending.withLock { $0.prepared.insert(name) }
+    }
+
+    func isPrepared(_ name: String) -> Bool {
+        pending.withLock { $0.prepared.contains(name) }
+    }
+
     func remove(_ ticket: Int) {
         _ = pending.withLock { $0.promises.removeValue(forKey: ticket) }
     }
@@ -129,7 +141,7 @@ enum PostgresTransaction {
             try await connection.statement("COMMIT", logger: logger)
             return value
         } catch {
-            // Unnamed: it may be the first statement a connection runs in a failed transaction.
+            // Unnamed: a one-off on the error path.
             if !connection.isClosed { _ = try? await connection.statement(StoreQuery(unsafeSQL: "ROLLBACK"), logger: logger) }
             throw error
         }
