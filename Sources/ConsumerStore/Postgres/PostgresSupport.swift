@@ -8,7 +8,7 @@ import Synchronization
 struct ConnectionClosed: Error {}
 
 extension PostgresConnection {
-    /// Runs one statement and collects its rows and command tag. Fails at once on a closed connection:
+    /// Runs one statement and collects its rows. Fails at once on a closed connection:
     /// postgres-nio leaves a query sent on a connection the server has closed (it ended an idle
     /// transaction, it restarted) waiting forever.
     ///
