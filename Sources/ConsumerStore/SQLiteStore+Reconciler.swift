@@ -63,8 +63,9 @@ extension SQLiteStore {
         }
     }
 
-    /// Stores the clientToken of an AcceptResourceShareInvitation before the call is made, and returns
-    /// the token to use: the stored one if an earlier (possibly crashed) attempt left one.
+    /// Stores the clientToken of an AcceptResourceShareInvitation before the call is made, with the customers'
+    /// `accepting` steps, in one transaction; returns the token to use (the stored one if an earlier, possibly
+    /// crashed, attempt left one) and the steps' outcomes.
     public func acceptToken(for invitationArn: String, proposed: String, then requests: [TransitionRequest],
                             by actor: LifecycleActor) async throws -> (token: String, transitions: [TransitionOutcome]) {
         let time = now()
