@@ -200,6 +200,44 @@ import TestSupport
         #expect(try await store.acceptToken(for: arn, proposed: "token-3") == "token-1")
     }
 
+    /// A step the store refuses as it writes it (here a trigger of the test's on acme's row) takes the rest of its
+    /// write with it: the accept's ClientToken is not stored, the endpoint's change is not kept. Two transactions
+    /// would keep them.
+    @Test(arguments: Backend.allCases) func aRefusedStepTakesItsWholeWriteWithIt(_ backend: Backend) async throws {
+        let opened = try await backend.open()
+        let store = opened.store
+        let acme = try await Self.add("acme", 26, to: store)
+        let row = try #require(try await store.beginEndpoint(customerId: acme.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                             clientToken: "token-acme", request: "{}"))
+        let invitation = InvitationRecordTests.record("refused", .pending)
+        try await store.recordInvitation(invitation)
+        switch backend {
+        case .sqlite:
+            try await opened.raw("""
+                CREATE TRIGGER test_refuses_acme BEFORE UPDATE ON customer WHEN NEW.name = 'acme'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        case .postgres:
+            try await opened.raw("CREATE FUNCTION test_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql")
+            try await opened.raw("""
+                CREATE TRIGGER test_refuses_acme BEFORE UPDATE ON customer FOR EACH ROW WHEN (NEW.name = 'acme') EXECUTE FUNCTION test_refuse()
+                """)
+        }
+        let accepting = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .invitationMatched, detail: "accepting")
+        await #expect(throws: (any Error).self) {
+            try await store.acceptToken(for: invitation.invitationArn, proposed: "token-1", then: [accepting], by: .daemon)
+        }
+        let stored = try await store.invitationRecords(invitationArns: [invitation.invitationArn], resourceArns: [], senders: [])
+        #expect(stored[invitation.invitationArn]?.acceptClientToken == nil)
+
+        let created = EndpointChange(from: [.creating], to: .pending, vpcEndpointId: "vpce-0000000000000000f", awsState: "pending",
+                                     createAnswered: true)
+        let step = TransitionRequest(customerId: acme.id!, from: .awaitingShare, event: .endpointRequested, detail: "created")
+        await #expect(throws: (any Error).self) { try await store.changeEndpoint(row.id!, created, then: step) }
+        let generation = try await store.endpointGeneration(row.id!)
+        #expect(generation?.state == .creating && generation?.vpcEndpointId == nil)
+    }
+
     /// "Creating the endpoint": the customer's step and its new generation in one transaction. A stale step
     /// begins nothing; a step whose generation cannot be written is not kept either.
     @Test(arguments: Backend.allCases) func theStepAndTheNewGenerationAreOneWrite(_ backend: Backend) async throws {

@@ -222,9 +222,12 @@ public final class PostgresStore: StateStore {
             set(" WHERE id = ", customer.id)
         }
 
+        /// The start of every event row's INSERT, its values to follow in this order.
+        static let insertEvent = "INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint) VALUES ("
+
         /// `INSERT INTO event (…) VALUES (…)` for `event`.
         static func appendInsert(_ event: LifecycleEvent, to query: inout StoreQuery.StringInterpolation) {
-            query.appendLiteral("INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint) VALUES (")
+            query.appendLiteral(Self.insertEvent)
             func value<Value: PostgresNonThrowingEncodable>(_ value: Value?, last: Bool = false) {
                 query.appendInterpolation(value)
                 query.appendLiteral(last ? ")" : ", ")
@@ -287,7 +290,7 @@ public final class PostgresStore: StateStore {
         /// The INSERT of a daemon's note about a customer (its name read in the statement).
         static func appendNote(_ event: String, customerId: Int64, detail: String, at time: Date,
                                to query: inout StoreQuery.StringInterpolation) {
-            query.appendLiteral("INSERT INTO event (time, customerId, customerName, event, fromState, toState, detail, actor, checkName, verdict, hint) VALUES (")
+            query.appendLiteral(Self.insertEvent)
             query.appendInterpolation(time)
             query.appendLiteral(", ")
             query.appendInterpolation(customerId)
