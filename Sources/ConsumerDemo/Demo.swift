@@ -82,7 +82,7 @@ public enum Demo {
             if summary.customers > 0 && summary.ready == summary.customers { break }
         }
         let probes = try await parts.scheduler.sweep()
-        print("probe sweep: \(probes.filter(\.ok).count)/\(probes.count) healthy")
+        print("probe sweep: \(probes.healthy)/\(probes.probed) healthy")
 
         step("on-call: privatelink-consumer status")
         print(try await StatusCommand.render(app, json: false))

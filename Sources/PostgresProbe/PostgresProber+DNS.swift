@@ -46,52 +46,84 @@ extension PostgresProber {
     }
 
     /// The `dns`, `connect` and `postgres` stages as one job on a probe thread, with the production resolver:
-    /// one hand-over to the thread and one back, where separate stages cost a hop each way per stage. The
-    /// `dns` budget is kept by ``DeadlineThread`` (getaddrinfo cannot be interrupted: a lookup that answers
-    /// after it is dropped, and the job stops there); the other two keep their own within the job.
+    /// one hand-over to the thread and one back, where separate stages cost a hop each way per stage.
     func resolveConnectAndExchange(_ resolver: SystemResolver, _ target: ProbeTarget) async -> Staged {
         let outcome = FirstOutcome<Staged>()
+        let ran = ProbeThreads.shared.run {
+            let staged = self.stagesOnThisThread(resolver, target, wanted: { !outcome.isResolved }) { outcome.resolve($0) }
+            if let staged { outcome.resolve(staged) }
+        }
+        if !ran { outcome.resolve(.dnsFailed(Self.unavailable(target), milliseconds: 0)) }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { outcome.wait(with: $0) }
+        } onCancel: {
+            outcome.resolve(.cancelled)
+        }
+    }
+
+    /// A probe that could not get a thread.
+    static func unavailable(_ target: ProbeTarget) -> ProbeFailure {
+        ProbeFailure(.probeUnavailable, "this daemon could not start a thread for the probe", target: target)
+    }
+
+    /// The result of a probe that never ran: cancelled first, or no thread could be started for it.
+    package func notRun(_ target: ProbeTarget, cancelled: Bool) -> ProbeResult {
+        settle(cancelled ? .cancelled : .dnsFailed(Self.unavailable(target), milliseconds: 0), target).result
+    }
+
+    /// The `dns`, `connect` and `postgres` stages on the calling thread (a probe thread). The `dns` budget is kept
+    /// by ``DeadlineThread`` (getaddrinfo cannot be interrupted): when it runs out first, `expired` gets the
+    /// timeout from the deadline thread, and the lookup's late answer is dropped (nil). The other two stages keep
+    /// their own budgets. `wanted` is asked before connecting: false (the caller gave up) stops there (nil).
+    func stagesOnThisThread(_ resolver: SystemResolver, _ target: ProbeTarget, wanted: () -> Bool,
+                            expired: @escaping @Sendable (Staged) -> Void) -> Staged? {
         let lookup = LookupState()
         let timeouts = self.timeouts
         let budget = timeouts.dns
         let started = NIODeadline.now()
         let expire: @Sendable () -> Void = {
             guard lookup.finish(timedOut: true) else { return }
-            outcome.resolve(.dnsFailed(ProbeFailure(.dnsTimeout, "\(target.host): timed out after \(budget.probeText)", target: target),
-                                       milliseconds: Self.milliseconds(from: started)))
+            expired(.dnsFailed(ProbeFailure(.dnsTimeout, "\(target.host): timed out after \(budget.probeText)", target: target),
+                               milliseconds: Self.milliseconds(from: started)))
         }
         let deadline = DeadlineThread.shared.schedule(at: started + TimeAmount(budget), expire)
         // No deadline thread (it could not start): an event loop's timer keeps the budget instead.
         let fallback = deadline == nil ? eventLoopGroup.any().scheduleTask(in: TimeAmount(budget), expire) : nil
-        let ran = ProbeThreads.shared.run {
-            let resolved = resolver.lookUpNow(host: target.host, port: target.port)
-            let dnsMilliseconds = Self.milliseconds(from: started)
-            guard lookup.finish(timedOut: false) else { return }
-            if let deadline { DeadlineThread.shared.cancel(deadline) }
-            fallback?.cancel()
-            switch resolved {
-            case .failure(let error):
-                outcome.resolve(.dnsFailed(Self.dnsFailure(error, target: target), milliseconds: dnsMilliseconds))
-            case .success(let addresses) where addresses.isEmpty:
-                outcome.resolve(.dnsFailed(ProbeFailure(.dnsNoAnswer, "\(target.host) has no addresses", target: target),
-                                           milliseconds: dnsMilliseconds))
-            case .success(let addresses):
-                // Cancelled meanwhile: nobody waits for a connection.
-                guard !outcome.isResolved else { return }
-                outcome.resolve(.exchanged(addresses: addresses, dnsMilliseconds: dnsMilliseconds,
-                                           BlockingExchange.run(addresses: addresses, target: target, timeouts: timeouts)))
-            }
+        let resolved = resolver.lookUpNow(host: target.host, port: target.port)
+        let dnsMilliseconds = Self.milliseconds(from: started)
+        guard lookup.finish(timedOut: false) else { return nil }
+        if let deadline { DeadlineThread.shared.cancel(deadline) }
+        fallback?.cancel()
+        switch resolved {
+        case .failure(let error):
+            return .dnsFailed(Self.dnsFailure(error, target: target), milliseconds: dnsMilliseconds)
+        case .success(let addresses) where addresses.isEmpty:
+            return .dnsFailed(ProbeFailure(.dnsNoAnswer, "\(target.host) has no addresses", target: target), milliseconds: dnsMilliseconds)
+        case .success(let addresses):
+            // Cancelled meanwhile: nobody waits for a connection.
+            guard wanted() else { return nil }
+            return .exchanged(addresses: addresses, dnsMilliseconds: dnsMilliseconds,
+                              BlockingExchange.run(addresses: addresses, target: target, timeouts: timeouts))
         }
-        if !ran {
-            if let deadline { DeadlineThread.shared.cancel(deadline) }
-            fallback?.cancel()
-            outcome.resolve(.dnsFailed(ProbeFailure(.probeUnavailable, "this daemon could not start a thread for the probe", target: target),
-                                       milliseconds: Self.milliseconds(from: started)))
+    }
+
+    /// One probe of a sweep, on the calling probe thread (``ThreadSweep``): its result, or nil when it comes
+    /// later through `later` (from the deadline thread when the lookup ran out of time; from a task for the
+    /// login stage, which runs on the event loops; from a task for an injected resolver).
+    package func probeOnThisThread(_ target: ProbeTarget, later: @escaping @Sendable (ProbeResult) -> Void) -> ProbeResult? {
+        guard let system = resolver as? SystemResolver else {
+            Task { later(await probe(target)) }
+            return nil
         }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { outcome.wait(with: $0) }
-        } onCancel: {
-            outcome.resolve(.cancelled)
+        guard let staged = stagesOnThisThread(system, target, wanted: { true }, expired: { later(self.settle($0, target).result) }) else {
+            return nil
+        }
+        switch settle(staged, target) {
+        case .done(let result):
+            return result
+        case .login(let result, let address, let credentials):
+            Task { later(await self.loginStage(result, at: address, credentials: credentials, target)) }
+            return nil
         }
     }
 }

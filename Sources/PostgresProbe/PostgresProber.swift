@@ -48,9 +48,6 @@ public struct PostgresProber: Sendable {
 
     /// Runs the stages in order until one fails; the result names the last stage attempted.
     public func probe(_ target: ProbeTarget) async -> ProbeResult {
-        let loop = eventLoopGroup.next()
-        var result = ProbeResult(ok: false, stage: .dns)
-
         // dns, connect and postgres: one job on a probe thread with the production resolver; an injected
         // resolver resolves first (under the stage's deadline), then the job connects.
         let staged: Staged
@@ -58,7 +55,7 @@ public struct PostgresProber: Sendable {
             staged = await resolveConnectAndExchange(system, target)
         } else {
             let started = NIODeadline.now()
-            let resolved = await resolve(target, on: loop)
+            let resolved = await resolve(target, on: eventLoopGroup.next())
             let dnsMilliseconds = Self.milliseconds(from: started)
             switch resolved {
             case .failure(let failure):
@@ -68,43 +65,75 @@ public struct PostgresProber: Sendable {
                     .map { .exchanged(addresses: addresses, dnsMilliseconds: dnsMilliseconds, $0) } ?? .cancelled
             }
         }
+        switch settle(staged, target) {
+        case .done(let result): return result
+        case .login(let result, let address, let credentials): return await loginStage(result, at: address, credentials: credentials, target)
+        }
+    }
+
+    /// Where a probe stands after the `postgres` stage.
+    enum Settled: Sendable {
+        /// Its result: a stage failed, or there is no login.
+        case done(ProbeResult)
+        /// The login is next, at the address that accepted.
+        case login(ProbeResult, SocketAddress, ProbeCredentials)
+
+        /// The result so far.
+        var result: ProbeResult {
+            switch self {
+            case .done(let result), .login(let result, _, _): result
+            }
+        }
+    }
+
+    /// The `dns`, `connect` and `postgres` stages' result from what the blocking work found.
+    func settle(_ staged: Staged, _ target: ProbeTarget) -> Settled {
+        var result = ProbeResult(ok: false, stage: .dns)
         let (addresses, exchanged): ([SocketAddress], BlockingExchange.Outcome)
         switch staged {
         case .dnsFailed(let failure, let milliseconds):
             result.latencyMs[.dns] = milliseconds
-            return finish(result, failure, target)
+            return .done(finish(result, failure, target))
         case .cancelled:
-            return finish(result, ProbeFailure(.cancelled, "cancelled", target: target), target)
+            return .done(finish(result, ProbeFailure(.cancelled, "cancelled", target: target), target))
         case .exchanged(let resolved, let milliseconds, let outcome):
             result.latencyMs[.dns] = milliseconds
             (addresses, exchanged) = (resolved, outcome)
         }
-        result.addresses = addresses.map { $0.ipAddress ?? "\($0)" }
+        result.resolved = addresses
 
         result.stage = .connect
         result.latencyMs[.connect] = exchanged.connectMs
-        guard case .success(let address) = exchanged.connect else { return finish(result, exchanged.connect.failure, target) }
+        guard case .success(let address) = exchanged.connect else { return .done(finish(result, exchanged.connect.failure, target)) }
 
         result.stage = .postgres
         let answer = Self.judge(exchanged.answer, peer: address.probeText, target: target, budget: timeouts.postgres)
         if let asked = exchanged.answerStarted, let ended = exchanged.answerEnded {
             result.latencyMs[.postgres] = Self.milliseconds(from: asked, to: Self.firstByte(exchanged.answer) ?? ended)
         }
-        guard case .success(let offersTLS) = answer else { return finish(result, answer.failure, target) }
+        guard case .success(let offersTLS) = answer else { return .done(finish(result, answer.failure, target)) }
         result.sslOffered = offersTLS
 
-        if let credentials = target.credentials {
-            result.stage = .login
-            // PostgresNIO's events during the login name the target.
-            var logger = self.logger
-            logger[metadataKey: "probe.host"] = "\(target.host)"
-            logger[metadataKey: "probe.port"] = "\(target.port)"
-            let started = NIODeadline.now()
-            let loggedIn = await login(at: address, credentials: credentials, target: target, on: loop, logger: logger)
-            result.latencyMs[.login] = Self.milliseconds(from: started)
-            guard case .success(let version) = loggedIn else { return finish(result, loggedIn.failure, target) }
-            result.serverVersion = version
+        guard let credentials = target.credentials else {
+            result.ok = true
+            return .done(finish(result, nil, target))
         }
+        return .login(result, address, credentials)
+    }
+
+    /// The `login` stage, after the others passed.
+    func loginStage(_ result: ProbeResult, at address: SocketAddress, credentials: ProbeCredentials, _ target: ProbeTarget) async -> ProbeResult {
+        var result = result
+        result.stage = .login
+        // PostgresNIO's events during the login name the target.
+        var logger = self.logger
+        logger[metadataKey: "probe.host"] = "\(target.host)"
+        logger[metadataKey: "probe.port"] = "\(target.port)"
+        let started = NIODeadline.now()
+        let loggedIn = await login(at: address, credentials: credentials, target: target, on: eventLoopGroup.next(), logger: logger)
+        result.latencyMs[.login] = Self.milliseconds(from: started)
+        guard case .success(let version) = loggedIn else { return finish(result, loggedIn.failure, target) }
+        result.serverVersion = version
         result.ok = true
         return finish(result, nil, target)
     }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -9,8 +10,8 @@ import Darwin
 /// Threads for a probe's blocking work (getaddrinfo; the connection and its SSLRequest), reused: a job goes to an idle thread, or to a new one when
 /// none is idle, so a hung lookup never holds up another (unlike a fixed-size pool), and a probe does not pay
 /// for starting and ending a thread (unlike a thread per lookup). A thread idle for `idleSeconds` ends.
-final class ProbeThreads: @unchecked Sendable {
-    static let shared = ProbeThreads(idleSeconds: 10)
+package final class ProbeThreads: @unchecked Sendable {
+    package static let shared = ProbeThreads(idleSeconds: 10)
 
     /// One thread's mailbox: the job handed to it, and the condition it sleeps on while idle.
     private final class Worker: @unchecked Sendable {
@@ -33,6 +34,10 @@ final class ProbeThreads: @unchecked Sendable {
     /// Idle threads, the most recently idle last (guarded by `mutex`).
     private var idle: [Worker] = []
     private let idleSeconds: Int
+    private let handedOver = Atomic<Int>(0)
+
+    /// Jobs handed to a thread so far (what a sweep that runs its probes back to back keeps to one per thread).
+    var jobsHandedOver: Int { handedOver.load(ordering: .relaxed) }
 
     init(idleSeconds: Int) {
         self.idleSeconds = idleSeconds
@@ -54,6 +59,7 @@ final class ProbeThreads: @unchecked Sendable {
 
     /// Runs `job` on an idle thread, or on a new one; false when no thread could be started (nothing runs).
     func run(_ job: @escaping @Sendable () -> Void) -> Bool {
+        handedOver.add(1, ordering: .relaxed)
         pthread_mutex_lock(mutex)
         if let worker = idle.popLast() {
             worker.job = job

@@ -623,14 +623,14 @@ struct World: Sendable {
         for _ in 0..<times {
             let (ownStart, machineStart, serverStart) = (cpuTime(), machineBusySeconds(), postgres?.cpuSeconds())
             let start = ContinuousClock.now
-            let records = try await parts.scheduler.sweep()
+            let swept = try await parts.scheduler.sweep()
             all.append(seconds(ContinuousClock.now - start))
             cpu.append(cpuTime() - ownStart)
             let serverUsed = serverStart.flatMap { start in postgres?.cpuSeconds().map { $0 - start } }
             if let serverUsed { server.append(serverUsed) }
-            count = records.count
-            ok = min(ok, records.filter(\.ok).count)
-            progress("  sweep: \(format(all.last!)) s, \(records.filter(\.ok).count)/\(records.count) ok; CPU: "
+            count = swept.probed
+            ok = min(ok, swept.healthy)
+            progress("  sweep: \(format(all.last!)) s, \(swept.healthy)/\(swept.probed) ok; CPU: "
                      + "\(format(cpu.last!)) s this process, \(format(machineBusySeconds() - machineStart)) s the whole machine"
                      + (serverUsed.map { ", \(format($0)) s PostgreSQL" } ?? ""))
         }

@@ -8,8 +8,8 @@ import Synchronization
 
 /// A probe's own cost, apart from everything a sweep does once (reading the targets, the one store write and
 /// the one health-log write): a child process (`--probe-cost-child N`) that probes the in-process responder N
-/// times through `ProbeScheduler.probe` (resolution, connection, SSLRequest, metrics, the result record), 16 at
-/// once. Two child runs of different N give the cost of one probe without the process's start: CPU seconds
+/// times through `ProbeScheduler.probeAll`, as a sweep probes (back to back on the probe threads: resolution,
+/// connection, SSLRequest, metrics, the result record), 16 at once. Two child runs of different N give the cost of one probe without the process's start: CPU seconds
 /// natively, and instructions under callgrind, which repeat run to run on a noisy machine.
 enum ProbeCost {
     static let concurrency = 16
@@ -34,20 +34,10 @@ enum ProbeCost {
                                       vpcEndpointId: "vpce-00000000000000001", state: .available, awsState: "available",
                                       dnsName: "localhost", lastError: nil, createdAt: now, updatedAt: now)
         let target = ProbeScheduler.Target(customer: customer, endpoint: endpoint, dnsName: "localhost")
-        let failed = await withTaskGroup(of: Bool.self) { group in
-            var (started, failed) = (0, 0)
-            while started < min(concurrency, probes) {
-                started += 1
-                group.addTask { await scheduler.probe(target).ok }
-            }
-            for await ok in group {
-                if !ok { failed += 1 }
-                if started < probes {
-                    started += 1
-                    group.addTask { await scheduler.probe(target).ok }
-                }
-            }
-            return failed
+        // As a sweep probes: back to back on the probe threads, `concurrency` at once.
+        var failed = 0
+        await scheduler.probeAll(Array(repeating: target, count: probes), slice: ProbeScheduler.sliceSize) { slice in
+            failed += slice.count { !$0.record.ok }
         }
         await responder.stop()
         await store.close()

@@ -1,6 +1,7 @@
 import ConsumerCore
 import Foundation
 import Testing
+import TestSupport
 @testable import Consumer
 
 /// `status --json` is written by `JSONWriter` for speed; its bytes must be exactly what `JSONEncoder`

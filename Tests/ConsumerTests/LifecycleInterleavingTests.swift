@@ -341,21 +341,6 @@ final class TestClock: Sendable {
     func advance(_ seconds: Double) { value.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
-/// SplitMix64: small, fast, reproducible from its seed.
-struct SeededRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func nextRaw() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// 0..<bound (0 when bound is 0).
-    mutating func next(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(nextRaw() % UInt64(bound)) }
-}
-
 /// RAM and EC2 of one region, in memory: every registered ARN is shared (same organization), endpoints
 /// appear in DescribeVpcEndpoints only after `lag` describes, become available one describe later, and
 /// vanish one describe after a delete. Faults: throttling (no effect) and lost answers (effect, no answer).

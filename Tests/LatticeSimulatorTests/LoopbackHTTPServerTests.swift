@@ -150,10 +150,14 @@ struct LoopbackHTTPServerTests {
             #expect(response.body == body)
             #expect(response.header("content-length") == "64")
             // Seven pauses of 40 ms between eight chunks.
-            #expect(clock.now - begin >= .milliseconds(280))
+            let took = clock.now - begin
+            #expect(took >= .milliseconds(280))
             // In more than one piece; how many depends on how often a loaded machine lets the reader run
-            // (4 was asked once and 3 came, with the whole suite on two cores).
-            #expect(reads >= 2)
+            // (4 was asked once and 3 came, with the whole suite on two cores). A reader kept off the CPU for
+            // longer than the whole trickle finds it all in one read: that says nothing about the server.
+            if took < .milliseconds(600) {
+                #expect(reads >= 2, "\(reads) reads in \(took)")
+            }
         }
     }
 

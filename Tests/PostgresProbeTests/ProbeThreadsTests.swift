@@ -44,12 +44,4 @@ import Glibc
         try await waitFor { order.withLock { $0.count } == 2 }
         #expect(order.withLock { $0 } == [1, 2])
     }
-
-    func waitFor(_ condition: () -> Bool) async throws {
-        for _ in 0..<500 {
-            if condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        Issue.record("condition not met within 5 s")
-    }
 }

@@ -31,13 +31,13 @@ public enum Daemon {
     /// whatever the customers' health.
     static func once(reconciler: Reconciler, scheduler: ProbeScheduler) async throws -> String {
         let summary = await reconciler.pass()
-        let probes: [ProbeResultRecord]
+        let probes: ProbeScheduler.SweepSummary
         do {
             probes = try await scheduler.sweep()
         } catch {
             throw CommandFailure.runtime("\(summary.line); probe sweep failed: \(error)")
         }
-        let line = summary.line + (probes.isEmpty ? "" : "; \(probes.filter(\.ok).count)/\(probes.count) probes healthy")
+        let line = summary.line + (probes.probed == 0 ? "" : "; \(probes.healthy)/\(probes.probed) probes healthy")
         if summary.errors > 0 {
             throw CommandFailure.runtime("\(line) (the pass failed; the log above says why)")
         }

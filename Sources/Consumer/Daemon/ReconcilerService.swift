@@ -162,11 +162,8 @@ struct ProbeService: Service {
                     }
                     let start = ContinuousClock.now
                     do {
-                        // Only counts outlive the sweep, so that its memory is free before it is handed back.
-                        let (probed, healthy) = try await { () async throws -> (Int, Int) in
-                            let results = try await LeaseFence.$current.withValue(leadership.fence) { try await scheduler.sweep() }
-                            return (results.count, results.filter(\.ok).count)
-                        }()
+                        let swept = try await LeaseFence.$current.withValue(leadership.fence) { try await scheduler.sweep() }
+                        let (probed, healthy) = (swept.probed, swept.healthy)
                         await MemoryReclaimer.releaseFreedMemory(scheduler.store)
                         logger.info("probe sweep finished", metadata: [
                             "probed": "\(probed)", "healthy": "\(healthy)",

@@ -5,7 +5,7 @@ import PostgresProbe
 import Synchronization
 
 /// Probes every ready customer's database through its endpoint, with bounded concurrency: a hung
-/// target holds a slot for a quarter of a second, never its whole timeout (``SweepLauncher``). Results go
+/// target holds a slot for a quarter of a second, never its whole timeout (``ThreadSweep``). Results go
 /// to the store (latest + bounded history) and the health log, where repeated identical results are
 /// written when they change and then once an hour, not every minute.
 public final class ProbeScheduler: Sendable {
@@ -31,7 +31,7 @@ public final class ProbeScheduler: Sendable {
     ///   - patience: how long a probe holds its slot (a healthy probe finishes well within it).
     ///   - inFlightLimit: probes running at once in all; default 8 × `concurrency`, within the file limit.
     public init(store: any StateStore, prober: PostgresProber, concurrency: Int, patience: Duration = .milliseconds(250),
-                inFlightLimit: Int? = nil, healthLog: HealthLogWriter?,
+                inFlightLimit: Int? = nil, slice: Int = ProbeScheduler.sliceSize, healthLog: HealthLogWriter?,
                 metrics: DaemonMetrics? = nil, repeatInterval: TimeInterval = 3600,
                 now: @escaping @Sendable () -> Date = { Date() }, failures: BackgroundFailures? = nil, logger: Logger) {
         self.store = store
@@ -39,6 +39,7 @@ public final class ProbeScheduler: Sendable {
         self.concurrency = max(1, concurrency)
         self.patience = patience
         self.inFlightLimit = max(self.concurrency, inFlightLimit ?? Self.defaultInFlightLimit(concurrency: self.concurrency))
+        self.slice = max(1, slice)
         self.healthLog = healthLog
         self.metrics = metrics
         self.repeatInterval = repeatInterval
@@ -72,6 +73,11 @@ public final class ProbeScheduler: Sendable {
             self.vpcEndpointId = endpoint.vpcEndpointId
             self.dnsName = dnsName
             self.expectedSlow = expectedSlow
+        }
+
+        /// What the prober is asked.
+        var probeTarget: ProbeTarget {
+            ProbeTarget(host: dnsName, port: port, credentials: credentials)
         }
 
         /// Why a customer cannot be probed now.
@@ -126,29 +132,73 @@ public final class ProbeScheduler: Sendable {
         return try? Target.make(customer: customer, endpoint: endpoint, lastTimedOut: false).get()
     }
 
-    /// One sweep over every target. Returns the results in target order.
-    @discardableResult
-    public func sweep() async throws -> [ProbeResultRecord] {
-        let targets = try await targets()
-        let records = await probeAll(targets)
-        try await store.recordProbes(records)
-        await log(zip(targets, records).map { target, record in (record, target.name) })
-        return records
+    /// What a sweep found.
+    public struct SweepSummary: Sendable, Equatable {
+        public var probed = 0
+        public var healthy = 0
     }
 
-    /// Probes `targets` under ``SweepLauncher``'s policy; the results come back in target order.
-    func probeAll(_ targets: [Target]) async -> [ProbeResultRecord] {
-        let launcher = SweepLauncher(concurrency: concurrency, patience: patience, inFlightLimit: inFlightLimit,
-                                     timers: prober.eventLoopGroup)
-        return await launcher.run(count: targets.count, expectedSlow: { targets[$0].expectedSlow }) { index in
-            await self.probe(targets[index])
+    /// Results written a slice at a time: one store write and one health-log write per slice, and only a
+    /// slice of results held at once.
+    public static let sliceSize = 500
+    /// This scheduler's slice (``sliceSize``; tests use smaller ones).
+    let slice: Int
+
+    /// One sweep over every target: the results are written (store and health log) a slice at a time, as they
+    /// come; what is kept is the count.
+    @discardableResult
+    public func sweep() async throws -> SweepSummary {
+        let targets = try await targets()
+        var summary = SweepSummary()
+        var failure: (any Error)?
+        await probeAll(targets, slice: self.slice) { slice in
+            summary.probed += slice.count
+            summary.healthy += slice.count { $0.record.ok }
+            // Once the store refused a slice (a daemon that lost the lease, a database gone), nothing more is written
+            // anywhere, health log included: the failure is thrown when the sweep ends.
+            guard failure == nil else { return }
+            do {
+                try await store.recordProbes(slice.map(\.record))
+            } catch {
+                failure = error
+                return
+            }
+            await log(slice.map { ($0.record, $0.target.name) })
+        }
+        if let failure { throw failure }
+        return summary
+    }
+
+    /// Probes `targets` back to back on probe threads (``ThreadSweep``: slots, patience, the in-flight bound,
+    /// expected-slow targets first), handing the results to `consume` `slice` at a time as they come (not in
+    /// target order). Nothing is written.
+    public func probeAll(_ targets: [Target], slice: Int,
+                         _ consume: ([(target: Target, record: ProbeResultRecord)]) async -> Void) async {
+        let prober = self.prober
+        let sweep = ThreadSweep<ProbeResultRecord>(
+            count: targets.count, expectedSlow: { targets[$0].expectedSlow }, concurrency: concurrency, patience: patience,
+            inFlightLimit: inFlightLimit, timers: prober.eventLoopGroup,
+            unavailable: { self.record(targets[$0], started: self.now(), prober.notRun(targets[$0].probeTarget, cancelled: false)) },
+            cancelled: { self.record(targets[$0], started: self.now(), prober.notRun(targets[$0].probeTarget, cancelled: true)) }
+        ) { job in
+            let target = targets[job.index]
+            let started = self.now()
+            let result = prober.probeOnThisThread(target.probeTarget) { job.complete(self.record(target, started: started, $0)) }
+            return result.map { self.record(target, started: started, $0) }
+        }
+        await sweep.run(batch: slice) { batch in
+            await consume(batch.map { (targets[$0.index], $0.result) })
         }
     }
 
     /// Probes one target now.
     public func probe(_ target: Target) async -> ProbeResultRecord {
         let started = now()
-        let result = await prober.probe(ProbeTarget(host: target.dnsName, port: target.port, credentials: target.credentials))
+        return record(target, started: started, await prober.probe(target.probeTarget))
+    }
+
+    /// A probe's record, its stages' latencies counted in the metrics.
+    func record(_ target: Target, started: Date, _ result: ProbeResult) -> ProbeResultRecord {
         for (stage, milliseconds) in result.latencyMs { metrics?.recordProbe(stage: stage.rawValue, seconds: milliseconds / 1000) }
         return ProbeResultRecord(
             id: nil, customerId: target.customerId, time: started, ok: result.ok,

@@ -88,7 +88,7 @@ public final class Reconciler: Sendable {
                 var snapshot = try await store.snapshot()
                 live.formUnion(snapshot.customers.compactMap { $0.id.map { "customer \($0)" } })
                 let invitations = try await aws.invitations(region: region)
-                snapshot.invitations = try await observer.invitationRecords(for: invitations, customers: snapshot.customers.filter { $0.region == region })
+                snapshot.invitations = try await observer.invitationRecords(for: invitations, customers: snapshot.customers, region: region)
                 let observation = try await observer.observe(region, snapshot: snapshot, invitations: invitations)
                 let actions = ReconcilePlanner.plan(observation, snapshot: snapshot, policy: policy,
                                                     accountId: accountId.value, now: now())
@@ -168,7 +168,7 @@ public final class Reconciler: Sendable {
                 }
             }
         }
-        if mayAct() { await checks.run(region: region, customers: Array(run.states.values)) }
+        if mayAct() { await checks.run(region: region, customers: run.states.values) }
     }
 
     /// The pools as this pass left them, for `status` (written only when they changed).

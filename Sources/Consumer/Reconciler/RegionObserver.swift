@@ -17,8 +17,8 @@ struct RegionObserver: Sendable {
 
     /// The invitation records this pass needs: those of the invitations RAM lists, and for customers still
     /// waiting for a share, the ones that tell why (expired, rejected). None of the rest of the history.
-    func invitationRecords(for invitations: [ResourceShareInvitation], customers: [Customer]) async throws -> [String: InvitationRecord] {
-        let waiting = customers.filter { [.awaitingShare, .accepting, .shareExpired, .shareRejected].contains($0.state) }
+    func invitationRecords(for invitations: [ResourceShareInvitation], customers: [Customer], region: String) async throws -> [String: InvitationRecord] {
+        let waiting = customers.filter { $0.region == region && [.awaitingShare, .accepting, .shareExpired, .shareRejected].contains($0.state) }
         return try await store.invitationRecords(invitationArns: Set(invitations.map(\.resourceShareInvitationArn)),
                                                  resourceArns: Set(waiting.map(\.resourceConfigurationArn)),
                                                  senders: Set(waiting.map(\.accountId)))
@@ -54,7 +54,7 @@ struct RegionObserver: Sendable {
         observation.othersInPool = listed.filter { !ours($0) }
         await readQuotaIfDue(region)
         await confirmAbsences(&observation, snapshot: snapshot)
-        let registered = snapshot.customers.filter { $0.region == region && $0.state != .removing }
+        let registered = snapshot.customers.keeping { $0.region == region && $0.state != .removing }
         observation.match = ReconcilePlanner.matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         // DNS names only for available endpoints whose name we do not know yet: none in steady state.
         let needed = ReconcilePlanner.dnsNamesNeeded(observation, snapshot: snapshot)

@@ -14,10 +14,10 @@ struct ResourceConfigurationCheckRunner: Sendable {
     let failures: FailureLog
     let progress: ProgressMark
 
-    func run(region: String, customers: [Customer]) async {
+    /// `customers`: the pass's view of every customer (any region); read in place, never copied whole.
+    func run(region: String, customers: some Collection<Customer>) async {
         let shared = ResourceConfigurationChecks.sharedStates
-        let inRegion = customers.filter { $0.region == region && $0.id != nil }
-        let candidates = inRegion.filter { shared.contains($0.state) }
+        let inRegion = { (customer: Customer) in customer.region == region && customer.id != nil }
         let interval = Double(config.checks.resourceConfigurationHours) * 3600
         let time = now()
         let schedule: CheckSchedule
@@ -26,20 +26,27 @@ struct ResourceConfigurationCheckRunner: Sendable {
             schedule = try await store.checkSchedule(dueBefore: time.addingTimeInterval(-interval), orAfter: time.addingTimeInterval(60))
             // Verdicts describe a configuration shared with us: once the share is gone they go too, and a
             // share accepted again is read again in the pass that accepts it.
-            for customer in inRegion where !shared.contains(customer.state) && schedule.checked.contains(customer.id!) {
+            for customer in customers where inRegion(customer) && !shared.contains(customer.state) && schedule.checked.contains(customer.id!) {
                 try await store.clearChecks(customerId: customer.id!)
             }
         } catch {
             failures.report("checks \(region)", error, metadata: ["aws.region": "\(region)"])
             return
         }
-        guard !candidates.isEmpty else { return }
-        let never = candidates.filter { !schedule.checked.contains($0.id!) }.sorted { $0.stateChangedAt < $1.stateChangedAt }
-        let due = candidates.compactMap { customer in schedule.due[customer.id!].map { (customer, $0) } }
-            .sorted { $0.1 < $1.1 }.map(\.0)
-        let budget = ResourceConfigurationChecks.budget(checkedCustomers: candidates.count, passInterval: config.pollIntervalSeconds,
+        // The candidates (shared with us) counted, and only the few never checked or due kept.
+        var candidates = 0
+        var never: [Customer] = [], due: [(Customer, Date)] = []
+        for customer in customers where inRegion(customer) && shared.contains(customer.state) {
+            candidates += 1
+            if !schedule.checked.contains(customer.id!) { never.append(customer) }
+            if let at = schedule.due[customer.id!] { due.append((customer, at)) }
+        }
+        guard candidates > 0 else { return }
+        never.sort { $0.stateChangedAt < $1.stateChangedAt }
+        due.sort { $0.1 < $1.1 }
+        let budget = ResourceConfigurationChecks.budget(checkedCustomers: candidates, passInterval: config.pollIntervalSeconds,
                                                         interval: interval, cap: 20)
-        let chosen = Array(never.prefix(200) + due.prefix(budget))
+        let chosen = Array(never.prefix(200) + due.prefix(budget).map(\.0))
         guard !chosen.isEmpty else { return }
         // A few calls in flight (each is a round trip to VPC Lattice), the verdicts written in one transaction.
         let aws = self.aws

@@ -32,8 +32,8 @@ public struct ReconcilePolicy: Sendable, Equatable {
 public enum ReconcilePlanner {
     public static func plan(_ observation: RegionObservation, snapshot: RegistrySnapshot, policy: ReconcilePolicy,
                             accountId: String?, now: Date) -> [ReconcileAction] {
-        let customers = snapshot.customers.filter { $0.region == observation.region }
-        let registered = customers.filter { $0.state != .removing }
+        let customers = snapshot.customers.keeping { $0.region == observation.region }
+        let registered = customers.keeping { $0.state != .removing }
         let invitationActions = planInvitations(observation, snapshot: snapshot, registered: registered, policy: policy, now: now)
         let accepting = Set(invitationActions.flatMap { action -> [Int64] in
             if case .accept(_, let ids, _) = action { return ids }
@@ -144,6 +144,7 @@ public enum ReconcilePlanner {
     /// state file, another installation) is not: it is adopted when its customer is registered again. Present
     /// in the listing (not inferred from an absence); the executor asks the store again right before the delete.
     static func orphans(_ untracked: [VpcEndpoint], snapshot: RegistrySnapshot) -> [ReconcileAction] {
+        guard !untracked.isEmpty else { return [] }
         let live = Dictionary(grouping: snapshot.customers.filter { $0.state.isLive }, by: \.name)
         return untracked.compactMap { endpoint in
             guard let tag = endpoint.tags[EndpointTags.customerKey], let arn = endpoint.resourceConfigurationArn,
@@ -204,7 +205,7 @@ public enum ReconcilePlanner {
     /// current generation records without a name, or whose customer is about to become ready (its
     /// association must be accessible then), or that it is about to adopt. None in steady state.
     public static func dnsNamesNeeded(_ observation: RegionObservation, snapshot: RegistrySnapshot) -> [String] {
-        let registered = snapshot.customers.filter { $0.region == observation.region && $0.state != .removing }
+        let registered = snapshot.customers.keeping { $0.region == observation.region && $0.state != .removing }
         let match = observation.match ?? matchUnrecorded(observation, snapshot: snapshot, registered: registered)
         let available = Set(observation.endpoints.filter { $0.state == .available }.map(\.vpcEndpointId))
         var needed: [String] = []
@@ -222,8 +223,11 @@ public enum ReconcilePlanner {
 
     static func planInvitations(_ observation: RegionObservation, snapshot: RegistrySnapshot, registered customers: [Customer],
                                 policy: ReconcilePolicy, now: Date) -> [ReconcileAction] {
-        let registered = Dictionary(customers.map { ($0.resourceConfigurationArn, $0) }, uniquingKeysWith: { first, _ in first })
-        let ids = Dictionary(customers.compactMap { customer in customer.id.map { (customer.name, $0) } }, uniquingKeysWith: { first, _ in first })
+        // The indexes of the registry only when an invitation is pending: a steady pass has none, and each index of
+        // 10,000 customers is megabytes.
+        let pending = observation.invitations.contains { $0.isPending && observation.pendingResources[$0.resourceShareInvitationArn] != nil }
+        let registered = pending ? Dictionary(customers.map { ($0.resourceConfigurationArn, $0) }, uniquingKeysWith: { first, _ in first }) : [:]
+        let ids = pending ? Dictionary(customers.compactMap { customer in customer.id.map { (customer.name, $0) } }, uniquingKeysWith: { first, _ in first }) : [:]
         var actions: [ReconcileAction] = []
         for invitation in observation.invitations {
             let existing = snapshot.invitations[invitation.resourceShareInvitationArn]
