@@ -109,13 +109,15 @@ extension PostgresProber {
 
     /// One probe of a sweep, on the calling probe thread (``ThreadSweep``): its result, or nil when it comes
     /// later through `later` (from the deadline thread when the lookup ran out of time; from a task for the
-    /// login stage, which runs on the event loops; from a task for an injected resolver).
-    package func probeOnThisThread(_ target: ProbeTarget, later: @escaping @Sendable (ProbeResult) -> Void) -> ProbeResult? {
+    /// login stage, which runs on the event loops; from a task for an injected resolver). `wanted` is asked before
+    /// connecting: false (the sweep has the probe's result already, or was cancelled) stops there (nil).
+    package func probeOnThisThread(_ target: ProbeTarget, wanted: () -> Bool = { true },
+                                   later: @escaping @Sendable (ProbeResult) -> Void) -> ProbeResult? {
         guard let system = resolver as? SystemResolver else {
             Task { later(await probe(target)) }
             return nil
         }
-        guard let staged = stagesOnThisThread(system, target, wanted: { true }, expired: { later(self.settle($0, target).result) }) else {
+        guard let staged = stagesOnThisThread(system, target, wanted: wanted, expired: { later(self.settle($0, target).result) }) else {
             return nil
         }
         switch settle(staged, target) {

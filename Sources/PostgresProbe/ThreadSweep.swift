@@ -22,6 +22,10 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         let sweep: ThreadSweep<Result>
         package let index: Int
 
+        /// Whether the job has its result already (from elsewhere, or the sweep was cancelled): work still to do
+        /// for it is wasted.
+        package var isSettled: Bool { sweep.isSettled(index) }
+
         /// Offers the job's result; true when it was the first.
         @discardableResult
         package func complete(_ result: Result) -> Bool {
@@ -55,7 +59,8 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
     private var nextNormal = 0
     private var holdingSlots = 0
     private var running = 0
-    /// Per job: holds a slot now; the patience timer that gives it back.
+    /// Per job: started and without its result yet; holds a slot now; the patience timer that gives it back.
+    private var isRunning: [Bool]
     private var holdsSlot: [Bool]
     private var timer: [SweepTimer?]
     private var isCancelled = false
@@ -84,6 +89,7 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         remaining = count
         slow = (0..<count).filter(expectedSlow)
         normal = (0..<count).filter { !expectedSlow($0) }
+        isRunning = Array(repeating: false, count: count)
         holdsSlot = Array(repeating: false, count: count)
         timer = Array(repeating: nil, count: count)
     }
@@ -131,9 +137,14 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
 
     // MARK: under the lock
 
-    /// A full batch, or the last one; `.some(nil)` when there is nothing more; nil when the caller must wait.
+    /// A full batch (never more than the batch size), or the last one; `.some(nil)` when there is nothing more;
+    /// nil when the caller must wait.
     private func takeBatch() -> [(index: Int, result: Result)]?? {
-        if ready.count >= batchSize || (remaining == 0 && !ready.isEmpty) {
+        if ready.count > batchSize {
+            defer { ready.removeFirst(batchSize) }
+            return .some(Array(ready.prefix(batchSize)))
+        }
+        if ready.count == batchSize || (remaining == 0 && !ready.isEmpty) {
             defer { ready = [] }
             return .some(ready)
         }
@@ -146,6 +157,7 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         guard !isCancelled else { return taken }
         while nextSlow < slow.count, running < inFlightLimit {
             taken.append(slow[nextSlow])
+            isRunning[slow[nextSlow]] = true
             nextSlow += 1
             running += 1
         }
@@ -154,6 +166,7 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
             nextNormal += 1
             holdingSlots += 1
             running += 1
+            isRunning[index] = true
             holdsSlot[index] = true
             let patience = self.patience
             timer[index] = SweepTimer.schedule(in: patience, timers: timers) { [weak self] in self?.patienceElapsed(index) }
@@ -171,7 +184,10 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         done[index] = true
         ready.append((index, result))
         remaining -= 1
-        running -= 1
+        if isRunning[index] {
+            isRunning[index] = false
+            running -= 1
+        }
         if holdsSlot[index] {
             holdsSlot[index] = false
             holdingSlots -= 1
@@ -206,6 +222,10 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         if let (waiter, batch) = wake { waiter.resume(returning: batch) }
         startThreads(Array(next.dropFirst()))
         return next.first
+    }
+
+    private func isSettled(_ index: Int) -> Bool {
+        lock.withLock { _ in done[index] }
     }
 
     private func patienceElapsed(_ index: Int) {
@@ -250,8 +270,10 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// One probe thread's share of the sweep: its first job, then the next while one may start.
+    /// One probe thread's share of the sweep: its first job (unless the sweep was cancelled since it was taken),
+    /// then the next while one may start (taken under the lock, cancellation seen there).
     private func serve(_ first: Int) {
+        guard !isSettled(first) else { return }
         var index: Int? = first
         while let current = index {
             let result = work(Job(sweep: self, index: current))

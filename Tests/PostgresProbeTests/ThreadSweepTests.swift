@@ -179,9 +179,10 @@ import TestSupport
         #expect(started.order.count == 4, "jobs started after the cancel: \(started.order)")
     }
 
-    /// Seeded random mixes of quick, slow, hung, asynchronous and doubly-offered work, with random limits and
-    /// a random cancel: every job ends with exactly one of the results offered for it (the first offered,
-    /// when the sweep was not cancelled), never more than the in-flight limit run at once, and the sweep ends.
+    /// Seeded random mixes of quick, slow, hung, asynchronous and doubly-offered work, with random limits, batch
+    /// sizes, a caller sometimes slow to take its batches, and a random cancel: every job's result is delivered
+    /// exactly once, in batches no larger than asked, and it is the first offered for it unless the sweep was
+    /// cancelled first; never more than the in-flight limit run at once; the sweep ends.
     /// A failure names its seed: `SWEEP_SEED=<n>` replays it; `SWEEP_CASES` runs more.
     @Test func randomInterleavingsKeepTheSweepsPromises() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -242,14 +243,42 @@ import TestSupport
                 return offer(index, "inline \(index)")
             }
         }
-        let task = Task { await sweep.run() }
+        // Results in batches of a random size, the caller sometimes slow to take them (results pile up meanwhile).
+        let batchSize = 1 + random.next(count + 3)
+        let slowCaller = random.next(3) == 0
+        let task = Task { () -> (results: [Int: String], failures: [String]) in
+            var results: [Int: String] = [:]
+            var failures: [String] = []
+            await sweep.run(batch: batchSize) { batch in
+                if batch.count > batchSize { failures.append("a batch of \(batch.count), size \(batchSize)") }
+                for (index, result) in batch {
+                    if results[index] != nil { failures.append("job \(index) delivered twice") }
+                    results[index] = result
+                }
+                if slowCaller { try? await Task.sleep(for: .milliseconds(2)) }
+            }
+            return (results, failures)
+        }
         if let cancelAfter {
             try? await Task.sleep(for: cancelAfter)
             task.cancel()
         }
-        let results = await task.value
-        var failures: [String] = []
-        if results.count != count { failures.append("\(results.count) results for \(count) jobs") }
+        // A sweep that never ends is a failure of this seed, not a hung suite.
+        let outcome = await withTaskGroup(of: (results: [Int: String], failures: [String])?.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                if !Task.isCancelled { task.cancel() }
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+        guard let outcome else { return ["the sweep did not end within 30 s (\(count) jobs, batch \(batchSize))"] }
+        var failures = outcome.failures
+        if outcome.results.count != count { failures.append("\(outcome.results.count) results for \(count) jobs") }
+        let results = (0..<count).map { outcome.results[$0] ?? "missing" }
         let offered = firstOffer.withLock { $0 }
         for (index, result) in results.enumerated() {
             if result.hasPrefix("cancelled") {

@@ -151,7 +151,11 @@ public final class ProbeScheduler: Sendable {
         let targets = try await targets()
         var summary = SweepSummary()
         var failure: (any Error)?
+        let cancelled = ProbeFailure.Kind.cancelled.name
         await probeAll(targets, slice: self.slice) { slice in
+            // A probe the sweep's cancellation (shutdown) cut short says nothing about the customer: not written.
+            let slice = slice.filter { $0.record.errorKind != cancelled }
+            guard !slice.isEmpty else { return }
             summary.probed += slice.count
             summary.healthy += slice.count { $0.record.ok }
             // Once the store refused a slice (a daemon that lost the lease, a database gone), nothing more is written
@@ -183,7 +187,9 @@ public final class ProbeScheduler: Sendable {
         ) { job in
             let target = targets[job.index]
             let started = self.now()
-            let result = prober.probeOnThisThread(target.probeTarget) { job.complete(self.record(target, started: started, $0)) }
+            let result = prober.probeOnThisThread(target.probeTarget, wanted: { !job.isSettled }) {
+                job.complete(self.record(target, started: started, $0))
+            }
             return result.map { self.record(target, started: started, $0) }
         }
         await sweep.run(batch: slice) { batch in
