@@ -103,6 +103,63 @@ import TestSupport
         #expect(errors.last == 1, "\(errors)")
     }
 
+    /// Another writer moves a generation while its CreateVpcEndpoint is in flight: the SE removes the customer
+    /// with `--keep-endpoint` between the call and its answer, which releases the generation. The answer is
+    /// dropped: neither it nor its step is written over the release, and the customer sits out the rest of that
+    /// pass. Later passes keep the endpoint the call made, as the SE asked, and never create another.
+    @Test func aCreateAnswerForAGenerationAnotherWriterMovedWritesNothing() async throws {
+        let dir = TemporaryDirectory("plc-moved")
+        let clock = TestClock()
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"), now: { clock.now })
+        let model = ModelAWS(seed: 5, clock: clock)
+        var config = TestConfig(directory: dir.path)
+        config.extra = [:]
+        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
+        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
+        let reconciler = Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
+                                    pacer: .unpaced, now: { clock.now }, logger: Logger(label: "moved", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(Self.arns[0]).get()),
+                                               by: .cli(user: "se"))
+        model.interruptOnce(at: "CreateVpcEndpoint")
+        var generation: Int64?
+        for _ in 0..<4 where generation == nil {
+            clock.advance(5)
+            let pass = Task {
+                let summary = await reconciler.pass()
+                model.passEnded()
+                return summary
+            }
+            await model.waitForInterruption()
+            if model.isPaused {
+                // The call is on its way (its ClientToken stored); the SE removes the customer, keeping its endpoint.
+                let row = try #require(try await store.endpointGenerations(customerId: acme.id!).last)
+                #expect(row.state == .creating)
+                generation = row.id
+                _ = try await store.requestRemoval(named: "acme", keepEndpoint: true, by: .cli(user: "se"))
+                model.resume()
+            }
+            _ = await pass.value
+        }
+        let id = try #require(generation, "no pass called CreateVpcEndpoint")
+        #expect(model.createCount == 1)
+        // The answer (an endpoint id, `pending`) and its step were not written over the release.
+        let after = try #require(try await store.endpointGeneration(id))
+        #expect(after.state == .released && after.vpcEndpointId == nil, "\(after.state) \(after.vpcEndpointId ?? "-")")
+        #expect(try await store.customer(named: "acme")?.state != .endpointPending)
+
+        // Later passes: the endpoint the call made is kept; no second one.
+        for _ in 0..<8 {
+            clock.advance(40)
+            _ = await reconciler.pass()
+        }
+        let live = model.liveEndpoints()
+        #expect(live.count == 1, "\(live.map(\.id))")
+        #expect(model.createCount == 1, "\(model.createCount) endpoints made")
+        // Released, and no pass deleted what the SE asked to keep, nor began another generation.
+        #expect(try await store.endpointGeneration(id)?.state == .released)
+        #expect(try await store.endpointGenerations(customerId: acme.id!).map(\.id) == [id])
+    }
+
     /// EC2's mutation budget spent: the create is deferred before anything is written. The customer stays where
     /// it was (no "creating the endpoint" step without a generation), and the next pass with a token creates it.
     /// An example beside the random cases, which run unpaced.
@@ -366,6 +423,8 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
         var calls = 0
         var nextId = 1
         var interruptAt: Int?
+        /// Or: the next call of this operation stops.
+        var interruptOperation: String?
         var random: SeededRandom
         /// Endpoint ids and resource ARNs the next listings leave out (eventual consistency), by how many more.
         var hidden: [String: Int] = [:]
@@ -417,6 +476,15 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
         interruption.withLock { $0 = (nil, nil, false, false) }
     }
 
+    /// The next call of `operation` stops until `resume()`.
+    func interruptOnce(at operation: String) {
+        state.withLock { $0.interruptOperation = operation }
+        interruption.withLock { $0 = (nil, nil, false, false) }
+    }
+
+    /// A call is stopped now, waiting for `resume()`.
+    var isPaused: Bool { interruption.withLock { $0.resume != nil } }
+
     func waitForInterruption() async {
         await withCheckedContinuation { continuation in
             let hit = interruption.withLock { value -> Bool in
@@ -452,8 +520,8 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
     private func call(_ operation: String) async -> (throttle: Bool, lose: Bool) {
         let (fault, pause) = state.withLock { state -> ((Bool, Bool), Bool) in
             state.calls += 1
-            let pause = state.interruptAt == state.calls
-            if pause { state.interruptAt = nil }
+            let pause = state.interruptAt == state.calls || state.interruptOperation == operation
+            if pause { (state.interruptAt, state.interruptOperation) = (nil, nil) }
             let throttle = state.throttleEvery > 0 && state.calls % (state.throttleEvery + 2) == 0
             let lose = !throttle && state.loseEvery > 0 && state.calls % (state.loseEvery + 2) == 1
             return ((throttle, lose), pause)
