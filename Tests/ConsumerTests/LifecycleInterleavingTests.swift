@@ -62,21 +62,40 @@ import TestSupport
         }
     }
 
+    /// One example's world: a fresh state file, a clock, the model AWS with `seed`, and reconcilers over them.
+    struct Example {
+        let dir: TemporaryDirectory
+        let clock = TestClock()
+        let path: String
+        let store: SQLiteStore
+        let model: ModelAWS
+        let config: ConsumerConfig
+        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
+
+        init(_ label: String, seed: UInt64) throws {
+            dir = TemporaryDirectory("plc-\(label)")
+            path = dir.file("state.sqlite3")
+            let clock = self.clock
+            store = try SQLiteStore(path: path, now: { clock.now })
+            model = ModelAWS(seed: seed, clock: clock)
+            var config = TestConfig(directory: dir.path)
+            config.extra = [:]
+            self.config = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
+        }
+
+        func reconciler(_ pacer: MutationPacer = .unpaced) -> Reconciler {
+            let clock = self.clock
+            return Reconciler(config: config, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
+                              pacer: pacer, now: { clock.now }, logger: Logger(label: "example", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+    }
+
     /// A pass writes consecutive generation changes together; when that write fails for one of them (here a
     /// trigger of the test's refuses acme's endpoint becoming available), each is written again on its own: the
     /// others land, and only acme's fails, in every pass.
     @Test func oneRefusedChangeOfSeveralCostsOnlyItself() async throws {
-        let dir = TemporaryDirectory("plc-batch")
-        let clock = TestClock()
-        let path = dir.file("state.sqlite3")
-        let store = try SQLiteStore(path: path, now: { clock.now })
-        let model = ModelAWS(seed: 11, clock: clock)
-        var config = TestConfig(directory: dir.path)
-        config.extra = [:]
-        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
-        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
-        let reconciler = Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
-                                    pacer: .unpaced, now: { clock.now }, logger: Logger(label: "batch", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let example = try Example("batch", seed: 11)
+        let (clock, path, store, reconciler) = (example.clock, example.path, example.store, example.reconciler())
         var customers: [Customer] = []
         for (n, name) in ["acme", "globex", "initech"].enumerated() {
             customers.append(try await store.addCustomer(NewCustomer(name: name, arn: try ResourceConfigurationARN.parse(Self.arns[n]).get()),
@@ -108,16 +127,8 @@ import TestSupport
     /// dropped: neither it nor its step is written over the release, and the customer sits out the rest of that
     /// pass. Later passes keep the endpoint the call made, as the SE asked, and never create another.
     @Test func aCreateAnswerForAGenerationAnotherWriterMovedWritesNothing() async throws {
-        let dir = TemporaryDirectory("plc-moved")
-        let clock = TestClock()
-        let store = try SQLiteStore(path: dir.file("state.sqlite3"), now: { clock.now })
-        let model = ModelAWS(seed: 5, clock: clock)
-        var config = TestConfig(directory: dir.path)
-        config.extra = [:]
-        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
-        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
-        let reconciler = Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
-                                    pacer: .unpaced, now: { clock.now }, logger: Logger(label: "moved", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let example = try Example("moved", seed: 5)
+        let (clock, store, model, reconciler) = (example.clock, example.store, example.model, example.reconciler())
         let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(Self.arns[0]).get()),
                                                by: .cli(user: "se"))
         model.interruptOnce(at: "CreateVpcEndpoint")
@@ -164,18 +175,9 @@ import TestSupport
     /// it was (no "creating the endpoint" step without a generation), and the next pass with a token creates it.
     /// An example beside the random cases, which run unpaced.
     @Test func aCreateDeferredByThePacerWritesNothing() async throws {
-        let dir = TemporaryDirectory("plc-deferred")
-        let clock = TestClock()
-        let store = try SQLiteStore(path: dir.file("state.sqlite3"), now: { clock.now })
-        let model = ModelAWS(seed: 7, clock: clock)
-        var config = TestConfig(directory: dir.path)
-        config.extra = [:]
-        let parsed = try ConfigLoader.parse(Data(config.json.utf8), source: "test")
-        let policy = ReconcilePolicy(missingGrace: 30, maxEndpointFailures: 1000, failureBackoffBase: 1, failureBackoffCap: 5)
-        func reconciler(_ pacer: MutationPacer) -> Reconciler {
-            Reconciler(config: parsed, store: store, aws: model, events: HealthLogOutbox(store: store, writer: nil), policy: policy,
-                       pacer: pacer, now: { clock.now }, logger: Logger(label: "deferred", factory: { _ in SwiftLogNoOpLogHandler() }))
-        }
+        let example = try Example("deferred", seed: 7)
+        let (clock, store, model) = (example.clock, example.store, example.model)
+        let reconciler = example.reconciler
         let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(Self.arns[0]).get()),
                                                by: .cli(user: "se"))
         // No token, and the next one more than the executor's 10 s wait away.
