@@ -500,3 +500,46 @@ struct RefusalCase: Sendable, CustomTestStringConvertible {
         #expect(elapsed < .seconds(30))
     }
 }
+
+/// Elements handed over as they close (a long listing is not held as a tree beside what is made of it).
+@Suite struct XMLDocumentParserHandOverTests {
+    static let listing = Array("""
+        <DescribeVpcEndpointsResponse><vpcEndpointSet><item><vpcEndpointId>vpce-1</vpcEndpointId></item>\
+        <item/><other>x</other><item><vpcEndpointId>vpce-3</vpcEndpointId></item></vpcEndpointSet>\
+        <nextToken>t</nextToken><item>not in the set</item></DescribeVpcEndpointsResponse>
+        """.utf8)
+
+    @Test func takenElementsLeaveTheTreeWithTheirDepthAndParent() throws {
+        var offered: [(Int, String, String)] = []
+        var taken: [XMLElement] = []
+        let root = try XMLDocumentParser.parse(Self.listing) { depth, parent, element in
+            offered.append((depth, parent, element.name))
+            guard depth == 3, parent == "vpcEndpointSet", element.name == "item" else { return false }
+            taken.append(element)
+            return true
+        }
+        #expect(taken.map { $0.childText("vpcEndpointId") } == ["vpce-1", nil, "vpce-3"])
+        // What was not taken stays where it was.
+        #expect(root.child("vpcEndpointSet")?.children.map(\.name) == ["other"])
+        #expect(root.childText("nextToken") == "t")
+        #expect(root.children(named: "item").map(\.text) == ["not in the set"])
+        // Every element below the root is offered once, leaves before their parents; the root never.
+        #expect(offered.count == 9, "\(offered)")
+        #expect(offered.contains { $0 == (2, "DescribeVpcEndpointsResponse", "item") })
+        #expect(!offered.contains { $0.2 == "DescribeVpcEndpointsResponse" })
+    }
+
+    @Test func aDocumentThatBreaksAfterTheHandOverStillFails() {
+        let truncated = Array(Self.listing.prefix(150))
+        var taken = 0
+        #expect(throws: XMLParseError.self) {
+            try XMLDocumentParser.parse(truncated) { depth, _, element in
+                guard depth == 3, element.name == "item" else { return false }
+                taken += 1
+                return true
+            }
+        }
+        // Items were handed over before the break: the caller drops them when the parse throws.
+        #expect(taken >= 1)
+    }
+}

@@ -8,16 +8,25 @@ import Foundation
 /// hostile input can neither recurse the stack away nor go quadratic.
 public enum XMLDocumentParser {
     /// Parses a whole UTF-8 document and returns its root element.
+    ///
+    /// `handOver`, when given, is offered each element as it closes, with its depth (the root is 1) and its
+    /// parent's name; an element it takes (true) is left out of the tree, so that a long listing need not be
+    /// held twice (as a tree and as what the caller makes of it). What it took is the caller's to drop when
+    /// this throws: a document that turns out malformed later yields nothing.
     public static func parse(
         _ bytes: [UInt8],
         maxDepth: Int = 64,
-        maxElements: Int = 1_000_000
+        maxElements: Int = 1_000_000,
+        handOver: ((_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool)? = nil
     ) throws(XMLParseError) -> XMLElement {
-        let result = bytes.withUnsafeBufferPointer { buffer in
-            var parser = XMLByteParser(input: buffer, maxDepth: maxDepth, maxElements: maxElements)
-            return Result { () throws(XMLParseError) -> XMLElement in try parser.parseDocument() }
+        func run(_ handOver: ((Int, String, XMLElement) -> Bool)?) -> Result<XMLElement, XMLParseError> {
+            bytes.withUnsafeBufferPointer { buffer in
+                var parser = XMLByteParser(input: buffer, maxDepth: maxDepth, maxElements: maxElements, handOver: handOver)
+                return Result { () throws(XMLParseError) -> XMLElement in try parser.parseDocument() }
+            }
         }
-        return try result.get()
+        guard let handOver else { return try run(nil).get() }
+        return try withoutActuallyEscaping(handOver) { handOver in run(handOver) }.get()
     }
 }
 
@@ -90,11 +99,21 @@ private struct XMLByteParser {
     let maxElements: Int
     var position = 0
     var elementCount = 0
+    /// Offered each closed element below the root (see `XMLDocumentParser.parse`).
+    let handOver: ((Int, String, XMLElement) -> Bool)?
 
-    init(input: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxElements: Int) {
+    init(input: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxElements: Int, handOver: ((Int, String, XMLElement) -> Bool)? = nil) {
         self.input = input
         self.maxDepth = maxDepth
         self.maxElements = maxElements
+        self.handOver = handOver
+    }
+
+    /// Adds a closed element to its parent (the innermost open one), unless `handOver` takes it.
+    private func adopt(_ element: XMLElement, into open: inout [OpenElement]) {
+        let parent = open.count - 1
+        if let handOver, handOver(open.count + 1, open[parent].element.name, element) { return }
+        open[parent].element.children.append(element)
     }
 
     // MARK: Document
@@ -265,7 +284,7 @@ private struct XMLByteParser {
                 case ASCII.slash:
                     let closed = try parseEndTag(closing: open.removeLast())
                     if open.isEmpty { return closed }
-                    open[open.count - 1].element.children.append(closed)
+                    adopt(closed, into: &open)
                 case ASCII.question:
                     try skipProcessingInstruction()
                 case ASCII.exclamation:
@@ -280,7 +299,7 @@ private struct XMLByteParser {
                     }
                 default:
                     switch try parseStartTag(depth: open.count + 1) {
-                    case .selfClosing(let element): open[open.count - 1].element.children.append(element)
+                    case .selfClosing(let element): adopt(element, into: &open)
                     case .open(let element): open.append(element)
                     }
                 }

@@ -43,9 +43,10 @@ enum RestJSON {
 
 /// Reading EC2-protocol XML bodies.
 enum EC2XML {
-    static func parse(_ body: [UInt8], operation: String) throws(AWSClientError) -> XMLElement {
+    static func parse(_ body: [UInt8], operation: String,
+                      handOver: ((_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool)? = nil) throws(AWSClientError) -> XMLElement {
         do {
-            return try XMLDocumentParser.parse(body)
+            return try XMLDocumentParser.parse(body, handOver: handOver)
         } catch {
             throw AWSClientError(.malformedResponse, service: "ec2", operation: operation,
                                  message: "the response is not well-formed XML: \(error); \(body.count) bytes")

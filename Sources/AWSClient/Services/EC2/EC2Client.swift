@@ -44,11 +44,21 @@ public struct EC2Client: Sendable {
             Self.add(filters, to: &parameters)
             if ids.isEmpty { parameters.add("MaxResults", pageSize) }
             if let token { parameters.add("NextToken", token) }
-            let root = try await call(operation, parameters)
+            // Each endpoint is read as its element closes, and the element dropped: a page of 1,000 is never held
+            // as a tree (8.5 MB) beside what is made of it.
             var items: [VpcEndpoint] = []
-            for item in root.child("vpcEndpointSet")?.children(named: "item") ?? [] {
-                items.append(try VpcEndpoint(xml: item, operation: operation))
+            var failure: AWSClientError?
+            let root = try await call(operation, parameters) { depth, parent, element in
+                guard depth == 3, parent == "vpcEndpointSet", element.name == "item" else { return false }
+                guard failure == nil else { return true }
+                do throws(AWSClientError) {
+                    items.append(try VpcEndpoint(xml: element, operation: operation))
+                } catch {
+                    failure = error
+                }
+                return true
             }
+            if let failure { throw failure }
             return (items, root.childText("nextToken"))
         }
     }
@@ -138,12 +148,13 @@ public struct EC2Client: Sendable {
         }
     }
 
-    private func call(_ operation: String, _ parameters: QueryParameters) async throws(AWSClientError) -> XMLElement {
+    private func call(_ operation: String, _ parameters: QueryParameters,
+                      handOver: ((_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool)? = nil) async throws(AWSClientError) -> XMLElement {
         let request = AWSRequest(service: .ec2, operation: operation, region: region, method: "POST", path: "/",
                                  headers: [HTTPHeader(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")],
                                  body: Array(parameters.body.utf8))
         let response = try await executor.send(request, credentials: credentials)
-        let root = try EC2XML.parse(response.body, operation: operation)
+        let root = try EC2XML.parse(response.body, operation: operation, handOver: handOver)
         // A 200 answer that is some other document (a proxy's page that happens to be well-formed XML)
         // would otherwise read as an empty listing or a deletion without failures.
         guard root.name == operation + "Response" else {
