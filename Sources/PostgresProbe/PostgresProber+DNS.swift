@@ -66,9 +66,9 @@ extension PostgresProber {
         ProbeFailure(.probeUnavailable, "this daemon could not start a thread for the probe", target: target)
     }
 
-    /// The result of a probe that never ran: cancelled first, or no thread could be started for it.
-    package func notRun(_ target: ProbeTarget, cancelled: Bool) -> ProbeResult {
-        settle(cancelled ? .cancelled : .dnsFailed(Self.unavailable(target), milliseconds: 0), target).result
+    /// The result of a probe no thread could be started for.
+    package func unavailableResult(_ target: ProbeTarget) -> ProbeResult {
+        settle(.dnsFailed(Self.unavailable(target), milliseconds: 0), target).result
     }
 
     /// The `dns`, `connect` and `postgres` stages on the calling thread (a probe thread). The `dns` budget is kept

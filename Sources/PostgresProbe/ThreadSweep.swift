@@ -14,15 +14,16 @@ import Synchronization
 ///
 /// A job's work returns its result, or nil when the result will come from elsewhere through ``Job/complete(_:)``
 /// (a deadline that fired while the thread was blocked in getaddrinfo; an asynchronous stage such as the login).
-/// The first result offered for a job is the one kept. Cancelling the waiting task gives every job without a
-/// result `cancelled(index)` and returns at once; threads still blocked finish their job and stop.
+/// The first result offered for a job is the one kept. Cancelling the waiting task ends the sweep at once: a job
+/// without a result by then has none (a probe cut short says nothing about its target), and threads still blocked
+/// finish their job, whose result is dropped, and stop.
 package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
     /// One job's handle, for a result that comes from another thread or a task.
     package struct Job: Sendable {
         let sweep: ThreadSweep<Result>
         package let index: Int
 
-        /// Whether the job has its result already (from elsewhere, or the sweep was cancelled): work still to do
+        /// Whether the job is settled already (its result came from elsewhere, or the sweep was cancelled): work still to do
         /// for it is wasted.
         package var isSettled: Bool { sweep.isSettled(index) }
 
@@ -40,13 +41,13 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
     private let inFlightLimit: Int
     private let work: Work
     private let unavailable: @Sendable (Int) -> Result
-    private let cancelled: @Sendable (Int) -> Result
     private let timers: any EventLoopGroup
     private let threads: ProbeThreads
+    /// The number of jobs.
+    package let count: Int
 
     // Guarded by `lock`.
     private let lock = Mutex<Void>(())
-    private let count: Int
     /// Per job: whether it has its result.
     private var done: [Bool]
     /// Results not yet handed to the caller, in the order they came.
@@ -70,18 +71,15 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
 
     /// - Parameters:
     ///   - unavailable: the result of a job no thread could be started for.
-    ///   - cancelled: the result of a job that had none when the sweep was cancelled.
     ///   - timers: where patience is timed when the deadline thread cannot start.
     package init(count: Int, expectedSlow: (Int) -> Bool, concurrency: Int, patience: Duration, inFlightLimit: Int,
                  timers: any EventLoopGroup, threads: ProbeThreads = .shared,
-                 unavailable: @escaping @Sendable (Int) -> Result, cancelled: @escaping @Sendable (Int) -> Result,
-                 work: @escaping Work) {
+                 unavailable: @escaping @Sendable (Int) -> Result, work: @escaping Work) {
         self.concurrency = max(1, concurrency)
         self.patience = patience
         self.inFlightLimit = max(self.concurrency, inFlightLimit)
         self.work = work
         self.unavailable = unavailable
-        self.cancelled = cancelled
         self.timers = timers
         self.threads = threads
         self.count = count
@@ -94,18 +92,10 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
         timer = Array(repeating: nil, count: count)
     }
 
-    /// Runs every job and returns the results in index order. Call once (this or ``run(batch:_:)``).
-    package func run() async -> [Result] {
-        var results = [Result?](repeating: nil, count: count)
-        await run(batch: Swift.max(1, count)) { batch in
-            for (index, result) in batch { results[index] = result }
-        }
-        return results.map { $0! }
-    }
-
     /// Runs every job, handing the results to `consume` as they come, `batch` at a time (the last batch may be
     /// smaller), so that only a batch and the jobs in flight are held at once. Results that come while `consume`
-    /// runs wait for the next call. Call once.
+    /// runs wait for the next call. After a cancellation, the jobs without a result by then hand nothing over.
+    /// Call once.
     package func run(batch: Int, _ consume: ([(index: Int, result: Result)]) async -> Void) async {
         await withTaskCancellationHandler {
             while let next = await nextBatch(size: batch) {
@@ -178,11 +168,12 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
     /// A waiting caller to resume, and what with.
     private typealias Wake = (CheckedContinuation<[(index: Int, result: Result)]?, Never>, [(index: Int, result: Result)]?)
 
-    /// Records `result` if the job has none yet (the bool); a caller to wake when a batch is now due.
-    private func record(_ index: Int, _ result: Result) -> (Bool, Wake?) {
+    /// Records `result` if the job has none yet (the bool); a caller to wake when a batch is now due. A job settled
+    /// with no result (the sweep was cancelled first) hands nothing over.
+    private func record(_ index: Int, _ result: Result?) -> (Bool, Wake?) {
         guard !done[index] else { return (false, nil) }
         done[index] = true
-        ready.append((index, result))
+        if let result { ready.append((index, result)) }
         remaining -= 1
         if isRunning[index] {
             isRunning[index] = false
@@ -244,7 +235,7 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
             isCancelled = true
             var wake: Wake?
             for index in done.indices where !done[index] {
-                if let due = record(index, cancelled(index)).1 { wake = due }
+                if let due = record(index, nil).1 { wake = due }
             }
             return wake
         }

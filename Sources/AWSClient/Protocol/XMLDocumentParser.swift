@@ -7,6 +7,10 @@ import Foundation
 /// and documents deeper or larger than the limits. It works on bytes in one linear pass, iteratively, so
 /// hostile input can neither recurse the stack away nor go quadratic.
 public enum XMLDocumentParser {
+    /// Offered each element below the root as it closes: its depth (the root is 1), its parent's name and the
+    /// element; true takes it out of the tree.
+    public typealias HandOver = (_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool
+
     /// Parses a whole UTF-8 document and returns its root element.
     ///
     /// `handOver`, when given, is offered each element as it closes, with its depth (the root is 1) and its
@@ -17,9 +21,9 @@ public enum XMLDocumentParser {
         _ bytes: [UInt8],
         maxDepth: Int = 64,
         maxElements: Int = 1_000_000,
-        handOver: ((_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool)? = nil
+        handOver: HandOver? = nil
     ) throws(XMLParseError) -> XMLElement {
-        func run(_ handOver: ((Int, String, XMLElement) -> Bool)?) -> Result<XMLElement, XMLParseError> {
+        func run(_ handOver: HandOver?) -> Result<XMLElement, XMLParseError> {
             bytes.withUnsafeBufferPointer { buffer in
                 var parser = XMLByteParser(input: buffer, maxDepth: maxDepth, maxElements: maxElements, handOver: handOver)
                 return Result { () throws(XMLParseError) -> XMLElement in try parser.parseDocument() }
@@ -100,9 +104,9 @@ private struct XMLByteParser {
     var position = 0
     var elementCount = 0
     /// Offered each closed element below the root (see `XMLDocumentParser.parse`).
-    let handOver: ((Int, String, XMLElement) -> Bool)?
+    let handOver: XMLDocumentParser.HandOver?
 
-    init(input: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxElements: Int, handOver: ((Int, String, XMLElement) -> Bool)? = nil) {
+    init(input: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxElements: Int, handOver: XMLDocumentParser.HandOver? = nil) {
         self.input = input
         self.maxDepth = maxDepth
         self.maxElements = maxElements

@@ -44,7 +44,7 @@ enum RestJSON {
 /// Reading EC2-protocol XML bodies.
 enum EC2XML {
     static func parse(_ body: [UInt8], operation: String,
-                      handOver: ((_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool)? = nil) throws(AWSClientError) -> XMLElement {
+                      handOver: XMLDocumentParser.HandOver? = nil) throws(AWSClientError) -> XMLElement {
         do {
             return try XMLDocumentParser.parse(body, handOver: handOver)
         } catch {

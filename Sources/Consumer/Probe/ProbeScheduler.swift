@@ -151,11 +151,7 @@ public final class ProbeScheduler: Sendable {
         let targets = try await targets()
         var summary = SweepSummary()
         var failure: (any Error)?
-        let cancelled = ProbeFailure.Kind.cancelled.name
         await probeAll(targets, slice: self.slice) { slice in
-            // A probe the sweep's cancellation (shutdown) cut short says nothing about the customer: not written.
-            let slice = slice.filter { $0.record.errorKind != cancelled }
-            guard !slice.isEmpty else { return }
             summary.probed += slice.count
             summary.healthy += slice.count { $0.record.ok }
             // Once the store refused a slice (a daemon that lost the lease, a database gone), nothing more is written
@@ -175,15 +171,14 @@ public final class ProbeScheduler: Sendable {
 
     /// Probes `targets` back to back on probe threads (``ThreadSweep``: slots, patience, the in-flight bound,
     /// expected-slow targets first), handing the results to `consume` `slice` at a time as they come (not in
-    /// target order). Nothing is written.
+    /// target order; a probe the sweep's cancellation cut short hands nothing over). Nothing is written.
     public func probeAll(_ targets: [Target], slice: Int,
                          _ consume: ([(target: Target, record: ProbeResultRecord)]) async -> Void) async {
         let prober = self.prober
         let sweep = ThreadSweep<ProbeResultRecord>(
             count: targets.count, expectedSlow: { targets[$0].expectedSlow }, concurrency: concurrency, patience: patience,
             inFlightLimit: inFlightLimit, timers: prober.eventLoopGroup,
-            unavailable: { self.record(targets[$0], started: self.now(), prober.notRun(targets[$0].probeTarget, cancelled: false)) },
-            cancelled: { self.record(targets[$0], started: self.now(), prober.notRun(targets[$0].probeTarget, cancelled: true)) }
+            unavailable: { self.record(targets[$0], started: self.now(), prober.unavailableResult(targets[$0].probeTarget)) }
         ) { job in
             let target = targets[job.index]
             let started = self.now()

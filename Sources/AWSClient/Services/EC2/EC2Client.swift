@@ -149,7 +149,7 @@ public struct EC2Client: Sendable {
     }
 
     private func call(_ operation: String, _ parameters: QueryParameters,
-                      handOver: ((_ depth: Int, _ parent: String, _ element: XMLElement) -> Bool)? = nil) async throws(AWSClientError) -> XMLElement {
+                      handOver: XMLDocumentParser.HandOver? = nil) async throws(AWSClientError) -> XMLElement {
         let request = AWSRequest(service: .ec2, operation: operation, region: region, method: "POST", path: "/",
                                  headers: [HTTPHeader(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")],
                                  body: Array(parameters.body.utf8))
