@@ -96,6 +96,17 @@ import Testing
         }
         #expect(flattened == plan)
     }
+
+    /// A long run of records or changes is written a bounded group at a time, in order.
+    @Test func aGroupHoldsAtMostMaxGroupActions() {
+        let records = (0..<5).map { ReconcileAction.recordInvitation(Self.record("r\($0)")) }
+        let changes = (1...5).map { StepFoldingTests.change(Int64($0)) }
+        let expected: [ActionBatch] = [[0, 1], [2, 3], [4]].map { group in .together(group.map { records[$0] }) }
+            + [[0, 1], [2, 3], [4]].map { group in .together(group.map { changes[$0] }) }
+        let grouped = ActionBatch.batches(records + changes, maxGroup: 2)
+        #expect(grouped == expected)
+        #expect(ActionBatch.batches(changes).count == 1, "under the default cap: one group")
+    }
 }
 
 extension ReconcileAction {

@@ -67,11 +67,22 @@ struct ActionExecutor: Sendable {
             return Array(repeating: .failed, count: actions.count)
         } catch {
             if error is CancellationError || Task.isCancelled { return Array(repeating: .failed, count: actions.count) }
+            // A database that cannot be reached fails each single write the same way, after its own timeout: the
+            // group's failure stands for all of them. Only a refusal of a row is worth writing the others again.
+            if let error = error as? StoreError, error.code == .unavailable || error.code == .busy {
+                for action in actions { failures.report(FailureLog.key(action), error, metadata: [:]) }
+                return Array(repeating: .failed, count: actions.count)
+            }
             logger.debug("a write of several actions failed; each is written on its own", metadata: [
                 "actions": "\(actions.count)", "error": "\(error)"])
             var outcomes: [Outcome] = []
             for action in actions {
                 if let id = action.customerId, run.stale.contains(id) { continue }
+                // The pass's own checks between actions: a daemon that stood down or is stopping writes no more.
+                guard !Task.isCancelled, lease.mayAct() else {
+                    outcomes.append(.failed)
+                    continue
+                }
                 outcomes.append(await execute(action, region: region, run: &run))
             }
             return outcomes

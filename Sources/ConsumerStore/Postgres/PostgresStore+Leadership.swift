@@ -79,7 +79,9 @@ extension PostgresStore {
     /// Gives the lease up (a daemon stopping): a standby takes over at its next attempt instead of after
     /// the lease runs out. Only the holder of `epoch` can.
     public func releaseLeadership(_ fence: LeaseFence) async throws {
+        // Forgotten before and after: a write in flight during the release may have heard the lease still held.
         word.withLock { $0.forget() }
+        defer { word.withLock { $0.forget() } }
         try await ensureSchema()
         try await leasePool.withConnection { connection in
             try await connection.statement("""
