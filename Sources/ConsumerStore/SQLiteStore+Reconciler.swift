@@ -12,12 +12,20 @@ extension SQLiteStore {
     /// separately, only those a pass needs (`invitationRecords`): the history stays out of the pass.
     public func snapshot() async throws -> RegistrySnapshot {
         try await read { db in
-            let customers = try Customer.filter(Column("state") != CustomerState.removed.rawValue).order(Column("name"), Column("id")).fetchAll(db)
-            let open = try EndpointRecord.fetchAll(db, sql: """
+            // Read row by row into storage of the right size: 10,000 customers are never held twice while an
+            // array grows, nor the open generations as a list beside their index.
+            let live = Customer.filter(Column("state") != CustomerState.removed.rawValue)
+            var customers: [Customer] = []
+            customers.reserveCapacity(try live.fetchCount(db))
+            let rows = try live.order(Column("name"), Column("id")).fetchCursor(db)
+            while let customer = try rows.next() { customers.append(customer) }
+            var open: [Int64: [EndpointRecord]] = [:]
+            open.reserveCapacity(customers.count)
+            let generations = try EndpointRecord.fetchCursor(db, sql: """
                 SELECT \(EndpointRecord.columnsForPasses) FROM endpoint WHERE state NOT IN ('deleted', 'released') ORDER BY generation
                 """)
-            var snapshot = RegistrySnapshot(customers: customers, openEndpoints: Dictionary(grouping: open, by: \.customerId), invitations: [:],
-                                            released: try Self.released(db))
+            while let record = try generations.next() { open[record.customerId, default: []].append(record) }
+            var snapshot = RegistrySnapshot(customers: customers, openEndpoints: open, invitations: [:], released: try Self.released(db))
             snapshot.removedRegistrations = Set(try Row.fetchAll(db, sql: "SELECT DISTINCT name, resourceConfigurationArn FROM customer WHERE state = 'removed'")
                 .map { RegistrySnapshot.Registration(name: $0[0], resourceConfigurationArn: $0[1]) })
             return snapshot
@@ -300,15 +308,37 @@ extension SQLiteStore {
         }
     }
 
-    public func probeTargetRows() async throws -> ProbeTargetRows {
+    public func probeTargetRows() async throws -> [ProbeTargetRow] {
         try await read { db in
-            let customers = try Customer.filter(Column("state") == CustomerState.ready.rawValue).order(Column("name")).fetchAll(db)
-            let endpoints = try Self.liveEndpoints(db)
+            // Column by column into what a probe needs: no `Customer` or `EndpointRecord` is made.
+            var endpoints: [Int64: ProbeTargetRow.LiveEndpoint] = [:]
+            let live = try Row.fetchCursor(db, sql: """
+                SELECT customerId, vpcEndpointId, dnsName FROM endpoint
+                WHERE state NOT IN ('deleted', 'released') AND customerId IN (SELECT id FROM customer WHERE state = 'ready')
+                ORDER BY generation
+                """)
+            while let row = try live.next() {
+                // The newest generation wins, as in every other read of the live endpoint.
+                endpoints[try row.decode(atIndex: 0)] = ProbeTargetRow.LiveEndpoint(vpcEndpointId: try row.decode(atIndex: 1),
+                                                                                     dnsName: try row.decode(atIndex: 2))
+            }
             let timedOut = try Int64.fetchSet(db, sql: """
                 SELECT customerId FROM probeResult WHERE id IN (SELECT max(id) FROM probeResult GROUP BY customerId)
                   AND ok = 0 AND errorKind LIKE '%Timeout'
                 """)
-            return ProbeTargetRows(customers: customers, endpoints: endpoints, timedOut: timedOut)
+            var rows: [ProbeTargetRow] = []
+            rows.reserveCapacity(endpoints.count)
+            let customers = try Row.fetchCursor(db, sql: """
+                SELECT \(ProbeTargetRow.customerColumns) FROM customer WHERE state = 'ready' ORDER BY name
+                """)
+            while let row = try customers.next() {
+                let id: Int64 = try row.decode(atIndex: 0)
+                rows.append(ProbeTargetRow(customerId: id, name: try row.decode(atIndex: 1), port: try row.decode(atIndex: 2),
+                                           probeUser: try row.decode(atIndex: 3), probePasswordFile: try row.decode(atIndex: 4),
+                                           probeDatabase: try row.decode(atIndex: 5), endpoint: endpoints[id],
+                                           lastTimedOut: timedOut.contains(id)))
+            }
+            return rows
         }
     }
 

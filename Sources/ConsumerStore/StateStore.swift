@@ -134,8 +134,9 @@ public protocol StateStore: Sendable {
 
     /// Everything `status` shows, read in one snapshot.
     func statusSnapshot() async throws -> StatusSnapshot
-    /// What a probe sweep needs, and nothing more, in one snapshot (see ``ProbeTargetRows``).
-    func probeTargetRows() async throws -> ProbeTargetRows
+    /// The ready customers as a probe sweep needs them, and nothing more, in one snapshot, in name order
+    /// (see ``ProbeTargetRow``).
+    func probeTargetRows() async throws -> [ProbeTargetRow]
 
     /// The daemon holding the leadership lease now; nil when none does (and always with SQLite, where
     /// one daemon per file is held by a file lock instead).
@@ -170,18 +171,53 @@ public struct StatusSnapshot: Sendable {
     public var capacity: [CapacityRecord] = []
 }
 
-/// What a probe sweep reads: the ready customers, their live endpoints, and which of them last timed out
-/// (not the checks, the invitations or whole probe records `status` reads).
-public struct ProbeTargetRows: Sendable {
-    public var customers: [Customer]
-    public var endpoints: [Int64: EndpointRecord]
-    /// Customers whose newest probe ran out of time (a `…Timeout` failure).
-    public var timedOut: Set<Int64>
+/// A ready customer as a probe sweep reads it: its name, port and login, its live endpoint's id and DNS name,
+/// and whether its newest probe timed out. Not the whole customer and endpoint rows a pass reads, nor the checks,
+/// invitations and whole probe records `status` reads: a sweep holds 10,000 of these.
+public struct ProbeTargetRow: Sendable, Equatable {
+    /// The customer's live endpoint (the newest generation not closed), as far as a probe needs it.
+    public struct LiveEndpoint: Sendable, Equatable {
+        public var vpcEndpointId: String?
+        public var dnsName: String?
 
-    public init(customers: [Customer], endpoints: [Int64: EndpointRecord], timedOut: Set<Int64>) {
-        self.customers = customers
-        self.endpoints = endpoints
-        self.timedOut = timedOut
+        public init(vpcEndpointId: String?, dnsName: String?) {
+            self.vpcEndpointId = vpcEndpointId
+            self.dnsName = dnsName
+        }
+    }
+
+    public var customerId: Int64
+    public var name: String
+    public var port: Int
+    public var probeUser: String?
+    public var probePasswordFile: String?
+    public var probeDatabase: String?
+    /// Nil when the customer has no live endpoint.
+    public var endpoint: LiveEndpoint?
+    /// The customer's newest probe ran out of time (a `…Timeout` failure).
+    public var lastTimedOut: Bool
+
+    public init(customerId: Int64, name: String, port: Int, probeUser: String? = nil, probePasswordFile: String? = nil,
+                probeDatabase: String? = nil, endpoint: LiveEndpoint?, lastTimedOut: Bool = false) {
+        self.customerId = customerId
+        self.name = name
+        self.port = port
+        self.probeUser = probeUser
+        self.probePasswordFile = probePasswordFile
+        self.probeDatabase = probeDatabase
+        self.endpoint = endpoint
+        self.lastTimedOut = lastTimedOut
+    }
+
+    /// The columns both stores read of a ready customer, in this order.
+    static let customerColumns = "id, name, port, probeUser, probePasswordFile, probeDatabase"
+
+    /// The row of `customer` (stored: it has an id) and its live `endpoint`, when one was read whole.
+    public init(customer: Customer, endpoint: EndpointRecord?, lastTimedOut: Bool = false) {
+        self.init(customerId: customer.id ?? 0, name: customer.name, port: customer.port, probeUser: customer.probeUser,
+                  probePasswordFile: customer.probePasswordFile, probeDatabase: customer.probeDatabase,
+                  endpoint: endpoint.map { LiveEndpoint(vpcEndpointId: $0.vpcEndpointId, dnsName: $0.dnsName) },
+                  lastTimedOut: lastTimedOut)
     }
 }
 

@@ -101,6 +101,34 @@ struct EC2ClientTests {
         }
     }
 
+    /// A page's endpoints share the storage of the values every item repeats (their VPC's id, subnets and security
+    /// groups, our tags' keys): 10,000 endpoints are not 60,000 copies of a few hundred strings. What each endpoint
+    /// reads is unchanged.
+    @Test func aPagesEndpointsShareTheValuesTheyRepeat() async throws {
+        try await withSimulator { simulator, clients in
+            let arns = Self.share(simulator, 3)
+            for (index, arn) in arns.enumerated() {
+                _ = try await clients.ec2.createResourceEndpoint(.test(arn, clientToken: "t\(index)", customer: "c\(index)"))
+            }
+            let listed = try await clients.ec2.resourceEndpoints(inVpc: Self.vpc).collectAll()
+            try #require(listed.count == 3)
+            func storage(_ text: String?) -> UnsafeRawPointer? {
+                text?.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+            }
+            func key(_ endpoint: VpcEndpoint) -> String? { endpoint.tags.keys.first { $0 == "privatelink-consumer:customer" } }
+            #expect(listed.allSatisfy { $0.vpcId == Self.vpc })
+            #expect(listed.allSatisfy { $0.subnetIds == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"] && $0.securityGroupIds == ["sg-0123456789abcdef0"] })
+            #expect(listed.map { $0.tags["privatelink-consumer:customer"] } == ["c0", "c1", "c2"])
+            #expect(Set(listed.map { storage($0.vpcId) }).count == 1)
+            #expect(Set(listed.map { storage($0.subnetIds[1]) }).count == 1)
+            #expect(Set(listed.map { storage($0.securityGroupIds[0]) }).count == 1)
+            #expect(Set(listed.map { storage(key($0)) }).count == 1)
+            #expect(storage(listed[0].vpcId) != nil)
+            // Values each endpoint has of its own stay its own.
+            #expect(Set(listed.map { storage($0.resourceConfigurationArn) }).count == 3)
+        }
+    }
+
     @Test(arguments: [EndpointStateCasing.mixed, .lowercase, .model])
     func statesAreReadWhateverTheirCasing(_ casing: EndpointStateCasing) async throws {
         let provisioning = ProvisioningSettings(endpointStateCasing: casing)

@@ -117,9 +117,27 @@ import TestSupport
             Self.probe(refused.id!, ok: false, errorKind: "connectRefused", at: 1),
         ], history: 10)
         let rows = try await store.probeTargetRows()
-        #expect(rows.customers.map(\.name) == ["recovered", "refused", "slow"])
-        #expect(rows.endpoints[slow.id!]?.vpcEndpointId == "vpce-0000000000000000b")
-        #expect(rows.timedOut == [slow.id!])
+        #expect(rows.map(\.name) == ["recovered", "refused", "slow"])
+        #expect(rows.map(\.customerId) == [recovered.id!, refused.id!, slow.id!])
+        #expect(rows.map(\.endpoint?.vpcEndpointId) == ["vpce-0000000000000000c", "vpce-0000000000000000d", "vpce-0000000000000000b"])
+        #expect(rows.filter(\.lastTimedOut).map(\.name) == ["slow"])
+    }
+
+    /// Each row carries what the probe uses, column by column: port, login, the endpoint's id and DNS name (or
+    /// none), and a customer's newest generation when an older one is still open.
+    @Test(arguments: Backend.allCases) func eachRowCarriesThePortTheLoginAndTheNewestEndpoint(_ backend: Backend) async throws {
+        let store = try await backend.open().store
+        let login = try await StoreFixtures.readyCustomer(store, name: "login", arn: testARN(15), port: 6432, vpcEndpointId: "vpce-0000000000000000e")
+        _ = try await store.setProbeLogin(named: "login", user: "monitor", passwordFile: "/etc/plc/login.pw", database: "app", by: StoreFixtures.actor)
+        let nameless = try await StoreFixtures.readyCustomer(store, name: "nameless", arn: testARN(16), vpcEndpointId: "vpce-00000000000000010",
+                                                             dnsName: nil)
+        let rows = try await store.probeTargetRows()
+        #expect(rows == [
+            ProbeTargetRow(customerId: login.id!, name: "login", port: 6432, probeUser: "monitor", probePasswordFile: "/etc/plc/login.pw",
+                           probeDatabase: "app", endpoint: .init(vpcEndpointId: "vpce-0000000000000000e", dnsName: "localhost")),
+            ProbeTargetRow(customerId: nameless.id!, name: "nameless", port: 5432,
+                           endpoint: .init(vpcEndpointId: "vpce-00000000000000010", dnsName: nil)),
+        ])
     }
 }
 
@@ -294,8 +312,9 @@ import TestSupport
         #expect(try await store.events(customerId: acme.id!).count == acmeEvents)
     }
 
-    /// A pass's and a sweep's rows carry a generation's create request only while it is being created (the one
-    /// time it is read: the call repeated from it); the stored request itself stays, whoever reads it whole.
+    /// A pass's rows carry a generation's create request only while it is being created (the one time it is
+    /// read: the call repeated from it); the stored request itself stays, whoever reads it whole. (A sweep's
+    /// rows carry only an endpoint's id and DNS name.)
     @Test(arguments: Backend.allCases) func passRowsCarryTheRequestOnlyWhileCreating(_ backend: Backend) async throws {
         let store = try await backend.open().store
         let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(testARN(24)).get()),
@@ -313,8 +332,6 @@ import TestSupport
         #expect(open[acme.id!]?.first?.id == creating.id && open[acme.id!]?.first?.createRequest == #"{"acme":1}"#)
         #expect(open[globex.id!]?.first?.state == .available)
         #expect(open[globex.id!]?.first?.createRequest == nil)
-        let rows = try await store.probeTargetRows()
-        #expect(rows.endpoints[globex.id!]?.dnsName == "globex.example" && rows.endpoints[globex.id!]?.createRequest == nil)
         // Read whole, the stored request is still there.
         #expect(try await store.endpointGeneration(created.id!)?.createRequest == #"{"globex":1}"#)
         #expect(try await store.liveEndpoint(customerId: globex.id!)?.createRequest == #"{"globex":1}"#)

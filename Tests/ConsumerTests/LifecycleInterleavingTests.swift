@@ -558,9 +558,9 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
 
     func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource] { [] }
 
-    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource] {
+    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [String: RAMResource] {
         let hidden = state.withLock { state in Set(LifecycleInterleavingTests.arns.filter { Self.hides($0, &state) }) }
-        return LifecycleInterleavingTests.arns.filter { !hidden.contains($0) }.map(Self.shared)
+        return Dictionary(LifecycleInterleavingTests.arns.filter { !hidden.contains($0) }.map { ($0, Self.shared($0)) }, uniquingKeysWith: { _, last in last })
     }
 
     static func shared(_ arn: String) -> RAMResource {

@@ -64,13 +64,18 @@ public final class ProbeScheduler: Sendable {
 
         /// A target of `customer` (which has an id: it is stored) through `endpoint` at `dnsName`.
         public init(customer: Customer, endpoint: EndpointRecord, dnsName: String, expectedSlow: Bool = false) {
-            self.customerId = customer.id ?? 0
-            self.name = customer.name
-            self.port = customer.port
-            self.credentials = customer.probeUser.flatMap { user in
-                customer.probePasswordFile.map { ProbeCredentials(user: user, passwordFile: $0, database: customer.probeDatabase ?? "postgres") }
+            self.init(row: ProbeTargetRow(customer: customer, endpoint: endpoint), dnsName: dnsName, expectedSlow: expectedSlow)
+        }
+
+        /// The target of a stored ready customer at `dnsName`, its live endpoint's name.
+        init(row: ProbeTargetRow, dnsName: String, expectedSlow: Bool) {
+            self.customerId = row.customerId
+            self.name = row.name
+            self.port = row.port
+            self.credentials = row.probeUser.flatMap { user in
+                row.probePasswordFile.map { ProbeCredentials(user: user, passwordFile: $0, database: row.probeDatabase ?? "postgres") }
             }
-            self.vpcEndpointId = endpoint.vpcEndpointId
+            self.vpcEndpointId = row.endpoint?.vpcEndpointId
             self.dnsName = dnsName
             self.expectedSlow = expectedSlow
         }
@@ -92,26 +97,29 @@ public final class ProbeScheduler: Sendable {
         static func make(customer: Customer, endpoint: EndpointRecord?, lastTimedOut: Bool) -> Result<Target, Unprobeable> {
             guard customer.state == .ready else { return .failure(.notReady) }
             guard customer.id != nil else { return .failure(.missing("no id")) }
-            guard let endpoint else { return .failure(.missing("no live endpoint")) }
+            return make(ProbeTargetRow(customer: customer, endpoint: endpoint, lastTimedOut: lastTimedOut))
+        }
+
+        /// The target of a ready customer as a sweep reads it.
+        static func make(_ row: ProbeTargetRow) -> Result<Target, Unprobeable> {
+            guard let endpoint = row.endpoint else { return .failure(.missing("no live endpoint")) }
             guard let dns = endpoint.dnsName else { return .failure(.missing("no DNS name on endpoint \(endpoint.vpcEndpointId ?? "?")")) }
-            return .success(Target(customer: customer, endpoint: endpoint, dnsName: dns, expectedSlow: lastTimedOut))
+            return .success(Target(row: row, dnsName: dns, expectedSlow: row.lastTimedOut))
         }
     }
 
     /// Every customer the probe can reach now. A ready customer that cannot be probed is said (once, until
     /// the set changes) and counted: its health would otherwise just stop changing.
     public func targets() async throws -> [Target] {
-        // Only what a sweep needs: not the checks, invitations and whole probe records `status` reads.
         let rows = try await store.probeTargetRows()
         var targets: [Target] = []
+        targets.reserveCapacity(rows.count)
         var faults: [String] = []
-        for customer in rows.customers {
-            let id = customer.id
-            switch Target.make(customer: customer, endpoint: id.flatMap { rows.endpoints[$0] },
-                               lastTimedOut: id.map { rows.timedOut.contains($0) } ?? false) {
+        for row in rows {
+            switch Target.make(row) {
             case .success(let target): targets.append(target)
             case .failure(.notReady): continue
-            case .failure(.missing(let what)): faults.append("\(customer.name) (\(what))")
+            case .failure(.missing(let what)): faults.append("\(row.name) (\(what))")
             }
         }
         if faults.isEmpty {

@@ -10,7 +10,7 @@ public protocol ReconcilerAWS: Sendable {
     /// A pending invitation's resources, all pages.
     func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource]
     /// Resource configurations shared with us by other accounts, all pages.
-    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource]
+    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [String: RAMResource]
     /// AcceptResourceShareInvitation; returns RAM's status of the invitation.
     func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError)
@@ -47,8 +47,17 @@ extension AWSContext: ReconcilerAWS {
         try await ram(region).pendingInvitationResources(invitationArn: invitationArn).collectAll()
     }
 
-    public func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [RAMResource] {
-        try await ram(region).resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).collectAll()
+    public func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [String: RAMResource] {
+        // Indexed page by page: 10,000 resources are never held twice, as a list and as its index.
+        var byArn: [String: RAMResource] = [:]
+        try await ram(region).resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).forEachPage { page in
+            for var resource in page {
+                // The type every resource of this listing has: the constant, not 10,000 decoded copies of it.
+                if resource.type == RAMResource.resourceConfigurationType { resource.type = RAMResource.resourceConfigurationType }
+                byArn[resource.arn] = resource
+            }
+        }
+        return byArn
     }
 
     public func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String {

@@ -41,16 +41,14 @@ struct RegionObserver: Sendable {
             case .failure(let error): observation.unlistable[arn] = error.code ?? error.message
             }
         }
-        for resource in try await aws.sharedResourceConfigurations(region: region) {
-            observation.sharedResources[resource.arn] = resource
-        }
+        observation.sharedResources = try await aws.sharedResourceConfigurations(region: region)
         let listed = try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds)
         // Another deployment's endpoints (staging beside production in one VPC) are never ours to adopt, delete
         // or match: only the VPC's capacity counts them. What our own generations record stays ours whatever its
         // tag says (an endpoint made before a non-default deployment was configured).
         let known = snapshot.knownEndpointIds
         let ours = { (endpoint: VpcEndpoint) in EndpointTags.belongs(endpoint, to: self.config.deployment) || known.contains(endpoint.vpcEndpointId) }
-        observation.endpoints = listed.filter(ours)
+        observation.endpoints = listed.keeping(ours)
         observation.othersInPool = listed.filter { !ours($0) }
         await readQuotaIfDue(region)
         await confirmAbsences(&observation, snapshot: snapshot)

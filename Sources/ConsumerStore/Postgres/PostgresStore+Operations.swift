@@ -489,17 +489,30 @@ extension PostgresStore {
         try await write { session in try await session.note(event, customerId: customerId, detail: detail, at: time) }
     }
 
-    public func probeTargetRows() async throws -> ProbeTargetRows {
+    public func probeTargetRows() async throws -> [ProbeTargetRow] {
         try await read(consistent: true) { session in
-            let customers = try await session.all(#"SELECT * FROM customer WHERE state = 'ready' ORDER BY name COLLATE "C", id"#,
-                                                  Customer.init(postgres:))
-            let endpoints = try await session.liveEndpoints()
-            let timedOut = try await session.all("""
+            var endpoints: [Int64: ProbeTargetRow.LiveEndpoint] = [:]
+            for (customerId, endpoint) in try await session.all("""
+                SELECT customerId, vpcEndpointId, dnsName FROM endpoint
+                WHERE state NOT IN ('deleted', 'released') AND customerId IN (SELECT id FROM customer WHERE state = 'ready')
+                ORDER BY generation
+                """, { (try $0("customerId", as: Int64.self), ProbeTargetRow.LiveEndpoint(vpcEndpointId: try $0("vpcEndpointId"), dnsName: try $0("dnsName"))) }) {
+                // The newest generation wins, as in every other read of the live endpoint.
+                endpoints[customerId] = endpoint
+            }
+            let timedOut = Set(try await session.all("""
                 SELECT customerId FROM (SELECT DISTINCT ON (customerId) customerId, ok, errorKind FROM probeResult
                                         ORDER BY customerId, id DESC) AS newest
                 WHERE NOT ok AND errorKind LIKE '%Timeout'
-                """) { try $0("customerId", as: Int64.self) }
-            return ProbeTargetRows(customers: customers, endpoints: endpoints, timedOut: Set(timedOut))
+                """) { try $0("customerId", as: Int64.self) })
+            return try await session.all(#"""
+                SELECT \#(unescaped: ProbeTargetRow.customerColumns) FROM customer WHERE state = 'ready' ORDER BY name COLLATE "C", id
+                """#) { row in
+                let id = try row("id", as: Int64.self)
+                return ProbeTargetRow(customerId: id, name: try row("name"), port: try row("port"), probeUser: try row("probeUser"),
+                                      probePasswordFile: try row("probePasswordFile"), probeDatabase: try row("probeDatabase"),
+                                      endpoint: endpoints[id], lastTimedOut: timedOut.contains(id))
+            }
         }
     }
 

@@ -47,12 +47,13 @@ public struct EC2Client: Sendable {
             // Each endpoint is read as its element closes, and the element dropped: a page of 1,000 is never held
             // as a tree (8.5 MB) beside what is made of it.
             var items: [VpcEndpoint] = []
+            var repeated = RepeatedValues()
             var failure: AWSClientError?
             let root = try await call(operation, parameters) { depth, parent, element in
                 guard depth == 3, parent == "vpcEndpointSet", element.name == "item" else { return false }
                 guard failure == nil else { return true }
                 do throws(AWSClientError) {
-                    items.append(try VpcEndpoint(xml: element, operation: operation))
+                    items.append(try VpcEndpoint(xml: element, operation: operation, repeated: &repeated))
                 } catch {
                     failure = error
                 }
