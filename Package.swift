@@ -116,16 +116,6 @@ let package = Package(
                 "ConsumerDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            // The release binary's start-up touches less of its file (measured: `--version` maps 12 MiB of it).
-            // Its 143,000 relative relocations packed (RELR, glibc ≥ 2.36; lld) instead of 3.4 MiB of `.rela.dyn`
-            // read whole by the loader; and its own symbols not exported (the static stdlib's link arguments ask
-            // for `-export-dynamic`), so the runtime's `dladdr` at start-up does not scan 1.2 MiB of `.dynsym`.
-            // Nothing looks this binary's symbols up by name: Swift finds types and conformances in its
-            // `swift5_*` sections.
-            linkerSettings: [
-                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
-                             .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         // The simulator as a process, driven by a JSON scenario (demo, manual testing).

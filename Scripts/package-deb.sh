@@ -25,7 +25,7 @@ if [ "$version" != "$changelog_version" ]; then
   exit 65
 fi
 arch=$(dpkg --print-architecture)
-for tool in dpkg-deb dpkg-shlibdeps strip readelf gzip; do
+for tool in dpkg-deb dpkg-shlibdeps strip gzip; do
   command -v "$tool" >/dev/null || { echo "package-deb.sh: $tool is missing (apt-get install dpkg-dev binutils)" >&2; exit 69; }
 done
 
@@ -81,17 +81,6 @@ mkdir -p "$stage/src/debian"
 printf 'Source: privatelink-consumer\n\nPackage: privatelink-consumer\nArchitecture: any\n' > "$stage/src/debian/control"
 depends=$(cd "$stage/src" && dpkg-shlibdeps -O "$pkg/usr/bin/privatelink-consumer" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "package-deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 70; }
-# The binary's relative relocations are packed (RELR: Package.swift's linker settings). The loader must read
-# them, which glibc does from 2.36 on: the binary needs the version GLIBC_ABI_DT_RELR, which dpkg-shlibdeps does
-# not turn into a version of libc6 (it would say 2.35, where the binary does not start).
-if readelf -V "$pkg/usr/bin/privatelink-consumer" | grep -q 'GLIBC_ABI_DT_RELR'; then
-  libc=$(printf '%s\n' "$depends" | grep -o 'libc6 (>= [^)]*)' | sed -E 's/^libc6 \(>= (.*)\)$/\1/')
-  if [ -z "$libc" ]; then
-    depends="libc6 (>= 2.36), $depends"
-  elif dpkg --compare-versions "$libc" lt 2.36; then
-    depends=$(printf '%s' "$depends" | sed "s/libc6 (>= $libc)/libc6 (>= 2.36)/")
-  fi
-fi
 installed_kib=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_kib/" -e "s/@DEPENDS@/$depends/" \
   Deploy/debian/control > "$pkg/DEBIAN/control"

@@ -124,19 +124,38 @@ import TestSupport
     }
 
     /// Each row carries what the probe uses, column by column: port, login, the endpoint's id and DNS name (or
-    /// none), and a customer's newest generation when an older one is still open.
+    /// none), and a customer's newest generation when an older, failed one is still open.
     @Test(arguments: Backend.allCases) func eachRowCarriesThePortTheLoginAndTheNewestEndpoint(_ backend: Backend) async throws {
         let store = try await backend.open().store
         let login = try await StoreFixtures.readyCustomer(store, name: "login", arn: testARN(15), port: 6432, vpcEndpointId: "vpce-0000000000000000e")
         _ = try await store.setProbeLogin(named: "login", user: "monitor", passwordFile: "/etc/plc/login.pw", database: "app", by: StoreFixtures.actor)
         let nameless = try await StoreFixtures.readyCustomer(store, name: "nameless", arn: testARN(16), vpcEndpointId: "vpce-00000000000000010",
                                                              dnsName: nil)
+        // A failed generation stays open beside the next one: the newest is the live endpoint.
+        let retried = try await store.addCustomer(NewCustomer(name: "retried", arn: try ResourceConfigurationARN.parse(testARN(17)).get()),
+                                                  by: StoreFixtures.actor)
+        let failed = try #require(try await store.beginEndpoint(customerId: retried.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                clientToken: "token-retried-1", request: "{}"))
+        #expect(try await store.changeEndpoint(failed.id!, .init(from: [.creating], to: .failed, vpcEndpointId: "vpce-00000000000000011",
+                                                                 dnsName: "old.example", lastError: "refused")))
+        let second = try #require(try await store.beginEndpoint(customerId: retried.id!, expecting: .awaitingShare, region: "us-east-1",
+                                                                clientToken: "token-retried-2", request: "{}"))
+        #expect(try await store.changeEndpoint(second.id!, .init(from: [.creating], to: .available, vpcEndpointId: "vpce-00000000000000012",
+                                                                 awsState: "Available", dnsName: "new.example", seen: true)))
+        guard case .applied = try await store.transition(TransitionRequest(customerId: retried.id!, from: .awaitingShare, event: .endpointAvailable,
+                                                                            detail: "test")) else {
+            Issue.record("retried did not become ready")
+            return
+        }
+        #expect(try await store.endpointGenerations(customerId: retried.id!).count == 2)
         let rows = try await store.probeTargetRows()
         #expect(rows == [
             ProbeTargetRow(customerId: login.id!, name: "login", port: 6432, probeUser: "monitor", probePasswordFile: "/etc/plc/login.pw",
                            probeDatabase: "app", endpoint: .init(vpcEndpointId: "vpce-0000000000000000e", dnsName: "localhost")),
             ProbeTargetRow(customerId: nameless.id!, name: "nameless", port: 5432,
                            endpoint: .init(vpcEndpointId: "vpce-00000000000000010", dnsName: nil)),
+            ProbeTargetRow(customerId: retried.id!, name: "retried", port: 5432,
+                           endpoint: .init(vpcEndpointId: "vpce-00000000000000012", dnsName: "new.example")),
         ])
     }
 }
