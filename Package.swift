@@ -1,6 +1,9 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// This manifest's folder, with a trailing slash.
+let packageRoot = String(#filePath.dropLast("Package.swift".count))
+
 let package = Package(
     name: "privatelink-consumer",
     platforms: [.macOS(.v15)],
@@ -116,6 +119,12 @@ let package = Package(
                 "ConsumerDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            // The code a daemon runs, laid out together (Deploy/link-order.txt, see Deploy/README.md "Code layout").
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "--symbol-ordering-file=\(packageRoot)Deploy/link-order.txt",
+                              "-Xlinker", "--no-warn-symbol-ordering"],
+                             .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         // The simulator as a process, driven by a JSON scenario (demo, manual testing).
@@ -178,3 +187,11 @@ let package = Package(
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )
+
+// Release builds put each of this package's functions in a section of its own, so that the link can lay the
+// ones the daemon runs next to each other (the kernel maps code 64 KiB around every page a process touches).
+for target in package.targets where target.type == .regular || target.type == .executable {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .unsafeFlags(["-Xfrontend", "-function-sections"], .when(platforms: [.linux], configuration: .release)),
+    ]
+}
