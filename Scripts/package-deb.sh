@@ -31,6 +31,11 @@ done
 
 started=$(date +%s)
 echo "building the release binary (static Swift runtime) in $scratch" >&2
+# The link lays out the daemon's code by Deploy/link-order.txt (Package.swift), which SwiftPM does not watch:
+# a binary older than the list is linked again.
+if [ -e "$scratch/release/privatelink-consumer" ] && [ Deploy/link-order.txt -nt "$scratch/release/privatelink-consumer" ]; then
+  rm -f "$scratch/release/privatelink-consumer"
+fi
 swift build -c release --static-swift-stdlib --product privatelink-consumer --scratch-path "$scratch" >&2
 binary="$scratch/release/privatelink-consumer"
 unstripped_bytes=$(stat -c %s "$binary")
