@@ -111,6 +111,21 @@ public struct RAMResource: Sendable, Equatable, Decodable {
         self.status = status
         self.statusMessage = statusMessage
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case arn, type, resourceShareArn, status, statusMessage
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let type = try container.decode(String.self, forKey: .type)
+        // A listing of 10,000 resource configurations holds the constant, not 10,000 decoded copies of it.
+        self.init(arn: try container.decode(String.self, forKey: .arn),
+                  type: type == Self.resourceConfigurationType ? Self.resourceConfigurationType : type,
+                  resourceShareArn: try container.decodeIfPresent(String.self, forKey: .resourceShareArn),
+                  status: try container.decodeIfPresent(String.self, forKey: .status),
+                  statusMessage: try container.decodeIfPresent(String.self, forKey: .statusMessage))
+    }
 }
 
 /// A resource share (GetResourceShares).

@@ -94,12 +94,15 @@ package final class ThreadSweep<Result: Sendable>: @unchecked Sendable {
 
     /// Runs every job, handing the results to `consume` as they come, `batch` at a time (the last batch may be
     /// smaller), so that only a batch and the jobs in flight are held at once. Results that come while `consume`
-    /// runs wait for the next call. After a cancellation, the jobs without a result by then hand nothing over.
-    /// Call once.
-    package func run(batch: Int, _ consume: ([(index: Int, result: Result)]) async -> Void) async {
+    /// runs wait for the next call. `consume` returns false to stop the sweep: that, like a cancellation, starts no
+    /// more jobs, and the jobs without a result by then hand nothing over. Call once.
+    package func run(batch: Int, _ consume: ([(index: Int, result: Result)]) async -> Bool) async {
         await withTaskCancellationHandler {
             while let next = await nextBatch(size: batch) {
-                await consume(next)
+                guard await consume(next) else {
+                    cancel()
+                    return
+                }
             }
         } onCancel: {
             cancel()

@@ -38,6 +38,7 @@ enum ProbeCost {
         var failed = 0
         await scheduler.probeAll(Array(repeating: target, count: probes), slice: ProbeScheduler.sliceSize) { slice in
             failed += slice.count { !$0.record.ok }
+            return true
         }
         await responder.stop()
         await store.close()

@@ -131,10 +131,11 @@ import TestSupport
         let (clock, store, model, reconciler) = (example.clock, example.store, example.model, example.reconciler())
         let acme = try await store.addCustomer(NewCustomer(name: "acme", arn: try ResourceConfigurationARN.parse(Self.arns[0]).get()),
                                                by: .cli(user: "se"))
-        model.interruptOnce(at: "CreateVpcEndpoint")
         var generation: Int64?
         for _ in 0..<4 where generation == nil {
             clock.advance(5)
+            // Armed for each pass: a pass that ends before its create leaves nothing behind for the next.
+            model.interruptOnce(at: "CreateVpcEndpoint")
             let pass = Task {
                 let summary = await reconciler.pass()
                 model.passEnded()
@@ -500,7 +501,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
 
     /// The pass ended (perhaps before the call it was to stop in): nobody waits for an interruption.
     func passEnded() {
-        state.withLock { $0.interruptAt = nil }
+        state.withLock { ($0.interruptAt, $0.interruptOperation) = (nil, nil) }
         let waiting = interruption.withLock { value -> CheckedContinuation<Void, Never>? in
             value.hit = true
             defer { value.reached = nil }

@@ -45,7 +45,28 @@ import TestSupport
                     timers: MultiThreadedEventLoopGroup.singleton, threads: threads, unavailable: notRun, work: work)
     }
 
-    @Test func resultsComeBackInOrderWhereverTheyCameFromAndNoWorkMeansNoResults() async {
+    /// The caller stops the sweep (the store refused a slice): no more jobs start, and `run` returns. With one
+    /// slot, the third job is held until the caller has stopped: the fourth may start only if the stop was ignored.
+    @Test func aCallerThatStopsTheSweepStartsNoMoreJobs() async {
+        let ran = Mutex(0)
+        let released = Gate()
+        let stopping = sweep(40, concurrency: 1, patience: .seconds(30), work: { job in
+            ran.withLock { $0 += 1 }
+            if job.index >= 2 { released.wait(limit: 20) }
+            return job.index
+        }, notRun: { _ in -1 })
+        var batches = 0
+        await stopping.run(batch: 2) { _ in
+            batches += 1
+            return false
+        }
+        released.open()
+        try? await Task.sleep(for: .milliseconds(200))
+        #expect(batches == 1)
+        #expect(ran.withLock { $0 } == 3, "\(ran.withLock { $0 }) of 40 jobs ran")
+    }
+
+    @Test func eachResultComesBackForItsJobWhereverItCameFromAndNoWorkMeansNoResults() async {
         // Inline, from a task (an asynchronous stage), and from another thread.
         let results = await sweep(50, slow: { $0 % 7 == 0 }, concurrency: 3, patience: .seconds(1), work: { job in
             usleep(UInt32(job.index % 5) * 200)
@@ -258,6 +279,7 @@ import TestSupport
                     results[index] = result
                 }
                 if slowCaller { try? await Task.sleep(for: .milliseconds(2)) }
+                return true
             }
             return (results, failures)
         }
@@ -300,6 +322,7 @@ extension ThreadSweep {
         var results = [Result?](repeating: nil, count: count)
         await run(batch: 7) { batch in
             for (index, result) in batch { results[index] = result }
+            return true
         }
         return results
     }

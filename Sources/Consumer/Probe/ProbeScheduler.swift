@@ -162,16 +162,16 @@ public final class ProbeScheduler: Sendable {
         await probeAll(targets, slice: self.slice) { slice in
             summary.probed += slice.count
             summary.healthy += slice.count { $0.record.ok }
-            // Once the store refused a slice (a daemon that lost the lease, a database gone), nothing more is written
-            // anywhere, health log included: the failure is thrown when the sweep ends.
-            guard failure == nil else { return }
+            // Once the store refused a slice (a daemon that lost the lease, a database gone), the sweep stops: no
+            // more probes, nothing more written anywhere, health log included. The failure is thrown.
             do {
                 try await store.recordProbes(slice.map(\.record))
             } catch {
                 failure = error
-                return
+                return false
             }
             await log(slice.map { ($0.record, $0.target.name) })
+            return true
         }
         if let failure { throw failure }
         return summary
@@ -179,9 +179,10 @@ public final class ProbeScheduler: Sendable {
 
     /// Probes `targets` back to back on probe threads (``ThreadSweep``: slots, patience, the in-flight bound,
     /// expected-slow targets first), handing the results to `consume` `slice` at a time as they come (not in
-    /// target order; a probe the sweep's cancellation cut short hands nothing over). Nothing is written.
+    /// target order; a probe the sweep's cancellation cut short hands nothing over). `consume` returns false to
+    /// stop: no more probes start. Nothing is written.
     public func probeAll(_ targets: [Target], slice: Int,
-                         _ consume: ([(target: Target, record: ProbeResultRecord)]) async -> Void) async {
+                         _ consume: ([(target: Target, record: ProbeResultRecord)]) async -> Bool) async {
         let prober = self.prober
         let sweep = ThreadSweep<ProbeResultRecord>(
             count: targets.count, expectedSlow: { targets[$0].expectedSlow }, concurrency: concurrency, patience: patience,

@@ -51,11 +51,7 @@ extension AWSContext: ReconcilerAWS {
         // Indexed page by page: 10,000 resources are never held twice, as a list and as its index.
         var byArn: [String: RAMResource] = [:]
         try await ram(region).resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).forEachPage { page in
-            for var resource in page {
-                // The type every resource of this listing has: the constant, not 10,000 decoded copies of it.
-                if resource.type == RAMResource.resourceConfigurationType { resource.type = RAMResource.resourceConfigurationType }
-                byArn[resource.arn] = resource
-            }
+            for resource in page { byArn[resource.arn] = resource }
         }
         return byArn
     }
