@@ -16,7 +16,7 @@ public struct NewCustomer: Sendable, Equatable {
     }
 }
 
-extension Customer: FetchableRecord, MutablePersistableRecord {
+extension Customer: FetchableRecord, MutablePersistableRecord, StoredDates {
     public static let databaseTableName = "customer"
 
     /// Column by column rather than through `Decodable`: a pass reads every live customer, and this is
@@ -32,10 +32,10 @@ extension Customer: FetchableRecord, MutablePersistableRecord {
                   keepEndpoint: try row.decode(forColumn: "keepEndpoint"),
                   resourceShareArn: try row.decode(forColumn: "resourceShareArn"),
                   invitationArn: try row.decode(forColumn: "invitationArn"),
-                  createdAt: try row.decode(forColumn: "createdAt"), updatedAt: try row.decode(forColumn: "updatedAt"),
-                  stateChangedAt: try row.decode(forColumn: "stateChangedAt"), removedAt: try row.decode(forColumn: "removedAt"),
+                  createdAt: try row.decodeDate(forColumn: "createdAt"), updatedAt: try row.decodeDate(forColumn: "updatedAt"),
+                  stateChangedAt: try row.decodeDate(forColumn: "stateChangedAt"), removedAt: try row.decodeDateIfPresent(forColumn: "removedAt"),
                   endpointFailures: try row.decode(forColumn: "endpointFailures"),
-                  nextEndpointAttemptAt: try row.decode(forColumn: "nextEndpointAttemptAt"))
+                  nextEndpointAttemptAt: try row.decodeDateIfPresent(forColumn: "nextEndpointAttemptAt"))
         probeUser = try row.decode(forColumn: "probeUser")
         probePasswordFile = try row.decode(forColumn: "probePasswordFile")
         probeDatabase = try row.decode(forColumn: "probeDatabase")

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// One lifecycle transition or notable happening for a customer; also the health log's outbox.
-public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord, StoredDates {
     public static let databaseTableName = "event"
 
     public var id: Int64?
@@ -39,7 +39,7 @@ public struct LifecycleEvent: Codable, Sendable, Equatable, FetchableRecord, Mut
 }
 
 /// The outcome of one probe of a customer's database through its endpoint.
-public struct ProbeResultRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct ProbeResultRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord, StoredDates {
     public static let databaseTableName = "probeResult"
 
     public enum Stage: String, Codable, Sendable, CaseIterable {
@@ -85,7 +85,7 @@ public struct ProbeResultRecord: Codable, Sendable, Equatable, FetchableRecord, 
     }
 }
 
-extension EndpointRecord: FetchableRecord, MutablePersistableRecord {
+extension EndpointRecord: FetchableRecord, MutablePersistableRecord, StoredDates {
     public static let databaseTableName = "endpoint"
 
     /// Column by column, as `Customer` (a pass reads every open generation).
@@ -96,9 +96,9 @@ extension EndpointRecord: FetchableRecord, MutablePersistableRecord {
                   state: try row.decode(forColumn: "state"), awsState: try row.decode(forColumn: "awsState"),
                   dnsName: try row.decode(forColumn: "dnsName"), lastError: try row.decode(forColumn: "lastError"),
                   createRequest: try row.decode(forColumn: "createRequest"),
-                  createAnsweredAt: try row.decode(forColumn: "createAnsweredAt"), lastSeenAt: try row.decode(forColumn: "lastSeenAt"),
-                  deleteRequestedAt: try row.decode(forColumn: "deleteRequestedAt"), vpcId: try row.decode(forColumn: "vpcId"),
-                  createdAt: try row.decode(forColumn: "createdAt"), updatedAt: try row.decode(forColumn: "updatedAt"))
+                  createAnsweredAt: try row.decodeDateIfPresent(forColumn: "createAnsweredAt"), lastSeenAt: try row.decodeDateIfPresent(forColumn: "lastSeenAt"),
+                  deleteRequestedAt: try row.decodeDateIfPresent(forColumn: "deleteRequestedAt"), vpcId: try row.decode(forColumn: "vpcId"),
+                  createdAt: try row.decodeDate(forColumn: "createdAt"), updatedAt: try row.decodeDate(forColumn: "updatedAt"))
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
@@ -115,11 +115,11 @@ extension EndpointRecord: FetchableRecord, MutablePersistableRecord {
         """
 }
 
-extension CapacityRecord: FetchableRecord, PersistableRecord {
+extension CapacityRecord: FetchableRecord, PersistableRecord, StoredDates {
     public static let databaseTableName = "vpc_capacity"
 }
 
-extension InvitationRecord: FetchableRecord, PersistableRecord {
+extension InvitationRecord: FetchableRecord, PersistableRecord, StoredDates {
     public static let databaseTableName = "invitation"
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// A stored verdict of one resource configuration check.
-public struct StoredCheck: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct StoredCheck: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoredDates {
     public static let databaseTableName = "customer_check"
 
     public var customerId: Int64
@@ -54,9 +54,9 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT customerId, min(checkedAt) AS checkedAt FROM customer_check GROUP BY customerId
                 HAVING min(checkedAt) <= ? OR min(checkedAt) > ?
-                """, arguments: [dueBefore, orAfter])
+                """, arguments: [StoredDateArgument(dueBefore), StoredDateArgument(orAfter)])
             for row in rows {
-                schedule.due[try row.decode(forColumn: "customerId")] = try row.decode(forColumn: "checkedAt")
+                schedule.due[try row.decode(forColumn: "customerId")] = try row.decodeDate(forColumn: "checkedAt")
             }
             return schedule
         }

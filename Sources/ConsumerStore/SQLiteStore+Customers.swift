@@ -68,7 +68,7 @@ extension SQLiteStore {
             if keepEndpoint {
                 try db.execute(sql: """
                     UPDATE endpoint SET state = 'released', updatedAt = ? WHERE customerId = ? AND state IN ('creating', 'pending', 'available')
-                    """, arguments: [time, id])
+                    """, arguments: [StoredDateArgument(time), id])
             }
             let open = try EndpointRecord.filter(sql: "customerId = ? AND state NOT IN ('deleted', 'released')", arguments: [id]).fetchCount(db)
             let (event, detail) = StoreRules.removal(open: open, keepEndpoint: keepEndpoint)

@@ -84,10 +84,10 @@ extension SQLiteStore {
     @discardableResult
     public func pruneHistory(invitationsBefore: Date, eventsBefore: Date, eventsPerCustomer: Int) async throws -> (invitations: Int, events: Int) {
         try await write { db in
-            try db.execute(sql: "DELETE FROM invitation WHERE lastSeen < ? AND firstSeen < ?", arguments: [invitationsBefore, invitationsBefore])
+            try db.execute(sql: "DELETE FROM invitation WHERE lastSeen < ? AND firstSeen < ?", arguments: [StoredDateArgument(invitationsBefore), StoredDateArgument(invitationsBefore)])
             let invitations = db.changesCount
             let cursor = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'healthLogCursor'") ?? 0
-            try db.execute(sql: "DELETE FROM event WHERE time < ? AND id <= ?", arguments: [eventsBefore, cursor])
+            try db.execute(sql: "DELETE FROM event WHERE time < ? AND id <= ?", arguments: [StoredDateArgument(eventsBefore), cursor])
             var events = db.changesCount
             let crowded = try Int64.fetchAll(db, sql: "SELECT customerId FROM event WHERE customerId IS NOT NULL GROUP BY customerId HAVING count(*) > ?",
                                              arguments: [eventsPerCustomer])

@@ -160,7 +160,7 @@ extension SQLiteStore {
         }
         if moved, let next = change.failureNextAttempt {
             try db.execute(sql: "UPDATE customer SET endpointFailures = endpointFailures + 1, nextEndpointAttemptAt = ? WHERE id = ?",
-                           arguments: [next, record.customerId])
+                           arguments: [StoredDateArgument(next), record.customerId])
         }
         return true
     }
@@ -246,7 +246,7 @@ extension SQLiteStore {
             guard let record = try EndpointRecord.fetchOne(db, key: rowId), record.state == .released, record.vpcEndpointId == nil,
                   try Int.fetchOne(db, sql: "SELECT count(*) FROM endpoint WHERE vpcEndpointId = ? AND state <> 'deleted'",
                                    arguments: [vpcEndpointId]) == 0 else { return false }
-            try db.execute(sql: "UPDATE endpoint SET vpcEndpointId = ?, updatedAt = ? WHERE id = ?", arguments: [vpcEndpointId, time, rowId])
+            try db.execute(sql: "UPDATE endpoint SET vpcEndpointId = ?, updatedAt = ? WHERE id = ?", arguments: [vpcEndpointId, StoredDateArgument(time), rowId])
             try Self.note("endpoint_released", customerId: record.customerId,
                           detail: "\(vpcEndpointId) found in EC2: the endpoint of generation \(record.generation), kept at removal", at: time, in: db)
             return true

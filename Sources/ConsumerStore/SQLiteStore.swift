@@ -15,6 +15,10 @@ public struct SQLiteStore: StateStore {
 
     /// How long a writer waits for another process's transaction before giving up.
     public static let busyTimeout: TimeInterval = 15
+    /// A connection's page cache, in KiB. SQLite's default (2,000 KiB) let the writer and the two readers of a
+    /// pass and a sweep over 10,000 customers hold 6 MB of pages at the daemon's start-up peak; the file's pages
+    /// stay in the kernel's cache, and a read or write of this state touches few pages more than once.
+    public static let pageCacheKiB = 512
 
     /// Opens (creating it and its directory if needed) and migrates the state file at `path`.
     ///
@@ -33,6 +37,10 @@ public struct SQLiteStore: StateStore {
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "state"
+        configuration.prepareDatabase { db in
+            // Each connection's page cache (the writer and every reader keep one until `releaseMemory`).
+            try db.execute(sql: "PRAGMA cache_size = -\(Self.pageCacheKiB)")
+        }
         do {
             database = try Self.retryingWhileBusy {
                 let pool = try DatabasePool(path: path, configuration: configuration)

@@ -36,6 +36,23 @@ import TestSupport
         #expect(try await store.customerCounts().live == 5)
     }
 
+    /// Every connection of the pool, the writer's and the readers' (also those opened again after a release),
+    /// keeps a page cache of `pageCacheKiB`, not SQLite's 2,000 KiB.
+    @Test func everyConnectionKeepsTheSmallerPageCache() async throws {
+        let dir = TemporaryDirectory()
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"))
+        let expected = -SQLiteStore.pageCacheKiB
+        #expect(expected < 0 && -expected < 2000)
+        let cacheSize = "PRAGMA cache_size"
+        #expect(try await store.database.write { db in try Int.fetchOne(db, sql: cacheSize) } == expected)
+        #expect(try await store.database.read { db in try Int.fetchOne(db, sql: cacheSize) } == expected)
+        await store.releaseMemory()
+        // Two reads at once: a second reader connection.
+        async let first = store.database.read { db in try Int.fetchOne(db, sql: cacheSize) }
+        async let second = store.database.read { db in try Int.fetchOne(db, sql: cacheSize) }
+        #expect(try await [first, second] == [expected, expected])
+    }
+
     /// Opening can meet SQLITE_BUSY before SQLite's busy handler runs (another process switching to WAL or
     /// checkpointing on close): it is tried again; any other error is not.
     @Test func openingRetriesWhileBusyOnly() throws {

@@ -559,7 +559,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
 
     func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource] { [] }
 
-    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [String: RAMResource] {
+    func sharedResourceConfigurations(region: String, known: KnownStrings) async throws(AWSClientError) -> [String: RAMResource] {
         let hidden = state.withLock { state in Set(LifecycleInterleavingTests.arns.filter { Self.hides($0, &state) }) }
         return Dictionary(LifecycleInterleavingTests.arns.filter { !hidden.contains($0) }.map { ($0, Self.shared($0)) }, uniquingKeysWith: { _, last in last })
     }
@@ -595,7 +595,7 @@ final class ModelAWS: ReconcilerAWS, @unchecked Sendable {
     /// Not modelled: the checks' verdicts are `unknown`, which must change nothing in the lifecycle.
     func resourceConfiguration(region: String, arn: String) async -> ResourceConfigurationChecks.Lookup { .unreadable("not modelled") }
 
-    func resourceEndpoints(region: String, vpcIds: [String]) async throws(AWSClientError) -> [VpcEndpoint] {
+    func resourceEndpoints(region: String, vpcIds: [String], known: KnownStrings) async throws(AWSClientError) -> [VpcEndpoint] {
         let vpcId = vpcIds[0]
         let fault = await call("DescribeVpcEndpoints")
         if fault.throttle { throw Self.throttled("DescribeVpcEndpoints") }

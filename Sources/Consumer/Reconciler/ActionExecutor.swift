@@ -32,10 +32,49 @@ struct ActionExecutor: Sendable {
     /// What the shell knows within one region's pass: each customer as it last wrote it, and the
     /// customers whose plan turned out stale (their remaining actions are dropped; the next pass re-plans).
     struct PassRun {
-        var states: [Int64: Customer]
+        /// The pass's customers as the registry read them: the snapshot's own storage, not a copy (a dictionary
+        /// of 10,000 customers was 4.7 MB), found by id (the first of a repeated id, as the planner does).
+        private let customers: [Customer]
+        private let positions: [Int64: Int]
+        /// The states this pass wrote.
+        private var changedStates: [Int64: CustomerState] = [:]
         var stale: Set<Int64> = []
         /// The region's VPC pool as this pass found it, counting the endpoints it creates.
         var pool: [VpcCapacity] = []
+
+        init(customers: [Customer], pool: [VpcCapacity]) {
+            var positions = [Int64: Int](minimumCapacity: customers.count)
+            for (position, customer) in customers.enumerated() {
+                if let id = customer.id, positions[id] == nil { positions[id] = position }
+            }
+            self.customers = customers
+            self.positions = positions
+            self.pool = pool
+        }
+
+        /// The customer as this pass last wrote it.
+        subscript(id: Int64) -> Customer? {
+            guard let position = positions[id] else { return nil }
+            var customer = customers[position]
+            if let state = changedStates[id] { customer.state = state }
+            return customer
+        }
+
+        /// A lifecycle step this pass wrote (a customer the pass did not read stays unknown).
+        mutating func wrote(_ state: CustomerState, of id: Int64) {
+            if positions[id] != nil { changedStates[id] = state }
+        }
+
+        /// Every customer (each id once) as the pass leaves them.
+        var current: LazyMapCollection<LazyFilterCollection<Range<Int>>, Customer> {
+            customers.indices.lazy
+                .filter { [customers, positions] in customers[$0].id.map { positions[$0] } == $0 }
+                .map { [customers, changedStates] position in
+                    var customer = customers[position]
+                    if let state = changedStates[customer.id!] { customer.state = state }
+                    return customer
+                }
+        }
     }
 
     /// Creates before deletes (a customer is never left without an endpoint longer than needed).
@@ -96,7 +135,7 @@ struct ActionExecutor: Sendable {
         for action in actions {
             guard case .changeEndpoint(let id, let name, let rowId, let change, var step) = action else { continue }
             // This pass's own earlier moves of the customer are known here, as for `.transition`.
-            if let current = run.states[id]?.state { step?.from = current }
+            if let current = run[id]?.state { step?.from = current }
             writes.append((id, name, EndpointWrite(rowId: rowId, change: change, then: step)))
         }
         let outcomes = try await store.changeEndpoints(writes.map(\.write), by: .daemon)
@@ -144,7 +183,7 @@ struct ActionExecutor: Sendable {
             logger.debug("action refused: not the active daemon", metadata: ["error": "\(error)"])
             return .failed
         } catch {
-            failures.report(key, error, metadata: ["customer": "\(customer.flatMap { run.states[$0]?.name } ?? "-")"])
+            failures.report(key, error, metadata: ["customer": "\(customer.flatMap { run[$0]?.name } ?? "-")"])
             return .failed
         }
     }
@@ -160,10 +199,10 @@ struct ActionExecutor: Sendable {
         case .transition(var request):
             // Planned from the snapshot; this pass's own earlier moves of the customer are known here (a
             // move by another writer still fails the compare-and-set).
-            if let current = run.states[request.customerId]?.state { request.from = current }
+            if let current = run[request.customerId]?.state { request.from = current }
             try await apply(request, run: &run)
         case .createEndpoint(let id, let name, let arn, let detail, let share):
-            guard let customer = run.states[id] else { return .failed }
+            guard let customer = run[id] else { return .failed }
             // The first VPC of the pool with room; none: the customer waits, which is not a failure.
             guard var vpcId = VpcCapacity.place(in: run.pool) else {
                 if Self.waitsForRoom(customer, region: region, pool: run.pool) { return .skipped }
@@ -175,7 +214,7 @@ struct ActionExecutor: Sendable {
             var step: TransitionRequest? = TransitionRequest(customerId: id, from: customer.state, event: .endpointRequested,
                                                              detail: detail, resourceShareArn: share)
             for _ in run.pool.indices {
-                guard let current = run.states[id] else { return .done }
+                guard let current = run[id] else { return .done }
                 guard try await pacer.acquire(maxWait: .seconds(10)) else { return .deferred }
                 let request = endpointRequest(customer: name, arn: arn, region: region, vpcId: vpcId, clientToken: Self.newToken())
                 let begun: EndpointRecord?
@@ -213,14 +252,14 @@ struct ActionExecutor: Sendable {
                 return .done
             }
             let request = row.storedRequest?.request(clientToken: row.clientToken)
-                ?? endpointRequest(customer: name, arn: run.states[id]?.resourceConfigurationArn ?? "", region: region,
+                ?? endpointRequest(customer: name, arn: run[id]?.resourceConfigurationArn ?? "", region: region,
                                    vpcId: config.regions[region]!.first.vpcId, clientToken: row.clientToken)
             // The generation closes (not a failure) and the next pass places the customer anew: not in this VPC again.
             if case .noRoom(let code, _) = try await create(request, row: row, run: &run) {
                 noRoom(in: request.vpcId, code: code, region: region, customer: name, run: &run)
             }
         case .adoptEndpoint(let id, let name, let endpoint, let dns):
-            guard let customer = run.states[id] else { return .failed }
+            guard let customer = run[id] else { return .failed }
             guard try await store.adoptEndpoint(customerId: id, expecting: customer.state, region: region, vpcEndpointId: endpoint.vpcEndpointId,
                                                 vpcId: endpoint.vpcId,
                                                 state: ReconcilePlanner.recordState(endpoint.state), awsState: endpoint.state.description,
@@ -260,8 +299,8 @@ struct ActionExecutor: Sendable {
                     run.stale.insert(id)
                     return .done
                 }
-            } else if let refusal = try await untrackedDeleteRefusal(endpointId, customer: run.states[id], name: name,
-                                                                      arn: run.states[id]?.resourceConfigurationArn) {
+            } else if let refusal = try await untrackedDeleteRefusal(endpointId, customer: run[id], name: name,
+                                                                      arn: run[id]?.resourceConfigurationArn) {
                 logger.info("delete dropped", metadata: ["customer": "\(name)", "ec2.endpoint": "\(endpointId)", "why": "\(refusal)"])
                 run.stale.insert(id)
                 return .done
@@ -310,10 +349,10 @@ struct ActionExecutor: Sendable {
 
     /// What a lifecycle step's outcome means for the rest of the pass (and the log).
     func handle(_ outcome: TransitionOutcome, of request: TransitionRequest, run: inout PassRun) -> Bool {
-        let name = run.states[request.customerId]?.name ?? "-"
+        let name = run[request.customerId]?.name ?? "-"
         switch outcome {
         case .applied(let event):
-            run.states[request.customerId]?.state = event.toState ?? request.from
+            run.wrote(event.toState ?? request.from, of: request.customerId)
             logger.info("customer state changed", metadata: [
                 "customer": "\(name)", "event": "\(event.event)", "from": "\(request.from.rawValue)",
                 "to": "\(event.toState?.rawValue ?? "-")", "detail": "\(request.detail ?? "")",
@@ -339,7 +378,7 @@ struct ActionExecutor: Sendable {
         // call's ClientToken, one transaction before the call.
         let moves = steps.filter { !run.stale.contains($0.customerId) }.map { step in
             var step = step
-            if let current = run.states[step.customerId]?.state { step.from = current }
+            if let current = run[step.customerId]?.state { step.from = current }
             return step
         }
         let (token, moved) = try await store.acceptToken(for: arn, proposed: Self.newToken(), then: moves, by: .daemon)
@@ -365,13 +404,13 @@ struct ActionExecutor: Sendable {
         let accepted = outcome == .accepted || outcome == .alreadyAccepted
         let next = ReconcilePlanner.event(after: outcome, invitationArn: arn, accountId: accountId())
         let requests = customers.filter { !run.stale.contains($0) }.compactMap { id in
-            run.states[id].map { TransitionRequest(customerId: id, from: $0.state, event: next.event, detail: next.detail, hint: next.hint) }
+            run[id].map { TransitionRequest(customerId: id, from: $0.state, event: next.event, detail: next.detail, hint: next.hint) }
         }
         // RAM's answer and the lifecycle steps it means, in one transaction.
         let outcomes = try await store.markInvitation(arn, status: status.description, decision: accepted ? .accepted : .pending,
                                                       then: requests, by: .daemon)
         if accepted {
-            logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.compactMap { run.states[$0]?.name }.joined(separator: ","))"])
+            logger.notice("invitation accepted", metadata: ["ram.invitation": "\(arn)", "customers": "\(customers.compactMap { run[$0]?.name }.joined(separator: ","))"])
         }
         for (request, outcome) in zip(requests, outcomes) { _ = handle(outcome, of: request, run: &run) }
     }
@@ -418,7 +457,7 @@ struct ActionExecutor: Sendable {
     /// The customer waits in `endpoint_pending` with a hint naming the region, the quota and the two fixes; its
     /// failures are not counted, and the next pass places it when a VPC has room.
     func waitForRoom(_ id: Int64, region: String, share: String?, run: inout PassRun) async throws {
-        guard let customer = run.states[id] else { return }
+        guard let customer = run[id] else { return }
         // Still waiting for the same reason: nothing to write (a full pool costs no write per customer per pass).
         if Self.waitsForRoom(customer, region: region, pool: run.pool) { return }
         let pool = run.pool.map { "\($0.vpcId) \($0.fullBecause ?? "\($0.endpoints)/\($0.limit)")" }.joined(separator: ", ")
@@ -458,11 +497,11 @@ struct ActionExecutor: Sendable {
             guard error.isRefusal, let code = error.code, let refused = AWSOutcomes.create(refusalCode: code, message: error.message) else { throw error }
             outcome = refused
         }
-        guard let customer = run.states[row.customerId] else { return nil }
+        guard let customer = run[row.customerId] else { return nil }
         let (change, next) = ReconcilePlanner.after(outcome, row: row, customer: customer, policy: policy, now: now())
         // The answer and the lifecycle step it means, in one transaction.
         let changed: Bool
-        if let next, let current = run.states[row.customerId] {
+        if let next, let current = run[row.customerId] {
             let request = TransitionRequest(customerId: row.customerId, from: current.state, event: next.event, detail: next.detail,
                                             hint: next.hint)
             let written = try await store.changeEndpoint(row.id!, change, then: request)

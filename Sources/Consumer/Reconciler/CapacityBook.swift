@@ -52,7 +52,7 @@ final class CapacityBook: Sendable {
     }
 
     /// The pool of `region` for this pass, from the listing.
-    func pool(region: String, config: RegionConfig, listed: [VpcEndpoint]) -> [VpcCapacity] {
+    func pool(region: String, config: RegionConfig, listed: some Sequence<VpcEndpoint>) -> [VpcCapacity] {
         let entry = regions.withLock { $0[region] ?? Region() }
         return VpcCapacity.pool(config.vpcs.map { ($0.vpcId, $0.maxEndpoints) }, listed: listed, quota: entry.quota,
                                 quotaFromServiceQuotas: entry.fromServiceQuotas, full: entry.full)

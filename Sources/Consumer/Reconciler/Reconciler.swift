@@ -94,8 +94,9 @@ public final class Reconciler: Sendable {
                                                     accountId: accountId.value, now: now())
                 failureLog.clear("observe \(region)")
                 progress.mark()
+                // Both listings in place: joined, they were a copy of EC2's whole listing (3 MB at 10,000).
                 let pool = capacity.pool(region: region, config: config.regions[region]!,
-                                         listed: observation.endpoints + observation.othersInPool)
+                                         listed: [observation.endpoints, observation.othersInPool].joined())
                 await execute(actions, region: region, snapshot: snapshot, pool: pool, summary: &summary)
             } catch {
                 summary.errors += 1
@@ -134,8 +135,7 @@ public final class Reconciler: Sendable {
     /// The plan of one region, in order, then the region's resource configuration checks.
     private func execute(_ actions: [ReconcileAction], region: String, snapshot: RegistrySnapshot, pool: [VpcCapacity],
                          summary: inout PassSummary) async {
-        var run = ActionExecutor.PassRun(states: Dictionary(snapshot.customers.compactMap { c in c.id.map { ($0, c) } },
-                                                            uniquingKeysWith: { a, _ in a }), pool: pool)
+        var run = ActionExecutor.PassRun(customers: snapshot.customers, pool: pool)
         defer {
             capacity.keep(run.pool, region: region)
             metrics?.recordCapacity(region: region, pool: run.pool)
@@ -168,7 +168,7 @@ public final class Reconciler: Sendable {
                 }
             }
         }
-        if mayAct() { await checks.run(region: region, customers: run.states.values) }
+        if mayAct() { await checks.run(region: region, customers: run.current) }
     }
 
     /// The pools as this pass left them, for `status` (written only when they changed).

@@ -9,13 +9,15 @@ public protocol ReconcilerAWS: Sendable {
     func invitations(region: String) async throws(AWSClientError) -> [ResourceShareInvitation]
     /// A pending invitation's resources, all pages.
     func invitationResources(region: String, invitationArn: String) async throws(AWSClientError) -> [RAMResource]
-    /// Resource configurations shared with us by other accounts, all pages.
-    func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [String: RAMResource]
+    /// Resource configurations shared with us by other accounts, all pages, by ARN; their ARNs and share ARNs
+    /// are `known`'s where it has them.
+    func sharedResourceConfigurations(region: String, known: KnownStrings) async throws(AWSClientError) -> [String: RAMResource]
     /// AcceptResourceShareInvitation; returns RAM's status of the invitation.
     func acceptInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError) -> String
     func rejectInvitation(region: String, invitationArn: String, clientToken: String) async throws(AWSClientError)
-    /// The Resource-type endpoints in the region's VPCs (one listing filtered on all of them), all pages.
-    func resourceEndpoints(region: String, vpcIds: [String]) async throws(AWSClientError) -> [VpcEndpoint]
+    /// The Resource-type endpoints in the region's VPCs (one listing filtered on all of them), all pages; their
+    /// ids, resource ARNs and tag values are `known`'s where it has them.
+    func resourceEndpoints(region: String, vpcIds: [String], known: KnownStrings) async throws(AWSClientError) -> [VpcEndpoint]
     /// One endpoint looked up by id (DescribeVpcEndpoints with `VpcEndpointIds`): nil when EC2 answers
     /// `InvalidVpcEndpointId.NotFound`, the confirmation that an endpoint a listing left out is gone.
     func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint?
@@ -47,11 +49,15 @@ extension AWSContext: ReconcilerAWS {
         try await ram(region).pendingInvitationResources(invitationArn: invitationArn).collectAll()
     }
 
-    public func sharedResourceConfigurations(region: String) async throws(AWSClientError) -> [String: RAMResource] {
+    public func sharedResourceConfigurations(region: String, known: KnownStrings) async throws(AWSClientError) -> [String: RAMResource] {
         // Indexed page by page: 10,000 resources are never held twice, as a list and as its index.
         var byArn: [String: RAMResource] = [:]
         try await ram(region).resources(owner: .otherAccounts, resourceType: RAMResource.resourceConfigurationType).forEachPage { page in
-            for resource in page { byArn[resource.arn] = resource }
+            for var resource in page {
+                resource.arn = known.shared(resource.arn)
+                resource.resourceShareArn = resource.resourceShareArn.map(known.shared)
+                byArn[resource.arn] = resource
+            }
         }
         return byArn
     }
@@ -64,8 +70,8 @@ extension AWSContext: ReconcilerAWS {
         _ = try await ram(region).rejectInvitation(invitationArn, clientToken: clientToken)
     }
 
-    public func resourceEndpoints(region: String, vpcIds: [String]) async throws(AWSClientError) -> [VpcEndpoint] {
-        try await ec2(region).resourceEndpoints(inVpcs: vpcIds).collectAll()
+    public func resourceEndpoints(region: String, vpcIds: [String], known: KnownStrings) async throws(AWSClientError) -> [VpcEndpoint] {
+        try await ec2(region).resourceEndpoints(inVpcs: vpcIds, known: known).collectAll()
     }
 
     public func vpcEndpoint(region: String, id: String) async throws(AWSClientError) -> VpcEndpoint? {

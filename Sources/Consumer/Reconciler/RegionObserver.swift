@@ -41,8 +41,8 @@ struct RegionObserver: Sendable {
             case .failure(let error): observation.unlistable[arn] = error.code ?? error.message
             }
         }
-        observation.sharedResources = try await aws.sharedResourceConfigurations(region: region)
-        let listed = try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds)
+        let listed: [VpcEndpoint]
+        (observation.sharedResources, listed) = try await listings(region, snapshot: snapshot)
         // Another deployment's endpoints (staging beside production in one VPC) are never ours to adopt, delete
         // or match: only the VPC's capacity counts them. What our own generations record stays ours whatever its
         // tag says (an endpoint made before a non-default deployment was configured).
@@ -60,6 +60,29 @@ struct RegionObserver: Sendable {
             observation.record(associations: try await aws.associations(region: region, endpointIds: needed))
         }
         return observation
+    }
+
+    /// RAM's resource configurations shared with us and EC2's endpoints in the region's VPCs, holding the
+    /// registry's strings where they repeat them (``KnownStrings``; dropped once both are read).
+    func listings(_ region: String, snapshot: RegistrySnapshot) async throws(AWSClientError) -> ([String: RAMResource], [VpcEndpoint]) {
+        let known = Self.repeatedByAWS(snapshot, region: region)
+        return (try await aws.sharedResourceConfigurations(region: region, known: known),
+                try await aws.resourceEndpoints(region: region, vpcIds: config.regions[region]!.vpcIds, known: known))
+    }
+
+    /// The strings of the region's customers that AWS's listings repeat: resource and share ARNs, names (our
+    /// customer tag) and their endpoints' ids.
+    static func repeatedByAWS(_ snapshot: RegistrySnapshot, region: String) -> KnownStrings {
+        var known = KnownStrings(minimumCapacity: snapshot.customers.count * 4)
+        for customer in snapshot.customers where customer.region == region {
+            known.insert(customer.resourceConfigurationArn)
+            known.insert(customer.name)
+            if let share = customer.resourceShareArn { known.insert(share) }
+            for row in snapshot.openEndpoints[customer.id ?? -1] ?? [] {
+                if let id = row.vpcEndpointId { known.insert(id) }
+            }
+        }
+        return known
     }
 
     /// Asks AWS about each thing a listing left out that the planner would otherwise act on (AWS's listings

@@ -45,8 +45,8 @@ public struct VpcCapacity: Sendable, Equatable {
     /// deleted: a deleting endpoint still takes its place until it is gone).
     /// - Parameter full: the VPCs EC2 refused, with the code and how many of our endpoints the VPC held then: a
     ///   mark holds until the quota is read again, or until the VPC holds fewer endpoints than when it was marked.
-    public static func pool(_ vpcs: [(vpcId: String, maxEndpoints: Int?)], listed: [VpcEndpoint], quota: Int, quotaFromServiceQuotas: Bool,
-                            full: [String: (code: String, endpoints: Int)]) -> [VpcCapacity] {
+    public static func pool(_ vpcs: [(vpcId: String, maxEndpoints: Int?)], listed: some Sequence<VpcEndpoint>, quota: Int,
+                            quotaFromServiceQuotas: Bool, full: [String: (code: String, endpoints: Int)]) -> [VpcCapacity] {
         var counts: [String: Int] = [:]
         for endpoint in listed where endpoint.state != .deleted && endpoint.tags[EndpointTags.customerKey] != nil {
             if let vpc = endpoint.vpcId { counts[vpc, default: 0] += 1 }

@@ -36,7 +36,9 @@ public struct EC2Client: Sendable {
     }
 
     /// Endpoints by id and/or filters. EC2 allows `MaxResults` only without explicit ids.
-    public func vpcEndpoints(ids: [String] = [], filters: [EC2Filter] = [], pageSize: Int = 1000) -> Paginated<VpcEndpoint> {
+    /// `known`: strings the caller holds, shared by the endpoints instead of decoded copies (``KnownStrings``).
+    public func vpcEndpoints(ids: [String] = [], filters: [EC2Filter] = [], pageSize: Int = 1000,
+                             known: KnownStrings = .none) -> Paginated<VpcEndpoint> {
         let operation = "DescribeVpcEndpoints"
         return Paginated(service: AWSService.ec2.name, operation: operation) { token throws(AWSClientError) in
             var parameters = QueryParameters(action: operation, version: Self.apiVersion)
@@ -47,7 +49,7 @@ public struct EC2Client: Sendable {
             // Each endpoint is read as its element closes, and the element dropped: a page of 1,000 is never held
             // as a tree (8.5 MB) beside what is made of it.
             var items: [VpcEndpoint] = []
-            var repeated = RepeatedValues()
+            var repeated = RepeatedValues(known: known)
             var failure: AWSClientError?
             let root = try await call(operation, parameters) { depth, parent, element in
                 guard depth == 3, parent == "vpcEndpointSet", element.name == "item" else { return false }
@@ -70,8 +72,8 @@ public struct EC2Client: Sendable {
     }
 
     /// The Resource-type endpoints in any of `vpcIds`: one listing (a filter's values are ORed), not one per VPC.
-    public func resourceEndpoints(inVpcs vpcIds: [String]) -> Paginated<VpcEndpoint> {
-        vpcEndpoints(filters: [EC2Filter("vpc-id", vpcIds), EC2Filter("vpc-endpoint-type", ["Resource"])])
+    public func resourceEndpoints(inVpcs vpcIds: [String], known: KnownStrings = .none) -> Paginated<VpcEndpoint> {
+        vpcEndpoints(filters: [EC2Filter("vpc-id", vpcIds), EC2Filter("vpc-endpoint-type", ["Resource"])], known: known)
     }
 
     /// The name to connect to (``VpcEndpointAssociation/preferredDnsName``) of each endpoint in `ids` that
