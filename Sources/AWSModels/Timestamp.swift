@@ -11,35 +11,52 @@ public enum Timestamp {
         gmtime_r(&seconds, &parts)
         let year = Int(parts.tm_year) + 1900
         if (0...9999).contains(year) {
-            // Straight into the string's bytes: status --json writes tens of thousands of these.
-            return String(unsafeUninitializedCapacity: 24) { buffer in
-                func put(_ value: Int, width: Int, at offset: Int) {
-                    var rest = value
-                    for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                        buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                        rest /= 10
-                    }
-                }
-                put(year, width: 4, at: 0)
-                buffer[4] = UInt8(ascii: "-")
-                put(Int(parts.tm_mon) + 1, width: 2, at: 5)
-                buffer[7] = UInt8(ascii: "-")
-                put(Int(parts.tm_mday), width: 2, at: 8)
-                buffer[10] = UInt8(ascii: "T")
-                put(Int(parts.tm_hour), width: 2, at: 11)
-                buffer[13] = UInt8(ascii: ":")
-                put(Int(parts.tm_min), width: 2, at: 14)
-                buffer[16] = UInt8(ascii: ":")
-                put(Int(parts.tm_sec), width: 2, at: 17)
-                buffer[19] = UInt8(ascii: ".")
-                put(millis, width: 3, at: 20)
-                buffer[23] = UInt8(ascii: "Z")
-                return 24
-            }
+            return text(Fields(year: year, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday), hour: Int(parts.tm_hour),
+                               minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: millis),
+                        separator: UInt8(ascii: "T"), zone: UInt8(ascii: "Z"))
         }
         return pad(year, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
             + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
             + "." + pad(millis, 3) + "Z"
+    }
+
+    /// A time of day on a day of the Gregorian calendar, to the millisecond.
+    public struct Fields: Equatable, Sendable {
+        public var year, month, day, hour, minute, second, millisecond: Int
+        public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int) {
+            (self.year, self.month, self.day) = (year, month, day)
+            (self.hour, self.minute, self.second, self.millisecond) = (hour, minute, second, millisecond)
+        }
+    }
+
+    /// `yyyy-MM-dd`, `separator`, `HH:mm:ss.SSS`, then `zone` when there is one, written straight into the string's
+    /// bytes (`status --json` writes tens of thousands of these). `fields.year` is within 0...9999.
+    public static func text(_ fields: Fields, separator: UInt8, zone: UInt8?) -> String {
+        String(unsafeUninitializedCapacity: zone == nil ? 23 : 24) { buffer in
+            func put(_ value: Int, width: Int, at offset: Int) {
+                var rest = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+            }
+            put(fields.year, width: 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(fields.month, width: 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(fields.day, width: 2, at: 8)
+            buffer[10] = separator
+            put(fields.hour, width: 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(fields.minute, width: 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(fields.second, width: 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(fields.millisecond, width: 3, at: 20)
+            guard let zone else { return 23 }
+            buffer[23] = zone
+            return 24
+        }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z`.

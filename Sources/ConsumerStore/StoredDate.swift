@@ -30,31 +30,9 @@ enum StoredDate {
         guard gregorianYears.contains(year) else { return fallbackText(date) }
         let millisecond = Int(rest % 1000); rest /= 1000
         let second = Int(rest % 60); rest /= 60
-        let minute = Int(rest % 60)
-        let hour = Int(rest / 60)
-        return String(unsafeUninitializedCapacity: 23) { buffer in
-            func put(_ value: Int, width: Int, at offset: Int) {
-                var value = value
-                for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-            }
-            put(year, width: 4, at: 0)
-            buffer[4] = UInt8(ascii: "-")
-            put(month, width: 2, at: 5)
-            buffer[7] = UInt8(ascii: "-")
-            put(day, width: 2, at: 8)
-            buffer[10] = UInt8(ascii: " ")
-            put(hour, width: 2, at: 11)
-            buffer[13] = UInt8(ascii: ":")
-            put(minute, width: 2, at: 14)
-            buffer[16] = UInt8(ascii: ":")
-            put(second, width: 2, at: 17)
-            buffer[19] = UInt8(ascii: ".")
-            put(millisecond, width: 3, at: 20)
-            return 23
-        }
+        let fields = Timestamp.Fields(year: year, month: month, day: day, hour: Int(rest / 60), minute: Int(rest % 60), second: second,
+                                      millisecond: millisecond)
+        return Timestamp.text(fields, separator: UInt8(ascii: " "), zone: nil)
     }
 
     /// The date of a stored value: the text above read here, anything else as GRDB reads it; nil for NULL or
@@ -173,7 +151,8 @@ extension Row {
         let stored: DatabaseValue? = self[column]
         guard let value = stored, !value.isNull else { return nil }
         guard let date = StoredDate.date(value) else {
-            throw StoreError(.corrupt, "state database: column \(column) holds \(value), which is no date; restore the state from a backup")
+            throw StoreError(.corrupt, "state database: column \(column) holds \(String(String(describing: value).prefix(40))), which is no date; "
+                             + "restore the state from a backup")
         }
         return date
     }

@@ -28,11 +28,15 @@ struct StoredDateTests {
         let seed = ProcessInfo.processInfo.environment["STORED_DATE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
         var random = SeededRandom(seed: seed)
         var dates = Self.edges
+        // Every year the stored dates are counted in (1583 to 9999), by the millisecond from 1970.
+        let first = StoredDate.days(fromCivil: 1583, 1, 1) * 86_400_000, last = StoredDate.days(fromCivil: 10_000, 1, 1) * 86_400_000
         for _ in 0..<20_000 {
-            // Any instant, and a whole millisecond, within ±95 years of 2001.
+            // Any instant, and a whole millisecond, within ±95 years of 2001 (the daemon's own), then of any year.
             let milliseconds = random.next(6_000_000_000_000) - 3_000_000_000_000
             dates.append(Date(timeIntervalSinceReferenceDate: Double(milliseconds) / 1000 + Double(random.next(1_000_000)) / 1e9))
             dates.append(Date(timeIntervalSinceReferenceDate: Double(milliseconds) / 1000))
+            let anyYear = first + Int64(random.next(Int(last - first)))
+            dates.append(Date(timeIntervalSince1970: Double(anyYear) / 1000))
         }
         for date in dates {
             let text = StoredDate.text(date)
@@ -73,22 +77,26 @@ struct StoredDateTests {
         #expect(StoredDate.date(canonical: "2024-02-29 23:59:59.999") != nil)
     }
 
-    /// Every record type the SQLite state writes takes its dates from `StoredDate`, not from GRDB's formatter.
+    /// What GRDB asks a record type for when it encodes and decodes it: the strategies as its protocols see them.
+    static func strategies<T: EncodableRecord & FetchableRecord>(_ type: T.Type) -> (DatabaseDateEncodingStrategy, DatabaseDateDecodingStrategy) {
+        (T.databaseDateEncodingStrategy(for: "time"), T.databaseDateDecodingStrategy(for: "time"))
+    }
+
+    /// Every record type the SQLite state writes takes its dates from `StoredDate`, not from GRDB's formatter:
+    /// asked as GRDB asks (through `EncodableRecord` and `FetchableRecord`, not through `StoredDates`).
     @Test func everyStoredRecordUsesTheStoredDates() {
-        let types: [any StoredDates.Type] = [Customer.self, EndpointRecord.self, LifecycleEvent.self, ProbeResultRecord.self,
-                                             CapacityRecord.self, InvitationRecord.self, StoredCheck.self]
-        for type in types {
-            guard case .custom(let encode) = type.databaseDateEncodingStrategy(for: "time") else {
-                Issue.record("\(type) encodes dates with GRDB's formatter")
+        let types = [("Customer", Self.strategies(Customer.self)), ("EndpointRecord", Self.strategies(EndpointRecord.self)),
+                     ("LifecycleEvent", Self.strategies(LifecycleEvent.self)), ("ProbeResultRecord", Self.strategies(ProbeResultRecord.self)),
+                     ("CapacityRecord", Self.strategies(CapacityRecord.self)), ("InvitationRecord", Self.strategies(InvitationRecord.self)),
+                     ("StoredCheck", Self.strategies(StoredCheck.self))]
+        for (type, strategies) in types {
+            guard case .custom(let encode) = strategies.0, case .custom(let decode) = strategies.1 else {
+                Issue.record("\(type) converts dates with GRDB's formatter or calendar")
                 continue
             }
             let date = Date(timeIntervalSince1970: 1_780_000_000.123)
-            #expect(encode(date)?.databaseValue == StoredDate.text(date).databaseValue)
-            guard case .custom(let decode) = type.databaseDateDecodingStrategy(for: "time") else {
-                Issue.record("\(type) decodes dates with GRDB's calendar")
-                continue
-            }
-            #expect(decode("2026-12-07 10:00:00.000".databaseValue) == Date(timeIntervalSince1970: 1_796_637_600))
+            #expect(encode(date)?.databaseValue == StoredDate.text(date).databaseValue, "\(type)")
+            #expect(decode("2026-12-07 10:00:00.000".databaseValue) == Date(timeIntervalSince1970: 1_796_637_600), "\(type)")
         }
     }
 

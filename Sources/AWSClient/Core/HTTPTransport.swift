@@ -120,8 +120,9 @@ public struct AsyncHTTPClientTransport: HTTPTransport {
             return TransportError(.connectionLost, "the request to \(url) was cancelled")
         }
         let text = "\(error)"
-        if text.localizedCaseInsensitiveContains("connect") || text.localizedCaseInsensitiveContains("refused")
-            || text.localizedCaseInsensitiveContains("resolve") {
+        // Not `localizedCaseInsensitiveContains`: a locale's comparison is ICU, which the daemon never loads.
+        let lowercased = text.lowercased()
+        if lowercased.contains("connect") || lowercased.contains("refused") || lowercased.contains("resolve") {
             return TransportError(.connect, "cannot connect to \(url): \(text)")
         }
         return TransportError(.connectionLost, "the exchange with \(url) failed: \(text)")

@@ -73,7 +73,8 @@ struct RegionObserver: Sendable {
     /// The strings of the region's customers that AWS's listings repeat: resource and share ARNs, names (our
     /// customer tag) and their endpoints' ids.
     static func repeatedByAWS(_ snapshot: RegistrySnapshot, region: String) -> KnownStrings {
-        var known = KnownStrings(minimumCapacity: snapshot.customers.count * 4)
+        // Room for the region's four strings a customer (its endpoint ids are mostly one).
+        var known = KnownStrings(minimumCapacity: snapshot.customers.lazy.filter { $0.region == region }.count * 4)
         for customer in snapshot.customers where customer.region == region {
             known.insert(customer.resourceConfigurationArn)
             known.insert(customer.name)
