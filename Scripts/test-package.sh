@@ -62,7 +62,7 @@ else
   echo "lintian is missing: not run (apt-get install lintian)"
 fi
 # The release build lays out the code the daemon runs together (Package.swift, Deploy/link-order.txt): the
-# functions the list names sit in at most 300 windows of 64 KiB (228 with the layout on 2026-12-07, 387
+# functions the list names sit in at most 300 windows of 64 KiB (189 with the layout on 2026-12-07, 387
 # without it), each a window the kernel maps whole.
 code_laid_out() {
   local unstripped
