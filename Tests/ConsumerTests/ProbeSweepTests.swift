@@ -58,6 +58,47 @@ import TestSupport
         #expect(again.filter(\.expectedSlow).map(\.name).sorted() == ["c0", "c1", "c2", "c3"])
     }
 
+    /// A sweep logs in where a customer has a login (the login stage runs on the event loops, and its result comes
+    /// back to the sweep as any other): the right password is healthy with a login latency, a wrong one is refused
+    /// as the customer's mistake, a missing file is said; customers without a login stop at PostgreSQL's answer.
+    @Test func aSweepLogsInWhereACustomerHasALogin() async throws {
+        let postgres = try await ThrowawayPostgres.shared()
+        let dir = TemporaryDirectory()
+        let store = try SQLiteStore(path: dir.file("state.sqlite3"))
+        let right = try dir.write("right", postgres.password + "\n")
+        let wrong = try dir.write("wrong", "not-the-password-\(UInt32.random(in: 0...UInt32.max))\n")
+        let logins: [(name: String, passwordFile: String?)] = [("plain-0", nil), ("right-0", right), ("wrong-0", wrong), ("plain-1", nil),
+                                                               ("right-1", right), ("missing-0", dir.file("no-such-file"))]
+        for (n, login) in logins.enumerated() {
+            try await StoreFixtures.readyCustomer(store, name: login.name, arn: testARN(780 + n), port: postgres.port,
+                                                  vpcEndpointId: String(format: "vpce-2%016x", n))
+            if let file = login.passwordFile {
+                _ = try await store.setProbeLogin(named: login.name, user: postgres.user, passwordFile: file, database: nil, by: StoreFixtures.actor)
+            }
+        }
+        // Wide budgets: this is about what each probe finds, not about time.
+        let scheduler = ProbeScheduler(store: store, prober: PostgresProber(timeouts: ProbeTimeouts(uniform: .seconds(15)), logger: Logger(label: "test")),
+                                       concurrency: 2, slice: 4, healthLog: nil, logger: Logger(label: "test"))
+        #expect(try await scheduler.sweep() == ProbeScheduler.SweepSummary(probed: 6, healthy: 4))
+        let targets = try await scheduler.targets()
+        #expect(targets.map(\.name).sorted() == logins.map(\.name).sorted())
+        for target in targets {
+            let history = try await store.probeHistory(customerId: target.customerId, limit: 10)
+            #expect(history.count == 1, "\(target.name)")
+            guard let record = history.first else { continue }
+            switch target.name {
+            case "plain-0", "plain-1":
+                #expect(record.ok && record.latencyMs["login"] == nil, "\(target.name): \(record.error ?? "ok")")
+            case "right-0", "right-1":
+                #expect(record.ok && record.latencyMs["login"] != nil, "\(target.name): \(record.error ?? "ok")")
+            case "wrong-0":
+                #expect(!record.ok && record.errorKind == "loginRejected" && record.hint != nil, "\(target.name): \(record.errorKind ?? "ok")")
+            default:
+                #expect(!record.ok && record.errorKind == "passwordFileUnreadable", "\(target.name): \(record.errorKind ?? "ok")")
+            }
+        }
+    }
+
     /// Results are written a slice at a time as they come: every one reaches the store and the health log. Once
     /// the store refuses a slice (here a trigger of the test's, as a lost lease would), nothing more is written
     /// anywhere, health log included, and the sweep fails.
