@@ -32,7 +32,8 @@ public enum Timestamp {
     /// `yyyy-MM-dd`, `separator`, `HH:mm:ss.SSS`, then `zone` when there is one, written straight into the string's
     /// bytes (`status --json` writes tens of thousands of these). `fields.year` is within 0...9999.
     public static func text(_ fields: Fields, separator: UInt8, zone: UInt8?) -> String {
-        String(unsafeUninitializedCapacity: zone == nil ? 23 : 24) { buffer in
+        precondition((0...9999).contains(fields.year) && (0...999).contains(fields.millisecond), "Timestamp.text: \(fields) is out of range")
+        return String(unsafeUninitializedCapacity: zone == nil ? 23 : 24) { buffer in
             func put(_ value: Int, width: Int, at offset: Int) {
                 var rest = value
                 for index in stride(from: offset + width - 1, through: offset, by: -1) {
