@@ -4,20 +4,36 @@ import Foundation
 /// health log use. Formats without a shared formatter: safe from any thread and cheap enough for 10,000 rows.
 public enum Timestamp {
     public static func string(_ date: Date) -> String {
-        let total = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let parts = fields(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        if (0...9999).contains(parts.year) {
+            return text(parts, separator: UInt8(ascii: "T"), zone: UInt8(ascii: "Z"))
+        }
+        return pad(parts.year, 4) + "-" + pad(parts.month, 2) + "-" + pad(parts.day, 2)
+            + "T" + pad(parts.hour, 2) + ":" + pad(parts.minute, 2) + ":" + pad(parts.second, 2)
+            + "." + pad(parts.millisecond, 3) + "Z"
+    }
+
+    /// The UTC day and time of `milliseconds` since 1970 (`gmtime_r`: the proleptic Gregorian calendar).
+    public static func fields(milliseconds total: Int64) -> Fields {
         var seconds = time_t(total.floorDivided(by: 1000))
-        let millis = Int(total - Int64(seconds) * 1000)
+        let millisecond = Int(total - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let year = Int(parts.tm_year) + 1900
-        if (0...9999).contains(year) {
-            return text(Fields(year: year, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday), hour: Int(parts.tm_hour),
-                               minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: millis),
-                        separator: UInt8(ascii: "T"), zone: UInt8(ascii: "Z"))
-        }
-        return pad(year, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
-            + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
-            + "." + pad(millis, 3) + "Z"
+        return Fields(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday), hour: Int(parts.tm_hour),
+                      minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: millisecond)
+    }
+
+    /// Milliseconds since 1970 of a UTC day and time (`timegm`: a day past its month's end rolls over, so the
+    /// caller checks the fields first).
+    public static func milliseconds(_ fields: Fields) -> Int64 {
+        var parts = tm()
+        parts.tm_year = Int32(fields.year - 1900)
+        parts.tm_mon = Int32(fields.month - 1)
+        parts.tm_mday = Int32(fields.day)
+        parts.tm_hour = Int32(fields.hour)
+        parts.tm_min = Int32(fields.minute)
+        parts.tm_sec = Int32(fields.second)
+        return Int64(timegm(&parts)) * 1000 + Int64(fields.millisecond)
     }
 
     /// A time of day on a day of the Gregorian calendar, to the millisecond.
@@ -91,14 +107,8 @@ public enum Timestamp {
             guard bytes[19] == UInt8(ascii: "Z") else { return nil }
         }
 
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let seconds = Int64(timegm(&parts))
+        let seconds = milliseconds(Fields(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+                                          millisecond: 0)) / 1000
         if digits <= 3 {
             // Whole milliseconds divided once, so that a parsed time equals the one that was written.
             var millis = fraction

@@ -11,7 +11,6 @@ import GRDB
 enum StoredDate {
     /// Seconds from 1970 to 2001, Foundation's reference date.
     private static let referenceFrom1970 = 978_307_200.0
-    private static let millisecondsPerDay: Int64 = 86_400_000
 
     /// Years whose dates are counted here. Foundation's Gregorian calendar is Julian before 15 October 1582: such
     /// dates (which the daemon never writes) are left to GRDB, as are years of more than four digits.
@@ -23,15 +22,8 @@ enum StoredDate {
         // ICU then drops what is left below the millisecond.
         let milliseconds = ((date.timeIntervalSinceReferenceDate + referenceFrom1970) * 1000 + 0.5).rounded(.down)
         guard milliseconds.isFinite, abs(milliseconds) < 9e15 else { return fallbackText(date) }
-        let total = Int64(milliseconds)
-        let days = total.floorDivided(by: millisecondsPerDay)
-        var rest = total - days * millisecondsPerDay
-        let (year, month, day) = civil(fromDays: days)
-        guard gregorianYears.contains(year) else { return fallbackText(date) }
-        let millisecond = Int(rest % 1000); rest /= 1000
-        let second = Int(rest % 60); rest /= 60
-        let fields = Timestamp.Fields(year: year, month: month, day: day, hour: Int(rest / 60), minute: Int(rest % 60), second: second,
-                                      millisecond: millisecond)
+        let fields = Timestamp.fields(milliseconds: Int64(milliseconds))
+        guard gregorianYears.contains(fields.year) else { return fallbackText(date) }
         return Timestamp.text(fields, separator: UInt8(ascii: " "), zone: nil)
     }
 
@@ -61,8 +53,8 @@ enum StoredDate {
                   let minute = number(14, 2), let second = number(17, 2), let millisecond = number(20, 3),
                   gregorianYears.contains(year), (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
                   hour < 24, minute < 60, second < 60 else { return nil }
-            let days = Self.days(fromCivil: year, month, day)
-            let total = days * millisecondsPerDay + Int64(((hour * 60 + minute) * 60 + second) * 1000 + millisecond)
+            let total = Timestamp.milliseconds(Timestamp.Fields(year: year, month: month, day: day, hour: hour, minute: minute,
+                                                                 second: second, millisecond: millisecond))
             // From 2001, as Foundation counts: the instant GRDB's reading gives, as the nearest Double (GRDB's
             // calendar adds the parts in another order, and its Double can differ in the last bits).
             return Date(timeIntervalSinceReferenceDate: Double(total - Int64(referenceFrom1970) * 1000) / 1000)
@@ -82,37 +74,6 @@ enum StoredDate {
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    /// Days from 1970-01-01 to a day of the proleptic Gregorian calendar (H. Hinnant's `days_from_civil`).
-    static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * Int64(month > 2 ? month - 3 : month + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The day `days` after 1970-01-01 (`civil_from_days`).
-    static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        let year = Int(yearOfEra + era * 400) + (month <= 2 ? 1 : 0)
-        return (year, month, day)
-    }
-}
-
-private extension Int64 {
-    func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }
 

@@ -29,7 +29,10 @@ struct StoredDateTests {
         var random = SeededRandom(seed: seed)
         var dates = Self.edges
         // Every year the stored dates are counted in (1583 to 9999), by the millisecond from 1970.
-        let first = StoredDate.days(fromCivil: 1583, 1, 1) * 86_400_000, last = StoredDate.days(fromCivil: 10_000, 1, 1) * 86_400_000
+        func newYear(_ year: Int) -> Int64 {
+            Timestamp.milliseconds(Timestamp.Fields(year: year, month: 1, day: 1, hour: 0, minute: 0, second: 0, millisecond: 0))
+        }
+        let first = newYear(1583), last = newYear(10_000)
         for _ in 0..<20_000 {
             // Any instant, and a whole millisecond, within ±95 years of 2001 (the daemon's own), then of any year.
             let milliseconds = random.next(6_000_000_000_000) - 3_000_000_000_000

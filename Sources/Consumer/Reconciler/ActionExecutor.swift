@@ -32,10 +32,9 @@ struct ActionExecutor: Sendable {
     /// What the shell knows within one region's pass: each customer as it last wrote it, and the
     /// customers whose plan turned out stale (their remaining actions are dropped; the next pass re-plans).
     struct PassRun {
-        /// The pass's customers as the registry read them: the snapshot's own storage, not a copy (a dictionary
-        /// of 10,000 customers was 4.7 MB), found by id (the first of a repeated id, as the planner does).
-        private let customers: [Customer]
-        private let positions: [Int64: Int]
+        /// The pass's customers as the registry read them, by id: the snapshot's own storage, not a copy (a
+        /// dictionary of 10,000 customers was 4.7 MB).
+        private let customers: FirstByKey<Int64, Customer>
         /// The states this pass wrote.
         private var changedStates: [Int64: CustomerState] = [:]
         var stale: Set<Int64> = []
@@ -43,37 +42,33 @@ struct ActionExecutor: Sendable {
         var pool: [VpcCapacity] = []
 
         init(customers: [Customer], pool: [VpcCapacity]) {
-            var positions = [Int64: Int](minimumCapacity: customers.count)
-            for (position, customer) in customers.enumerated() {
-                if let id = customer.id, positions[id] == nil { positions[id] = position }
-            }
-            self.customers = customers
-            self.positions = positions
+            self.customers = FirstByKey(customers, key: \.id)
             self.pool = pool
         }
 
         /// The customer as this pass last wrote it.
         subscript(id: Int64) -> Customer? {
-            guard let position = positions[id] else { return nil }
-            var customer = customers[position]
-            if let state = changedStates[id] { customer.state = state }
-            return customer
+            customers[id].map(written)
         }
 
         /// A lifecycle step this pass wrote (a customer the pass did not read stays unknown).
         mutating func wrote(_ state: CustomerState, of id: Int64) {
-            if positions[id] != nil { changedStates[id] = state }
+            if customers.position(of: id) != nil { changedStates[id] = state }
         }
 
-        /// Every customer (each id once) as the pass leaves them.
+        /// Every customer (each id once, in the snapshot's order) as the pass leaves them.
         var current: LazyMapCollection<LazyFilterCollection<Range<Int>>, Customer> {
-            customers.indices.lazy
-                .filter { [customers, positions] in customers[$0].id.map { positions[$0] } == $0 }
-                .map { [customers, changedStates] position in
-                    var customer = customers[position]
-                    if let state = changedStates[customer.id!] { customer.state = state }
-                    return customer
-                }
+            let customers = self.customers
+            return customers.elements.indices.lazy
+                .filter { position in customers.elements[position].id.flatMap(customers.position(of:)) == position }
+                .map { written(customers.elements[$0]) }
+        }
+
+        private func written(_ customer: Customer) -> Customer {
+            guard let id = customer.id, let state = changedStates[id] else { return customer }
+            var customer = customer
+            customer.state = state
+            return customer
         }
     }
 
